@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs when they are missing:
+#   mosquitto (real broker for integration tests) and chromium (console tests).
+# Runs apt-get only as root; otherwise says exactly what to run.
+set -euo pipefail
+need=()
+command -v mosquitto >/dev/null 2>&1 || [ -x /usr/sbin/mosquitto ] || need+=(mosquitto)
+if [ "${1:-}" != "--broker-only" ]; then
+  command -v chromium >/dev/null 2>&1 || need+=(chromium)
+fi
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+  echo "missing Debian packages: ${need[*]}" >&2
+  echo "run: sudo apt-get install -y ${need[*]}   (then re-run this command)" >&2
+  exit 1
+fi
+echo "installing Debian packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# the Debian package starts a system-wide broker on 1883; alarmlink starts its own
+systemctl disable --now mosquitto >/dev/null 2>&1 || true
