@@ -141,7 +141,7 @@ class _Message(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     # Python construction is lax (strings become enums); decode() validates strictly.
 
-    v: Literal[1] = Field(SCHEMA_VERSION, description="Schema version of the wire contract.")
+    v: Literal[1] = Field(1, description="Schema version of the wire contract.")
 
 
 class Event(_Message):

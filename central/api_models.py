@@ -1,0 +1,136 @@
+"""Request and response shapes of central's HTTP API (they make the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from alarmlink.wire import Outcome
+
+OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Note = Annotated[str, StringConstraints(max_length=2000)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ActionBody(_Body):
+    """Every state-changing request says who acted."""
+
+    actor: OfficerId = Field(description="Id of the officer who acts, e.g. 'officer-li'.")
+    note: Note = Field("", description="Free text for the incident log.")
+
+
+class ResolveBody(ActionBody):
+    outcome: Outcome = Field(description="real_fire | false_alarm | test | malicious | other")
+
+
+class Incident(BaseModel):
+    id: int
+    category: Literal["alarm", "trouble"]
+    status: Literal["new", "acknowledged", "dispatched", "resolved", "closed"]
+    open: bool = Field(description="new, acknowledged or dispatched")
+    kind: str = Field(description="Kind of the first event")
+    kinds: list[str]
+    zones: dict[str, str] = Field(description="zone -> alarm | trouble | restored")
+    station_id: str
+    station_name: str
+    venue_id: str
+    venue_name: str
+    venue_kind: str
+    venue_address: str
+    first_event_id: str
+    event_count: int
+    opened_at: str
+    updated_at: str
+    last_event_at: str
+    acknowledged_at: str | None
+    acknowledged_by: str | None
+    dispatched_at: str | None
+    dispatched_by: str | None
+    resolved_at: str | None
+    resolved_by: str | None
+    outcome: str | None
+    closed_at: str | None
+    closed_by: str | None
+    version: int = Field(description="Grows with every change; newer copies win.")
+
+
+class StoredEvent(BaseModel):
+    event_id: str
+    device_id: str
+    venue_id: str
+    seq: int
+    ts: str = Field(description="Device clock")
+    received_at: str = Field(description="Central clock")
+    delay_s: float
+    clock_skewed: bool
+    kind: str
+    state: str
+    zone: str
+    zone_known: bool
+    source: str
+    test: bool
+    detail: dict[str, Any]
+    incident_id: int | None
+    deliveries: int
+
+
+class LogEntry(BaseModel):
+    at: str
+    actor: str
+    action: str
+    detail: dict[str, Any]
+
+
+class IncidentDetail(BaseModel):
+    incident: Incident
+    events: list[StoredEvent]
+    log: list[LogEntry]
+
+
+class DeviceInfo(BaseModel):
+    device_id: str
+    venue_id: str
+    venue_name: str
+    station_id: str
+    zones: list[str]
+    online: bool = Field(description="Says online and was heard from within the timeout")
+    availability: str | None = Field(description="Last status: online | offline | stopped")
+    last_seen: str | None
+    last_heartbeat: str | None
+    clock_offset_s: float | None
+    boot_id: str
+    version: str
+    config_hash: str
+    outbox_depth: int | None
+
+
+class StationInfo(BaseModel):
+    id: str
+    name: str
+    county_id: str
+    county_name: str
+    phone: str
+    venues: int
+    open_incidents: int
+
+
+class DeadLetter(BaseModel):
+    id: int
+    received_at: str
+    topic: str
+    device_id: str | None
+    payload_size: int = Field(description="Original size in bytes")
+    payload_preview: str = Field(description="Stored bytes as text, undecodable bytes replaced")
+    payload_b64: str = Field(description="Stored bytes (first 4 KiB), base64")
+    reason: str
+
+
+class Health(BaseModel):
+    ok: bool
+    db: str
+    mqtt: Literal["connected", "disconnected", "disabled"]
+    mqtt_error: str | None = None

@@ -1,0 +1,203 @@
+"""``alarmlink central ...``: serve, registry administration, dead letters."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import SecretStr, ValidationError
+
+from central.config import CentralConfig, ConfigError, describe_errors, load_config
+from central.db import open_db
+from central.registry import (
+    County,
+    Device,
+    RegistryError,
+    Station,
+    Venue,
+    add_county,
+    add_device,
+    add_station,
+    add_venue,
+    list_registry,
+    load_registry,
+    parse_registry,
+)
+
+logger = logging.getLogger(__name__)
+
+
+def add_central_commands(sub: Any, name: str, help_text: str) -> None:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    commands = parser.add_subparsers(dest="central_command", metavar="COMMAND")
+    parser.set_defaults(func=lambda _args: (parser.print_help(), 2)[1])
+
+    serve = commands.add_parser("serve", help="run the dispatch server (MQTT ingest, API, "
+                                "console)")
+    serve.add_argument("--config", type=Path, help="central TOML config file")
+    _db_arg(serve, required=False)
+    serve.add_argument("--broker-url", help="e.g. mqtt://127.0.0.1:1883")
+    serve.add_argument("--username", help="MQTT user name")
+    serve.add_argument("--password-file", type=Path, help="file holding the MQTT password")
+    serve.add_argument("--protocol", choices=["mqttv5", "mqttv311"])
+    serve.add_argument("--host", help="HTTP listen address")
+    serve.add_argument("--port", type=int, help="HTTP port")
+    serve.add_argument("--registry", type=Path, help="registry TOML to load at start")
+    serve.set_defaults(func=cmd_serve)
+
+    registry = commands.add_parser("registry", help="counties, stations, venues, devices")
+    reg = registry.add_subparsers(dest="registry_command", metavar="COMMAND")
+    registry.set_defaults(func=lambda _args: (registry.print_help(), 2)[1])
+
+    load = reg.add_parser("load", help="upsert everything in a registry TOML file")
+    load.add_argument("file", type=Path)
+    _db_arg(load)
+    load.set_defaults(func=cmd_registry_load)
+
+    county = reg.add_parser("add-county", help="add or update a county bureau")
+    county.add_argument("--id", required=True)
+    county.add_argument("--name", required=True)
+    _db_arg(county)
+    county.set_defaults(func=lambda a: _add(a, County, add_county, ["id", "name"]))
+
+    station = reg.add_parser("add-station", help="add or update a police station")
+    station.add_argument("--id", required=True)
+    station.add_argument("--name", required=True)
+    station.add_argument("--county", required=True)
+    station.add_argument("--phone", default="")
+    _db_arg(station)
+    station.set_defaults(func=lambda a: _add(a, Station, add_station,
+                                             ["id", "name", "county", "phone"]))
+
+    venue = reg.add_parser("add-venue", help="add or update a venue")
+    venue.add_argument("--id", required=True)
+    venue.add_argument("--name", required=True)
+    venue.add_argument("--kind", required=True, choices=["school", "hotel", "village"])
+    venue.add_argument("--address", default="")
+    venue.add_argument("--station", required=True)
+    _db_arg(venue)
+    venue.set_defaults(func=lambda a: _add(a, Venue, add_venue,
+                                           ["id", "name", "kind", "address", "station"]))
+
+    device = reg.add_parser("add-device", help="add or update a venue device")
+    device.add_argument("--id", required=True)
+    device.add_argument("--venue", required=True)
+    device.add_argument("--zones", default="", help="comma-separated zone names")
+    _db_arg(device)
+    device.set_defaults(func=cmd_add_device)
+
+    listing = reg.add_parser("list", help="print the registry as JSON")
+    _db_arg(listing)
+    listing.set_defaults(func=cmd_registry_list)
+
+    dead = commands.add_parser("dead-letters", help="list rejected messages, newest first")
+    _db_arg(dead)
+    dead.add_argument("--limit", type=int, default=50)
+    dead.set_defaults(func=cmd_dead_letters)
+
+
+def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    parser.add_argument("--db", type=Path, required=required, help="central SQLite database")
+
+
+def _fail(message: str) -> int:
+    print(f"alarmlink central: {message}", file=sys.stderr)
+    return 2
+
+
+def build_config(args: argparse.Namespace) -> CentralConfig:
+    """The config file (if any) with command-line flags on top."""
+    config = load_config(args.config) if args.config else CentralConfig()
+    top: dict[str, Any] = {}
+    broker: dict[str, Any] = {}
+    http: dict[str, Any] = {}
+    if args.db:
+        top["db"] = args.db
+    if args.registry:
+        top["registry"] = args.registry
+    for flag, key in (("broker_url", "url"), ("username", "username"),
+                      ("password_file", "password_file"), ("protocol", "protocol")):
+        if getattr(args, flag):
+            broker[key] = getattr(args, flag)
+    if args.password_file:
+        broker["password"] = None
+    for flag in ("host", "port"):
+        if getattr(args, flag) is not None:
+            http[flag] = getattr(args, flag)
+    data = config.model_dump()
+    data.update(top)
+    data["broker"].update(broker)
+    data["http"].update(http)
+    if isinstance(data["broker"].get("password"), SecretStr):
+        data["broker"]["password"] = data["broker"]["password"].get_secret_value()
+    try:
+        return CentralConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("command line: " + describe_errors(exc)) from None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from central.api import create_app
+
+    try:
+        config = build_config(args)
+        if config.registry is not None:
+            parse_registry(config.registry)  # fail here, before the server starts
+        app = create_app(config)
+    except (ConfigError, RegistryError) as exc:
+        return _fail(str(exc))
+    print(f"alarmlink central: console at http://{config.http.host}:{config.http.port}/ "
+          f"(db {config.db_path}, broker {config.broker.url})", flush=True)
+    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info")
+    return 0
+
+
+def cmd_registry_load(args: argparse.Namespace) -> int:
+    try:
+        counts = load_registry(open_db(args.db), args.file)
+    except RegistryError as exc:
+        return _fail(str(exc))
+    print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" loaded into {args.db}")
+    return 0
+
+
+def _add(args: argparse.Namespace, model: Any, adder: Any, keys: list[str]) -> int:
+    try:
+        record = model.model_validate({k: getattr(args, k) for k in keys})
+        adder(open_db(args.db), record)
+    except ValidationError as exc:
+        return _fail(describe_errors(exc))
+    except RegistryError as exc:
+        return _fail(str(exc))
+    print(f"{model.__name__.lower()} {record.id} saved")
+    return 0
+
+
+def cmd_add_device(args: argparse.Namespace) -> int:
+    args.zones = [z.strip() for z in args.zones.split(",") if z.strip()]
+    return _add(args, Device, add_device, ["id", "venue", "zones"])
+
+
+def cmd_registry_list(args: argparse.Namespace) -> int:
+    print(json.dumps(list_registry(open_db(args.db)), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    from central.service import dead_letter_view
+
+    db = open_db(args.db)
+    rows = [dead_letter_view(r) for r in db.query(
+        "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [args.limit])]
+    if not rows:
+        print("no dead letters")
+    for row in rows:
+        print(f"#{row['id']} {row['received_at']} {row['topic']} ({row['payload_size']} bytes)\n"
+              f"    reason: {row['reason']}\n    payload: {row['payload_preview'][:200]!r}")
+    return 0

@@ -1,0 +1,221 @@
+"""Central's SQLite database: connection settings and versioned migrations.
+
+Durability choice: WAL with ``synchronous=FULL``. Central publishes the
+``stored`` receipt right after a commit, and the device then deletes the event
+from its outbox. With ``synchronous=NORMAL`` a WAL commit is not fsynced, so a
+power cut could roll back an event the device has already forgotten: a lost
+alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
+seconds an alarm may take.
+
+Each thread that writes uses its own :func:`open_db` connection (the MQTT
+thread for ingest, the event loop for the API); SQLite serialises writers and
+:func:`write_tx` takes the write lock up front (``BEGIN IMMEDIATE``) so two
+writers never deadlock on a lock upgrade.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlite_utils import Database
+from sqlite_utils.migrations import Migrations
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 15.0
+#: Raw bytes kept for a dead letter; the original size is stored beside them.
+DEAD_LETTER_MAX_BYTES = 4096
+OPEN_STATUSES = ("new", "acknowledged", "dispatched")
+
+migrations = Migrations("alarmlink-central")
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format in the database: UTC ISO 8601, milliseconds, ``Z``.
+
+    Fixed width, so text comparison orders by time.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def open_db(path: Path | str) -> Database:
+    """Open (creating if needed) central's database file and apply pending migrations."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    db = Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    migrations.apply(db)
+    return db
+
+
+@contextmanager
+def write_tx(db: Database) -> Iterator[Database]:
+    """A write transaction that takes SQLite's write lock at the start.
+
+    Nested use falls back to a savepoint through :meth:`Database.atomic`.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def _run(db: Database, statements: str) -> None:
+    # executescript() would COMMIT the migration's transaction; run one by one.
+    for statement in statements.split(";\n"):
+        if statement.strip():
+            db.execute(statement)
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    _run(db, """
+CREATE TABLE counties (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+CREATE TABLE stations (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    county_id TEXT NOT NULL REFERENCES counties(id),
+    phone TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE venues (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('school', 'hotel', 'village')),
+    address TEXT NOT NULL DEFAULT '',
+    station_id TEXT NOT NULL REFERENCES stations(id)
+);
+CREATE TABLE devices (
+    id TEXT PRIMARY KEY,
+    venue_id TEXT NOT NULL REFERENCES venues(id),
+    zones TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE incidents (
+    id INTEGER PRIMARY KEY,
+    category TEXT NOT NULL CHECK (category IN ('alarm', 'trouble')),
+    venue_id TEXT NOT NULL REFERENCES venues(id),
+    station_id TEXT NOT NULL REFERENCES stations(id),
+    status TEXT NOT NULL CHECK (
+        status IN ('new', 'acknowledged', 'dispatched', 'resolved', 'closed')),
+    kind TEXT NOT NULL,
+    kinds TEXT NOT NULL DEFAULT '[]',
+    zones TEXT NOT NULL DEFAULT '{}',
+    first_event_id TEXT NOT NULL,
+    event_count INTEGER NOT NULL DEFAULT 0,
+    opened_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    last_event_at TEXT NOT NULL,
+    acknowledged_at TEXT,
+    acknowledged_by TEXT,
+    dispatched_at TEXT,
+    dispatched_by TEXT,
+    resolved_at TEXT,
+    resolved_by TEXT,
+    outcome TEXT CHECK (outcome IS NULL OR
+        outcome IN ('real_fire', 'false_alarm', 'test', 'malicious', 'other')),
+    closed_at TEXT,
+    closed_by TEXT,
+    version INTEGER NOT NULL DEFAULT 1
+);
+CREATE UNIQUE INDEX incidents_one_open_per_venue ON incidents (venue_id, category)
+    WHERE status IN ('new', 'acknowledged', 'dispatched');
+CREATE INDEX incidents_station_status ON incidents (station_id, status);
+CREATE TABLE incident_log (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    action TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}'
+);
+CREATE INDEX incident_log_incident ON incident_log (incident_id);
+CREATE TABLE events (
+    event_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    venue_id TEXT NOT NULL REFERENCES venues(id),
+    seq INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    delay_s REAL NOT NULL,
+    clock_skewed INTEGER NOT NULL DEFAULT 0,
+    kind TEXT NOT NULL,
+    state TEXT NOT NULL,
+    zone TEXT NOT NULL,
+    zone_known INTEGER NOT NULL DEFAULT 1,
+    source TEXT NOT NULL,
+    test INTEGER NOT NULL DEFAULT 0,
+    detail TEXT NOT NULL DEFAULT '{}',
+    incident_id INTEGER REFERENCES incidents(id),
+    deliveries INTEGER NOT NULL DEFAULT 1
+);
+CREATE INDEX events_device_seq ON events (device_id, seq);
+CREATE INDEX events_incident ON events (incident_id);
+CREATE TABLE dead_letters (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    device_id TEXT,
+    payload BLOB NOT NULL,
+    payload_size INTEGER NOT NULL,
+    reason TEXT NOT NULL
+);
+CREATE INDEX dead_letters_received ON dead_letters (received_at);
+CREATE TABLE device_state (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id),
+    availability TEXT,
+    status_ts TEXT,
+    last_seen TEXT,
+    last_heartbeat TEXT,
+    clock_offset_s REAL,
+    boot_id TEXT NOT NULL DEFAULT '',
+    version TEXT NOT NULL DEFAULT '',
+    config_hash TEXT NOT NULL DEFAULT '',
+    uptime_s REAL,
+    outbox_depth INTEGER,
+    inputs TEXT NOT NULL DEFAULT '{}',
+    temperature_c REAL
+);
+CREATE TABLE command_results (
+    id INTEGER PRIMARY KEY,
+    cmd_id TEXT NOT NULL,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    ok INTEGER NOT NULL,
+    ts TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT '{}',
+    UNIQUE (cmd_id, device_id)
+);
+CREATE TABLE snapshots (
+    event_id TEXT NOT NULL,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    received_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    jpeg BLOB NOT NULL,
+    PRIMARY KEY (event_id, device_id)
+)
+""")

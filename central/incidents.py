@@ -1,0 +1,269 @@
+"""Incidents: alarm events of one venue grouped, routed to the venue's station.
+
+Rules (DESIGN.md section 5):
+
+* an alarm event (state ``alarm``, kind not ``trouble``/``power``) opens an
+  ``alarm`` incident for its venue, or joins the venue's open one;
+* a trouble (state ``trouble``, or kind ``trouble``/``power``) opens or joins
+  a separate ``trouble`` incident: trouble is kept apart from alarm;
+* a restore marks its zone restored in the open incident holding that zone and
+  never opens an incident;
+* test events (``test`` true, or kind ``test``) never open or join an incident.
+
+Lifecycle: new -> acknowledged -> dispatched -> resolved (with an outcome) ->
+closed. Every transition is written to ``incident_log`` with who and when.
+At most one open incident per venue and category (a partial unique index).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from alarmlink.wire import Event, Kind, Outcome, Receipt, Stage, State
+from central.db import OPEN_STATUSES, iso, write_tx
+
+logger = logging.getLogger(__name__)
+
+SYSTEM_ACTOR = "system"
+Category = Literal["alarm", "trouble"]
+Role = Literal["test", "alarm", "trouble", "restore"]
+Action = Literal["acknowledge", "dispatch", "resolve", "close"]
+
+#: action -> (statuses it may start from, status it leads to)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str]] = {
+    "acknowledge": (("new",), "acknowledged"),
+    "dispatch": (("new", "acknowledged"), "dispatched"),
+    "resolve": (OPEN_STATUSES, "resolved"),
+    "close": (("resolved",), "closed"),
+}
+STAGE_OF_STATUS = {"acknowledged": Stage.ACKNOWLEDGED, "dispatched": Stage.DISPATCHED,
+                   "resolved": Stage.RESOLVED, "closed": Stage.RESOLVED}
+_OPEN_SQL = "status IN ('new', 'acknowledged', 'dispatched')"
+
+
+class IncidentNotFound(LookupError):
+    """No incident with that id."""
+
+
+class TransitionError(ValueError):
+    """The incident is not in a state that allows the requested action."""
+
+
+def role_of(event: Event) -> Role:
+    """What an event does to incidents."""
+    if event.test or event.kind == Kind.TEST:
+        return "test"
+    if event.state == State.RESTORE:
+        return "restore"
+    if event.state == State.TROUBLE or event.kind in (Kind.TROUBLE, Kind.POWER):
+        return "trouble"
+    return "alarm"
+
+
+def _log(db: Database, incident_id: int, at: str, actor: str, action: str,
+         detail: dict[str, Any]) -> None:
+    db.execute("INSERT INTO incident_log (incident_id, at, actor, action, detail) "
+               "VALUES (?, ?, ?, ?, ?)", [incident_id, at, actor, action, json.dumps(detail)])
+
+
+def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
+                 now: datetime) -> int | None:
+    """Open, join or update the incident ``event`` belongs to; return its id or None.
+
+    Runs inside the caller's transaction (the one that stores the event).
+    """
+    role = role_of(event)
+    if role == "test":
+        return None
+    at = iso(now)
+    detail = {"event_id": event.event_id, "kind": event.kind.value, "zone": event.zone,
+              "state": event.state.value}
+    if role == "restore":
+        return _restore(db, event, venue_id, at, detail)
+    category: Category = "alarm" if role == "alarm" else "trouble"
+    zone_state = "alarm" if category == "alarm" else "trouble"
+    row = db.execute(
+        f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? AND category = ? "
+        f"AND {_OPEN_SQL}", [venue_id, category]).fetchone()
+    if row is None:
+        cursor = db.execute(
+            "INSERT INTO incidents (category, venue_id, station_id, status, kind, kinds, zones, "
+            "first_event_id, event_count, opened_at, updated_at, last_event_at) "
+            "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, 1, ?, ?, ?)",
+            [category, venue_id, station_id, event.kind.value, json.dumps([event.kind.value]),
+             json.dumps({event.zone: zone_state}), event.event_id, at, at, at])
+        incident_id = int(cursor.lastrowid or 0)
+        _log(db, incident_id, at, SYSTEM_ACTOR, "opened", {**detail, "station_id": station_id})
+        logger.info("incident %s opened (%s) at venue %s for station %s by event %s",
+                    incident_id, category, venue_id, station_id, event.event_id)
+        return incident_id
+    incident_id, kinds_json, zones_json = row
+    kinds = json.loads(kinds_json)
+    if event.kind.value not in kinds:
+        kinds.append(event.kind.value)
+    zones = json.loads(zones_json)
+    zones[event.zone] = zone_state
+    db.execute("UPDATE incidents SET kinds = ?, zones = ?, event_count = event_count + 1, "
+               "updated_at = ?, last_event_at = ?, version = version + 1 WHERE id = ?",
+               [json.dumps(kinds), json.dumps(zones), at, at, incident_id])
+    _log(db, incident_id, at, SYSTEM_ACTOR, "event", detail)
+    return int(incident_id)
+
+
+def _restore(db: Database, event: Event, venue_id: str, at: str,
+             detail: dict[str, Any]) -> int | None:
+    preferred = "trouble" if event.kind in (Kind.TROUBLE, Kind.POWER) else "alarm"
+    rows = db.execute(
+        f"SELECT id, category, zones FROM incidents WHERE venue_id = ? AND {_OPEN_SQL}",
+        [venue_id]).fetchall()
+    candidates = [r for r in rows if event.zone in json.loads(r[2])]
+    if not candidates:
+        return None
+    candidates.sort(key=lambda r: r[1] != preferred)
+    incident_id, _category, zones_json = candidates[0]
+    zones = json.loads(zones_json)
+    zones[event.zone] = "restored"
+    db.execute("UPDATE incidents SET zones = ?, event_count = event_count + 1, updated_at = ?, "
+               "last_event_at = ?, version = version + 1 WHERE id = ?",
+               [json.dumps(zones), at, at, incident_id])
+    _log(db, incident_id, at, SYSTEM_ACTOR, "restored", detail)
+    return int(incident_id)
+
+
+@dataclass(frozen=True)
+class TransitionResult:
+    incident: dict[str, Any]
+    #: (device_id, receipt) for every event of the incident
+    receipts: list[tuple[str, Receipt]]
+
+
+def transition(db: Database, incident_id: int, action: Action, actor: str, now: datetime, *,
+               note: str = "", outcome: Outcome | None = None) -> TransitionResult:
+    """Apply ``action`` by ``actor``; raise IncidentNotFound or TransitionError.
+
+    Returns the updated incident and the receipts to publish to its devices.
+    """
+    if action not in TRANSITIONS:
+        raise TransitionError(f"unknown action {action!r}")
+    if not actor.strip():
+        raise TransitionError("an actor (the officer who acts) is required")
+    if action == "resolve" and outcome is None:
+        raise TransitionError("resolve needs an outcome")
+    allowed, target = TRANSITIONS[action]
+    at = iso(now)
+    with write_tx(db):
+        row = db.execute("SELECT status FROM incidents WHERE id = ?", [incident_id]).fetchone()
+        if row is None:
+            raise IncidentNotFound(f"incident {incident_id} does not exist")
+        status = row[0]
+        if status not in allowed:
+            raise TransitionError(_refusal(db, incident_id, action, status))
+        sets: dict[str, str | None] = {"status": target, "updated_at": at}
+        if action in ("acknowledge", "dispatch"):
+            db.execute("UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ? "
+                       "WHERE id = ? AND acknowledged_at IS NULL", [at, actor, incident_id])
+        if action == "dispatch":
+            sets |= {"dispatched_at": at, "dispatched_by": actor}
+        elif action == "resolve":
+            sets |= {"resolved_at": at, "resolved_by": actor,
+                     "outcome": outcome.value if outcome else None}
+        elif action == "close":
+            sets |= {"closed_at": at, "closed_by": actor}
+        assignments = ", ".join(f"{k} = ?" for k in sets)
+        db.execute(f"UPDATE incidents SET {assignments}, version = version + 1 WHERE id = ?",
+                   [*sets.values(), incident_id])
+        detail: dict[str, Any] = {"from": status, "to": target}
+        if note:
+            detail["note"] = note
+        if outcome is not None:
+            detail["outcome"] = outcome.value
+        _log(db, incident_id, at, actor, action, detail)
+    logger.info("incident %s: %s by %s (%s -> %s)", incident_id, action, actor, status, target)
+    incident = get_incident(db, incident_id)
+    assert incident is not None
+    stage = STAGE_OF_STATUS[target]
+    receipts = [] if action == "close" else receipts_for(db, incident_id, stage, now)
+    return TransitionResult(incident, receipts)
+
+
+def _refusal(db: Database, incident_id: int, action: str, status: str) -> str:
+    row = db.execute("SELECT actor, at FROM incident_log WHERE incident_id = ? "
+                     "ORDER BY id DESC LIMIT 1", [incident_id]).fetchone()
+    last = f" (last change by {row[0]} at {row[1]})" if row else ""
+    return f"cannot {action} incident {incident_id}: it is {status}{last}"
+
+
+def receipts_for(db: Database, incident_id: int, stage: Stage, now: datetime,
+                 event_ids: list[str] | None = None) -> list[tuple[str, Receipt]]:
+    """One ``stage`` receipt per event of the incident (or only ``event_ids``)."""
+    inc = db.execute("SELECT acknowledged_by, dispatched_by, resolved_by, outcome "
+                     "FROM incidents WHERE id = ?", [incident_id]).fetchone()
+    if inc is None:
+        return []
+    by = {Stage.ACKNOWLEDGED: inc[0], Stage.DISPATCHED: inc[1], Stage.RESOLVED: inc[2]}.get(stage)
+    outcome = Outcome(inc[3]) if stage == Stage.RESOLVED and inc[3] else None
+    rows = db.execute("SELECT event_id, device_id FROM events WHERE incident_id = ? "
+                      "ORDER BY received_at, event_id", [incident_id]).fetchall()
+    return [
+        (device_id, Receipt(event_id=event_id, stage=stage, ts=now, incident_id=incident_id,
+                            by=by, outcome=outcome))
+        for event_id, device_id in rows
+        if event_ids is None or event_id in event_ids
+    ]
+
+
+_INCIDENT_SELECT = """
+SELECT i.*, v.name AS venue_name, v.kind AS venue_kind, v.address AS venue_address,
+       s.name AS station_name
+FROM incidents i JOIN venues v ON v.id = i.venue_id JOIN stations s ON s.id = i.station_id
+"""
+
+
+def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
+    out = dict(row)
+    out["kinds"] = json.loads(out["kinds"])
+    out["zones"] = json.loads(out["zones"])
+    out["open"] = out["status"] in OPEN_STATUSES
+    return out
+
+
+def get_incident(db: Database, incident_id: int) -> dict[str, Any] | None:
+    rows = list(db.query(_INCIDENT_SELECT + " WHERE i.id = ?", [incident_id]))
+    return _incident_dict(rows[0]) if rows else None
+
+
+def list_incidents(db: Database, *, station: str | None = None, open_only: bool = True,
+                   category: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
+    """Incidents, newest first."""
+    where, params = [], []
+    if station is not None:
+        where.append("i.station_id = ?")
+        params.append(station)
+    if open_only:
+        where.append("i." + _OPEN_SQL)
+    if category is not None:
+        where.append("i.category = ?")
+        params.append(category)
+    sql = _INCIDENT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql += " ORDER BY i.opened_at DESC, i.id DESC LIMIT ?"
+    return [_incident_dict(r) for r in db.query(sql, [*params, limit])]
+
+
+def incident_events(db: Database, incident_id: int) -> list[dict[str, Any]]:
+    rows = db.query("SELECT * FROM events WHERE incident_id = ? ORDER BY received_at, event_id",
+                    [incident_id])
+    return [{**r, "detail": json.loads(r["detail"]), "test": bool(r["test"]),
+             "clock_skewed": bool(r["clock_skewed"]), "zone_known": bool(r["zone_known"])}
+            for r in rows]
+
+
+def incident_log(db: Database, incident_id: int) -> list[dict[str, Any]]:
+    rows = db.query("SELECT at, actor, action, detail FROM incident_log WHERE incident_id = ? "
+                    "ORDER BY id", [incident_id])
+    return [{**r, "detail": json.loads(r["detail"])} for r in rows]

@@ -1,0 +1,284 @@
+"""Ingest: every message a device sends, validated, stored or dead-lettered.
+
+:meth:`Ingestor.handle` is called once per MQTT message, on the MQTT thread,
+before the broker is told the message was delivered. It never raises.
+
+* The device id comes from the topic: the broker authenticated the device and
+  its ACL allows it to publish only under its own id.
+* An event is stored (deduplicated on ``event_id``) and attached to its
+  incident in ONE transaction. Only after the commit is the ``stored`` receipt
+  published, and it is published again for a duplicate, because the device
+  resends exactly when a receipt was lost.
+* Anything that does not pass goes to ``dead_letters`` with the topic, the raw
+  bytes (the first :data:`~central.db.DEAD_LETTER_MAX_BYTES`), the original
+  size and the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from alarmlink.wire import (
+    MAX_SNAPSHOT_BYTES,
+    CommandResult,
+    ContractError,
+    Event,
+    Heartbeat,
+    Receipt,
+    Stage,
+    Status,
+    Topics,
+    decode,
+    encode,
+    model_for,
+    utcnow,
+)
+from central import incidents
+from central.db import DEAD_LETTER_MAX_BYTES, iso, write_tx
+from central.registry import device_route
+
+logger = logging.getLogger(__name__)
+
+#: publish(topic, payload): QoS 1, not retained. Must be thread-safe.
+Publish = Callable[[str, bytes], None]
+#: notify(incident): an incident was opened or changed (called after commit).
+Notify = Callable[[dict[str, Any]], None]
+Clock = Callable[[], datetime]
+
+INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot")
+JPEG_MAGIC = b"\xff\xd8\xff"
+
+
+def _no_notify(_incident: dict[str, Any]) -> None:
+    return None
+
+
+def publish_receipts(publish: Publish, topics: Topics,
+                     receipts: list[tuple[str, Receipt]]) -> int:
+    """Publish receipts; a failure is logged, never raised. Returns how many were handed over."""
+    sent = 0
+    for device_id, receipt in receipts:
+        try:
+            publish(topics.receipt(device_id), encode(receipt))
+            sent += 1
+        except Exception:  # an injected callback: whatever it raises must not stop ingest
+            logger.exception("could not publish %s receipt for event %s to %s",
+                             receipt.stage, receipt.event_id, device_id)
+    return sent
+
+
+class Ingestor:
+    """Turns raw MQTT messages into rows, incidents and receipts.
+
+    ``db`` must be used by this ingestor's thread only (see :mod:`central.db`).
+    """
+
+    def __init__(self, db: Database, topics: Topics, publish: Publish,
+                 notify: Notify = _no_notify, clock: Clock = utcnow, *,
+                 clock_skew_threshold_s: float = 30.0) -> None:
+        self.db = db
+        self.topics = topics
+        self.publish = publish
+        self.notify = notify
+        self.clock = clock
+        self.clock_skew_threshold_s = clock_skew_threshold_s
+
+    def handle(self, topic: str, payload: bytes) -> None:
+        """Process one message. Never raises: failures end in the dead-letter table."""
+        try:
+            self._handle(topic, bytes(payload))
+        except Exception as exc:  # the last line of defence; the reason is kept
+            logger.exception("ingest failed on %s", topic)
+            self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
+
+    def dead_letter(self, topic: str, payload: bytes, reason: str,
+                    device_id: str | None = None) -> None:
+        logger.warning("dead letter from %s (%d bytes): %s", topic, len(payload), reason)
+        try:
+            with write_tx(self.db):
+                self.db.execute(
+                    "INSERT INTO dead_letters (received_at, topic, device_id, payload, "
+                    "payload_size, reason) VALUES (?, ?, ?, ?, ?, ?)",
+                    [iso(self.clock()), topic[:1024], device_id,
+                     bytes(payload[:DEAD_LETTER_MAX_BYTES]), len(payload), reason[:2000]])
+        except sqlite3.Error:
+            logger.exception("could not store dead letter from %s: %s", topic, reason)
+
+    def _handle(self, topic: str, payload: bytes) -> None:
+        try:
+            device_id, channel, snapshot_event = self.topics.parse(topic)
+        except ContractError as exc:
+            self.dead_letter(topic, payload, str(exc))
+            return
+        if channel not in INBOUND_CHANNELS:
+            self.dead_letter(topic, payload, f"channel {channel!r} is not sent by devices",
+                             device_id)
+            return
+        route = device_route(self.db, device_id)
+        if route is None:
+            self.dead_letter(topic, payload, f"unknown device {device_id!r}: not in the registry")
+            return
+        if channel == "snapshot":
+            assert snapshot_event is not None
+            self._snapshot(topic, device_id, snapshot_event, payload)
+            return
+        try:
+            message = decode(model_for(channel), payload)
+        except ContractError as exc:
+            self.dead_letter(topic, payload, str(exc), device_id)
+            return
+        if isinstance(message, Event):
+            self._event(topic, payload, message, route)
+        elif isinstance(message, Status):
+            self._status(device_id, message)
+        elif isinstance(message, Heartbeat):
+            self._heartbeat(device_id, message)
+        elif isinstance(message, CommandResult):
+            self._command_result(device_id, message)
+
+    # ----------------------------------------------------------------- events
+
+    def _event(self, topic: str, payload: bytes, event: Event, route: dict[str, Any]) -> None:
+        device_id = route["device_id"]
+        if event.device_id != device_id:
+            self.dead_letter(topic, payload, f"device id in payload {event.device_id!r} does not "
+                             f"match topic {device_id!r}", device_id)
+            return
+        now = self.clock()
+        with write_tx(self.db):
+            existing = self.db.execute(
+                "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
+                "WHERE event_id = ?", [event.event_id]).fetchone()
+            if existing is None:
+                incident_id = self._store_event(event, route, now)
+            else:
+                incident_id = existing[5]
+                if existing[0] != device_id:
+                    reason = (f"event_id {event.event_id} was already stored for device "
+                              f"{existing[0]!r}; not accepted from {device_id!r}")
+                else:
+                    self.db.execute("UPDATE events SET deliveries = deliveries + 1 "
+                                    "WHERE event_id = ?", [event.event_id])
+                    mine = (event.seq, event.kind.value, event.state.value, event.zone)
+                    reason = "" if tuple(existing[1:5]) == mine else (
+                        f"duplicate event_id {event.event_id} with different content "
+                        f"(stored seq/kind/state/zone {tuple(existing[1:5])}, got {mine})")
+        if existing is not None:
+            if existing[0] != device_id:
+                self.dead_letter(topic, payload, reason, device_id)
+                return
+            if reason:
+                self.dead_letter(topic, payload, reason, device_id)
+            logger.info("duplicate event %s from %s: receipt sent again", event.event_id,
+                        device_id)
+        # Committed: only now may the device forget the event.
+        receipts = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
+                                        incident_id=incident_id))]
+        incident = None
+        if incident_id is not None:
+            incident = incidents.get_incident(self.db, incident_id)
+            stage = incidents.STAGE_OF_STATUS.get(incident["status"]) if incident else None
+            if stage is not None:  # the station already acted: tell this device too
+                receipts += incidents.receipts_for(self.db, incident_id, stage, now,
+                                                   [event.event_id])
+        publish_receipts(self.publish, self.topics, receipts)
+        if incident is not None and existing is None:
+            self._notify(incident)
+
+    def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
+        delay_s = (now - event.ts).total_seconds()
+        offset = self.db.execute("SELECT clock_offset_s FROM device_state WHERE device_id = ?",
+                                 [event.device_id]).fetchone()
+        limit = self.clock_skew_threshold_s
+        skewed = -delay_s > limit or (offset is not None and offset[0] is not None
+                                      and abs(offset[0]) > limit)
+        zone_known = not route["zones"] or event.zone in route["zones"]
+        if skewed:
+            logger.warning("event %s from %s: device clock looks off (ts %s, received %s)",
+                           event.event_id, event.device_id, event.ts, now)
+        if not zone_known:
+            logger.warning("event %s from %s: zone %r is not in the registry", event.event_id,
+                           event.device_id, event.zone)
+        self.db.execute(
+            "INSERT INTO events (event_id, device_id, venue_id, seq, ts, received_at, delay_s, "
+            "clock_skewed, kind, state, zone, zone_known, source, test, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
+             iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
+             zone_known, event.source.value, event.test, json.dumps(event.detail)])
+        incident_id = incidents.attach_event(self.db, event, route["venue_id"],
+                                             route["station_id"], now)
+        if incident_id is not None:
+            self.db.execute("UPDATE events SET incident_id = ? WHERE event_id = ?",
+                            [incident_id, event.event_id])
+        if event.test:
+            logger.info("test event %s from %s stored (no incident)", event.event_id,
+                        event.device_id)
+        return incident_id
+
+    def _notify(self, incident: dict[str, Any]) -> None:
+        try:
+            self.notify(incident)
+        except Exception:  # an injected callback must not undo a committed ingest
+            logger.exception("live notification for incident %s failed", incident.get("id"))
+
+    # ------------------------------------------------------ device supervision
+
+    def _status(self, device_id: str, status: Status) -> None:
+        now = iso(self.clock())
+        with write_tx(self.db):
+            self.db.execute(
+                "INSERT INTO device_state (device_id, availability, status_ts, last_seen, boot_id, "
+                "version, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO "
+                "UPDATE SET availability = excluded.availability, status_ts = excluded.status_ts, "
+                "last_seen = excluded.last_seen, boot_id = excluded.boot_id, "
+                "version = excluded.version, config_hash = excluded.config_hash",
+                [device_id, status.state.value, iso(status.ts), now, status.boot_id,
+                 status.version, status.config_hash])
+        logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
+                    status.boot_id, status.version)
+
+    def _heartbeat(self, device_id: str, beat: Heartbeat) -> None:
+        now = self.clock()
+        offset = (beat.ts - now).total_seconds()
+        with write_tx(self.db):
+            self.db.execute(
+                "INSERT INTO device_state (device_id, availability, last_seen, last_heartbeat, "
+                "clock_offset_s, uptime_s, outbox_depth, inputs, temperature_c) "
+                "VALUES (?, 'online', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "availability = 'online', last_seen = excluded.last_seen, "
+                "last_heartbeat = excluded.last_heartbeat, "
+                "clock_offset_s = excluded.clock_offset_s, uptime_s = excluded.uptime_s, "
+                "outbox_depth = excluded.outbox_depth, inputs = excluded.inputs, "
+                "temperature_c = excluded.temperature_c",
+                [device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
+                 json.dumps(beat.inputs), beat.temperature_c])
+
+    def _command_result(self, device_id: str, result: CommandResult) -> None:
+        with write_tx(self.db):
+            self.db.execute(
+                "INSERT INTO command_results (cmd_id, device_id, ok, ts, received_at, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cmd_id, device_id) DO NOTHING",
+                [result.cmd_id, device_id, result.ok, iso(result.ts), iso(self.clock()),
+                 json.dumps(result.detail)])
+
+    def _snapshot(self, topic: str, device_id: str, event_id: str, payload: bytes) -> None:
+        if len(payload) > MAX_SNAPSHOT_BYTES:
+            self.dead_letter(topic, payload, f"snapshot is {len(payload)} bytes, over the "
+                             f"{MAX_SNAPSHOT_BYTES}-byte limit", device_id)
+            return
+        if not payload.startswith(JPEG_MAGIC):
+            self.dead_letter(topic, payload, "snapshot is not a JPEG", device_id)
+            return
+        with write_tx(self.db):
+            self.db.execute(
+                "INSERT INTO snapshots (event_id, device_id, received_at, size, jpeg) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id, device_id) DO NOTHING",
+                [event_id, device_id, iso(self.clock()), len(payload), payload])

@@ -1,0 +1,135 @@
+"""Live push to duty consoles over a WebSocket.
+
+``GET /ws?station=ID`` (``station`` optional: all stations). Messages, JSON:
+
+* first ``{"type": "snapshot", "incidents": [...]}``: the open incidents of the
+  station, newest first, as ``GET /api/incidents`` returns them;
+* then ``{"type": "incident", "incident": {...}}`` for every incident of that
+  station that is opened or changes (including the change that resolves or
+  closes it, so a console removes it). Every incident carries ``version``,
+  which grows with every change: a console keeps the highest version it has
+  seen and ignores older copies.
+
+Ingest runs on the MQTT thread and hands incidents over with
+``loop.call_soon_threadsafe``. Each client has a bounded queue; a client too
+slow to drain it is disconnected (close code 1013, "try again later") so that
+it can never hold up ingest or the other consoles. Test events never open an
+incident and therefore never appear here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+logger = logging.getLogger(__name__)
+
+CLIENT_QUEUE_SIZE = 256
+SLOW_CLIENT_CLOSE_CODE = 1013
+
+
+@dataclass(eq=False)
+class _Client:
+    station: str | None
+    queue: asyncio.Queue[dict[str, Any] | None] = field(
+        default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
+    dropped: bool = False
+
+
+class LiveHub:
+    """Fans incident changes out to connected consoles."""
+
+    def __init__(self) -> None:
+        self._clients: set[_Client] = set()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Remember the event loop that owns the WebSockets (call from the loop)."""
+        self._loop = loop
+
+    @property
+    def client_count(self) -> int:
+        return len(self._clients)
+
+    def submit_threadsafe(self, incident: dict[str, Any]) -> None:
+        """Hand an incident over from any thread (the ingest thread). Never blocks."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            logger.debug("no live hub loop; incident %s not pushed", incident.get("id"))
+            return
+        try:
+            loop.call_soon_threadsafe(self.broadcast, incident)
+        except RuntimeError:  # the loop shut down between the check and the call
+            logger.debug("live hub loop closed; incident %s not pushed", incident.get("id"))
+
+    def broadcast(self, incident: dict[str, Any]) -> None:
+        """Queue an incident for every interested client. Call on the loop thread."""
+        message = {"type": "incident", "incident": incident}
+        for client in list(self._clients):
+            if client.station is not None and client.station != incident.get("station_id"):
+                continue
+            try:
+                client.queue.put_nowait(message)
+            except asyncio.QueueFull:
+                logger.warning("console (station %s) too slow: %d messages waiting; dropping it",
+                               client.station, client.queue.qsize())
+                self._drop(client)
+
+    def _drop(self, client: _Client) -> None:
+        client.dropped = True
+        self._clients.discard(client)
+        while not client.queue.empty():
+            client.queue.get_nowait()
+        client.queue.put_nowait(None)  # wakes the sender, which closes the socket
+
+    async def serve(self, websocket: WebSocket, station: str | None,
+                    snapshot: Callable[[str | None], list[dict[str, Any]]]) -> None:
+        """Run one console connection until it closes or is dropped.
+
+        The client is registered before the snapshot is read, with no ``await``
+        in between, so every change is either in the snapshot or in the queue.
+        """
+        await websocket.accept()
+        client = _Client(station)
+        self._clients.add(client)
+        try:
+            await websocket.send_json({"type": "snapshot", "incidents": snapshot(station)})
+            receiver = asyncio.create_task(self._drain_incoming(websocket))
+            try:
+                while True:
+                    getter = asyncio.create_task(client.queue.get())
+                    done, _ = await asyncio.wait({getter, receiver},
+                                                 return_when=asyncio.FIRST_COMPLETED)
+                    if receiver in done:
+                        getter.cancel()
+                        return
+                    message = getter.result()
+                    if message is None:
+                        await websocket.close(SLOW_CLIENT_CLOSE_CODE, "console too slow")
+                        return
+                    await websocket.send_json(message)
+            finally:
+                receiver.cancel()
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            logger.debug("console connection ended: %s", exc)
+        finally:
+            self._clients.discard(client)
+            if websocket.client_state == WebSocketState.CONNECTED and not client.dropped:
+                try:
+                    await websocket.close()
+                except (RuntimeError, OSError) as exc:  # the client went away first
+                    logger.debug("closing console socket: %s", exc)
+
+    @staticmethod
+    async def _drain_incoming(websocket: WebSocket) -> None:
+        """Consoles send nothing we need; reading notices when they go away."""
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return

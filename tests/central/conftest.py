@@ -1,0 +1,72 @@
+"""Fixtures for central's tests: a fresh database file with the demo registry."""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from helpers import wait_for
+
+# The suite runs with --import-mode=importlib: make this directory's helper importable.
+sys.path.insert(0, str(Path(__file__).parent))
+
+from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, Recorder  # noqa: E402
+from sqlite_utils import Database  # noqa: E402
+
+from alarmlink.broker import free_port
+from central.api import create_app
+from central.config import CentralConfig
+from central.db import open_db
+from central.ingest import Ingestor
+from central.registry import load_registry
+
+
+@pytest.fixture
+def db_path(tmp_path: Path) -> Path:
+    return tmp_path / "central.db"
+
+
+@pytest.fixture
+def db(db_path: Path) -> Iterator[Database]:
+    """A fresh database file with migrations applied and the demo registry loaded."""
+    database = open_db(db_path)
+    load_registry(database, DEMO_REGISTRY)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.fixture
+def notified() -> list[dict[str, object]]:
+    return []
+
+
+@pytest.fixture
+def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]]) -> Ingestor:
+    return Ingestor(db, TOPICS, recorder, notified.append)
+
+
+@pytest.fixture
+def live_server(db_path: Path, recorder: Recorder) -> Iterator[LiveServer]:
+    config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
+    app = create_app(config, publisher=recorder)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started or not thread.is_alive(), what="uvicorn start")
+    assert server.started, "uvicorn did not start"
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app, recorder)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

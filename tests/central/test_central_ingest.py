@@ -1,0 +1,199 @@
+"""Ingest: dedupe, receipt after commit, dead letters, device supervision."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from central_testkit import TOPICS, Recorder, event_message, make_event
+from sqlite_utils import Database
+
+from alarmlink.wire import (
+    MAX_PAYLOAD_BYTES,
+    CommandResult,
+    Heartbeat,
+    Stage,
+    Status,
+    encode,
+    new_id,
+    utcnow,
+)
+from central.ingest import Ingestor
+
+
+def count(db: Database, table: str) -> int:
+    return int(db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def dead_reasons(db: Database) -> list[str]:
+    return [r[0] for r in db.execute("SELECT reason FROM dead_letters ORDER BY id")]
+
+
+def test_event_is_stored_once_and_receipted_each_time(
+        ingestor: Ingestor, db: Database, recorder: Recorder) -> None:
+    event = make_event()
+    ingestor.handle(*event_message(event))
+    ingestor.handle(*event_message(event))
+    assert count(db, "events") == 1
+    row = db.execute("SELECT deliveries, device_id, venue_id FROM events").fetchone()
+    assert row == (2, "school-01", "school-01")
+    assert recorder.stages(event.event_id) == ["stored", "stored"]
+    assert {r.incident_id for r in recorder.receipts("school-01")} == {1}
+    assert count(db, "incidents") == 1
+    assert dead_reasons(db) == []
+
+
+def test_receipt_is_published_only_after_commit(db: Database, db_path: Path) -> None:
+    seen: list[int] = []
+
+    def publish(topic: str, payload: bytes) -> None:
+        other = sqlite3.connect(db_path)  # a second connection sees only committed rows
+        try:
+            seen.append(other.execute("SELECT count(*) FROM events").fetchone()[0])
+        finally:
+            other.close()
+
+    Ingestor(db, TOPICS, publish).handle(*event_message(make_event()))
+    assert seen == [1]
+
+
+def test_publish_failure_does_not_undo_the_event(db: Database) -> None:
+    def broken(topic: str, payload: bytes) -> None:
+        raise ConnectionError("broker gone")
+
+    Ingestor(db, TOPICS, broken).handle(*event_message(make_event()))
+    assert count(db, "events") == 1
+    assert count(db, "dead_letters") == 0
+
+
+@pytest.mark.parametrize(("topic", "payload", "reason"), [
+    (TOPICS.event("school-01"), b"{not json", "not valid UTF-8 JSON"),
+    (TOPICS.event("school-01"), b'{"v": 2}', "unsupported schema version v=2"),
+    (TOPICS.event("school-01"), b" " * (MAX_PAYLOAD_BYTES + 1), "over the 16384-byte limit"),
+    (TOPICS.event("ghost-99"), b"{}", "unknown device 'ghost-99'"),
+    (TOPICS.event("school-01"), b'{"v": 1, "extra": 1}', "invalid Event"),
+    (TOPICS.receipt("school-01"), b"{}", "not sent by devices"),
+    ("elsewhere/x", b"{}", "is not under alarmlink/v1/dev/"),
+    (TOPICS.snapshot("school-01", new_id()), b"GIF89a", "snapshot is not a JPEG"),
+])
+def test_bad_input_is_dead_lettered_and_ingest_goes_on(
+        ingestor: Ingestor, db: Database, recorder: Recorder,
+        topic: str, payload: bytes, reason: str) -> None:
+    ingestor.handle(topic, payload)
+    rows = list(db.query("SELECT * FROM dead_letters"))
+    assert len(rows) == 1
+    assert reason in rows[0]["reason"]
+    assert rows[0]["topic"] == topic
+    assert rows[0]["payload_size"] == len(payload)
+    assert rows[0]["payload"] == payload[:4096]
+    assert recorder.receipts() == []
+    good = make_event()
+    ingestor.handle(*event_message(good))
+    assert recorder.stages(good.event_id) == ["stored"]
+    assert count(db, "events") == 1
+
+
+def test_device_cannot_speak_for_another(ingestor: Ingestor, db: Database,
+                                         recorder: Recorder) -> None:
+    event = make_event("hotel-01", zone="lobby-button")
+    ingestor.handle(*event_message(event, device_id="school-01"))
+    assert dead_reasons(db) == [
+        "device id in payload 'hotel-01' does not match topic 'school-01'"]
+    assert count(db, "events") == 0
+    assert recorder.receipts() == []
+
+
+def test_reused_event_id_from_another_device_is_refused(
+        ingestor: Ingestor, db: Database, recorder: Recorder) -> None:
+    first = make_event("school-01")
+    ingestor.handle(*event_message(first))
+    copy = make_event("hotel-01", zone="lobby-button", event_id=first.event_id)
+    ingestor.handle(*event_message(copy))
+    assert count(db, "events") == 1
+    assert "already stored for device 'school-01'" in dead_reasons(db)[0]
+    assert recorder.receipts("hotel-01") == []
+
+
+def test_unexpected_error_becomes_a_dead_letter(
+        ingestor: Ingestor, db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    def explode(*_args: object) -> None:
+        raise KeyError("surprise")
+
+    monkeypatch.setattr(ingestor, "_status", explode)
+    status = Status(state="online", ts=utcnow())
+    ingestor.handle(TOPICS.status("school-01"), encode(status))
+    assert dead_reasons(db) == ["internal error: KeyError: 'surprise'"]
+
+
+def test_status_heartbeat_and_command_result_update_device_state(
+        ingestor: Ingestor, db: Database) -> None:
+    ingestor.handle(TOPICS.status("hotel-01"), encode(
+        Status(state="online", ts=utcnow(), boot_id="b1", version="0.1.0", config_hash="c")))
+    ingestor.handle(TOPICS.heartbeat("hotel-01"), encode(
+        Heartbeat(ts=utcnow() + timedelta(minutes=5), uptime_s=12.5, outbox_depth=3,
+                  inputs={"lobby-button": "normal"})))
+    row = next(db.query("SELECT * FROM device_state WHERE device_id = 'hotel-01'"))
+    assert row["availability"] == "online" and row["boot_id"] == "b1"
+    assert row["outbox_depth"] == 3 and json.loads(row["inputs"]) == {"lobby-button": "normal"}
+    assert row["clock_offset_s"] == pytest.approx(300, abs=30)
+    ingestor.handle(TOPICS.status("hotel-01"), encode(Status(state="offline", ts=utcnow())))
+    assert db.execute("SELECT availability FROM device_state").fetchone()[0] == "offline"
+    cmd_id = new_id()
+    for _ in range(2):
+        ingestor.handle(TOPICS.cmd_result("hotel-01"),
+                        encode(CommandResult(cmd_id=cmd_id, ok=True, ts=utcnow())))
+    assert count(db, "command_results") == 1
+
+
+def test_clock_skew_is_flagged_and_received_at_stamped(
+        ingestor: Ingestor, db: Database) -> None:
+    future = make_event(ts=utcnow() + timedelta(hours=1))
+    late = make_event(ts=utcnow() - timedelta(minutes=10))  # delayed, e.g. broker outage
+    ingestor.handle(*event_message(future))
+    ingestor.handle(*event_message(late))
+    rows = {r["event_id"]: r for r in db.query("SELECT * FROM events")}
+    assert rows[future.event_id]["clock_skewed"] == 1
+    assert rows[late.event_id]["clock_skewed"] == 0
+    assert rows[late.event_id]["delay_s"] == pytest.approx(600, abs=30)
+    assert rows[late.event_id]["received_at"] > rows[late.event_id]["ts"]
+
+
+def test_unknown_zone_is_stored_and_flagged(ingestor: Ingestor, db: Database) -> None:
+    event = make_event(zone="roof-smoke", kind="smoke")
+    ingestor.handle(*event_message(event))
+    assert db.execute("SELECT zone_known, incident_id FROM events").fetchone() == (0, 1)
+
+
+def test_snapshot_is_stored(ingestor: Ingestor, db: Database) -> None:
+    event_id = new_id()
+    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
+    ingestor.handle(TOPICS.snapshot("school-01", event_id), jpeg)
+    assert db.execute("SELECT size, event_id FROM snapshots").fetchone() == (len(jpeg), event_id)
+
+
+def test_stage_receipt_follows_stored_when_station_already_acted(
+        ingestor: Ingestor, db: Database, recorder: Recorder) -> None:
+    from central.incidents import transition
+
+    first = make_event()
+    ingestor.handle(*event_message(first))
+    transition(db, 1, "acknowledge", "officer-li", utcnow())
+    second = make_event(zone="dorm-2f-smoke", kind="smoke")
+    ingestor.handle(*event_message(second))
+    assert recorder.stages(second.event_id) == [Stage.STORED, Stage.ACKNOWLEDGED]
+    ack = [r for r in recorder.receipts() if r.event_id == second.event_id][-1]
+    assert ack.by == "officer-li" and ack.incident_id == 1
+
+
+def test_conflicting_duplicate_is_kept_as_dead_letter_and_still_receipted(
+        ingestor: Ingestor, db: Database, recorder: Recorder) -> None:
+    first = make_event(seq=7)
+    ingestor.handle(*event_message(first))
+    clash = make_event(seq=8, zone="dorm-2f-smoke", event_id=first.event_id)
+    ingestor.handle(*event_message(clash))
+    assert count(db, "events") == 1
+    assert "with different content" in dead_reasons(db)[0]
+    assert recorder.stages(first.event_id) == ["stored", "stored"]

@@ -1,0 +1,75 @@
+"""Live push over a real WebSocket: snapshot first, then updates, per station."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+from central_testkit import LiveServer, event_message, make_event
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
+
+from central.live import CLIENT_QUEUE_SIZE, LiveHub, _Client
+
+TIMEOUT = 10
+
+
+def recv(ws: Connection) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(ws.recv(timeout=TIMEOUT))
+    return message
+
+
+def alarm(server: LiveServer, device: str = "school-01", zone: str = "gate-button",
+          **kw: Any) -> None:
+    server.service.ingestor.handle(*event_message(make_event(device, zone=zone, **kw)))
+
+
+def test_snapshot_then_updates_for_one_station(live_server: LiveServer) -> None:
+    with connect(live_server.ws_url + "?station=chengxiang") as ws:
+        assert recv(ws) == {"type": "snapshot", "incidents": []}
+        alarm(live_server)
+        first = recv(ws)
+        assert first["type"] == "incident"
+        assert first["incident"]["venue_name"] == "Chengxiang Central Primary School"
+        assert first["incident"]["zones"] == {"gate-button": "alarm"}
+        alarm(live_server, "village-01", "square-button")  # another station's venue
+        alarm(live_server, test=True)  # test events never reach officers
+        alarm(live_server, "hotel-01", "lobby-button")
+        second = recv(ws)
+        assert second["incident"]["venue_id"] == "hotel-01", "village or test leaked through"
+        response = httpx.post(f"{live_server.url}/api/incidents/{first['incident']['id']}"
+                              "/acknowledge", json={"actor": "officer-li"})
+        assert response.status_code == 200
+        update = recv(ws)["incident"]
+        assert (update["id"], update["status"]) == (first["incident"]["id"], "acknowledged")
+        assert update["version"] > first["incident"]["version"]
+
+
+def test_late_console_gets_open_incidents_first(live_server: LiveServer) -> None:
+    alarm(live_server)
+    alarm(live_server, "village-01", "square-button")
+    with connect(live_server.ws_url) as ws:
+        snapshot = recv(ws)
+        assert snapshot["type"] == "snapshot"
+        assert {i["venue_id"] for i in snapshot["incidents"]} == {"school-01", "village-01"}
+    with connect(live_server.ws_url + "?station=dading") as ws:
+        assert [i["venue_id"] for i in recv(ws)["incidents"]] == ["village-01"]
+
+
+def test_slow_console_is_dropped_and_others_still_served() -> None:
+    async def scenario() -> tuple[_Client, _Client, int]:
+        hub = LiveHub()
+        hub.bind(asyncio.get_running_loop())
+        slow, fast = _Client(None), _Client(None)
+        hub._clients |= {slow, fast}
+        for n in range(CLIENT_QUEUE_SIZE + 1):
+            hub.broadcast({"id": n, "station_id": "x"})
+            if not fast.queue.empty():
+                fast.queue.get_nowait()  # the fast console keeps up
+        return slow, fast, hub.client_count
+
+    slow, fast, remaining = asyncio.run(scenario())
+    assert slow.dropped and not fast.dropped and remaining == 1
+    assert slow.queue.get_nowait() is None  # the sender is told to close the socket
