@@ -6,16 +6,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import CENTRAL_USER, TEST_DEVICES, device_user
 
-from alarmlink.broker import BrokerUser, MosquittoBroker, mosquitto_binary
-
-CENTRAL_USER = BrokerUser("central", "central-test-pw", "central")
-#: Devices known to the test broker; password = "<id>-pw".
-TEST_DEVICES = ["school-01", "hotel-01", "village-01", "school-02", "dev-a", "dev-b"]
-
-
-def device_user(device_id: str) -> BrokerUser:
-    return BrokerUser(device_id, f"{device_id}-pw")
+from alarmlink.broker import MosquittoBroker, mosquitto_binary
 
 
 @pytest.fixture

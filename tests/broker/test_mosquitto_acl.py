@@ -7,8 +7,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
-from conftest import CENTRAL_USER, device_user
-from helpers import wait_for
+from helpers import CENTRAL_USER, device_user, wait_for
 
 from alarmlink.broker import MAX_QUEUED_MESSAGES, BrokerUser, MosquittoBroker, render_config
 from alarmlink.wire import Topics

@@ -12,7 +12,8 @@ import uvicorn
 from helpers import wait_for
 
 # The suite runs with --import-mode=importlib: make this directory's helper importable.
-sys.path.insert(0, str(Path(__file__).parent))
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.append(str(Path(__file__).parent))
 
 from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, Recorder  # noqa: E402
 from sqlite_utils import Database  # noqa: E402

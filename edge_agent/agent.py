@@ -1,0 +1,328 @@
+"""The edge agent: inputs -> durable outbox -> MQTT, receipts -> venue feedback.
+
+::
+
+    agent = Agent(load_config("school.toml"), pin_factory=MockFactory())
+    agent.start()
+    ...
+    agent.stop()
+
+A confirmed input change becomes an event through :meth:`Agent.raise_event`,
+which commits it to the outbox FIRST and only then publishes it (if
+connected). A main-loop thread ticks every ``TICK_S``: it polls the inputs'
+debounce/confirm filters, resends events that are due (never sent, sent
+before the last reconnect, or unconfirmed after the resend interval) and
+publishes heartbeats. Receipts confirm outbox rows and move the feedback LED
+forward; commands are answered with a ``CommandResult``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alarmlink import __version__, wire
+from edge_agent.config import AgentConfig
+from edge_agent.feedback import Feedback
+from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
+from edge_agent.link import MqttLink
+from edge_agent.outbox import Outbox, OutboxError
+
+logger = logging.getLogger(__name__)
+
+TICK_S = 0.01
+#: Events published per tick at most, so a long backlog does not starve input polling.
+RESEND_BATCH = 50
+_THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
+
+EventListener = Callable[[wire.Event], None]
+
+
+class Agent:
+    """One venue device. Build it, :meth:`start` it, :meth:`stop` it (or use ``with``).
+
+    ``pin_factory``: a gpiozero pin factory (``MockFactory()`` in tests and
+    simulators); ``None`` uses gpiozero's default, which honours
+    ``GPIOZERO_PIN_FACTORY``. ``clock``: monotonic seconds, for the input
+    filters, resend timing and heartbeats.
+
+    Inputs, feedback outputs and the outbox are opened in the constructor, so a
+    simulator can set its mock pins to their resting level before :meth:`start`
+    samples them.
+    """
+
+    def __init__(self, config: AgentConfig, pin_factory: Any = None,
+                 clock: Clock = time.monotonic) -> None:
+        self.config = config
+        self.device_id = config.device_id
+        self.clock = clock
+        self.boot_id = wire.new_id()
+        self.version = __version__
+        #: Called (from the raising thread) with every event after it is committed.
+        self.event_listeners: list[EventListener] = []
+        #: Called with True on every successful connect and False when the link drops
+        #: (from paho's network thread).
+        self.connection_listeners: list[Callable[[bool], None]] = []
+        self._started_at: float | None = None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._next_heartbeat = 0.0
+        self._wake = threading.Event()
+        self._uncommitted: list[InputChange] = []  # input changes the disk refused
+        self._outbox = Outbox(config.outbox_path, config.device_id,
+                              resend_timeout_s=config.resend_timeout_s,
+                              resend_max_s=config.resend_max_s)
+        try:
+            self._inputs = build_inputs(list(config.inputs), pin_factory=pin_factory,
+                                        clock=clock)
+            for item in self._inputs.values():
+                item.when_alarm = item.when_restore = item.when_trouble = self._on_input
+            self._feedback = Feedback(config.feedback, pin_factory=pin_factory)
+            self.link = MqttLink(config, boot_id=self.boot_id, version=self.version,
+                                 on_connected=self._on_connected,
+                                 on_disconnected=lambda: self._notify_connection(False),
+                                 on_receipt=self._on_receipt, on_command=self._on_command)
+        except Exception:
+            self._close_hardware()
+            raise
+
+    # --- public state ----------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        return self.link.connected
+
+    @property
+    def feedback(self) -> Feedback:
+        return self._feedback
+
+    @property
+    def inputs(self) -> Mapping[str, AlarmInput]:
+        return self._inputs
+
+    @property
+    def outbox(self) -> Outbox:
+        return self._outbox
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def uptime_s(self) -> float:
+        return 0.0 if self._started_at is None else max(self.clock() - self._started_at, 0.0)
+
+    def input_states(self) -> dict[str, str]:
+        return {zone: item.state for zone, item in self._inputs.items()}
+
+    # --- lifecycle -------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Arm the inputs, connect (in the background) and start the main loop."""
+        if self._thread is not None:
+            raise RuntimeError("agent already started")
+        self._started_at = self.clock()
+        for item in self._inputs.values():
+            item.arm()
+        depth = self._outbox.depth()
+        if depth:
+            logger.warning("%s: %d unconfirmed event(s) in the outbox from before; they will "
+                           "be resent", self.device_id, depth)
+        self._next_heartbeat = self.clock()
+        self._stop.clear()
+        self.link.start()
+        self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",
+                                        daemon=True)
+        self._thread.start()
+        logger.info("%s: agent started (%d input(s), outbox %s)", self.device_id,
+                    len(self._inputs), self._outbox.path)
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop, publish ``stopped``, disconnect, release pins and the outbox."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.link.stop(timeout)
+        self._close_hardware()
+        logger.info("%s: agent stopped", self.device_id)
+
+    def _close_hardware(self) -> None:
+        for item in getattr(self, "_inputs", {}).values():
+            item.close()
+        feedback = getattr(self, "_feedback", None)
+        if feedback is not None:
+            feedback.close()
+        self._outbox.close()
+
+    def __enter__(self) -> Agent:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # --- events ----------------------------------------------------------------------
+
+    def raise_event(self, kind: wire.Kind | str, state: wire.State | str, zone: str,
+                    source: wire.Source | str = wire.Source.SELF,
+                    detail: Mapping[str, wire.DetailValue] | None = None, test: bool = False,
+                    ts: datetime | None = None) -> wire.Event:
+        """Commit an event to the outbox, then have it published if connected. Returns it.
+
+        The event is durable once this returns, connected or not. Publishing is
+        done by the main loop thread, woken at once, so events leave in ``seq``
+        order from one thread and a resend can never race a first send.
+        ``test`` is forced on when the config has ``walk_test = true``.
+        """
+        event = self._outbox.add(kind=kind, state=state, zone=zone, source=source, ts=ts,
+                                 detail=detail, test=test or self.config.walk_test)
+        logger.info("%s: event seq %d %s %s zone %s (%s)%s", self.device_id, event.seq,
+                    event.kind.value, event.state.value, event.zone, event.event_id,
+                    " [test]" if event.test else "")
+        for listener in list(self.event_listeners):
+            try:
+                listener(event)
+            except Exception:
+                logger.exception("%s: event listener failed", self.device_id)
+        if event.state == wire.State.ALARM and event.kind not in (wire.Kind.TROUBLE,
+                                                                  wire.Kind.TAMPER):
+            self._feedback.alarm_raised(event)
+        self._wake.set()  # the main loop publishes it now, in seq order, if connected
+        return event
+
+    def _publish(self, event_id: str, payload: bytes) -> bool:
+        if self.link.publish_event(payload):
+            self._outbox.mark_sent(event_id, self.clock())
+            return True
+        return False
+
+    def _on_input(self, change: InputChange) -> None:
+        try:
+            self.raise_event(change.kind, change.state, change.zone, wire.Source.GPIO,
+                             detail=change.detail)
+        except OutboxError as exc:
+            # The input filter has already moved on, so keep the change and retry every
+            # tick: an alarm must not be dropped because the SD card hiccuped.
+            logger.critical("%s: cannot commit %s %s in zone %s (%s); retrying", self.device_id,
+                            change.kind.value, change.state.value, change.zone, exc)
+            self._uncommitted.append(change)
+
+    def _retry_uncommitted(self) -> None:
+        while self._uncommitted:
+            change = self._uncommitted[0]
+            try:
+                self.raise_event(change.kind, change.state, change.zone, wire.Source.GPIO,
+                                 detail=change.detail)
+            except OutboxError:
+                return
+            self._uncommitted.pop(0)
+
+    # --- main loop -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.tick()
+            except Exception:  # keep reading inputs whatever goes wrong
+                logger.exception("%s: main loop tick failed", self.device_id)
+            self._wake.wait(TICK_S)
+            self._wake.clear()
+
+    def tick(self) -> None:
+        """One pass: poll inputs, resend due events, heartbeat. Called by the loop."""
+        now = self.clock()
+        self._retry_uncommitted()
+        for item in self._inputs.values():
+            item.poll(now)
+        if self.link.connected:
+            for pending in self._outbox.due(now, limit=RESEND_BATCH):
+                if pending.attempts:
+                    logger.info("%s: resending seq %d (%s), attempt %d", self.device_id,
+                                pending.seq, pending.event_id, pending.attempts + 1)
+                if not self._publish(pending.event_id, pending.payload):
+                    break
+            if now >= self._next_heartbeat:
+                self._next_heartbeat = now + self.config.heartbeat_interval_s
+                self.link.publish_heartbeat(self.heartbeat())
+
+    def heartbeat(self) -> wire.Heartbeat:
+        return wire.Heartbeat(ts=wire.utcnow(), uptime_s=self.uptime_s(),
+                              outbox_depth=self._outbox.depth(), inputs=self.input_states(),
+                              temperature_c=_cpu_temperature())
+
+    # --- link callbacks (paho's thread) ---------------------------------------------
+
+    def _on_connected(self) -> None:
+        count = self._outbox.mark_all_unsent()
+        if count:
+            logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,
+                        count)
+        self._next_heartbeat = self.clock()
+        self._wake.set()
+        self._notify_connection(True)
+
+    def _notify_connection(self, connected: bool) -> None:
+        for listener in list(self.connection_listeners):
+            try:
+                listener(connected)
+            except Exception:
+                logger.exception("%s: connection listener failed", self.device_id)
+
+    def _on_receipt(self, receipt: wire.Receipt) -> None:
+        # Any stage implies central stored the event (it cannot acknowledge what it
+        # has not stored), so a lost 'stored' receipt does not keep the event forever.
+        if self._outbox.confirm(receipt.event_id):
+            logger.info("%s: central %s event %s; removed from the outbox", self.device_id,
+                        receipt.stage.value, receipt.event_id)
+        self._feedback.receipt(receipt)
+
+    def _on_command(self, command: wire.Command) -> None:
+        now = wire.utcnow()
+        if command.expires_at <= now:
+            logger.warning("%s: ignoring expired command %s %s from %s (expired %s)",
+                           self.device_id, command.name.value, command.cmd_id, command.by,
+                           command.expires_at.isoformat())
+            return
+        logger.info("%s: command %s %s from %s", self.device_id, command.name.value,
+                    command.cmd_id, command.by)
+        ok, detail = self.run_command(command.name)
+        self.link.publish_result(wire.CommandResult(cmd_id=command.cmd_id, ok=ok,
+                                                    ts=wire.utcnow(), detail=detail))
+
+    def run_command(self, name: wire.CommandName) -> tuple[bool, dict[str, wire.DetailValue]]:
+        """Execute a command; ``(ok, detail)``. Unsupported ones return ok=False + reason."""
+        if name == wire.CommandName.SELF_TEST:
+            return True, self.self_test()
+        if name == wire.CommandName.SILENCE:
+            self._feedback.silence()
+            return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
+        return False, {"reason": f"command {name.value!r} is not supported by this agent "
+                                 f"version ({self.version})"}
+
+    def self_test(self) -> dict[str, wire.DetailValue]:
+        """Flat report of this agent's health (fits a wire ``detail``)."""
+        inputs = ",".join(f"{zone}={state}" for zone, state in self.input_states().items())
+        return {
+            "inputs": inputs[:512],
+            "input_count": len(self._inputs),
+            "outbox_depth": self._outbox.depth(),
+            "next_seq": self._outbox.next_seq,
+            "connected": self.connected,
+            "uptime_s": round(self.uptime_s(), 1),
+            "feedback_stage": self._feedback.stage,
+            "version": self.version,
+            "config_hash": self.link.config_hash,
+        }
+
+
+def _cpu_temperature() -> float | None:
+    """The SoC temperature on a Pi (None elsewhere)."""
+    try:
+        return round(int(_THERMAL.read_text().strip()) / 1000, 1)
+    except (OSError, ValueError):
+        return None

@@ -1,0 +1,411 @@
+"""The edge agent's configuration: one TOML file per venue device, validated by pydantic.
+
+Every table forbids unknown keys, so a typo fails loudly instead of silently
+falling back to a default. :func:`load_config` raises :class:`ConfigError`
+whose message names the file, the key path and the reason, one line per
+problem, for example::
+
+    school.toml: broker.usrname: unknown key (did you mean 'username'?)
+    school.toml: broker: required section missing
+
+Relative paths (``state_dir``, ``broker.password_file``, ``broker.ca_file``) are
+relative to the config file, not to the working directory.
+
+The broker password is looked up in this order: ``broker.password``,
+``broker.password_file``, then ``$CREDENTIALS_DIRECTORY/mqtt-password``
+(systemd ``LoadCredential=mqtt-password:...``). Prefer a file or the systemd
+credential over an inline password. Secrets are :class:`~pydantic.SecretStr`:
+they never appear in ``repr()``, logs or :meth:`AgentConfig.config_hash`.
+
+The pin numbering is BCM (the ``GPIO17`` numbers), as an integer, or a
+gpiozero pin name: ``"GPIO17"``, ``"BCM17"``, ``"BOARD11"`` or ``"J8:11"``
+(physical header pin). All of them are normalised to the BCM number.
+See ``firmware_configs/*.toml`` for commented examples.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from alarmlink import wire
+from edge_agent.config_errors import describe_errors
+from edge_agent.pins import normalise_pin
+
+CREDENTIAL_NAME = "mqtt-password"
+
+class ConfigError(ValueError):
+    """A config file that cannot be used. ``str()`` has one ``file: key: reason`` per line."""
+
+    def __init__(self, problems: Sequence[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    """Relative paths are relative to the config file's directory (validation context)."""
+    if value is None:
+        return None
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not value.is_absolute() and base is not None:
+        return Path(base) / value
+    return value
+
+
+class BrokerConfig(_Strict):
+    """``[broker]``: how the agent reaches the MQTT broker."""
+
+    url: str = Field(description="Broker URL: mqtt://host:port, or mqtts://host:port for TLS.")
+    username: str = Field(min_length=1, max_length=64,
+                          description="MQTT user name; the broker's ACL expects the device id.")
+    password: SecretStr | None = Field(None, description="MQTT password inline (prefer a file).")
+    password_file: Path | None = Field(
+        None, description="File holding the MQTT password (first line; mode 0600).")
+    ca_file: Path | None = Field(None, description="CA bundle for mqtts://; system CAs if unset.")
+    protocol: Literal["mqttv5", "mqttv311"] = Field(
+        "mqttv5", description="MQTT 5 (Mosquitto), or 3.1.1 for brokers without MQTT 5.")
+    topic_prefix: str = Field(wire.DEFAULT_PREFIX, description="Topic prefix shared with central.")
+    keepalive_s: int = Field(30, ge=5, le=600,
+                             description="MQTT keepalive; the broker sends the last will after "
+                                         "about 1.5 times this without traffic.")
+    session_expiry_s: int = Field(
+        24 * 3600, ge=0, le=30 * 24 * 3600,
+        description="How long the broker keeps receipts and commands for an offline agent.")
+    reconnect_min_s: int = Field(1, ge=1, le=300, description="First reconnect delay.")
+    reconnect_max_s: int = Field(30, ge=1, le=3600, description="Longest reconnect delay.")
+
+    @field_validator("password_file", "ca_file")
+    @classmethod
+    def _relative_paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return _resolve_path(value, info)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must look like mqtt://host:port (or mqtts://host:port for TLS)")
+        try:
+            parts.port  # noqa: B018 - raises on a bad port
+        except ValueError as exc:
+            raise ValueError(f"bad port: {exc}") from None
+        if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
+            raise ValueError("give only scheme, host and port; credentials go in "
+                             "username and password_file")
+        return value
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        wire.Topics(value)  # raises ValueError with the reason
+        return value
+
+    @model_validator(mode="after")
+    def _check(self) -> BrokerConfig:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError(f"reconnect_min_s ({self.reconnect_min_s}) is above "
+                             f"reconnect_max_s ({self.reconnect_max_s})")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file is set but the url is not mqtts://")
+        return self
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    def password_source(self) -> str:
+        """Where the password comes from, for messages (never the password itself)."""
+        if self.password is not None:
+            return "broker.password (inline)"
+        if self.password_file is not None:
+            return f"broker.password_file {self.password_file}"
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds:
+            return f"systemd credential {Path(creds) / CREDENTIAL_NAME}"
+        return "none"
+
+    def resolve_password(self) -> SecretStr:
+        """The password from ``password``, ``password_file`` or the systemd credential.
+
+        Raises :class:`ConfigError` when none is set or the file cannot be read.
+        """
+        if self.password is not None:
+            return self.password
+        path = self.password_file
+        if path is None and os.environ.get("CREDENTIALS_DIRECTORY"):
+            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
+        if path is None:
+            raise ConfigError(["broker: no password: set password_file (or password), or run "
+                               f"under systemd with LoadCredential={CREDENTIAL_NAME}:..."])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError([f"broker.password_file: cannot read {path}: {exc.strerror}"]) \
+                from None
+        secret = text.splitlines()[0].strip() if text.strip() else ""
+        if not secret:
+            raise ConfigError([f"broker.password_file: {path} is empty"])
+        return SecretStr(secret)
+
+
+Contact = Literal["normally_open", "normally_closed"]
+
+
+class _InputBase(_Strict):
+    zone: wire.Zone = Field(description="Zone name shown to the duty officer, unique per device.")
+    pin: int = Field(description="BCM GPIO number, or a pin name: 'GPIO17', 'BOARD11', 'J8:11'.")
+    pull_up: bool = Field(
+        True, description="true: internal pull-up, contact switches the pin to ground (the "
+                          "usual wiring); false: pull-down, contact switches to 3.3 V.")
+    debounce_ms: int = Field(50, ge=0, le=5000,
+                             description="A level must be stable this long to count.")
+
+    @field_validator("pin", mode="before")
+    @classmethod
+    def _check_pin(cls, value: object) -> int:
+        return normalise_pin(value)
+
+
+class ButtonInput(_InputBase):
+    """A one-key alarm button: pressing it raises ``kind`` at once (after debounce).
+
+    The alarm latches at central; releasing the button reports nothing unless
+    ``report_restore`` is true (for latching buttons that are reset with a key).
+    """
+
+    type: Literal["button"] = Field(description="A one-key alarm button.")
+    kind: Literal["panic", "fire", "medical"] = Field(
+        "panic", description="What a press means: panic (one-key alarm), fire, medical.")
+    contact: Contact = Field("normally_open", description="Contact of the button.")
+    confirm_ms: int = Field(0, ge=0, le=60_000,
+                            description="Extra time the press must be held before it alarms.")
+    report_restore: bool = Field(False, description="Send a restore when the button is released.")
+
+
+class DetectorInput(_InputBase):
+    """A smoke or heat detector's relay contact (or a fire panel's alarm output relay).
+
+    ``normally_open``: the contact closes on alarm. A cut wire looks like "no
+    alarm" and is undetectable unless ``supervision_pin`` is wired.
+
+    ``normally_closed``: the contact opens on alarm. Without ``supervision_pin``
+    the agent cannot tell an alarm from a cut wire or a detector without power,
+    so it fails safe: **an open normally-closed contact is reported as an
+    alarm**. With ``supervision_pin`` wired to the detector's separate
+    normally-closed fault/supervision loop, an open supervision loop is reported
+    as ``trouble`` (kind ``trouble``) and its closing again as ``restore``.
+    """
+
+    type: Literal["detector"] = Field(description="A detector's (or panel's) relay contact.")
+    kind: Literal["smoke", "heat", "fire"] = Field("smoke", description="What the detector senses.")
+    contact: Contact = Field(description="normally_open (closes on alarm) or normally_closed "
+                                         "(opens on alarm; open wire = alarm, fail-safe).")
+    confirm_ms: int = Field(500, ge=0, le=60_000,
+                            description="The alarm must persist this long before it is raised.")
+    supervision_pin: int | None = Field(
+        None, description="Optional pin of a normally-closed supervision loop: open = trouble.")
+    supervision_confirm_ms: int = Field(
+        1000, ge=0, le=60_000, description="How long the supervision loop must stay open.")
+    report_restore: bool = Field(True, description="Send a restore when the contact returns.")
+
+    @field_validator("supervision_pin", mode="before")
+    @classmethod
+    def _check_supervision_pin(cls, value: object) -> int | None:
+        return None if value is None else normalise_pin(value)
+
+    @model_validator(mode="after")
+    def _check_supervision(self) -> DetectorInput:
+        if self.supervision_pin is not None and self.supervision_pin == self.pin:
+            raise ValueError(f"supervision_pin must differ from pin (both {self.pin})")
+        return self
+
+
+class LoopInput(_InputBase):
+    """A normally-closed supervision loop (cabinet tamper, wiring loop, power-fail relay).
+
+    Open = ``trouble`` (with ``kind``), closed again = ``restore``. Trouble is
+    not an alarm: central keeps it apart from fire and panic alarms.
+    """
+
+    type: Literal["loop"] = Field(description="A normally-closed supervision loop.")
+    kind: Literal["trouble", "tamper", "power"] = Field(
+        "trouble", description="Kind reported while the loop is open.")
+    confirm_ms: int = Field(1000, ge=0, le=60_000,
+                            description="The loop must stay open this long to be reported.")
+
+
+InputConfig = Annotated[ButtonInput | DetectorInput | LoopInput, Field(discriminator="type")]
+INPUT_TYPES: dict[str, type[BaseModel]] = {
+    "button": ButtonInput, "detector": DetectorInput, "loop": LoopInput,
+}
+
+
+class FeedbackConfig(_Strict):
+    """``[feedback]``: the venue's LED (and buzzer) next to the button."""
+
+    led_pin: int | None = Field(None, description="LED showing the latest alarm's stage.")
+    buzzer_pin: int | None = Field(None, description="Optional active buzzer.")
+    active_high: bool = Field(True, description="false for outputs that switch on at low level.")
+
+    @field_validator("led_pin", "buzzer_pin", mode="before")
+    @classmethod
+    def _check_pins(cls, value: object) -> int | None:
+        return None if value is None else normalise_pin(value)
+
+
+class AgentConfig(_Strict):
+    """One venue device: identity, broker, inputs and feedback."""
+
+    device_id: str = Field(pattern=wire.DEVICE_ID_PATTERN,
+                           description="Device id; also the MQTT client id and user name.")
+    venue: str = Field(min_length=1, max_length=128, description="Venue display name.")
+    heartbeat_interval_s: float = Field(30.0, ge=1, le=3600, description="Heartbeat period.")
+    resend_timeout_s: float = Field(
+        10.0, ge=1, le=600, description="Resend an unconfirmed event after this long; doubles "
+                                        "per attempt up to resend_max_s.")
+    resend_max_s: float = Field(120.0, ge=1, le=3600, description="Longest resend interval.")
+    state_dir: Path = Field(Path("/var/lib/alarmlink"),
+                            description="Directory of the durable outbox (SQLite).")
+    walk_test: bool = Field(False, description="Mark every event as a test event (commissioning "
+                                               "walk test): stored, never sent to officers.")
+    broker: BrokerConfig = Field(description="MQTT broker connection.")
+    inputs: list[InputConfig] = Field(default_factory=list, description="GPIO inputs.")
+    feedback: FeedbackConfig = Field(default_factory=lambda: FeedbackConfig(),
+                                     description="Venue feedback outputs.")
+
+    @field_validator("state_dir")
+    @classmethod
+    def _relative_state_dir(cls, value: Path, info: ValidationInfo) -> Path:
+        return _resolve_path(value, info) or value
+
+    @field_validator("inputs")
+    @classmethod
+    def _unique_zones(cls, inputs: list[ButtonInput | DetectorInput | LoopInput]
+                      ) -> list[ButtonInput | DetectorInput | LoopInput]:
+        seen: dict[str, int] = {}
+        for index, item in enumerate(inputs):
+            if item.zone in seen:
+                raise ValueError(f"zone {item.zone!r} is used by inputs[{seen[item.zone]}] and "
+                                 f"inputs[{index}]; zones must be unique")
+            seen[item.zone] = index
+        return inputs
+
+    @model_validator(mode="after")
+    def _unique_pins(self) -> AgentConfig:
+        if self.resend_timeout_s > self.resend_max_s:
+            raise ValueError("resend_timeout_s is above resend_max_s")
+        used: dict[int, str] = {}
+        claims: list[tuple[int | None, str]] = []
+        for index, item in enumerate(self.inputs):
+            claims.append((item.pin, f"inputs[{index}].pin"))
+            if isinstance(item, DetectorInput):
+                claims.append((item.supervision_pin, f"inputs[{index}].supervision_pin"))
+        claims += [(self.feedback.led_pin, "feedback.led_pin"),
+                   (self.feedback.buzzer_pin, "feedback.buzzer_pin")]
+        for pin, where in claims:
+            if pin is None:
+                continue
+            if pin in used:
+                raise ValueError(f"GPIO{pin} is used twice: {used[pin]} and {where}")
+            used[pin] = where
+        return self
+
+    @property
+    def outbox_path(self) -> Path:
+        """``{state_dir}/outbox-{device_id}.sqlite3`` (one file per device id)."""
+        return self.state_dir / f"outbox-{self.device_id}.sqlite3"
+
+    @property
+    def topics(self) -> wire.Topics:
+        return wire.Topics(self.broker.topic_prefix)
+
+    def input(self, zone: str) -> ButtonInput | DetectorInput | LoopInput:
+        for item in self.inputs:
+            if item.zone == zone:
+                return item
+        raise KeyError(f"no input with zone {zone!r} (zones: "
+                       f"{', '.join(i.zone for i in self.inputs) or 'none'})")
+
+    def config_hash(self) -> str:
+        """A short stable hash of everything but secrets, for the status message."""
+        data = self.model_dump(mode="json", exclude={"broker": {"password"}})
+        blob = json.dumps(data, sort_keys=True, separators=(",", ":")).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> AgentConfig:
+        """A re-validated copy with dotted keys replaced, e.g. ``{"broker.url": "mqtt://..."}``.
+
+        Setting ``broker.password`` clears ``broker.password_file`` and the reverse.
+        Raises :class:`ConfigError`.
+        """
+        data: dict[str, Any] = self.model_dump(mode="python")
+        if self.broker.password is not None:
+            data["broker"]["password"] = self.broker.password.get_secret_value()
+        for key, value in overrides.items():
+            *parents, leaf = key.split(".")
+            target = data
+            for part in parents:
+                if not isinstance(target.get(part), dict):
+                    raise ConfigError([f"override {key}: {part!r} is not a section"])
+                target = target[part]
+            target[leaf] = value
+            if parents == ["broker"] and leaf in ("password", "password_file"):
+                target.pop("password_file" if leaf == "password" else "password", None)
+        return validate_config(data, source="(overrides)", base_dir=Path.cwd())
+
+
+def validate_config(data: Mapping[str, Any], *, source: str, base_dir: Path) -> AgentConfig:
+    """Validate an already parsed config mapping. Raises :class:`ConfigError`."""
+    try:
+        return AgentConfig.model_validate(dict(data), context={"base_dir": base_dir})
+    except ValidationError as exc:
+        lines = describe_errors(exc, AgentConfig, data=data, tags=INPUT_TYPES)
+        raise ConfigError([f"{source}: {line}" for line in lines]) from None
+
+
+def load_config(path: str | Path, overrides: Mapping[str, object] | None = None) -> AgentConfig:
+    """Read and validate a TOML config file. Raises :class:`ConfigError` naming file and key."""
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError([f"{path}: cannot read: {exc.strerror}"]) from None
+    except UnicodeDecodeError:
+        raise ConfigError([f"{path}: not UTF-8 text"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{path}: not valid TOML: {exc}"]) from None
+    config = validate_config(raw, source=str(path), base_dir=path.resolve().parent)
+    return config.with_overrides(overrides) if overrides else config

@@ -1,0 +1,198 @@
+"""The durable outbox: every event is committed to SQLite before anything is published.
+
+File: ``{state_dir}/outbox-{device_id}.sqlite3`` (see ``AgentConfig.outbox_path``),
+WAL journal with ``synchronous=FULL`` so a committed event survives a power cut.
+
+Rules (DESIGN.md, "Delivery rule"):
+
+- :meth:`Outbox.add` allocates the next ``seq`` and stores the encoded
+  :class:`~alarmlink.wire.Event` in ONE transaction. ``seq`` lives in a ``meta``
+  table, so it continues after a restart and is never reused, even when every
+  row has been deleted.
+- The stored payload bytes are what is published, every time: the same
+  ``event_id`` and ``seq`` on every resend.
+- A row is deleted only by :meth:`Outbox.confirm`, called when central's
+  receipt for the event arrives (``stored``, or a later stage, which implies it).
+- :meth:`Outbox.due` lists events never sent, or sent longer ago than the resend
+  interval (``resend_timeout_s``, doubling per attempt up to ``resend_max_s``, so
+  a long central outage does not flood the broker's queue). After every
+  reconnect :meth:`Outbox.mark_all_unsent` makes everything due at once.
+
+Thread safe: one connection guarded by a lock (paho's thread confirms receipts
+while the main loop adds and resends).
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from alarmlink import wire
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS events (
+    event_id   TEXT PRIMARY KEY,
+    seq        INTEGER NOT NULL UNIQUE,
+    payload    BLOB NOT NULL,
+    created_ts TEXT NOT NULL,
+    sent_at    REAL,
+    attempts   INTEGER NOT NULL DEFAULT 0
+);
+"""
+
+
+class OutboxError(RuntimeError):
+    """The outbox file cannot be opened or written."""
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An unconfirmed event: its id, seq and the exact bytes to publish."""
+
+    event_id: str
+    seq: int
+    payload: bytes
+    attempts: int
+
+
+class Outbox:
+    """Durable, thread-safe queue of unconfirmed events for one device."""
+
+    def __init__(self, path: Path, device_id: str, *, resend_timeout_s: float = 10.0,
+                 resend_max_s: float = 120.0) -> None:
+        self.path = Path(path)
+        self.device_id = device_id
+        self.resend_timeout_s = resend_timeout_s
+        self.resend_max_s = max(resend_max_s, resend_timeout_s)
+        self._lock = threading.Lock()
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, check_same_thread=False,
+                                       isolation_level=None, timeout=30)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.executescript(_SCHEMA)
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
+                             (SCHEMA_VERSION,))
+            self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('next_seq', 1)")
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+
+    # --- writing ---------------------------------------------------------------------
+
+    def add(self, *, kind: wire.Kind | str, state: wire.State | str, zone: str,
+            source: wire.Source | str, ts: datetime | None = None,
+            detail: Mapping[str, wire.DetailValue] | None = None,
+            test: bool = False) -> wire.Event:
+        """Allocate the next seq and commit the event durably. Returns the event.
+
+        Raises ``pydantic.ValidationError`` for an invalid event (nothing is
+        stored then) and :class:`OutboxError` when the disk write fails.
+        """
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    (seq,) = self._db.execute(
+                        "SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+                    event = wire.Event(
+                        event_id=wire.new_id(), device_id=self.device_id, seq=seq,
+                        ts=ts or wire.utcnow(), kind=wire.Kind(kind),
+                        state=wire.State(state), zone=zone, source=wire.Source(source),
+                        test=test, detail=dict(detail or {}))
+                    self._db.execute(
+                        "INSERT INTO events(event_id, seq, payload, created_ts) "
+                        "VALUES (?, ?, ?, ?)",
+                        (event.event_id, seq, wire.encode(event), event.ts.isoformat()))
+                    self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'",
+                                     (seq + 1,))
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
+        logger.debug("outbox: committed event %s seq %d", event.event_id, event.seq)
+        return event
+
+    def mark_sent(self, event_id: str, now: float) -> None:
+        """Record a publish attempt at ``now`` (monotonic seconds)."""
+        with self._lock:
+            self._db.execute("UPDATE events SET sent_at = ?, attempts = attempts + 1 "
+                             "WHERE event_id = ?", (now, event_id))
+
+    def mark_all_unsent(self) -> int:
+        """Make every unconfirmed event due now (call on every reconnect)."""
+        with self._lock:
+            cursor = self._db.execute("UPDATE events SET sent_at = NULL")
+            return cursor.rowcount
+
+    def confirm(self, event_id: str) -> bool:
+        """Delete an event central has stored. True if it was pending."""
+        with self._lock:
+            cursor = self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
+            return cursor.rowcount > 0
+
+    # --- reading ---------------------------------------------------------------------
+
+    def due(self, now: float, limit: int = 100) -> list[Pending]:
+        """Events never sent or whose resend interval has passed, oldest seq first."""
+        # The interval of resend_interval(), in SQL, so an idle tick reads no rows.
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, seq, payload, attempts FROM events "
+                "WHERE sent_at IS NULL OR ? - sent_at >= "
+                "  min(? * (1 << min(max(attempts - 1, 0), 16)), ?) "
+                "ORDER BY seq LIMIT ?",
+                (now, self.resend_timeout_s, self.resend_max_s, limit)).fetchall()
+        return [Pending(event_id, seq, bytes(payload), attempts)
+                for event_id, seq, payload, attempts in rows]
+
+    def resend_interval(self, attempts: int) -> float:
+        """``resend_timeout_s * 2**(attempts-1)``, capped at ``resend_max_s``."""
+        exponent = min(max(attempts - 1, 0), 16)
+        return min(self.resend_timeout_s * (2 ** exponent), self.resend_max_s)
+
+    def pending(self) -> list[wire.Event]:
+        """Every unconfirmed event, decoded, oldest first."""
+        with self._lock:
+            rows = self._db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
+        return [wire.decode(wire.Event, bytes(payload)) for (payload,) in rows]
+
+    def contains(self, event_id: str) -> bool:
+        with self._lock:
+            row = self._db.execute("SELECT 1 FROM events WHERE event_id = ?",
+                                   (event_id,)).fetchone()
+        return row is not None
+
+    def depth(self) -> int:
+        with self._lock:
+            (count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
+        return int(count)
+
+    @property
+    def next_seq(self) -> int:
+        with self._lock:
+            (value,) = self._db.execute(
+                "SELECT value FROM meta WHERE key = 'next_seq'").fetchone()
+        return int(value)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Outbox:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

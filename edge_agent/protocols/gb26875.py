@@ -1,0 +1,366 @@
+"""GB/T 26875.3-2011 frames, stream framer and the monitoring centre's responder.
+
+STANDARDS.md, section "GB/T 26875.3-2011", frame table (integers little-endian)::
+
+    @@ | serial(2) | version main, user | time label(6) | source(6) | dest(6)
+       | app data length(2, <= 1024) | command(1) | app data(n) | checksum(1) | ##
+
+Checksum variants (the ``checksum`` option): ``"sum"`` (the standard: sum mod 256 of
+every byte from the serial number through the end of the app data, default),
+``"sum-from-command"`` (sum from the command byte only) and ``"xor"`` (XOR over the
+standard's range). Commands: 1 control, 2 send data, 3 confirm, 4 request, 5 response,
+6 deny.
+
+The agent plays the centre: every data frame (command 2) is answered with a confirm
+(command 3) echoing the business serial number and version, source and destination
+swapped, no app data; a frame with a bad checksum, or whose app data does not parse, is
+answered with a deny (command 6). Other commands get no answer and make no events.
+
+Time label of our answers: the published example confirm (STANDARDS.md) carries the
+centre's own clock (09:58:35 for a frame stamped 09:58:32), so the default
+``reply_time="now"`` writes the injected ``clock()`` (local time by default);
+``reply_time="echo"`` copies the received frame's time label instead, for devices that
+want that.
+"""
+
+from __future__ import annotations
+
+import logging
+import struct
+from collections.abc import Callable
+from datetime import datetime, tzinfo
+from typing import Literal, NamedTuple
+
+from edge_agent.protocols.common import (
+    BaseDecoder,
+    Decoded,
+    DecodeError,
+    DetailValue,
+)
+from edge_agent.protocols.gb26875_data import AppData, TimeLabel, decode_app_data
+from edge_agent.protocols.gb26875_events import EventMapper
+
+logger = logging.getLogger(__name__)
+
+Checksum = Literal["sum", "sum-from-command", "xor"]
+CHECKSUMS: tuple[str, ...] = ("sum", "sum-from-command", "xor")
+
+START = b"@@"
+END = b"##"
+HEADER_SIZE = 27  # start .. command, inclusive
+MIN_FRAME = 30  # header + checksum + end, no app data
+MAX_APP_DATA = 1024
+MAX_FRAME = MIN_FRAME + MAX_APP_DATA
+
+CMD_CONTROL, CMD_SEND, CMD_CONFIRM, CMD_REQUEST, CMD_RESPONSE, CMD_DENY = 1, 2, 3, 4, 5, 6
+
+_HEADER = struct.Struct("<2xHBB6B6s6sHB")
+
+
+class Frame(NamedTuple):
+    """One GB 26875.3 frame (the checksum and markers are implied)."""
+
+    serial: int
+    version_main: int
+    version_user: int
+    time: TimeLabel
+    source: bytes
+    dest: bytes
+    command: int
+    data: bytes
+
+
+class GbMessage(NamedTuple):
+    """What :class:`Gb26875Decoder` puts in ``Decoded.message`` (header parsed lazily)."""
+
+    raw: bytes
+    app: AppData | None
+
+    @property
+    def frame(self) -> Frame:
+        return parse_header(self.raw)
+
+
+def _xor(data: bytes) -> int:
+    x = int.from_bytes(data, "little")
+    n = len(data)
+    while n > 1:  # fold the integer onto itself: XOR of all bytes in log2(n) steps
+        half = (n + 1) // 2
+        x = (x & ((1 << (half * 8)) - 1)) ^ (x >> (half * 8))
+        n = half
+    return x & 0xFF
+
+
+def _sum(frame: bytes | bytearray, length: int) -> int:
+    return sum(frame[2 : HEADER_SIZE + length]) & 0xFF
+
+
+def _sum_from_command(frame: bytes | bytearray, length: int) -> int:
+    return sum(frame[HEADER_SIZE - 1 : HEADER_SIZE + length]) & 0xFF
+
+
+def _xor_checksum(frame: bytes | bytearray, length: int) -> int:
+    return _xor(bytes(frame[2 : HEADER_SIZE + length]))
+
+
+_CHECKSUM_FUNCS: dict[str, Callable[[bytes | bytearray, int], int]] = {
+    "sum": _sum, "sum-from-command": _sum_from_command, "xor": _xor_checksum,
+}
+
+
+def compute_checksum(frame: bytes | bytearray, length: int, variant: str = "sum") -> int:
+    """The checksum of a frame starting with ``@@`` whose app data is ``length`` bytes."""
+    try:
+        func = _CHECKSUM_FUNCS[variant]
+    except KeyError:
+        raise ValueError(f"unknown checksum variant {variant!r}; use one of {CHECKSUMS}") from None
+    return func(frame, length)
+
+
+def _label(time: TimeLabel | datetime | bytes) -> bytes:
+    if isinstance(time, datetime):
+        time = TimeLabel.from_datetime(time)
+    label = bytes(time)
+    if len(label) != 6:
+        raise ValueError("a time label is 6 bytes")
+    return label
+
+
+def encode_frame(
+    *,
+    serial: int,
+    command: int,
+    source: bytes,
+    dest: bytes,
+    time: TimeLabel | datetime | bytes,
+    data: bytes = b"",
+    version: tuple[int, int] = (1, 1),
+    checksum: Checksum = "sum",
+) -> bytes:
+    """Build a complete frame. Raises ``ValueError`` for out-of-range fields."""
+    if len(source) != 6 or len(dest) != 6:
+        raise ValueError("source and destination addresses are 6 bytes each")
+    if len(data) > MAX_APP_DATA:
+        raise ValueError(f"app data is {len(data)} bytes, over {MAX_APP_DATA}")
+    try:
+        head = struct.pack("<2sHBB", START, serial, *version) + _label(time)
+        head += source + dest + struct.pack("<HB", len(data), command)
+    except struct.error as exc:
+        raise ValueError(f"frame field out of range: {exc}") from None
+    body = head + data
+    return body + bytes((compute_checksum(body, len(data), checksum),)) + END
+
+
+def parse_header(raw: bytes | bytearray) -> Frame:
+    """The header fields of a frame (no validation), app data as bytes."""
+    serial, vmain, vuser, s, mi, h, d, mo, y, src, dst, length, cmd = _HEADER.unpack_from(raw)
+    return Frame(serial, vmain, vuser, TimeLabel(s, mi, h, d, mo, y), src, dst, cmd,
+                 bytes(raw[HEADER_SIZE : HEADER_SIZE + length]))
+
+
+def decode_frame(raw: bytes, checksum: Checksum = "sum") -> Frame:
+    """Validate and decode one complete frame. Raises :class:`DecodeError`."""
+    if len(raw) < MIN_FRAME:
+        raise DecodeError(f"frame is {len(raw)} bytes, shorter than {MIN_FRAME}")
+    if raw[:2] != START:
+        raise DecodeError("frame does not start with @@")
+    length = raw[24] | raw[25] << 8
+    if length > MAX_APP_DATA:
+        raise DecodeError(f"app data length {length} is over {MAX_APP_DATA}")
+    if len(raw) != MIN_FRAME + length:
+        raise DecodeError(f"frame is {len(raw)} bytes, length field says {MIN_FRAME + length}")
+    if raw[-2:] != END:
+        raise DecodeError("frame does not end with ##")
+    expected = compute_checksum(raw, length, checksum)
+    if raw[-3] != expected:
+        raise DecodeError(f"checksum {raw[-3]:#04x}, expected {expected:#04x} ({checksum})")
+    return parse_header(raw)
+
+
+_ANSWER = struct.Struct("<2s4s6s6s6sHB")
+_ANSWER_SUM = struct.Struct("<2s4s6s6s6sHBB2s")
+
+
+def build_answer(
+    received: bytes | bytearray,
+    command: int,
+    time: TimeLabel | datetime | bytes | None = None,
+    checksum: Checksum = "sum",
+) -> bytes:
+    """The centre's answer (3 confirm, 6 deny) to ``received``: same serial and version,
+    source and destination swapped, no app data. ``time=None`` echoes the received label.
+    """
+    label = bytes(received[6:12]) if time is None else _label(time)
+    body = _ANSWER.pack(START, bytes(received[2:6]), label, bytes(received[18:24]),
+                        bytes(received[12:18]), 0, command)
+    return body + bytes((compute_checksum(body, 0, checksum),)) + END
+
+
+def build_confirm(received: bytes, time: TimeLabel | datetime | bytes | None = None,
+                  checksum: Checksum = "sum") -> bytes:
+    """Confirm (command 3) for a received data frame."""
+    return build_answer(received, CMD_CONFIRM, time, checksum)
+
+
+def build_deny(received: bytes, time: TimeLabel | datetime | bytes | None = None,
+               checksum: Checksum = "sum") -> bytes:
+    """Deny (command 6) for a received frame that failed its checksum."""
+    return build_answer(received, CMD_DENY, time, checksum)
+
+
+class Gb26875Decoder(BaseDecoder):
+    """Stream decoder and responder for GB/T 26875.3 (see the module docstring).
+
+    Options: ``checksum`` (variant), ``tz`` (time zone of the panel clock; without it
+    events carry ``ts=None`` and the panel time in ``detail``), ``reply_time``
+    (``"now"`` or ``"echo"``), ``clock`` (returns the centre's local time for answers),
+    ``zone_memory`` (zones whose active conditions are remembered for restores),
+    ``honour_test_bit`` (b0 = 0 marks events ``test``; off by default, see
+    :mod:`edge_agent.protocols.gb26875_events`).
+
+    The framer looks for ``@@``, checks the length bound (1024) and the ``##`` end marker,
+    and on any mismatch resynchronises on the next ``@@``. A candidate that is still
+    incomplete is given up as soon as a complete valid frame follows it in the buffer, so
+    a stray ``@@`` with a huge length field cannot hold back a real alarm. The internal
+    buffer never holds more than one maximal frame (1054 bytes) between calls.
+    """
+
+    name = "gb26875"
+    log = logger
+
+    def __init__(
+        self,
+        *,
+        checksum: Checksum = "sum",
+        tz: tzinfo | None = None,
+        reply_time: Literal["now", "echo"] = "now",
+        clock: Callable[[], datetime] | None = None,
+        zone_memory: int = 4096,
+        honour_test_bit: bool = False,
+    ) -> None:
+        super().__init__()
+        if checksum not in CHECKSUMS:
+            raise ValueError(f"unknown checksum variant {checksum!r}; choose one of {CHECKSUMS}")
+        if reply_time not in ("now", "echo"):
+            raise ValueError(f"reply_time must be 'now' or 'echo', got {reply_time!r}")
+        self.checksum: Checksum = checksum
+        self._checksum = _CHECKSUM_FUNCS[checksum]
+        self.reply_time = reply_time
+        self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(tz))
+        self.mapper = EventMapper(tz, zone_memory, honour_test_bit)
+        self._buf = bytearray()
+
+    def reset(self) -> None:
+        self._buf.clear()
+
+    def _valid_at(self, buf: bytes, i: int, n: int) -> bool:
+        if n - i < MIN_FRAME:
+            return False
+        length = buf[i + 24] | buf[i + 25] << 8
+        end = i + MIN_FRAME + length
+        return (length <= MAX_APP_DATA and end <= n and buf[end - 2 : end] == END
+                and buf[end - 3] == self._checksum(buf[i:end], length))
+
+    def _later_frame(self, buf: bytes, i: int, n: int) -> int:
+        j = buf.find(START, i + 1)
+        while j >= 0:
+            if self._valid_at(buf, j, n):
+                return j
+            j = buf.find(START, j + 1)
+        return -1
+
+    def feed(self, data: bytes) -> list[Decoded]:
+        """Consume ``data``; return one :class:`Decoded` per frame or rejected candidate."""
+        self._buf += data
+        buf = bytes(self._buf)  # one copy per call; slices of bytes are single copies
+        out: list[Decoded] = []
+        pos = 0
+        n = len(buf)
+        stats = self.stats
+        while True:
+            i = buf.find(START, pos)
+            if i < 0:
+                keep = n - 1 if n > pos and buf[n - 1] == 0x40 else n  # a lone '@' may start
+                stats.discarded_bytes += keep - pos
+                pos = keep
+                break
+            if i > pos:
+                stats.discarded_bytes += i - pos
+                pos = i
+            if n - i < 26:
+                break  # the length field has not arrived yet
+            length = buf[i + 24] | buf[i + 25] << 8
+            if length > MAX_APP_DATA:
+                out.append(self.reject(f"length: app data length {length} over {MAX_APP_DATA}",
+                                       buf[i : i + 26]))
+                pos = i + 1
+                continue
+            end = i + MIN_FRAME + length
+            if end > n:
+                j = self._later_frame(buf, i, n)
+                if j < 0:
+                    break  # wait for the rest of the frame
+                out.append(self.reject("incomplete: a complete frame follows", buf[i:j]))
+                pos = j
+                continue
+            if buf[end - 2] != 0x23 or buf[end - 1] != 0x23:
+                out.append(self.reject("end: no ## where the length field puts it",
+                                       buf[i:end]))
+                pos = i + 1
+                continue
+            raw = buf[i:end]
+            if self.checksum == "sum":
+                expected = sum(raw[2 : HEADER_SIZE + length]) & 0xFF
+            else:
+                expected = self._checksum(raw, length)
+            if raw[-3] != expected:
+                j = self._later_frame(buf, i, n)
+                if 0 <= j < end:  # a valid frame starts inside: this "@@" was noise
+                    out.append(self.reject("resync: a valid frame starts inside", raw[: j - i]))
+                    pos = j
+                    continue
+                out.append(self.reject(f"checksum: {raw[-3]:#04x}, expected {expected:#04x}",
+                                       raw, self._answer(raw, CMD_DENY)))
+            else:
+                out.append(self._frame(raw, length))
+            pos = end
+        if pos:
+            del self._buf[:pos]
+        return out
+
+    def _answer(self, raw: bytes, command: int) -> bytes:
+        label = raw[6:12]
+        if self.reply_time == "now":
+            t = self.clock()
+            if 2000 <= t.year <= 2255:  # else (a broken clock) echo the received label
+                label = bytes((t.second, t.minute, t.hour, t.day, t.month, t.year - 2000))
+        if self.checksum == "sum":  # swapping source and dest does not change the sum
+            cs = (sum(raw[2:6]) + sum(label) + sum(raw[12:24]) + command) & 0xFF
+            return _ANSWER_SUM.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0,
+                                    command, cs, END)
+        body = _ANSWER.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0, command)
+        return body + bytes((self._checksum(body, 0),)) + END
+
+    def _frame(self, raw: bytes, length: int) -> Decoded:
+        """A complete frame whose markers, length and checksum are already verified."""
+        command = raw[26]
+        if command != CMD_SEND:
+            self.stats.ignored[f"command_{command}"] += 1
+            return self.accept((), raw, None, GbMessage(raw, None))
+        try:
+            app = decode_app_data(raw[HEADER_SIZE : HEADER_SIZE + length])
+            if not app.supported:
+                self.stats.ignored[f"type_{app.type_flag}"] += 1
+            base: dict[str, DetailValue] = {
+                "protocol": "gb26875", "serial": raw[2] | raw[3] << 8,
+                "uitd_addr": raw[12:18].hex().upper(),
+            }
+            events = tuple(self.mapper.events(app, base))
+        except ValueError as exc:  # DecodeError, or a record the mapper cannot express
+            return self.reject(f"app_data: {exc}", raw, self._answer(raw, CMD_DENY),
+                               GbMessage(raw, None))
+        stats = self.stats
+        stats.frames += 1
+        stats.events += len(events)
+        stats.replies += 1
+        return Decoded(events, raw, self._answer(raw, CMD_CONFIRM), GbMessage(raw, app))
