@@ -282,7 +282,8 @@ class Topics:
 
     def __init__(self, prefix: str = DEFAULT_PREFIX) -> None:
         if not prefix or prefix.endswith("/") or any(c in prefix for c in "+#"):
-            raise ValueError(f"topic prefix {prefix!r} must be non-empty, without / at the end, + or #")
+            raise ValueError(
+                f"topic prefix {prefix!r} must be non-empty, without / at the end, + or #")
         self.prefix = prefix
         self._dev = f"{prefix}/dev/"
 
