@@ -79,10 +79,12 @@ def test_agent_sigkilled_with_unpublished_events_delivers_all_after_restart(
                              env=env,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     outbox = config.outbox_path
-    wait_for(lambda: len(_outbox_rows(outbox)) >= 10, timeout=60,
-             what="ten presses committed to the outbox")
-    first.send_signal(signal.SIGKILL)
-    first.wait(10)
+    try:
+        wait_for(lambda: len(_outbox_rows(outbox)) >= 10, timeout=60,
+                 what="ten presses committed to the outbox")
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait(10)
     committed = _outbox_rows(outbox)
     assert len(committed) >= 10
 
