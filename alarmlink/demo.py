@@ -42,9 +42,6 @@ class DemoError(RuntimeError):
 
 
 class Broker(Protocol):
-    port: int
-    host: str
-
     @property
     def url(self) -> str: ...
 
@@ -229,5 +226,5 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
         for proc in children:
             if proc.poll() is not None:
                 raise DemoError(f"a child process exited (code {proc.returncode}): "
-                                f"{' '.join(proc.args[3:6])}")  # type: ignore[index]
+                                f"{proc.args!r}")
         stop.wait(0.5)
