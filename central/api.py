@@ -77,7 +77,10 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
         finally:
             service.stop()
 
+    # No /docs or /redoc: FastAPI's pages load Swagger UI from a CDN, and stations are
+    # often air-gapped. The schema itself is at /openapi.json.
     app = FastAPI(title="alarmlink central", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
                   description="Venue alarms routed to police station duty officers.")
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     _add_incident_routes(app)
