@@ -109,3 +109,18 @@ def test_devices_stations_dead_letters_health_openapi(client: TestClient) -> Non
     assert "/api/incidents/{incident_id}/resolve" in schema["paths"]
     assert client.get("/").headers["content-type"].startswith("text/html")
     assert client.get("/static/console.js").status_code == 200
+
+
+def test_nothing_is_loaded_from_outside_the_station_network(client: TestClient) -> None:
+    """Air-gapped stations: no CDN-backed docs pages, no external URL in any asset."""
+    import re
+
+    from central.api import STATIC_DIR
+
+    assert client.get("/docs").status_code == 404
+    assert client.get("/redoc").status_code == 404
+    assert client.get("/openapi.json").status_code == 200
+    for asset in STATIC_DIR.rglob("*"):
+        if asset.is_file():
+            text = asset.read_text(errors="replace")
+            assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), asset
