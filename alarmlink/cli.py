@@ -23,6 +23,8 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "central": ("central.cli", "add_central_commands", "the central dispatch server"),
     "sim": ("simulators.cli", "add_sim_commands", "sensor and venue simulators"),
     "demo": ("alarmlink.demo", "add_demo_command", "broker, central and three venues"),
+    "provision": ("alarmlink.provision", "add_provision_commands",
+                  "installers: provision, revoke and commission venue devices"),
 }
 
 

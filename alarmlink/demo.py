@@ -103,6 +103,8 @@ def _venue_config(name: str, broker_url: str, protocol: str, password_file: Path
         "broker.url": broker_url, "broker.protocol": protocol,
         "broker.password_file": str(password_file), "state_dir": str(state_dir),
         "heartbeat_interval_s": 10,
+        # generated pictures, so the console's filmstrip shows something (issue 4)
+        "camera": {"type": "test-pattern", "width": 640, "height": 360},
     })
     data = config.model_dump(mode="json", exclude_none=True)
     out.write_text(tomli_w.dumps(data))

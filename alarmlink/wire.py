@@ -14,6 +14,11 @@ Topics (``{prefix}`` defaults to ``alarmlink/v1``)::
     {prefix}/dev/{device_id}/cmd/result         device -> central  QoS 1            CommandResult
     {prefix}/dev/{device_id}/snapshot/{event_id}  device -> central  QoS 1          JPEG bytes
 
+A snapshot payload is a plain JPEG (starts ``FF D8 FF``). Its metadata, a
+:class:`SnapshotMeta`, travels INSIDE the JPEG as a comment (COM) segment, so it
+works on MQTT 3.1.1 (no user properties) and 5 alike, and the stored file keeps it
+as evidence. :func:`encode_snapshot` and :func:`decode_snapshot` are the codec.
+
 The codec is strict: unknown fields, wrong types, a wrong schema version and
 payloads over :data:`MAX_PAYLOAD_BYTES` are rejected with a :class:`ContractError`
 whose message names the problem.
@@ -41,8 +46,12 @@ SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "alarmlink/v1"
 #: Largest JSON payload accepted on any JSON topic (bytes).
 MAX_PAYLOAD_BYTES = 16 * 1024
-#: Largest snapshot accepted (bytes); issue 4 fills in the snapshot path.
+#: Largest snapshot payload accepted (bytes), JPEG plus its metadata segment.
 MAX_SNAPSHOT_BYTES = 512 * 1024
+#: Every snapshot payload starts with these bytes (JPEG SOI + the next marker's FF).
+JPEG_MAGIC = b"\xff\xd8\xff"
+#: A JPEG comment (COM) segment starting with this tag holds the SnapshotMeta JSON.
+SNAPSHOT_META_TAG = b"alarmlink-snapshot:"
 
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
@@ -211,6 +220,53 @@ class CommandResult(_Message):
     detail: Detail = Field(default_factory=dict)
 
 
+class SnapshotPhase(StrEnum):
+    """Where a snapshot sits relative to its event."""
+
+    PRE = "pre"  # from the pre-alarm ring buffer: taken before the trigger
+    ALARM = "alarm"  # the frame taken the moment the event was raised
+    POST = "post"  # after the trigger, at the configured post-alarm rate
+    LIVE = "live"  # asked for by central: live view or "snapshot now"
+
+
+class SnapshotMeta(_Message):
+    """One snapshot's metadata, carried in the JPEG's COM segment (see the module doc)."""
+
+    event_id: EventId = Field(description="The event the frame belongs to; equals the topic's.")
+    seq: int = Field(ge=0, le=2**53, description="Per-device snapshot counter, persisted.")
+    ts: UtcDatetime = Field(description="When the camera captured the frame (device clock).")
+    phase: SnapshotPhase
+    camera: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    width: int = Field(ge=1, le=10000)
+    height: int = Field(ge=1, le=10000)
+
+
+class SnapshotRequest(BaseModel):
+    """The ``args`` of a ``snapshot`` :class:`Command`: one frame now, a live view, or stop.
+
+    Frames go to ``snapshot/{event_id}``. The device clamps ``live_s`` and ``fps`` to
+    its own limits and reports what it granted in the ``CommandResult``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    action: Literal["now", "live", "stop"]
+    event_id: EventId
+    incident_id: int | None = Field(None, description="Live view stops when it is resolved.")
+    live_s: int = Field(60, ge=1, le=3600, description="Live view duration (bounded).")
+    fps: float = Field(1.0, gt=0, le=30, description="Requested live frame rate.")
+
+    def to_args(self) -> dict[str, DetailValue]:
+        return dict(self.model_dump(mode="json"))
+
+    @classmethod
+    def from_args(cls, args: dict[str, DetailValue]) -> SnapshotRequest:
+        try:
+            return cls.model_validate(args)
+        except ValidationError as exc:
+            raise ContractError(_describe(cls, exc)) from None
+
+
 JSON_CHANNELS: dict[str, type[_Message]] = {
     "event": Event,
     "status": Status,
@@ -268,6 +324,48 @@ def _describe(model: type[BaseModel], exc: ValidationError) -> str:
         where = ".".join(str(p) for p in err["loc"]) or "(payload)"
         parts.append(f"{where}: {err['msg']}")
     return f"invalid {model.__name__}: " + "; ".join(parts)
+
+
+def encode_snapshot(meta: SnapshotMeta, jpeg: bytes) -> bytes:
+    """The payload for ``snapshot/{event_id}``: ``jpeg`` with ``meta`` as a COM segment.
+
+    The segment goes after SOI and any APPn segments (JFIF/EXIF stay first).
+    """
+    if not jpeg.startswith(JPEG_MAGIC):
+        raise ContractError("not a JPEG (does not start with FF D8 FF)")
+    body = SNAPSHOT_META_TAG + encode(meta)
+    segment = b"\xff\xfe" + (len(body) + 2).to_bytes(2, "big") + body
+    pos = 2
+    while pos + 4 <= len(jpeg) and jpeg[pos] == 0xFF and 0xE0 <= jpeg[pos + 1] <= 0xEF:
+        pos += 2 + int.from_bytes(jpeg[pos + 2:pos + 4], "big")
+    return jpeg[:pos] + segment + jpeg[pos:]
+
+
+def decode_snapshot(payload: bytes, *, max_bytes: int = MAX_SNAPSHOT_BYTES) -> SnapshotMeta:
+    """Check a snapshot payload and return its metadata. Raises :class:`ContractError`."""
+    if len(payload) > max_bytes:
+        raise ContractError(f"snapshot is {len(payload)} bytes, over the {max_bytes}-byte limit")
+    if not payload.startswith(JPEG_MAGIC):
+        raise ContractError("snapshot is not a JPEG (does not start with FF D8 FF)")
+    if not payload.rstrip(b"\x00").endswith(b"\xff\xd9"):
+        raise ContractError("snapshot JPEG is truncated (no end-of-image marker FF D9)")
+    pos = 2
+    while pos + 4 <= len(payload):
+        if payload[pos] != 0xFF:
+            raise ContractError(f"snapshot JPEG is malformed: no marker at byte {pos}")
+        marker = payload[pos + 1]
+        if marker == 0xFF:  # fill byte
+            pos += 1
+            continue
+        if marker in (0xDA, 0xD9):  # start of scan / end of image: no metadata before it
+            break
+        length = int.from_bytes(payload[pos + 2:pos + 4], "big")
+        body = payload[pos + 4:pos + 2 + length]
+        if marker == 0xFE and body.startswith(SNAPSHOT_META_TAG):
+            return decode(SnapshotMeta, body[len(SNAPSHOT_META_TAG):])
+        pos += 2 + length
+    raise ContractError("snapshot JPEG carries no alarmlink metadata (COM segment "
+                        f"starting {SNAPSHOT_META_TAG.decode()!r})")
 
 
 class Topics:

@@ -21,12 +21,15 @@ from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from pydantic import ValidationError
 
 from alarmlink import __version__
 from alarmlink.wire import Outcome
 from central import incidents
 from central.api_models import (
     ActionBody,
+    CommandBody,
+    CommandView,
     DeadLetter,
     DeviceInfo,
     Health,
@@ -35,9 +38,11 @@ from central.api_models import (
     ResolveBody,
     StationInfo,
 )
+from central.commissioning_api import add_commissioning_routes
 from central.config import CentralConfig
 from central.ingest import Clock, Publish
 from central.service import CentralService
+from central.snapshot_api import add_snapshot_routes
 
 logger = logging.getLogger(__name__)
 
@@ -85,6 +90,8 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     _add_incident_routes(app)
     _add_info_routes(app)
+    add_snapshot_routes(app, acting_officer)
+    add_commissioning_routes(app, acting_officer)
 
     @app.websocket("/ws")
     async def live(websocket: WebSocket, station: str | None = None) -> None:
@@ -171,8 +178,33 @@ def _add_incident_routes(app: FastAPI) -> None:
 
 def _add_info_routes(app: FastAPI) -> None:
     @app.get("/api/devices", response_model=list[DeviceInfo], tags=["devices"])
-    async def devices(request: Request) -> list[dict[str, Any]]:
-        return _service(request).devices()
+    async def devices(request: Request, station: str | None = Query(
+            None, description="Only this station's devices")) -> list[dict[str, Any]]:
+        return _service(request).devices(station or None)
+
+    @app.post("/api/devices/{device_id}/commands", response_model=CommandView,
+              status_code=202, tags=["devices"], responses={404: {}, 422: {}})
+    async def send_command(request: Request, device_id: str,
+                           body: CommandBody) -> dict[str, Any]:
+        """Store a command and publish it (QoS 1, never retained); the result comes later."""
+        actor = acting_officer(request, body)
+        try:
+            command = _service(request).send_command(device_id, body.name, body.args, actor,
+                                                     body.ttl_s)
+        except ValidationError as exc:
+            raise HTTPException(422, f"command refused by the wire contract: {exc}") from None
+        if command is None:
+            raise HTTPException(404, f"device {device_id!r} is not registered")
+        return command
+
+    @app.get("/api/devices/{device_id}/commands", response_model=list[CommandView],
+             tags=["devices"], responses={404: {}})
+    async def list_commands(request: Request, device_id: str,
+                            limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
+        found = _service(request).commands(device_id, limit)
+        if found is None:
+            raise HTTPException(404, f"device {device_id!r} is not registered")
+        return found
 
     @app.get("/api/stations", response_model=list[StationInfo], tags=["registry"])
     async def stations(request: Request) -> list[dict[str, Any]]:

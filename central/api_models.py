@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from alarmlink.wire import Outcome
+from alarmlink.wire import CommandName, Outcome
 
 OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
@@ -34,7 +34,8 @@ class Incident(BaseModel):
     open: bool = Field(description="new, acknowledged or dispatched")
     kind: str = Field(description="Kind of the first event")
     kinds: list[str]
-    zones: dict[str, str] = Field(description="zone -> alarm | trouble | restored")
+    zones: dict[str, str] = Field(description="zone -> alarm | trouble | restored; "
+                                  "device:<id> -> offline | stopped | restored")
     station_id: str
     station_name: str
     venue_id: str
@@ -106,6 +107,60 @@ class DeviceInfo(BaseModel):
     version: str
     config_hash: str
     outbox_depth: int | None
+    device_class: str = Field("standard", description="Supervision class in force")
+    class_known: bool = Field(True, description="false: the registry names an unknown class; "
+                                                "the default class is used")
+    bound_s: float | None = Field(None, description="Loss -> trouble bound of the class")
+    heartbeat_s: float | None = Field(None, description="Heartbeat interval the class expects")
+    state: Literal["online", "offline", "stopped", "never"] | None = Field(
+        None, description="Supervision: never = registered but never connected")
+    down_reason: Literal["offline", "stopped", "silent"] | None = Field(
+        None, description="offline = last will, silent = heartbeats stopped, stopped = clean "
+                          "exit")
+    down_since: str | None = None
+    trouble_due_at: str | None = Field(None, description="When the trouble opens if still down")
+    trouble_incident_id: int | None = None
+    dropouts: int = Field(0, description="Short dropouts that ended within the grace period")
+    last_dropout_s: float | None = None
+    silent_for_s: float | None = Field(None, description="Seconds since last heard")
+    untested_zones: list[str] = Field(
+        default_factory=list, description="Registry zones no commissioning walk test has seen")
+    commissioning: bool = Field(False, description="In commissioning mode (walk test running)")
+    clock_skewed: bool = Field(False, description="Device clock off by more than "
+                                                  "clock_skew_threshold_s")
+    checked_at: str | None = Field(None, description="Last supervision check at central")
+
+
+CommandArgValue = str | int | float | bool | None
+
+
+class CommandBody(ActionBody):
+    """``POST /api/devices/{id}/commands``: what to run, who asks, how long it may wait."""
+
+    name: CommandName = Field(description="self_test | reload_config | reboot | silence | "
+                                          "snapshot")
+    args: dict[str, CommandArgValue] = Field(default_factory=dict)
+    ttl_s: int = Field(60, ge=1, le=86_400, description="Seconds until the command expires; "
+                                                        "a device that gets it later refuses it")
+
+
+class CommandResultView(BaseModel):
+    ok: bool
+    ts: str = Field(description="Device clock")
+    received_at: str = Field(description="Central clock")
+    detail: dict[str, Any]
+
+
+class CommandView(BaseModel):
+    cmd_id: str
+    device_id: str
+    name: str
+    args: dict[str, Any]
+    actor: str
+    created_at: str
+    expires_at: str
+    status: Literal["pending", "ok", "failed", "refused_expired", "unanswered"]
+    result: CommandResultView | None
 
 
 class StationInfo(BaseModel):

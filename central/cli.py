@@ -87,6 +87,8 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     device.add_argument("--id", required=True)
     device.add_argument("--venue", required=True)
     device.add_argument("--zones", default="", help="comma-separated zone names")
+    device.add_argument("--class", dest="device_class", default="",
+                        help="supervision class, e.g. fast (default: central's default_class)")
     _db_arg(device)
     device.set_defaults(func=cmd_add_device)
 
@@ -98,6 +100,10 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     _db_arg(dead)
     dead.add_argument("--limit", type=int, default=50)
     dead.set_defaults(func=cmd_dead_letters)
+
+    from central.broker_cli import add_broker_config_command
+
+    add_broker_config_command(commands)
 
 
 def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -181,7 +187,7 @@ def _add(args: argparse.Namespace, model: Any, adder: Any, keys: list[str]) -> i
 
 def cmd_add_device(args: argparse.Namespace) -> int:
     args.zones = [z.strip() for z in args.zones.split(",") if z.strip()]
-    return _add(args, Device, add_device, ["id", "venue", "zones"])
+    return _add(args, Device, add_device, ["id", "venue", "zones", "device_class"])
 
 
 def cmd_registry_list(args: argparse.Namespace) -> int:

@@ -6,7 +6,16 @@ Example (every key is optional; these are the defaults unless noted)::
     db = "/var/lib/alarmlink/central.db"
     registry = "/etc/alarmlink/registry.toml"   # loaded (upserted) at start; default none
     clock_skew_threshold_s = 30
-    heartbeat_timeout_s = 90
+    heartbeat_timeout_s = 90               # unused: see [supervision]
+
+    [supervision]                          # see central/supervision_config.py
+    check_interval_s = 1
+    default_class = "standard"
+    [supervision.classes.fast]
+    bound_s = 20
+    heartbeat_s = 5
+    silence_s = 11
+    grace_s = 5
 
     [broker]
     url = "mqtt://127.0.0.1:1883"          # mqtts:// for TLS
@@ -38,6 +47,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from alarmlink.wire import DEFAULT_PREFIX, Topics
+from central.snapshot_config import SnapshotsConfig
+from central.supervision_config import SupervisionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -129,7 +140,14 @@ class CentralConfig(_Strict):
     clock_skew_threshold_s: float = Field(
         30.0, gt=0, description="Flag events whose device clock is off by more than this.")
     heartbeat_timeout_s: float = Field(
-        90.0, gt=0, description="A device silent for longer is shown offline.")
+        90.0, gt=0, description="Unused since [supervision] device classes (kept so old "
+                                "config files still load).")
+    supervision: SupervisionConfig = Field(
+        default_factory=lambda: SupervisionConfig(),
+        description="Device classes and offline bounds (central/supervision_config.py).")
+    snapshots: SnapshotsConfig = Field(
+        default_factory=lambda: SnapshotsConfig(),
+        description="Snapshot retention and live-view limits (central/snapshot_config.py).")
     broker: BrokerConfig = Field(default_factory=lambda: BrokerConfig(),
                                  description="MQTT connection.")
     http: HttpConfig = Field(default_factory=lambda: HttpConfig(), description="HTTP server.")

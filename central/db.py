@@ -219,3 +219,104 @@ CREATE TABLE snapshots (
     PRIMARY KEY (event_id, device_id)
 )
 """)
+
+
+@migrations()
+def m002_supervision_and_commands(db: Database) -> None:
+    """Issue 5: device classes, the supervision state machine, remote commands."""
+    _run(db, """
+ALTER TABLE devices ADD COLUMN device_class TEXT NOT NULL DEFAULT '';
+CREATE TABLE supervision (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id),
+    state TEXT NOT NULL CHECK (state IN ('up', 'down', 'trouble')),
+    reason TEXT CHECK (reason IS NULL OR reason IN ('offline', 'stopped', 'silent')),
+    down_since TEXT,
+    incident_id INTEGER REFERENCES incidents(id),
+    dropouts INTEGER NOT NULL DEFAULT 0,
+    last_dropout_s REAL,
+    changed_at TEXT NOT NULL
+);
+CREATE TABLE commands (
+    cmd_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    name TEXT NOT NULL,
+    args TEXT NOT NULL DEFAULT '{}',
+    actor TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX commands_device ON commands (device_id, created_at)
+""")
+
+
+@migrations()
+def m003_snapshot_index(db: Database) -> None:
+    """Issue 4: snapshots are files under data_dir (content-addressed); this is their index.
+
+    Replaces the issue-1 placeholder (one JPEG blob per event, no metadata). Any
+    rows it holds are kept in ``snapshots_legacy_v1``.
+    """
+    (legacy,) = db.execute("SELECT count(*) FROM snapshots").fetchone()
+    db.execute("DROP TABLE snapshots" if legacy == 0
+               else "ALTER TABLE snapshots RENAME TO snapshots_legacy_v1")
+    _run(db, """
+CREATE TABLE snapshots (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    event_id TEXT NOT NULL,
+    incident_id INTEGER REFERENCES incidents(id),
+    seq INTEGER NOT NULL,
+    phase TEXT NOT NULL CHECK (phase IN ('pre', 'alarm', 'post', 'live')),
+    camera TEXT NOT NULL,
+    ts TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    width INTEGER NOT NULL,
+    height INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    UNIQUE (device_id, event_id, seq)
+);
+CREATE INDEX snapshots_incident ON snapshots (incident_id, ts);
+CREATE INDEX snapshots_event ON snapshots (event_id);
+CREATE INDEX snapshots_sha256 ON snapshots (sha256);
+CREATE INDEX snapshots_received ON snapshots (received_at)
+""")
+
+
+@migrations()
+def m004_credentials_and_commissioning(db: Database) -> None:
+    """Issue 5: MQTT accounts (Mosquitto hashes only) and commissioning walk tests."""
+    _run(db, """
+CREATE TABLE mqtt_accounts (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL CHECK (role IN ('device', 'central')),
+    device_id TEXT REFERENCES devices(id),
+    password_hash TEXT NOT NULL,
+    generation INTEGER NOT NULL DEFAULT 1,
+    created_at TEXT NOT NULL,
+    rotated_at TEXT NOT NULL,
+    revoked_at TEXT,
+    revoked_by TEXT
+);
+CREATE TABLE commissioning (
+    id INTEGER PRIMARY KEY,
+    device_id TEXT NOT NULL REFERENCES devices(id),
+    installer TEXT NOT NULL DEFAULT '',
+    started_at TEXT NOT NULL,
+    started_by TEXT NOT NULL,
+    ended_at TEXT,
+    ended_by TEXT
+);
+CREATE UNIQUE INDEX commissioning_one_open ON commissioning (device_id)
+    WHERE ended_at IS NULL;
+CREATE TABLE commissioning_hits (
+    session_id INTEGER NOT NULL REFERENCES commissioning(id),
+    zone TEXT NOT NULL,
+    first_at TEXT NOT NULL,
+    last_at TEXT NOT NULL,
+    hits INTEGER NOT NULL DEFAULT 1,
+    first_event_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    PRIMARY KEY (session_id, zone)
+)
+""")

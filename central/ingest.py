@@ -21,12 +21,12 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database
 
 from alarmlink.wire import (
-    MAX_SNAPSHOT_BYTES,
     CommandResult,
     ContractError,
     Event,
@@ -40,9 +40,10 @@ from alarmlink.wire import (
     model_for,
     utcnow,
 )
-from central import incidents
+from central import commissioning, incidents, supervision
 from central.db import DEAD_LETTER_MAX_BYTES, iso, write_tx
 from central.registry import device_route
+from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,6 @@ Notify = Callable[[dict[str, Any]], None]
 Clock = Callable[[], datetime]
 
 INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot")
-JPEG_MAGIC = b"\xff\xd8\xff"
 
 
 def _no_notify(_incident: dict[str, Any]) -> None:
@@ -82,8 +82,12 @@ class Ingestor:
 
     def __init__(self, db: Database, topics: Topics, publish: Publish,
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
-                 clock_skew_threshold_s: float = 30.0) -> None:
+                 clock_skew_threshold_s: float = 30.0,
+                 snapshot_files: SnapshotFiles | None = None) -> None:
         self.db = db
+        #: Where snapshot JPEGs go (central/snapshots.py); default: beside the database.
+        self.snapshot_files = snapshot_files or SnapshotFiles(
+            Path(db.execute("PRAGMA database_list").fetchone()[2]).parent / "snapshots")
         self.topics = topics
         self.publish = publish
         self.notify = notify
@@ -193,6 +197,9 @@ class Ingestor:
             self._notify(incident)
 
     def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
+        if commissioning.record_hit(self.db, event, now) and not event.test:
+            # walk test (central/commissioning.py): stored as a test event, never an incident
+            event = event.model_copy(update={"test": True})
         delay_s = (now - event.ts).total_seconds()
         offset = self.db.execute("SELECT clock_offset_s FROM device_state WHERE device_id = ?",
                                  [event.device_id]).fetchone()
@@ -232,8 +239,10 @@ class Ingestor:
     # ------------------------------------------------------ device supervision
 
     def _status(self, device_id: str, status: Status) -> None:
-        now = iso(self.clock())
+        moment = self.clock()
+        now = iso(moment)
         with write_tx(self.db):
+            supervision.record_status(self.db, device_id, status.state, moment)
             self.db.execute(
                 "INSERT INTO device_state (device_id, availability, status_ts, last_seen, boot_id, "
                 "version, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO "
@@ -270,15 +279,9 @@ class Ingestor:
                  json.dumps(result.detail)])
 
     def _snapshot(self, topic: str, device_id: str, event_id: str, payload: bytes) -> None:
-        if len(payload) > MAX_SNAPSHOT_BYTES:
-            self.dead_letter(topic, payload, f"snapshot is {len(payload)} bytes, over the "
-                             f"{MAX_SNAPSHOT_BYTES}-byte limit", device_id)
-            return
-        if not payload.startswith(JPEG_MAGIC):
-            self.dead_letter(topic, payload, "snapshot is not a JPEG", device_id)
-            return
-        with write_tx(self.db):
-            self.db.execute(
-                "INSERT INTO snapshots (event_id, device_id, received_at, size, jpeg) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id, device_id) DO NOTHING",
-                [event_id, device_id, iso(self.clock()), len(payload), payload])
+        # Size, JPEG magic, metadata, event and venue checks: central/snapshots.py.
+        try:
+            ingest_snapshot(self.db, self.snapshot_files, device_id, event_id, payload,
+                            self.clock())
+        except SnapshotRejected as exc:
+            self.dead_letter(topic, payload, str(exc), device_id)

@@ -22,6 +22,7 @@ A TOML file describes them (see ``central/demo_registry.toml``)::
     id = "school-01"           # the MQTT user name and topic id of the edge agent
     venue = "school-01"
     zones = ["gate-button", "dorm-2f-smoke"]
+    class = "fast"             # supervision class; optional (central's default_class)
 
 Loading upserts: loading the same file twice changes nothing, and records
 missing from a file are kept (nothing is deleted by a load).
@@ -78,10 +79,15 @@ class Venue(_Record):
 
 
 class Device(_Record):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
     id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] = Field(
         description="Device id: its MQTT user name and the id in its topics.")
     venue: RecordId
     zones: list[Zone] = Field(default_factory=list, description="Zones the device reports.")
+    device_class: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9_-]{0,31})?$")] = \
+        Field("", alias="class", description="Supervision class (central config "
+                                             "[supervision.classes]); empty = the default.")
 
 
 class RegistryFile(_Record):
@@ -169,7 +175,8 @@ def add_device(db: Database, device: Device) -> None:
     with write_tx(db):
         _require(db, "venues", f"devices[{device.id}].venue", device.venue)
         _upsert(db, "devices", {"id": device.id, "venue_id": device.venue,
-                                "zones": json.dumps(device.zones)})
+                                "zones": json.dumps(device.zones),
+                                "device_class": device.device_class})
 
 
 def list_registry(db: Database) -> dict[str, list[dict[str, Any]]]:

@@ -10,17 +10,22 @@ import asyncio
 import base64
 import json
 import logging
-from datetime import timedelta
+import sqlite3
+from collections.abc import Mapping
 from typing import Any
 
-from alarmlink.wire import Outcome, Topics, utcnow
-from central import incidents
+from alarmlink.sdnotify import Notifier
+from alarmlink.wire import CommandName, DetailValue, Outcome, Topics, encode, utcnow
+from central import commands, commissioning, incidents
 from central.config import CentralConfig
-from central.db import iso, open_db
+from central.db import open_db
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
-from central.registry import load_registry
+from central.registry import device_route, load_registry
+from central.snapshot_control import SnapshotControl
+from central.snapshots import SnapshotFiles, retention_loop
+from central.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -40,11 +45,20 @@ class CentralService:
         self.ingest_db = open_db(config.db_path)
         self.bridge: MqttBridge | None = None
         self._publisher = publisher
+        self.snapshot_files = SnapshotFiles(config.data_dir / "snapshots")
+        self.snapshot_control = SnapshotControl(config.snapshots, self.topics, self.publish,
+                                                clock)
+        self._retention_task: asyncio.Task[None] | None = None
         self.ingestor = Ingestor(self.ingest_db, self.topics, self.publish,
                                  self.hub.submit_threadsafe, clock,
-                                 clock_skew_threshold_s=config.clock_skew_threshold_s)
+                                 clock_skew_threshold_s=config.clock_skew_threshold_s,
+                                 snapshot_files=self.snapshot_files)
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor)
+        self.supervisor = Supervisor(self.db, config.supervision, clock,
+                                     clock_skew_threshold_s=config.clock_skew_threshold_s)
+        self.notifier = Notifier()
+        self._supervise_task: asyncio.Task[None] | None = None
 
     def publish(self, topic: str, payload: bytes) -> None:
         if self._publisher is not None:
@@ -56,9 +70,20 @@ class CentralService:
         self.hub.bind(loop)
         if self.bridge is not None:
             self.bridge.start()
+        self._supervise_task = loop.create_task(self._supervise(), name="supervision")
+        self._retention_task = loop.create_task(retention_loop(
+            self.config.db_path, self.snapshot_files, self.config.snapshots, self.clock),
+            name="snapshot-retention")
         logger.info("central started (db %s)", self.config.db_path)
 
     def stop(self) -> None:
+        self.notifier.stopping("stopping")
+        if self._supervise_task is not None:
+            self._supervise_task.cancel()
+            self._supervise_task = None
+        if self._retention_task is not None:
+            self._retention_task.cancel()
+            self._retention_task = None
         if self.bridge is not None:
             self.bridge.stop()
         self.ingest_db.close()
@@ -76,6 +101,8 @@ class CentralService:
         result = incidents.transition(self.db, incident_id, action, actor, self.clock(),
                                       note=note, outcome=outcome)
         publish_receipts(self.publish, self.topics, result.receipts)
+        if action == "resolve":  # ends a live view still running
+            self.snapshot_control.incident_resolved(self.db, incident_id)
         self.hub.broadcast(result.incident)
         return result.incident
 
@@ -96,18 +123,73 @@ class CentralService:
         return {"ok": db_state == "ok" and mqtt != "disconnected", "db": db_state,
                 "mqtt": mqtt, "mqtt_error": error}
 
-    def devices(self) -> list[dict[str, Any]]:
-        cutoff = iso(self.clock() - timedelta(seconds=self.config.heartbeat_timeout_s))
+    def devices(self, station: str | None = None) -> list[dict[str, Any]]:
+        """Every device (or one station's) with its supervision state for the board."""
         rows = self.db.query(
             "SELECT d.id AS device_id, d.venue_id, v.name AS venue_name, v.station_id, d.zones, "
             "s.availability, s.last_seen, s.last_heartbeat, s.clock_offset_s, "
             "coalesce(s.boot_id, '') AS boot_id, coalesce(s.version, '') AS version, "
             "coalesce(s.config_hash, '') AS config_hash, s.outbox_depth "
             "FROM devices d JOIN venues v ON v.id = d.venue_id "
-            "LEFT JOIN device_state s ON s.device_id = d.id ORDER BY d.id")
-        return [{**r, "zones": json.loads(r["zones"]),
-                 "online": r["availability"] == "online" and (r["last_seen"] or "") >= cutoff}
-                for r in rows]
+            "LEFT JOIN device_state s ON s.device_id = d.id "
+            "WHERE ? IS NULL OR v.station_id = ? ORDER BY d.id", [station, station])
+        board = self.supervisor.board()
+        untested = commissioning.untested_zones(self.db)
+        walking = commissioning.commissioning_devices(self.db)
+        out = []
+        for r in rows:
+            extra = board.get(r["device_id"], {})
+            out.append({**r, "zones": json.loads(r["zones"]), **extra,
+                        "online": extra.get("state") == "online",
+                        "untested_zones": untested.get(r["device_id"], []),
+                        "commissioning": r["device_id"] in walking})
+        return out
+
+    # ------------------------------------------------------------ supervision
+
+    async def _supervise(self) -> None:
+        """Judge devices every check interval; push troubles; feed systemd's watchdog."""
+        interval = self.config.supervision.check_interval_s
+        ready = False
+        while True:
+            try:
+                self.supervise_once()
+            except sqlite3.Error:
+                logger.exception("supervision check failed; retrying")
+            else:
+                if not ready:
+                    ready = True
+                    self.notifier.ready("supervising devices")
+                self.notifier.watchdog()  # only while the loop runs and the db answers
+            await asyncio.sleep(interval)
+
+    def supervise_once(self) -> list[dict[str, Any]]:
+        """One supervision pass (on the event loop thread); returns the pushed incidents."""
+        self.supervisor.set_listening(self.bridge is None or self.bridge.ready)
+        changed = self.supervisor.tick()
+        for incident in changed:
+            self.hub.broadcast(incident)
+        return changed
+
+    # ------------------------------------------------------------ commands
+
+    def send_command(self, device_id: str, name: CommandName,
+                     args: Mapping[str, DetailValue], actor: str,
+                     ttl_s: float) -> dict[str, Any] | None:
+        """Store and publish (QoS 1, never retained) a command; None for an unknown device."""
+        if device_route(self.db, device_id) is None:
+            return None
+        now = self.clock()
+        command = commands.build_command(name, args, actor, ttl_s, now)
+        commands.store_command(self.db, device_id, command, now)
+        self.publish(self.topics.cmd(device_id), encode(command))
+        return next(c for c in commands.list_commands(self.db, device_id, now)
+                    if c["cmd_id"] == command.cmd_id)
+
+    def commands(self, device_id: str, limit: int = 50) -> list[dict[str, Any]] | None:
+        if device_route(self.db, device_id) is None:
+            return None
+        return commands.list_commands(self.db, device_id, self.clock(), limit)
 
     def stations(self) -> list[dict[str, Any]]:
         return list(self.db.query(

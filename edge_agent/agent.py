@@ -27,11 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from alarmlink import __version__, wire
+from edge_agent.camera.build import build_camera
+from edge_agent.camera.service import CameraService
+from edge_agent.commands import CommandRunner
 from edge_agent.config import AgentConfig
 from edge_agent.feedback import Feedback
 from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
 from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
 
@@ -57,12 +61,17 @@ class Agent:
     """
 
     def __init__(self, config: AgentConfig, pin_factory: Any = None,
-                 clock: Clock = time.monotonic) -> None:
+                 clock: Clock = time.monotonic, *, config_path: Path | None = None) -> None:
         self.config = config
+        #: The file ``config`` came from; the ``reload_config`` command re-reads it.
+        self.config_path = config_path
         self.device_id = config.device_id
         self.clock = clock
         self.boot_id = wire.new_id()
         self.version = __version__
+        #: ``time.monotonic()`` of the last main-loop tick (the systemd watchdog checks it).
+        self.last_tick_at: float | None = None
+        self.commands = CommandRunner(self)
         #: Called (from the raising thread) with every event after it is committed.
         self.event_listeners: list[EventListener] = []
         #: Called with True on every successful connect and False when the link drops
@@ -87,6 +96,11 @@ class Agent:
                                  on_connected=self._on_connected,
                                  on_disconnected=lambda: self._notify_connection(False),
                                  on_receipt=self._on_receipt, on_command=self._on_command)
+            #: One reader thread per ``[[serials]]`` port (opened by start()).
+            self.serial_links: list[SerialLink] = build_serial_links(list(config.serials),
+                                                                     self.raise_event)
+            #: ``[camera]``: pre-alarm buffer, alarm bursts, live view (None: no camera).
+            self.camera: CameraService | None = build_camera(self)
         except Exception:
             self._close_hardware()
             raise
@@ -117,7 +131,11 @@ class Agent:
         return 0.0 if self._started_at is None else max(self.clock() - self._started_at, 0.0)
 
     def input_states(self) -> dict[str, str]:
-        return {zone: item.state for zone, item in self._inputs.items()}
+        states: dict[str, str] = {zone: item.state for zone, item in self._inputs.items()}
+        states.update((link.zone, link.state) for link in self.serial_links)
+        if self.camera is not None:
+            states[self.camera.config.zone] = "trouble" if self.camera.offline else "normal"
+        return states
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -135,6 +153,10 @@ class Agent:
         self._next_heartbeat = self.clock()
         self._stop.clear()
         self.link.start()
+        for serial_link in self.serial_links:
+            serial_link.start()
+        if self.camera is not None:
+            self.camera.start()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",
                                         daemon=True)
         self._thread.start()
@@ -144,9 +166,14 @@ class Agent:
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the loop, publish ``stopped``, disconnect, release pins and the outbox."""
         self._stop.set()
+        for serial_link in self.serial_links:
+            serial_link.stop(timeout)
         if self._thread is not None:
             self._thread.join(timeout)
             self._thread = None
+        self.commands.close(timeout)
+        if self.camera is not None:
+            self.camera.stop()
         self.link.stop(timeout)
         self._close_hardware()
         logger.info("%s: agent stopped", self.device_id)
@@ -235,6 +262,7 @@ class Agent:
 
     def tick(self) -> None:
         """One pass: poll inputs, resend due events, heartbeat. Called by the loop."""
+        self.last_tick_at = time.monotonic()
         now = self.clock()
         self._retry_uncommitted()
         for item in self._inputs.values():
@@ -280,19 +308,13 @@ class Agent:
             logger.info("%s: central %s event %s; removed from the outbox", self.device_id,
                         receipt.stage.value, receipt.event_id)
         self._feedback.receipt(receipt)
+        if self.camera is not None:
+            self.camera.on_receipt(receipt)
 
     def _on_command(self, command: wire.Command) -> None:
-        now = wire.utcnow()
-        if command.expires_at <= now:
-            logger.warning("%s: ignoring expired command %s %s from %s (expired %s)",
-                           self.device_id, command.name.value, command.cmd_id, command.by,
-                           command.expires_at.isoformat())
-            return
-        logger.info("%s: command %s %s from %s", self.device_id, command.name.value,
-                    command.cmd_id, command.by)
-        ok, detail = self.run_command(command.name)
-        self.link.publish_result(wire.CommandResult(cmd_id=command.cmd_id, ok=ok,
-                                                    ts=wire.utcnow(), detail=detail))
+        # Queued to the command worker (edge_agent/commands.py): expiry, self-test,
+        # reload_config and reboot live there; run_command() handles the simple ones.
+        self.commands.handle(command)
 
     def run_command(self, name: wire.CommandName) -> tuple[bool, dict[str, wire.DetailValue]]:
         """Execute a command; ``(ok, detail)``. Unsupported ones return ok=False + reason."""
@@ -317,6 +339,7 @@ class Agent:
             "feedback_stage": self._feedback.stage,
             "version": self.version,
             "config_hash": self.link.config_hash,
+            **{f"serial {link.name}": link.summary() for link in self.serial_links[:20]},
         }
 
 

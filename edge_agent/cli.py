@@ -20,6 +20,7 @@ import os
 import signal
 import sys
 import threading
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -77,15 +78,21 @@ def cmd_run(args: argparse.Namespace) -> int:
     from gpiozero.exc import BadPinFactory, GPIOZeroError
 
     from edge_agent.agent import Agent  # gpiozero and paho only when running
+    from edge_agent.camera.sources import CameraUnavailable
     from edge_agent.outbox import OutboxError
+    from edge_agent.snapshots import SnapshotOutboxError
+    from edge_agent.watchdog import Watchdog
 
     try:
-        agent = Agent(config)
+        agent = Agent(config, config_path=Path(args.config))
     except ConfigError as exc:
         for line in exc.problems:
             print(f"{args.config}: {line}", file=sys.stderr)
         return 2
-    except (OutboxError, GPIOZeroError, OSError) as exc:
+    except CameraUnavailable as exc:
+        print(f"{args.config}: camera: {exc}", file=sys.stderr)
+        return 2
+    except (OutboxError, SnapshotOutboxError, GPIOZeroError, OSError) as exc:
         hint = ""
         if isinstance(exc, BadPinFactory):
             hint = (" (on a Pi install python3-lgpio; on a PC set GPIOZERO_PIN_FACTORY=mock "
@@ -100,13 +107,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    watchdog = Watchdog(agent)  # systemd READY/WATCHDOG/STOPPING; no-op outside systemd
     try:
         agent.start()
+        watchdog.start()
         print(f"alarmlink agent {config.device_id} running (outbox {config.outbox_path}); "
               "Ctrl-C stops", flush=True)
         while not stop.wait(0.5):
             pass
     finally:
+        watchdog.stop()
         agent.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -133,10 +143,19 @@ def describe(config: AgentConfig) -> list[str]:
         lines.append(f"  {item.zone:<20} {item.type:<8} GPIO{item.pin:<3} {item.kind:<8} "
                      f"{contact:<15} debounce {item.debounce_ms} ms, confirm "
                      f"{item.confirm_ms} ms{extra}")
+    if config.serials:
+        lines.append(f"serials  {len(config.serials)}")
+        lines += [f"  {item.describe()}" for item in config.serials]
     fb = config.feedback
     lines.append("feedback LED " + (f"GPIO{fb.led_pin}" if fb.led_pin is not None else "none")
                  + ", buzzer " + (f"GPIO{fb.buzzer_pin}" if fb.buzzer_pin is not None
                                   else "none"))
+    cam = config.camera
+    lines.append("camera   none" if cam is None else
+                 f"camera   {cam.name} {cam.type} {cam.width}x{cam.height}, pre-alarm "
+                 f"{cam.buffer_s:g}s at {cam.buffer_fps:g} fps, {cam.post_frames} post at "
+                 f"{cam.post_fps:g} fps, outbox {cam.outbox_max_frames} frames / "
+                 f"{cam.outbox_max_bytes // 1024**2} MiB")
     lines.append(f"hash     {config.config_hash()}")
     return lines
 
@@ -146,11 +165,12 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if config is None:
         return 2
     from edge_agent.selftest import config_warnings
+    from edge_agent.serial.config import serial_warnings
 
     print(f"OK {args.file}")
     for line in describe(config):
         print(f"  {line}")
-    for note in config_warnings(config):
+    for note in config_warnings(config) + serial_warnings(config.serials):
         print(f"  note: {note}")
     return 0
 

@@ -46,8 +46,10 @@ from pydantic import (
 )
 
 from alarmlink import wire
+from edge_agent.camera.config import CameraConfig
 from edge_agent.config_errors import describe_errors
 from edge_agent.pins import normalise_pin
+from edge_agent.serial.config import SerialInput, check_serials
 
 CREDENTIAL_NAME = "mqtt-password"
 
@@ -292,7 +294,9 @@ class AgentConfig(_Strict):
     device_id: str = Field(pattern=wire.DEVICE_ID_PATTERN,
                            description="Device id; also the MQTT client id and user name.")
     venue: str = Field(min_length=1, max_length=128, description="Venue display name.")
-    heartbeat_interval_s: float = Field(30.0, ge=1, le=3600, description="Heartbeat period.")
+    heartbeat_interval_s: float = Field(
+        15.0, ge=1, le=3600, description="Heartbeat period: at most the heartbeat_s of the "
+                                         "device's supervision class at central.")
     resend_timeout_s: float = Field(
         10.0, ge=1, le=600, description="Resend an unconfirmed event after this long; doubles "
                                         "per attempt up to resend_max_s.")
@@ -301,10 +305,22 @@ class AgentConfig(_Strict):
                             description="Directory of the durable outbox (SQLite).")
     walk_test: bool = Field(False, description="Mark every event as a test event (commissioning "
                                                "walk test): stored, never sent to officers.")
+    watchdog_link_grace_s: float = Field(
+        300.0, ge=1, le=86_400, description="Under systemd (WatchdogSec=): stop feeding the "
+        "watchdog once the MQTT link has been down this long, so systemd restarts the agent.")
+    allow_reboot: bool = Field(False, description="Obey central's reboot command.")
+    reboot_command: list[str] = Field(
+        default_factory=lambda: ["systemctl", "reboot"], min_length=1,
+        description="What central's reboot command runs (only with allow_reboot = true).")
     broker: BrokerConfig = Field(description="MQTT broker connection.")
     inputs: list[InputConfig] = Field(default_factory=list, description="GPIO inputs.")
+    serials: list[SerialInput] = Field(
+        default_factory=list, description="Serial fire panels / transmission devices "
+                                          "(GB/T 26875.3, Contact ID, SIA DC-09).")
     feedback: FeedbackConfig = Field(default_factory=lambda: FeedbackConfig(),
                                      description="Venue feedback outputs.")
+    camera: CameraConfig | None = Field(
+        None, description="The venue camera (edge_agent/camera/config.py); none if left out.")
 
     @field_validator("state_dir")
     @classmethod
@@ -341,6 +357,7 @@ class AgentConfig(_Strict):
             if pin in used:
                 raise ValueError(f"GPIO{pin} is used twice: {used[pin]} and {where}")
             used[pin] = where
+        check_serials(self.serials, (item.zone for item in self.inputs))
         return self
 
     @property

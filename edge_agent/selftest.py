@@ -140,6 +140,13 @@ def run_self_test(config: AgentConfig, *, pin_factory: Any = None,
                                        f"next seq {outbox.next_seq}")
     except OutboxError as exc:
         report.add("outbox", False, str(exc))
+    if config.camera is None:
+        report.add("camera", True, "none configured")
+    else:
+        from edge_agent.camera.sources import check_camera
+
+        ok, detail = check_camera(config.camera, config.venue)
+        report.add(f"camera {config.camera.name}", ok, detail)
     ok, detail = check_broker(config, broker_timeout)
     report.add("broker", ok, detail)
     return report

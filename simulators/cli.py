@@ -15,6 +15,10 @@ line on stdin)::
 
 The venue's LED stage changes are printed as they happen, e.g.
 ``[school-01] LED gate-button alarm 01JD...: acknowledged``.
+
+``alarmlink sim panel --protocol gb26875|contactid|sia-dc09 --port pty|tcp://HOST:PORT``
+plays a fire panel's frames in real bytes to an agent's ``[[serials]]`` port (see
+:mod:`simulators.panel_cli`).
 """
 
 from __future__ import annotations
@@ -63,6 +67,9 @@ def add_sim_commands(sub: Any, name: str, help_text: str) -> None:
     venue.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any config key, e.g. --set heartbeat_interval_s=5")
     venue.set_defaults(func=cmd_venue)
+    from simulators.panel_cli import add_panel_command
+
+    add_panel_command(commands)
     parser.set_defaults(func=lambda _args: _usage(parser))
 
 

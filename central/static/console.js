@@ -1,6 +1,8 @@
 // alarmlink duty console. No dependencies, no external requests.
 // Live list from the /ws WebSocket: a "snapshot" of open incidents, then
 // "incident" updates. Newer `version`s win. Actions POST to /api/incidents/{id}/...
+// Alarms and troubles have separate lists and sounds. The device board polls
+// /api/devices (and /healthz, to warn when central itself cannot hear devices).
 "use strict";
 
 (() => {
@@ -35,26 +37,37 @@
     osc.stop(start + length + 0.02);
   }
 
-  function alertTone() {
+  // kind: "alarm" (urgent two-tone, three times) or "trouble" (one low chime).
+  function sound(kind) {
     if (!state.soundOn || !state.audio) return;
+    document.body.dataset.lastSound = kind;   // lets tests and kiosks see what played
     const t = state.audio.currentTime;
+    if (kind === "trouble") {
+      tone(state.audio, 440, t, 0.35);
+      tone(state.audio, 330, t + 0.4, 0.5);
+      return;
+    }
     for (let i = 0; i < 3; i++) {
       tone(state.audio, 960, t + i * 0.5, 0.22);
       tone(state.audio, 770, t + i * 0.5 + 0.25, 0.22);
     }
   }
+  const alertTone = () => sound("alarm");
 
-  function unacknowledgedAlarms() {
+  function unacknowledged(category) {
     return [...state.incidents.values()].filter(
-      (i) => i.category === "alarm" && i.status === "new").length;
+      (i) => i.category === category && i.status === "new").length;
   }
+  const unacknowledgedAlarms = () => unacknowledged("alarm");
 
   function updateSoundButton() {
     const button = $("sound");
     button.textContent = state.soundOn ? "Sound on" : "Enable sound";
     button.className = state.soundOn ? "sound-on" : "sound-off";
     button.setAttribute("aria-pressed", String(state.soundOn));
-    if (!state.soundOn && unacknowledgedAlarms() > 0) button.classList.add("unheard");
+    if (!state.soundOn && unacknowledgedAlarms() + unacknowledged("trouble") > 0) {
+      button.classList.add("unheard");
+    }
   }
 
   $("sound").addEventListener("click", () => {
@@ -65,8 +78,11 @@
     if (state.soundOn) alertTone();
   });
 
-  // Keep sounding while an alarm waits for acknowledgement.
+  // Keep sounding while an alarm waits for acknowledgement; troubles chime less often.
   setInterval(() => { if (unacknowledgedAlarms() > 0) alertTone(); }, 4000);
+  setInterval(() => {
+    if (unacknowledgedAlarms() === 0 && unacknowledged("trouble") > 0) sound("trouble");
+  }, 20000);
 
   // ------------------------------------------------------------ rendering
   function el(tag, className, text) {
@@ -99,7 +115,8 @@
       el("span", "vkind", `${inc.venue_kind} · ${inc.category}`),
       el("span", "time", when(inc.opened_at)));
     const what = el("div", "what");
-    what.append(el("strong", "kinds", inc.kinds.join(", ").toUpperCase() + "  "));
+    what.append(el("strong", "kinds",
+      inc.kinds.map((k) => k.replace(/_/g, " ")).join(", ").toUpperCase() + "  "));
     for (const [zone, zstate] of Object.entries(inc.zones)) {
       what.append(el("span", `zone z-${zstate}`, `${zone} (${zstate})`));
     }
@@ -107,7 +124,8 @@
     if (inc.acknowledged_by) who.push(`acknowledged by ${inc.acknowledged_by} ${when(inc.acknowledged_at)}`);
     if (inc.dispatched_by) who.push(`dispatched by ${inc.dispatched_by} ${when(inc.dispatched_at)}`);
     const meta = el("div", "meta", [inc.station_name, inc.venue_address, `#${inc.id}`,
-      `${inc.event_count} event${inc.event_count === 1 ? "" : "s"}`, ...who]
+      inc.event_count ? `${inc.event_count} event${inc.event_count === 1 ? "" : "s"}` : "",
+      ...who]
       .filter(Boolean).join(" · "));
     const actions = el("div", "actions");
     if (inc.status === "new") actions.append(button("Acknowledge", "ack", inc, "acknowledge"));
@@ -155,13 +173,19 @@
     document.title = waiting ? `(${waiting}) ALARM · alarmlink` : "alarmlink · duty console";
   }
 
+  const ACTIVE = new Set(["alarm", "trouble", "offline", "stopped"]);
+  const activeZones = (inc) => Object.values(inc.zones).filter((z) => ACTIVE.has(z)).length;
+
+  // Returns the sound an update deserves: "alarm", "trouble" or null.
   function upsert(inc) {
     const known = state.incidents.get(inc.id);
-    if (known && known.version >= inc.version) return false;
-    if (state.station && inc.station_id !== state.station) return false;
+    if (known && known.version >= inc.version) return null;
+    if (state.station && inc.station_id !== state.station) return null;
     if (inc.open) state.incidents.set(inc.id, inc);
     else state.incidents.delete(inc.id);
-    return !known && inc.open && inc.category === "alarm" && inc.status === "new";
+    if (!inc.open) return null;
+    if (inc.category === "alarm") return !known && inc.status === "new" ? "alarm" : null;
+    return activeZones(inc) > (known ? activeZones(known) : 0) ? "trouble" : null;
   }
 
   // ------------------------------------------------------------ actions
@@ -214,15 +238,16 @@
     ws.onmessage = (event) => {
       if (ws !== state.ws) return;
       const msg = JSON.parse(event.data);
-      let fresh = false;
+      let fresh = null;
       if (msg.type === "snapshot") {
         state.incidents.clear();
         for (const inc of msg.incidents) upsert(inc);
       } else if (msg.type === "incident") {
         fresh = upsert(msg.incident);
+        if (msg.incident.category === "trouble") loadDevices();
       }
       render();
-      if (fresh) alertTone();
+      if (fresh) sound(fresh);
     };
     ws.onclose = () => {
       if (ws !== state.ws) return;
@@ -258,10 +283,66 @@
     }
   }
 
+  // ------------------------------------------------------------ device board
+  function ago(seconds) {
+    if (seconds === null || seconds === undefined) return "never";
+    if (seconds < 120) return `${Math.round(seconds)} s ago`;
+    if (seconds < 7200) return `${Math.round(seconds / 60)} min ago`;
+    return `${Math.round(seconds / 3600)} h ago`;
+  }
+
+  const STATE_ORDER = { offline: 0, stopped: 1, never: 2, online: 3 };
+  function deviceRow(d) {
+    const tr = el("tr");
+    tr.dataset.deviceId = d.device_id;
+    const st = d.state || "never";
+    let stateText = st === "never" ? "never connected" : st;
+    if (d.down_reason === "silent") stateText += " (silent)";
+    const stateCell = el("td");
+    stateCell.append(el("span", `dev-state dev-${st}`, stateText));
+    if (d.trouble_due_at && !d.trouble_incident_id) {
+      stateCell.append(el("span", "meta", ` trouble at ${when(d.trouble_due_at)}`));
+    }
+    const cls = el("td", d.class_known ? "" : "warn",
+      `${d.device_class} (${d.bound_s} s)${d.class_known ? "" : " unknown class"}`);
+    const known = d.clock_offset_s !== null && d.clock_offset_s !== undefined;
+    const clock = el("td", d.clock_skewed ? "warn clock-skewed" : "", !known ? "" :
+      d.clock_skewed ? `SKEWED ${d.clock_offset_s.toFixed(1)} s` : "ok");
+    tr.append(el("td", "", d.device_id), el("td", "", d.venue_name), stateCell,
+      el("td", "", ago(d.silent_for_s)), cls, clock, el("td", "", String(d.dropouts)));
+    return tr;
+  }
+
+  async function loadDevices() {
+    const query = state.station ? `?station=${encodeURIComponent(state.station)}` : "";
+    try {
+      const response = await fetch(`/api/devices${query}`);
+      if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      const devices = await response.json();
+      devices.sort((a, b) => (STATE_ORDER[a.state || "never"] - STATE_ORDER[b.state || "never"])
+        || a.device_id.localeCompare(b.device_id));
+      $("devices").tBodies[0].replaceChildren(...devices.map(deviceRow));
+      const down = devices.filter((d) => d.state === "offline" || d.state === "stopped").length;
+      $("device-count").textContent = `(${devices.length}, ${down} not heard)`;
+    } catch (err) {
+      $("device-count").textContent = `(could not load: ${err})`;
+    }
+    try {
+      const health = await (await fetch("/healthz")).json();
+      const deaf = $("deaf");
+      deaf.hidden = health.mqtt !== "disconnected";
+      deaf.textContent = deaf.hidden ? "" : "Central cannot reach the MQTT broker: it hears " +
+        "no device, and device states below are not current.";
+    } catch (err) {
+      // the WebSocket indicator already shows that central is unreachable
+    }
+  }
+
   $("station").addEventListener("change", (e) => {
     state.station = e.target.value;
     localStorage.setItem(KEY_STATION, state.station);
     reconnect();
+    loadDevices();
   });
   const officer = $("officer");
   officer.value = localStorage.getItem(KEY_OFFICER) || "";
@@ -270,4 +351,6 @@
   render();
   connect();
   loadStations();
+  loadDevices();
+  setInterval(loadDevices, 5000);
 })();

@@ -122,7 +122,7 @@ def test_good_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None
     assert config.outbox_path == tmp_path / "state" / "outbox-school-01.sqlite3"
     assert config.broker.resolve_password().get_secret_value() == "s3cret"
     assert (config.broker.host, config.broker.port) == ("127.0.0.1", 1883)
-    assert config.heartbeat_interval_s == 30 and config.resend_timeout_s == 10
+    assert config.heartbeat_interval_s == 15 and config.resend_timeout_s == 10
     assert config.broker.protocol == "mqttv5"
     assert config.broker.topic_prefix == "alarmlink/v1"
     button = config.inputs[0]

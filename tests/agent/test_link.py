@@ -108,14 +108,16 @@ def test_self_test_command_and_unsupported_and_expired_ones(
     expired = observer.command("school-01", "self_test", expires_in=-5)
     unsupported = observer.command("school-01", "reboot")
     ok = observer.command("school-01", "self_test")
-    results = wait_for(lambda: {r.cmd_id: r for r in observer.results()}.get(ok) and
-                       {r.cmd_id: r for r in observer.results()}, what="the self-test result")
-    assert expired not in results  # sent before the self-test: would have arrived first
-    assert results[ok].ok and results[ok].detail["connected"] is True
+    results = wait_for(lambda: len(observer.results()) == 3 and
+                       {r.cmd_id: r for r in observer.results()}, what="three results")
+    # commands run in order on one worker: the expired one is answered, never run
+    assert [r.cmd_id for r in observer.results()] == [expired, unsupported, ok]
+    assert not results[expired].ok and results[expired].detail["reason"] == "expired"
+    assert results[ok].detail["connected"] is True
     assert results[ok].detail["inputs"] == "gate-button=normal"
     assert results[ok].detail["outbox_depth"] == 0
-    assert not results[unsupported].ok
-    assert "not supported" in str(results[unsupported].detail["reason"])
+    assert not results[unsupported].ok  # reboot without allow_reboot = true
+    assert "allow_reboot = false" in str(results[unsupported].detail["reason"])
 
 
 def test_malformed_receipts_and_commands_are_ignored(

@@ -168,10 +168,18 @@ def test_unknown_zone_is_stored_and_flagged(ingestor: Ingestor, db: Database) ->
 
 
 def test_snapshot_is_stored(ingestor: Ingestor, db: Database) -> None:
-    event_id = new_id()
-    jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 100 + b"\xff\xd9"
-    ingestor.handle(TOPICS.snapshot("school-01", event_id), jpeg)
-    assert db.execute("SELECT size, event_id FROM snapshots").fetchone() == (len(jpeg), event_id)
+    from alarmlink.wire import SnapshotMeta, SnapshotPhase, encode_snapshot
+
+    event = make_event()
+    ingestor.handle(*event_message(event))
+    jpeg = b"\xff\xd8\xff\xe0\x00\x04\x00\x00" + b"\x00" * 100 + b"\xff\xd9"
+    meta = SnapshotMeta(event_id=event.event_id, seq=1, ts=utcnow(), phase=SnapshotPhase.ALARM,
+                        camera="main", width=4, height=4)
+    payload = encode_snapshot(meta, jpeg)
+    ingestor.handle(TOPICS.snapshot("school-01", event.event_id), payload)
+    assert dead_reasons(db) == []
+    assert db.execute("SELECT size, event_id, phase FROM snapshots").fetchone() == (
+        len(payload), event.event_id, "alarm")
 
 
 def test_stage_receipt_follows_stored_when_station_already_acted(

@@ -34,7 +34,8 @@ def private_file(path: Path, text: str) -> Path:
 class CentralProcess:
     """`alarmlink central serve` in a child process; stop() and start() keep the db."""
 
-    def __init__(self, workdir: Path, broker: MosquittoBroker, central: BrokerUser) -> None:
+    def __init__(self, workdir: Path, broker: MosquittoBroker, central: BrokerUser, *,
+                 registry: Path = REGISTRY) -> None:
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -42,7 +43,7 @@ class CentralProcess:
         password = private_file(workdir / "mqtt-password", central.password)
         self.config_path = workdir / "central.toml"
         self.config_path.write_text(
-            f'data_dir = "{workdir}"\nregistry = "{REGISTRY}"\n'
+            f'data_dir = "{workdir}"\nregistry = "{registry}"\n'
             f'[broker]\nurl = "{broker.url}"\nusername = "{central.username}"\n'
             f'password_file = "{password}"\n'
             f'[http]\nhost = "127.0.0.1"\nport = {self.port}\n'

@@ -40,8 +40,9 @@ def test_press_appears_on_station_console_and_ack_lights_venue_led(
         led = sim.agent.feedback.led
         assert led is not None
         wait_for(lambda: led.is_lit, what="the venue LED lit solid for 'acknowledged'")
-        assert ("acknowledged" in [stage for eid, _zone, stage in sim.stage_changes
-                                   if eid == event.event_id])
+        wait_for(lambda: "acknowledged" in [stage for eid, _zone, stage in sim.stage_changes
+                                            if eid == event.event_id],
+                 what="the simulator's LED line for 'acknowledged'")
 
         updated = wait_for(lambda: [i for i in school_station.incidents()
                                     if i["status"] == "acknowledged"],

@@ -1,0 +1,235 @@
+"""``alarmlink provision ...``: the installer's commands, run against central's database.
+
+* ``device``  create (or re-provision: rotate) a device identity bound to a venue,
+  register it, render its agent config and write the boot bundle;
+* ``revoke``  lock a device out at the broker;
+* ``commission start|stop|report``  the walk test (also over HTTP with --central-url).
+
+``--broker-dir`` (the directory ``alarmlink central broker-config`` wrote) makes
+``device`` and ``revoke`` regenerate the broker's password file and ACL at once;
+``--broker-pid`` or ``--reload-command`` then reloads the broker.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import secrets
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from alarmlink.broker import BrokerError
+from alarmlink.bundle import KINDS, BundleError, render_agent_config, write_bundle
+from alarmlink.tls import TlsError
+from alarmlink.wire import utcnow
+
+logger = logging.getLogger(__name__)
+
+PASSWORD_BYTES = 32  # secrets.token_urlsafe: 43 characters, 256 bits
+
+
+def add_provision_commands(sub: Any, name: str, help_text: str) -> None:
+    parser = sub.add_parser(name, help=help_text, description=help_text)
+    commands = parser.add_subparsers(dest="provision_command", metavar="COMMAND")
+    parser.set_defaults(func=lambda _args: (parser.print_help(), 2)[1])
+
+    device = commands.add_parser("device", help="create or rotate a device identity and "
+                                 "write its boot bundle")
+    _db(device)
+    device.add_argument("--venue", required=True, help="registered venue id")
+    device.add_argument("--kind", required=True, choices=KINDS,
+                        help="venue kind: the firmware_configs template")
+    device.add_argument("--profile", required=True,
+                        help="hardware profile (firmware_configs/profiles/NAME.toml)")
+    device.add_argument("--zones", required=True,
+                        help="comma-separated zone names in input order, e.g. "
+                             "'gate-button,dorm-smoke,cabinet-tamper' (or NAME:TYPE)")
+    device.add_argument("--device-id", required=True)
+    device.add_argument("--broker-url", required=True, help="e.g. mqtts://mqtt.example:8883")
+    device.add_argument("--out", type=Path, required=True,
+                        help="the bundle directory: the card's mounted boot partition")
+    device.add_argument("--class", dest="device_class", default="",
+                        help="supervision class (e.g. fast)")
+    device.add_argument("--heartbeat-s", type=float,
+                        help="heartbeat interval (default: the built-in class's, e.g. fast 5 s; "
+                             "else the template's)")
+    device.add_argument("--ca-file", type=Path,
+                        help="CA certificate (default: BROKER_DIR/ca.crt)")
+    device.add_argument("--wheel", type=Path, action="append", default=[],
+                        help="wheel(s) to install offline on first boot (repeat)")
+    device.add_argument("--pip-spec", default="alarmlink[agent]",
+                        help="what first boot installs with pip")
+    _broker(device)
+    device.set_defaults(func=cmd_device)
+
+    revoke = commands.add_parser("revoke", help="lock a device out at the broker")
+    _db(revoke)
+    revoke.add_argument("--device-id", required=True)
+    revoke.add_argument("--actor", default="installer")
+    _broker(revoke)
+    revoke.set_defaults(func=cmd_revoke)
+
+    commission = commands.add_parser("commission", help="commissioning walk test")
+    walk = commission.add_subparsers(dest="commission_command", metavar="COMMAND")
+    commission.set_defaults(func=lambda _args: (commission.print_help(), 2)[1])
+    for action, text in (("start", "put the device in commissioning mode"),
+                         ("stop", "end the walk test"),
+                         ("report", "write the HTML commissioning report")):
+        cmd = walk.add_parser(action, help=text)
+        cmd.add_argument("--device", required=True)
+        where = cmd.add_mutually_exclusive_group(required=True)
+        where.add_argument("--central-db", type=Path, help="central SQLite database")
+        where.add_argument("--central-url", help="central's HTTP address")
+        cmd.add_argument("--actor", default="installer")
+        if action == "start":
+            cmd.add_argument("--installer", default="", help="name printed on the report")
+        if action == "report":
+            cmd.add_argument("--out", type=Path, required=True, help="report.html")
+            cmd.add_argument("--stop", action="store_true", help="end the walk test first")
+        cmd.set_defaults(func=cmd_commission, action=action)
+
+
+def _db(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--central-db", type=Path, required=True, help="central SQLite database")
+
+
+def _broker(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--broker-dir", type=Path,
+                        help="broker files from `central broker-config`: regenerate them")
+    parser.add_argument("--broker-pid", type=int, help="SIGHUP this mosquitto afterwards")
+    parser.add_argument("--reload-command", help="e.g. 'systemctl reload mosquitto'")
+
+
+def _fail(message: str) -> int:
+    print(f"alarmlink provision: {message}", file=sys.stderr)
+    return 2
+
+
+def cmd_device(args: argparse.Namespace) -> int:
+    from central.credentials import regenerate_and_reload, set_password
+    from central.db import iso, open_db
+    from central.registry import Device, RegistryError, add_device
+
+    db = open_db(args.central_db)
+    venue = db.execute("SELECT name, kind FROM venues WHERE id = ?", [args.venue]).fetchone()
+    if venue is None:
+        return _fail(f"venue {args.venue!r} is not registered at central")
+    if venue[1] != args.kind:
+        return _fail(f"venue {args.venue!r} is a {venue[1]}, not a {args.kind}")
+    ca_file = args.ca_file or (args.broker_dir / "ca.crt" if args.broker_dir else None)
+    if ca_file is None or not ca_file.exists():
+        return _fail("no CA certificate: give --broker-dir (from `central broker-config`) "
+                     "or --ca-file")
+    zones = [z for z in args.zones.split(",") if z.strip()]
+    heartbeat_s = args.heartbeat_s
+    if heartbeat_s is None and args.device_class:
+        from central.supervision_config import BUILTIN_CLASSES
+
+        known = BUILTIN_CLASSES.get(args.device_class)  # a custom class: the template's
+        heartbeat_s = known.heartbeat_s if known else None
+    try:
+        config = render_agent_config(kind=args.kind, profile=args.profile, zones=zones,
+                                     device_id=args.device_id, venue_name=venue[0],
+                                     broker_url=args.broker_url, heartbeat_s=heartbeat_s)
+        record = Device.model_validate({"id": args.device_id, "venue": args.venue,
+                                        "zones": [i["zone"] for i in config["inputs"]],
+                                        "class": args.device_class})
+        add_device(db, record)
+        password = secrets.token_urlsafe(PASSWORD_BYTES)
+        generation = set_password(db, args.device_id, password)
+        meta = {"device_id": args.device_id, "venue": args.venue, "kind": args.kind,
+                "profile": args.profile, "broker_url": args.broker_url,
+                "credentials_generation": generation, "provisioned_at": iso(utcnow())}
+        target = write_bundle(args.out, config=config, password=password, ca_cert=ca_file,
+                              meta=meta, wheels=args.wheel, pip_spec=args.pip_spec)
+        del password
+        reload_note = regenerate_and_reload(db, args.broker_dir, pid=args.broker_pid,
+                                            command=args.reload_command)
+    except (BundleError, RegistryError, BrokerError, TlsError, OSError) as exc:
+        return _fail(str(exc))
+    except ValueError as exc:  # pydantic's ValidationError for the registry record
+        return _fail(f"device record: {exc}")
+    verb = "provisioned" if generation == 1 else f"re-provisioned (credentials rotated, " \
+        f"generation {generation}; the old password stops working at the broker reload)"
+    print(f"device {args.device_id} {verb}\n  bundle: {target}\n  zones: "
+          f"{', '.join(i['zone'] + '=GPIO' + str(i['pin']) for i in config['inputs'])}\n"
+          f"  {reload_note}")
+    return 0
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    from central.credentials import regenerate_and_reload, revoke
+    from central.db import open_db
+
+    db = open_db(args.central_db)
+    if not revoke(db, args.device_id, args.actor):
+        return _fail(f"device {args.device_id!r} has no active credentials")
+    try:
+        note = regenerate_and_reload(db, args.broker_dir, pid=args.broker_pid,
+                                     command=args.reload_command)
+    except (BrokerError, TlsError, OSError) as exc:
+        return _fail(f"revoked in the db, but the broker was not updated: {exc}")
+    print(f"device {args.device_id} revoked\n  {note}")
+    return 0
+
+
+def _http(url: str, method: str, body: dict[str, Any] | None = None) -> bytes:
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=15) as resp:
+        payload: bytes = resp.read()
+        return payload
+
+
+def cmd_commission(args: argparse.Namespace) -> int:
+    try:
+        if args.central_url:
+            return _commission_http(args)
+        return _commission_db(args)
+    except urllib.error.HTTPError as exc:
+        return _fail(f"central answered {exc.code}: {exc.read().decode(errors='replace')}")
+    except (urllib.error.URLError, OSError) as exc:
+        return _fail(str(exc))
+
+
+def _commission_http(args: argparse.Namespace) -> int:
+    base = f"{args.central_url.rstrip('/')}/api/devices/{args.device}/commissioning"
+    if args.action in ("start", "stop") or getattr(args, "stop", False):
+        body = {"action": "stop" if args.action != "start" else "start", "actor": args.actor,
+                "installer": getattr(args, "installer", "")}
+        _http(base, "POST", body)
+    if args.action == "report":
+        args.out.write_bytes(_http(f"{base}/report", "GET"))
+        print(f"report written: {args.out}")
+    else:
+        print(f"device {args.device}: commissioning {args.action}")
+    return 0
+
+
+def _commission_db(args: argparse.Namespace) -> int:
+    from central import commissioning
+    from central.db import open_db
+
+    db = open_db(args.central_db)
+    now = utcnow()
+    try:
+        if args.action == "start":
+            commissioning.start(db, args.device, args.actor, now, installer=args.installer)
+        elif args.action == "stop" or args.stop:
+            commissioning.stop(db, args.device, args.actor, now)
+        if args.action == "report":
+            view = commissioning.session_view(db, args.device)
+            args.out.write_text(commissioning.render_report(view, now))
+            missing = [z["zone"] for z in view["zones"] if not z["tested"]]
+            print(f"report written: {args.out}" + (f" (NOT tested: {', '.join(missing)})"
+                                                   if missing else " (all zones tested)"))
+            return 0
+    except commissioning.CommissioningError as exc:
+        return _fail(str(exc))
+    print(f"device {args.device}: commissioning {args.action}")
+    return 0

@@ -1,0 +1,191 @@
+"""Commissioning walk tests: every input triggered once, proven, and reported.
+
+While a device is in commissioning mode (one open row in ``commissioning``),
+every event it sends is stored as a test event (so it never opens an incident
+or reaches an officer, whatever the device's own ``test`` flag says) and its
+zone is recorded in ``commissioning_hits`` with the time it was first and last
+seen. Stopping the session ends it; the report lists every zone of the
+registry (and any extra zone the device sent) as tested or not.
+
+The device board (``GET /api/devices``) flags ``untested_zones``: registry zones
+that no commissioning session ever saw.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+from datetime import datetime
+from typing import Any
+
+from sqlite_utils import Database
+
+from alarmlink.wire import Event
+from central.db import iso, write_tx
+
+logger = logging.getLogger(__name__)
+
+
+class CommissioningError(ValueError):
+    """Unknown device, or no session to stop or report."""
+
+
+def _device(db: Database, device_id: str) -> dict[str, Any]:
+    row = db.execute("SELECT d.id, d.zones, v.id, v.name, v.address, s.name FROM devices d "
+                     "JOIN venues v ON v.id = d.venue_id JOIN stations s ON s.id = v.station_id "
+                     "WHERE d.id = ?", [device_id]).fetchone()
+    if row is None:
+        raise CommissioningError(f"device {device_id!r} is not registered")
+    return {"device_id": row[0], "zones": json.loads(row[1]), "venue_id": row[2],
+            "venue_name": row[3], "venue_address": row[4], "station_name": row[5]}
+
+
+def active_session(db: Database, device_id: str) -> int | None:
+    row = db.execute("SELECT id FROM commissioning WHERE device_id = ? AND ended_at IS NULL",
+                     [device_id]).fetchone()
+    return None if row is None else int(row[0])
+
+
+def start(db: Database, device_id: str, actor: str, now: datetime,
+          installer: str = "") -> dict[str, Any]:
+    """Put a device into commissioning mode (idempotent: an open session is kept)."""
+    _device(db, device_id)
+    with write_tx(db):
+        if active_session(db, device_id) is None:
+            db.execute("INSERT INTO commissioning (device_id, installer, started_at, started_by)"
+                       " VALUES (?, ?, ?, ?)", [device_id, installer or actor, iso(now), actor])
+            logger.info("device %s: commissioning started by %s", device_id, actor)
+    return session_view(db, device_id)
+
+
+def stop(db: Database, device_id: str, actor: str, now: datetime) -> dict[str, Any]:
+    """End the open session; its events are test events no longer."""
+    _device(db, device_id)
+    with write_tx(db):
+        session = active_session(db, device_id)
+        if session is None:
+            raise CommissioningError(f"device {device_id!r} is not in commissioning mode")
+        db.execute("UPDATE commissioning SET ended_at = ?, ended_by = ? WHERE id = ?",
+                   [iso(now), actor, session])
+    logger.info("device %s: commissioning ended by %s", device_id, actor)
+    return session_view(db, device_id)
+
+
+def record_hit(db: Database, event: Event, now: datetime) -> bool:
+    """Inside ingest's transaction: True (and the zone noted) if the device is commissioning."""
+    session = active_session(db, event.device_id)
+    if session is None:
+        return False
+    db.execute(
+        "INSERT INTO commissioning_hits (session_id, zone, first_at, last_at, first_event_id, "
+        "kind) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (session_id, zone) DO UPDATE SET "
+        "last_at = excluded.last_at, hits = hits + 1",
+        [session, event.zone, iso(now), iso(now), event.event_id, event.kind.value])
+    logger.info("walk test %s: zone %s seen (%s %s)", event.device_id, event.zone,
+                event.kind.value, event.state.value)
+    return True
+
+
+def _latest_session(db: Database, device_id: str) -> dict[str, Any] | None:
+    row = db.execute("SELECT id, installer, started_at, started_by, ended_at, ended_by "
+                     "FROM commissioning WHERE device_id = ? ORDER BY id DESC LIMIT 1",
+                     [device_id]).fetchone()
+    if row is None:
+        return None
+    keys = ["id", "installer", "started_at", "started_by", "ended_at", "ended_by"]
+    return dict(zip(keys, row, strict=True))
+
+
+def session_view(db: Database, device_id: str) -> dict[str, Any]:
+    """The latest session with every zone tested or not (the report's data)."""
+    device = _device(db, device_id)
+    session = _latest_session(db, device_id)
+    if session is None:
+        raise CommissioningError(f"device {device_id!r} was never in commissioning mode")
+    hits = {r[0]: {"first_at": r[1], "last_at": r[2], "hits": r[3], "kind": r[4]}
+            for r in db.execute("SELECT zone, first_at, last_at, hits, kind FROM "
+                                "commissioning_hits WHERE session_id = ?", [session["id"]])}
+    zones = list(device["zones"]) + sorted(z for z in hits if z not in device["zones"])
+    rows = [{"zone": z, "tested": z in hits, "registered": z in device["zones"],
+             **hits.get(z, {"first_at": None, "last_at": None, "hits": 0, "kind": None})}
+            for z in zones]
+    state = db.execute("SELECT last_heartbeat, temperature_c, uptime_s, version FROM "
+                       "device_state WHERE device_id = ?", [device_id]).fetchone()
+    last_beat = state[0] if state else None
+    beat_in_session = bool(last_beat and last_beat >= session["started_at"])
+    return {**device, "session": session, "active": session["ended_at"] is None,
+            "zones": rows, "all_tested": bool(rows) and all(r["tested"] for r in rows),
+            "heartbeat_seen": beat_in_session, "last_heartbeat": last_beat,
+            "temperature_c": state[1] if state else None,
+            "agent_version": state[3] if state else "",
+            # The heartbeat carries no radio or link measure (wire contract v1).
+            "signal_quality": None}
+
+
+def untested_zones(db: Database) -> dict[str, list[str]]:
+    """Device id -> registry zones no commissioning session ever saw (for the board)."""
+    seen: dict[str, set[str]] = {}
+    for device_id, zone in db.execute(
+            "SELECT c.device_id, h.zone FROM commissioning_hits h "
+            "JOIN commissioning c ON c.id = h.session_id"):
+        seen.setdefault(device_id, set()).add(zone)
+    return {device_id: [z for z in json.loads(zones) if z not in seen.get(device_id, set())]
+            for device_id, zones in db.execute("SELECT id, zones FROM devices")}
+
+
+def commissioning_devices(db: Database) -> set[str]:
+    return {r[0] for r in db.execute(
+        "SELECT device_id FROM commissioning WHERE ended_at IS NULL")}
+
+
+def render_report(view: dict[str, Any], generated_at: datetime) -> str:
+    """A self-contained, printable HTML commissioning report."""
+    e = html.escape
+    session = view["session"]
+    rows = "".join(
+        f"<tr class=\"{'ok' if r['tested'] else 'missing'}\"><td>{e(r['zone'])}"
+        f"{'' if r['registered'] else ' <em>(not in registry)</em>'}</td>"
+        f"<td>{'yes' if r['tested'] else '<strong>NO</strong>'}</td>"
+        f"<td>{e(r['first_at'] or '-')}</td><td>{e(r['kind'] or '-')}</td>"
+        f"<td>{r['hits']}</td></tr>" for r in view["zones"])
+    signal = view["signal_quality"]
+    temperature = view["temperature_c"]
+    facts = [
+        ("Device", view["device_id"]),
+        ("Venue", f"{view['venue_name']} ({view['venue_id']}) {view['venue_address']}"),
+        ("Police station", view["station_name"]),
+        ("Installer", session["installer"] or "-"),
+        ("Walk test started", f"{session['started_at']} by {session['started_by']}"),
+        ("Walk test ended", f"{session['ended_at']} by {session['ended_by']}"
+         if session["ended_at"] else "still running"),
+        ("Heartbeat seen", f"yes, last {view['last_heartbeat']}" if view["heartbeat_seen"]
+         else "NO heartbeat during the walk test"),
+        ("Signal quality", "n/a (the agent's heartbeat does not report it)"
+         if signal is None else str(signal)),
+        ("CPU temperature", "n/a" if temperature is None else f"{temperature:.1f} °C"),
+        ("Agent version", view["agent_version"] or "-"),
+        ("Result", "ALL ZONES TESTED" if view["all_tested"] else
+         "INCOMPLETE: zones marked NO were not tested"),
+    ]
+    facts_html = "".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in facts)
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>Commissioning report {e(view['device_id'])}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; }}
+table {{ border-collapse: collapse; margin-bottom: 1.5em; }}
+th, td {{ border: 1px solid #999; padding: .3em .6em; text-align: left; }}
+tr.missing td {{ background: #fdd; }}
+@media print {{ body {{ margin: 0; }} }}
+</style></head><body>
+<h1>Commissioning report: {e(view['device_id'])}</h1>
+<table class="facts">{facts_html}</table>
+<h2>Zones</h2>
+<table class="zones"><tr><th>Zone</th><th>Tested</th><th>First seen (UTC)</th><th>Kind</th>
+<th>Hits</th></tr>{rows}</table>
+<p>Walk-test events are stored as test events: none of them reached a duty officer.</p>
+<p>Generated {e(iso(generated_at))}. Installer signature: ____________________
+Station signature: ____________________</p>
+</body></html>
+"""

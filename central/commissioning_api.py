@@ -1,0 +1,58 @@
+"""HTTP routes for commissioning walk tests (see :mod:`central.commissioning`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any, Literal
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import HTMLResponse
+from pydantic import Field
+
+from central import commissioning
+from central.api_models import ActionBody
+
+logger = logging.getLogger(__name__)
+
+
+class CommissioningBody(ActionBody):
+    action: Literal["start", "stop"] = Field(description="start or stop the walk test")
+    installer: str = Field("", max_length=120, description="Installer's name for the report")
+
+
+def add_commissioning_routes(app: FastAPI,
+                             acting_officer: Callable[[Request, Any], str]) -> None:
+    @app.post("/api/devices/{device_id}/commissioning", tags=["devices"],
+              responses={404: {}, 409: {}})
+    async def commission(request: Request, device_id: str,
+                         body: CommissioningBody) -> dict[str, Any]:
+        """Start or stop a walk test: while it runs the device's events are test events."""
+        actor = acting_officer(request, body)
+        service = request.app.state.central
+        try:
+            if body.action == "start":
+                return commissioning.start(service.db, device_id, actor, service.clock(),
+                                           installer=body.installer)
+            return commissioning.stop(service.db, device_id, actor, service.clock())
+        except commissioning.CommissioningError as exc:
+            code = 409 if "not in commissioning" in str(exc) else 404
+            raise HTTPException(code, str(exc)) from None
+
+    @app.get("/api/devices/{device_id}/commissioning", tags=["devices"], responses={404: {}})
+    async def commissioning_state(request: Request, device_id: str) -> dict[str, Any]:
+        try:
+            return commissioning.session_view(request.app.state.central.db, device_id)
+        except commissioning.CommissioningError as exc:
+            raise HTTPException(404, str(exc)) from None
+
+    @app.get("/api/devices/{device_id}/commissioning/report", tags=["devices"],
+             response_class=HTMLResponse, responses={404: {}})
+    async def commissioning_report(request: Request, device_id: str) -> HTMLResponse:
+        """The printable HTML commissioning report of the latest walk test."""
+        service = request.app.state.central
+        try:
+            view = commissioning.session_view(service.db, device_id)
+        except commissioning.CommissioningError as exc:
+            raise HTTPException(404, str(exc)) from None
+        return HTMLResponse(commissioning.render_report(view, service.clock()))

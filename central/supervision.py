@@ -1,0 +1,349 @@
+"""Device supervision: a device that cannot be heard becomes a trouble at its station.
+
+Each device is in one of three supervision states (table ``supervision``):
+
+``up``
+    heard recently.
+``down``
+    not heard: its retained last will ``offline`` arrived (``reason`` offline), it
+    stopped cleanly (``stopped``: a deliberately stopped alarm device is still a
+    device the station cannot hear), or no message came for its class's
+    ``silence_s`` (``silent``: the network ate its traffic, or its main loop hung
+    while the TCP connection lived on). ``down_since`` is when the status
+    arrived, or when the device was last heard for ``silent``.
+``trouble``
+    down for longer than its class's ``grace_s``: a ``device offline`` trouble
+    (incident category ``trouble``, zone ``device:<id>`` marked ``offline`` or
+    ``stopped``) is open at the venue's station and was pushed to its consoles.
+
+A device heard again while ``down`` had a short dropout: counted in
+``dropouts``, no trouble (:func:`record_status` sees an ``online`` status at
+once, so even a dropout between two checks is counted). A device heard again
+while in ``trouble`` restores it: the zone becomes ``restored`` and the change
+is pushed. The incident stays in the trouble list until an officer resolves
+it: an outage that ended by itself still deserves a phone call to the venue
+(someone may have pulled the plug), and a device that flaps at 3 a.m. must not
+erase its own trace.
+
+Central judges silence only while it can hear the broker itself: while its own
+MQTT connection is down, or for ``silence_s`` after it comes back, nobody is
+declared silent (that would be central's outage, not the devices').
+:class:`Supervisor` runs on the event loop (``CentralService``), every
+``check_interval_s``; :func:`record_status` runs in ingest's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from sqlite_utils import Database
+
+from alarmlink.wire import Availability
+from central import incidents
+from central.db import OPEN_STATUSES, iso, parse_iso, write_tx
+from central.supervision_config import DeviceClass, SupervisionConfig
+
+logger = logging.getLogger(__name__)
+
+TROUBLE_KIND = "device_offline"
+SYSTEM_ACTOR = incidents.SYSTEM_ACTOR
+REASONS = {"offline": "last will: the broker lost the device's connection",
+           "silent": "heartbeats stopped (no message within the class's silence_s)",
+           "stopped": "the agent was stopped (clean exit): the station cannot hear it"}
+Action = Literal["down", "up", "trouble", "restore"]
+
+_VIEW_SQL = """
+SELECT d.id, d.venue_id, v.station_id, d.device_class, s.availability, s.last_seen,
+       coalesce(p.state, 'up'), p.reason, p.down_since, p.incident_id
+FROM devices d JOIN venues v ON v.id = d.venue_id
+LEFT JOIN device_state s ON s.device_id = d.id
+LEFT JOIN supervision p ON p.device_id = d.id
+"""
+
+
+def zone_of(device_id: str) -> str:
+    """The incident zone that stands for a whole device."""
+    return f"device:{device_id}"
+
+
+def record_status(db: Database, device_id: str, state: Availability, now: datetime) -> None:
+    """Note a status message in supervision. Ingest calls it inside its transaction."""
+    at = iso(now)
+    row = db.execute("SELECT state, down_since FROM supervision WHERE device_id = ?",
+                     [device_id]).fetchone()
+    if state == Availability.ONLINE:
+        if row is not None and row[0] == "down":
+            down_for = (now - parse_iso(row[1])).total_seconds() if row[1] else None
+            db.execute("UPDATE supervision SET state = 'up', reason = NULL, down_since = NULL, "
+                       "dropouts = dropouts + 1, last_dropout_s = ?, changed_at = ? "
+                       "WHERE device_id = ?", [down_for, at, device_id])
+            logger.info("device %s back online after a short dropout (%s s): no trouble",
+                        device_id, "?" if down_for is None else f"{down_for:.1f}")
+        return
+    if row is None:
+        db.execute("INSERT INTO supervision (device_id, state, reason, down_since, changed_at) "
+                   "VALUES (?, 'down', ?, ?, ?)", [device_id, state.value, at, at])
+    elif row[0] == "up":
+        db.execute("UPDATE supervision SET state = 'down', reason = ?, down_since = ?, "
+                   "changed_at = ? WHERE device_id = ?", [state.value, at, at, device_id])
+    else:  # already down or in trouble: keep down_since, take the more specific reason
+        db.execute("UPDATE supervision SET reason = ?, changed_at = ? WHERE device_id = ?",
+                   [state.value, at, device_id])
+
+
+@dataclass(frozen=True)
+class DeviceView:
+    device_id: str
+    venue_id: str
+    station_id: str
+    device_class: str
+    availability: str | None
+    last_seen: datetime | None
+    state: str
+    reason: str | None
+    down_since: datetime | None
+    incident_id: int | None
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> DeviceView:
+        return cls(row[0], row[1], row[2], row[3] or "", row[4],
+                   parse_iso(row[5]) if row[5] else None, row[6], row[7],
+                   parse_iso(row[8]) if row[8] else None, row[9])
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    reason: str | None = None
+    down_since: datetime | None = None
+
+
+def decide(view: DeviceView, cls: DeviceClass, now: datetime,
+           listening_since: datetime | None) -> Decision | None:
+    """What supervision must do about one device now (None: nothing). Pure."""
+    if view.availability is None or view.last_seen is None:
+        return None  # registered, never connected: nothing to supervise yet
+    heard = view.last_seen
+    silence = timedelta(seconds=cls.silence_s)
+    grace = timedelta(seconds=cls.grace_s)
+    if view.state == "up":
+        if view.availability in ("offline", "stopped"):
+            return Decision("down", view.availability, heard)
+        if listening_since is not None:
+            since = max(heard, listening_since)
+            if now - since > silence:
+                return Decision("down", "silent", since)
+        return None
+    down_since = view.down_since or heard
+    if view.availability == "online" and heard > down_since:
+        return Decision("restore" if view.state == "trouble" else "up")
+    if view.state != "down":
+        return None
+    if view.reason == "silent":
+        if listening_since is None:
+            return None  # central is deaf: its outage, not the device's
+        due = max(down_since, listening_since) + silence + grace
+    else:
+        due = down_since + grace
+    return Decision("trouble") if now >= due else None
+
+
+class Supervisor:
+    """Judges every registered device; opens and restores ``device offline`` troubles."""
+
+    def __init__(self, db: Database, config: SupervisionConfig, clock: Callable[[], datetime],
+                 *, clock_skew_threshold_s: float = 30.0) -> None:
+        self.db = db
+        self.config = config
+        self.clock = clock
+        self.clock_skew_threshold_s = clock_skew_threshold_s
+        self.listening_since: datetime | None = None
+        self.checked_at: datetime | None = None
+
+    def set_listening(self, listening: bool) -> None:
+        """Whether central itself hears the broker now (its MQTT link is up)."""
+        if listening and self.listening_since is None:
+            self.listening_since = self.clock()
+            logger.info("supervision: listening to devices since %s", iso(self.listening_since))
+        elif not listening and self.listening_since is not None:
+            self.listening_since = None
+            logger.warning("supervision: central cannot hear the broker; device silence is "
+                           "not judged until it can")
+
+    def tick(self) -> list[dict[str, Any]]:
+        """Judge every device once; return the incidents opened or changed (to push)."""
+        now = self.clock()
+        changed: list[int] = []
+        for row in self.db.execute(_VIEW_SQL).fetchall():
+            view = DeviceView.from_row(row)
+            if decide(view, self._class(view)[1], now, self.listening_since) is None:
+                continue
+            incident_id = self._apply(view.device_id, now)
+            if incident_id is not None:
+                changed.append(incident_id)
+        self.checked_at = now
+        found = (incidents.get_incident(self.db, i) for i in dict.fromkeys(changed))
+        return [incident for incident in found if incident is not None]
+
+    def _class(self, view: DeviceView) -> tuple[str, DeviceClass, bool]:
+        return self.config.class_of(view.device_class)
+
+    def _apply(self, device_id: str, now: datetime) -> int | None:
+        """Re-read the device inside a write transaction and act (ingest may have moved it)."""
+        incident_id: int | None = None
+        with write_tx(self.db):
+            for _ in range(2):  # "down" may be followed at once by "trouble"
+                row = self.db.execute(_VIEW_SQL + " WHERE d.id = ?", [device_id]).fetchone()
+                if row is None:  # removed from the registry meanwhile
+                    break
+                view = DeviceView.from_row(row)
+                name, cls, _known = self._class(view)
+                decision = decide(view, cls, now, self.listening_since)
+                if decision is None:
+                    break
+                result = self._act(view, decision, name, cls, now)
+                incident_id = result if result is not None else incident_id
+                if decision.action != "down":
+                    break
+        return incident_id
+
+    def _act(self, view: DeviceView, decision: Decision, class_name: str, cls: DeviceClass,
+             now: datetime) -> int | None:
+        at = iso(now)
+        if decision.action == "down":
+            assert decision.down_since is not None
+            self.db.execute(
+                "INSERT INTO supervision (device_id, state, reason, down_since, changed_at) "
+                "VALUES (?, 'down', ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+                "state = 'down', reason = excluded.reason, down_since = excluded.down_since, "
+                "changed_at = excluded.changed_at",
+                [view.device_id, decision.reason, iso(decision.down_since), at])
+            logger.info("device %s is down (%s) since %s", view.device_id, decision.reason,
+                        iso(decision.down_since))
+            return None
+        if decision.action == "up":
+            down_for = (now - view.down_since).total_seconds() if view.down_since else None
+            self.db.execute("UPDATE supervision SET state = 'up', reason = NULL, "
+                            "down_since = NULL, dropouts = dropouts + 1, last_dropout_s = ?, "
+                            "changed_at = ? WHERE device_id = ?", [down_for, at, view.device_id])
+            logger.info("device %s heard again within its grace: no trouble", view.device_id)
+            return None
+        if decision.action == "trouble":
+            incident_id = self._open_trouble(view, class_name, cls, at)
+            self.db.execute("UPDATE supervision SET state = 'trouble', incident_id = ?, "
+                            "changed_at = ? WHERE device_id = ?",
+                            [incident_id, at, view.device_id])
+            return incident_id
+        restored = self._restore(view, now)
+        self.db.execute("UPDATE supervision SET state = 'up', reason = NULL, down_since = NULL, "
+                        "incident_id = NULL, changed_at = ? WHERE device_id = ?",
+                        [at, view.device_id])
+        return restored
+
+    def _open_trouble(self, view: DeviceView, class_name: str, cls: DeviceClass,
+                      at: str) -> int:
+        label = "stopped" if view.reason == "stopped" else "offline"
+        zone = zone_of(view.device_id)
+        detail = {"device_id": view.device_id, "reason": REASONS.get(view.reason or "", ""),
+                  "last_heard": iso(view.last_seen) if view.last_seen else None,
+                  "down_since": iso(view.down_since) if view.down_since else None,
+                  "class": class_name, "bound_s": cls.bound_s, "grace_s": cls.grace_s}
+        open_sql = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
+        row = self.db.execute(
+            f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? AND category = 'trouble' "
+            f"AND {open_sql}", [view.venue_id]).fetchone()
+        if row is None:
+            cursor = self.db.execute(
+                "INSERT INTO incidents (category, venue_id, station_id, status, kind, kinds, "
+                "zones, first_event_id, event_count, opened_at, updated_at, last_event_at) "
+                "VALUES ('trouble', ?, ?, 'new', ?, ?, ?, ?, 0, ?, ?, ?)",
+                [view.venue_id, view.station_id, TROUBLE_KIND, json.dumps([TROUBLE_KIND]),
+                 json.dumps({zone: label}), f"supervision:{view.device_id}", at, at, at])
+            incident_id = int(cursor.lastrowid or 0)
+            action = "opened"
+        else:
+            incident_id, kinds_json, zones_json = row
+            kinds, zones = json.loads(kinds_json), json.loads(zones_json)
+            if TROUBLE_KIND not in kinds:
+                kinds.append(TROUBLE_KIND)
+            zones[zone] = label
+            self.db.execute("UPDATE incidents SET kinds = ?, zones = ?, updated_at = ?, "
+                            "last_event_at = ?, version = version + 1 WHERE id = ?",
+                            [json.dumps(kinds), json.dumps(zones), at, at, incident_id])
+            action = "joined"
+        _log(self.db, incident_id, at, f"device {label}", {**detail, "incident": action})
+        logger.warning("device %s %s (%s): trouble incident %s at station %s", view.device_id,
+                       label, view.reason, incident_id, view.station_id)
+        return int(incident_id)
+
+    def _restore(self, view: DeviceView, now: datetime) -> int | None:
+        if view.incident_id is None:
+            return None
+        at = iso(now)
+        down_for = (now - view.down_since).total_seconds() if view.down_since else None
+        row = self.db.execute("SELECT status, zones FROM incidents WHERE id = ?",
+                              [view.incident_id]).fetchone()
+        if row is None:
+            return None
+        zones = json.loads(row[1])
+        zone = zone_of(view.device_id)
+        if row[0] in OPEN_STATUSES and zone in zones:
+            zones[zone] = "restored"
+        self.db.execute("UPDATE incidents SET zones = ?, updated_at = ?, last_event_at = ?, "
+                        "version = version + 1 WHERE id = ?",
+                        [json.dumps(zones), at, at, view.incident_id])
+        _log(self.db, view.incident_id, at, "device online",
+             {"device_id": view.device_id, "down_for_s": down_for})
+        logger.info("device %s back online after %s s: trouble %s restored", view.device_id,
+                    "?" if down_for is None else f"{down_for:.1f}", view.incident_id)
+        return int(view.incident_id)
+
+    # ------------------------------------------------------------------ board
+
+    def board(self) -> dict[str, dict[str, Any]]:
+        """Supervision fields of every device, for the device board (``/api/devices``)."""
+        now = self.clock()
+        out: dict[str, dict[str, Any]] = {}
+        rows = self.db.execute(
+            "SELECT d.id, d.device_class, s.availability, s.last_seen, s.clock_offset_s, "
+            "coalesce(p.state, 'up'), p.reason, p.down_since, p.incident_id, "
+            "coalesce(p.dropouts, 0), p.last_dropout_s FROM devices d "
+            "LEFT JOIN device_state s ON s.device_id = d.id "
+            "LEFT JOIN supervision p ON p.device_id = d.id").fetchall()
+        for (device_id, wanted, availability, last_seen, offset, state, reason, down_since,
+             incident_id, dropouts, last_dropout_s) in rows:
+            name, cls, known = self.config.class_of(wanted)
+            if availability is None:
+                board_state = "never"
+            elif state == "up":
+                board_state = availability
+            else:
+                board_state = "stopped" if reason == "stopped" else "offline"
+            due = None
+            if state == "down" and down_since:
+                wait = cls.grace_s + (cls.silence_s if reason == "silent" else 0)
+                due = iso(parse_iso(down_since) + timedelta(seconds=wait))
+            out[device_id] = {
+                "device_class": name, "class_known": known, "bound_s": cls.bound_s,
+                "heartbeat_s": cls.heartbeat_s, "state": board_state,
+                "down_reason": reason if state != "up" else None,
+                "down_since": down_since if state != "up" else None,
+                "trouble_due_at": due, "trouble_incident_id": incident_id,
+                "dropouts": dropouts, "last_dropout_s": last_dropout_s,
+                "silent_for_s": None if not last_seen else round(
+                    (now - parse_iso(last_seen)).total_seconds(), 1),
+                "clock_skewed": offset is not None and abs(offset) > self.clock_skew_threshold_s,
+                "checked_at": iso(self.checked_at) if self.checked_at else None,
+            }
+        return out
+
+
+def _log(db: Database, incident_id: int, at: str, action: str, detail: dict[str, Any]) -> None:
+    db.execute("INSERT INTO incident_log (incident_id, at, actor, action, detail) "
+               "VALUES (?, ?, ?, ?, ?)", [incident_id, at, SYSTEM_ACTOR, action,
+                                          json.dumps(detail)])

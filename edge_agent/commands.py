@@ -1,0 +1,241 @@
+"""Commands from central (``dev/{id}/cmd``), answered on ``dev/{id}/cmd/result``.
+
+Commands arrive on paho's network thread and are queued to one worker thread,
+so a slow command (a self-test asking ``timedatectl``) never stalls the MQTT
+link, and commands run one at a time, in order.
+
+* An expired command (``expires_at`` in the past when it is taken up: e.g.
+  queued by the broker while the device was offline) is not run; it is answered
+  ``ok=false``, ``reason: expired``.
+* A command id seen before (a QoS 1 redelivery) is not run again.
+* ``self_test``: every input, serial links (if any), camera, disk free in the
+  state directory, outbox depth, clock (NTP sync from ``timedatectl`` where it
+  exists, else ``unknown``). ``ok`` is false when a check found a problem; the
+  ``problems`` entry says which.
+* ``reload_config``: re-reads the config file and applies the keys that can
+  change while running (:data:`HOT_KEYS`); any other change needs a restart and
+  is refused as a whole, with the keys named.
+* ``reboot``: runs ``reboot_command`` (default ``systemctl reboot``) only with
+  ``allow_reboot = true``; the result is sent after the command returned.
+* ``silence``: silences the venue buzzer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import subprocess
+import threading
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from alarmlink import wire
+from edge_agent.config import ConfigError, load_config
+
+if TYPE_CHECKING:
+    from edge_agent.agent import Agent
+
+logger = logging.getLogger(__name__)
+
+#: Config keys ``reload_config`` applies without a restart.
+HOT_KEYS = frozenset({"venue", "heartbeat_interval_s", "resend_timeout_s", "resend_max_s",
+                      "walk_test", "watchdog_link_grace_s", "allow_reboot", "reboot_command"})
+#: Below this much free space in the state directory the self-test reports a problem.
+MIN_FREE_MB = 64
+MAX_DETAIL_KEYS = 32
+_SEEN_IDS = 256
+Result = tuple[bool, dict[str, wire.DetailValue]]
+
+
+class CommandRunner:
+    """Runs an agent's commands on one worker thread and publishes their results."""
+
+    def __init__(self, agent: Agent) -> None:
+        self.agent = agent
+        self._queue: queue.Queue[wire.Command | None] = queue.Queue()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def handle(self, command: wire.Command) -> None:
+        """Queue a command (called on paho's thread; returns at once)."""
+        with self._lock:
+            if command.cmd_id in self._seen:
+                logger.info("%s: command %s already handled; redelivery ignored",
+                            self.agent.device_id, command.cmd_id)
+                return
+            self._seen[command.cmd_id] = None
+            while len(self._seen) > _SEEN_IDS:
+                self._seen.popitem(last=False)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._work, daemon=True,
+                                                name=f"commands-{self.agent.device_id}")
+                self._thread.start()
+        self._queue.put(command)
+
+    def close(self, timeout: float = 5.0) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            self._queue.put(None)
+            thread.join(timeout)
+
+    def _work(self) -> None:
+        while (command := self._queue.get()) is not None:
+            try:
+                ok, detail = self.execute(command)
+            except Exception as exc:  # a bug in one command must not stop the others
+                logger.exception("%s: command %s failed", self.agent.device_id, command.cmd_id)
+                ok, detail = False, {"reason": f"internal error: {type(exc).__name__}: {exc}"}
+            result = wire.CommandResult(cmd_id=command.cmd_id, ok=ok, ts=wire.utcnow(),
+                                        detail=fit_detail(detail))
+            if not self.agent.link.publish_result(result):
+                logger.warning("%s: result of command %s not sent: not connected",
+                               self.agent.device_id, command.cmd_id)
+
+    def execute(self, command: wire.Command) -> Result:
+        """Run one command now; ``(ok, detail)``."""
+        agent = self.agent
+        if command.expires_at <= wire.utcnow():
+            logger.warning("%s: refusing expired command %s %s from %s (expired %s)",
+                           agent.device_id, command.name.value, command.cmd_id, command.by,
+                           command.expires_at.isoformat())
+            return False, {"reason": "expired", "expires_at": command.expires_at.isoformat()}
+        logger.info("%s: command %s %s from %s", agent.device_id, command.name.value,
+                    command.cmd_id, command.by)
+        if command.name == wire.CommandName.SELF_TEST:
+            return self_test(agent)
+        if command.name == wire.CommandName.RELOAD_CONFIG:
+            return reload_config(agent)
+        if command.name == wire.CommandName.REBOOT:
+            return reboot(agent)
+        if command.name == wire.CommandName.SNAPSHOT:  # edge_agent/camera/service.py
+            camera = getattr(agent, "camera", None)
+            if camera is None:
+                return False, {"reason": "no camera configured on this device"}
+            return camera.command(dict(command.args))
+        return agent.run_command(command.name)
+
+
+def fit_detail(detail: dict[str, wire.DetailValue]) -> dict[str, wire.DetailValue]:
+    """Keep a result within the contract: at most 32 keys, strings at most 512 chars."""
+    items = [(key[:64], value[:512] if isinstance(value, str) else value)
+             for key, value in detail.items()]
+    if len(items) <= MAX_DETAIL_KEYS:
+        return dict(items)
+    kept, rest = items[:MAX_DETAIL_KEYS - 1], items[MAX_DETAIL_KEYS - 1:]
+    return {**dict(kept), "more": "; ".join(f"{k}={v}" for k, v in rest)[:512]}
+
+
+# ---------------------------------------------------------------------- self-test
+
+def self_test(agent: Agent) -> Result:
+    problems: list[str] = []
+    detail: dict[str, wire.DetailValue] = {"device_id": agent.device_id}
+    states = agent.input_states()
+    detail["inputs_not_normal"] = ",".join(f"{z}={s}" for z, s in states.items()
+                                           if s != "normal") or "none"
+    problems += [f"input {zone} in trouble" for zone, s in states.items() if s == "trouble"]
+    links = list(getattr(agent, "serial_links", None) or [])
+    if not links:
+        detail["serial"] = "none configured"
+    for link in links:
+        state = getattr(link, "state", "unknown")
+        if state != "normal":
+            problems.append(f"serial {getattr(link, 'name', '?')} {state}")
+    camera = getattr(agent, "camera", None)
+    if camera is None:
+        detail["camera"] = "none fitted"
+    else:
+        detail.update(camera.status())
+        if camera.offline:
+            problems.append(f"camera {camera.config.name} offline")
+    detail.update(_disk(agent, problems))
+    clock = ntp_state()
+    detail["clock_utc"] = wire.utcnow().isoformat()
+    detail["clock_ntp"] = clock
+    if clock == "NOT synchronised":
+        problems.append("clock not NTP-synchronised")
+    base: dict[str, Any] = agent.self_test()  # inputs, outbox, link, serial summaries
+    detail["problems"] = "; ".join(problems) or "none"
+    return not problems, {**detail, **base}
+
+
+def _disk(agent: Agent, problems: list[str]) -> dict[str, wire.DetailValue]:
+    path = agent.config.state_dir
+    try:
+        usage = shutil.disk_usage(path)
+    except OSError as exc:
+        problems.append(f"state dir {path}: {exc.strerror}")
+        return {"disk": f"{path}: {exc.strerror}"}
+    free_mb = usage.free // (1024 * 1024)
+    if free_mb < MIN_FREE_MB:
+        problems.append(f"only {free_mb} MB free in {path}")
+    return {"disk_free_mb": int(free_mb),
+            "disk_free_pct": round(100 * usage.free / usage.total, 1) if usage.total else 0.0}
+
+
+def ntp_state() -> str:
+    """``synchronised``, ``NOT synchronised`` or ``unknown (why)``, from timedatectl."""
+    exe = shutil.which("timedatectl")
+    if exe is None:
+        return "unknown (no timedatectl)"
+    try:
+        out = subprocess.run([exe, "show", "-p", "NTPSynchronized", "--value"],
+                             capture_output=True, text=True, timeout=5, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"unknown ({exc})"
+    if out.returncode != 0:
+        why = (out.stderr.strip().splitlines() or [f"exit {out.returncode}"])[0]
+        return f"unknown ({why[:120]})"
+    value = out.stdout.strip()
+    return {"yes": "synchronised", "no": "NOT synchronised"}.get(value, f"unknown ({value})")
+
+
+# ------------------------------------------------------------------ reload, reboot
+
+def reload_config(agent: Agent) -> Result:
+    path = getattr(agent, "config_path", None)
+    if path is None:
+        return False, {"reason": "the agent was not started from a config file"}
+    try:
+        new = load_config(path)
+    except ConfigError as exc:
+        return False, {"reason": f"config not valid, nothing changed: {exc}"[:512]}
+    old = agent.config
+    before, after = old.model_dump(), new.model_dump()
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if not changed:
+        return True, {"changed": "nothing", "config_hash": old.config_hash()}
+    cold = [k for k in changed if k not in HOT_KEYS]
+    if cold:
+        return False, {"reason": f"needs a restart to change {', '.join(cold)}; nothing was "
+                                 "applied", "changed": ", ".join(changed)}
+    agent.config = new
+    agent.outbox.resend_timeout_s = new.resend_timeout_s
+    agent.outbox.resend_max_s = max(new.resend_max_s, new.resend_timeout_s)
+    agent.link.config_hash = new.config_hash()
+    status = wire.Status(state=wire.Availability.ONLINE, ts=wire.utcnow(),
+                         boot_id=agent.boot_id, version=agent.version,
+                         config_hash=agent.link.config_hash)
+    agent.link.publish(agent.link.topics.status(agent.device_id), wire.encode(status),
+                       qos=1, retain=True)
+    logger.info("%s: config %s reloaded; applied %s", agent.device_id, path, ", ".join(changed))
+    return True, {"changed": ", ".join(changed), "config_hash": agent.link.config_hash}
+
+
+def reboot(agent: Agent) -> Result:
+    config = agent.config
+    if not config.allow_reboot:
+        return False, {"reason": "reboot is not allowed on this device (allow_reboot = false "
+                                 "in its config)"}
+    command = list(config.reboot_command)
+    logger.warning("%s: rebooting at central's request: %s", agent.device_id, " ".join(command))
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return False, {"reason": f"{' '.join(command)}: {exc}"}
+    if out.returncode != 0:
+        return False, {"reason": f"{' '.join(command)} exited {out.returncode}: "
+                                 f"{(out.stderr or out.stdout).strip()[:300]}"}
+    return True, {"rebooting": " ".join(command)}

@@ -1,0 +1,78 @@
+"""Issue 4, line 3: during a broker outage alarm events survive, snapshots stay within
+their outbox budget with the oldest routine frames dropped first (never alarm events,
+never evidence while routine frames are left), and everything left is delivered after
+reconnect.
+
+The issue says 60 s. This outage lasts a few seconds with the budget scaled down to
+16 frames instead: what is under test is the budget overflowing during an outage,
+and a running live view plus two alarm bursts (7 frames each) overflow 16 frames in
+about 3 s, as a longer outage overflows the defaults (1000 frames / 64 MiB). Time
+alone changes nothing else: the agent neither times out nor discards anything.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from camera_testkit import camera_venue, open_incident
+from e2e.harness import CentralProcess
+from helpers import wait_for
+
+from alarmlink.broker import MosquittoBroker
+from simulators.venue import VenueSimulator
+
+BUDGET = 16
+
+
+def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
+        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+    config = camera_venue(mosquitto, tmp_path / "agent", outbox_max_frames=BUDGET,
+                          buffer_s=2, buffer_fps=2, post_frames=2, post_fps=4)
+    config = config.with_overrides({"broker.reconnect_max_s": 1})
+    with VenueSimulator(config, out=None) as sim:
+        camera = sim.agent.camera
+        assert camera is not None
+        wait_for(lambda: sim.agent.connected, what="agent connected")
+        wait_for(lambda: camera.frames_captured >= 2, what="pre-alarm frames")
+        first = sim.press("gate-button")
+        incident = wait_for(lambda: open_incident(central), what="incident at central")
+        # The officer watches live (routine frames) when the link goes down.
+        central.api("POST", f"/api/incidents/{incident['id']}/snapshots/live",
+                    {"actor": "officer-li", "live_s": 3, "fps": 2})
+        wait_for(lambda: central.rows("SELECT 1 FROM snapshots WHERE phase = 'live'"),
+                 what="live frames arriving")
+        mosquitto.stop()
+        wait_for(lambda: not sim.agent.connected, what="agent sees the outage")
+
+        second = sim.press("gate-button")
+        third = sim.press("gate-button")
+        wait_for(lambda: camera.idle, timeout=15,
+                 what="live view over, both bursts captured")
+        stats = camera.outbox.stats()
+        assert stats["frames"] <= BUDGET and stats["bytes"] <= config.camera.outbox_max_bytes
+        assert stats["dropped_routine"] > 0, "the outage should overflow the budget"
+        assert stats["dropped_evidence"] == 0
+        drops = list(camera.outbox.recent_drops)
+        assert drops and all(not evidence for evidence, _seq, _event in drops)
+        left = camera.outbox.queued(limit=100)
+        routine_left = [f.seq for f in left if not f.evidence]
+        if routine_left:  # oldest routine first: every survivor is newer than every drop
+            assert max(seq for _e, seq, _ev in drops) < min(routine_left)
+        for event in (second, third):  # alarm events untouched, still in the event outbox
+            assert sim.agent.outbox.contains(event.event_id)
+            assert {f.phase for f in left if f.event_id == event.event_id} >= {
+                "pre", "alarm", "post"}
+
+        mosquitto.start()
+        wait_for(lambda: sim.agent.outbox.depth() == 0, timeout=20,
+                 what="both alarm events stored after reconnect")
+        wait_for(lambda: camera.outbox.stats()["frames"] == 0, timeout=20,
+                 what="snapshot outbox drained")
+    stored_events = {r["event_id"] for r in central.rows("SELECT event_id FROM events")}
+    assert {first.event_id, second.event_id, third.event_id} <= stored_events
+    at_central = {(r["event_id"], r["seq"]) for r in central.rows(
+        "SELECT event_id, seq FROM snapshots")}
+    missing = {(f.event_id, f.seq) for f in left} - at_central
+    assert not missing, f"frames left at the outage's end but never stored: {missing}"
+    dead = central.rows("SELECT reason FROM dead_letters")
+    assert not dead, [d["reason"] for d in dead]

@@ -1,0 +1,108 @@
+"""The console in headless Chromium: device troubles in their own list with their own
+sound, apart from alarms, and the device board (state, class, clock skew)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import uvicorn
+from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, Recorder, event_message, make_event
+from helpers import wait_for
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from alarmlink.broker import free_port
+from alarmlink.wire import Heartbeat, Status, encode, utcnow
+from central.api import create_app
+from central.config import CentralConfig
+from central.supervision_config import SupervisionConfig
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--no-first-run"]
+#: A class with no grace, so the trouble follows the last will within one check.
+QUICK = {"bound_s": 60, "heartbeat_s": 15, "silence_s": 31, "grace_s": 0}
+
+
+@pytest.fixture
+def server(db_path: Path, recorder: Recorder) -> Iterator[LiveServer]:
+    supervision = SupervisionConfig.model_validate(
+        {"check_interval_s": 0.5, "default_class": "quick", "classes": {"quick": QUICK}})
+    config = CentralConfig(db=db_path, registry=DEMO_REGISTRY, supervision=supervision)
+    app = create_app(config, publisher=recorder)
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: uv.started or not thread.is_alive(), what="uvicorn start")
+    try:
+        yield LiveServer(f"http://127.0.0.1:{port}", app, recorder)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail("chromium is not installed (apt-get install chromium)")
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def test_device_trouble_has_its_own_list_and_sound_and_the_board_shows_devices(
+        server: LiveServer, browser: Browser) -> None:
+    ingest = server.service.ingestor.handle
+    page: Page = browser.new_page()
+    requested: list[str] = []
+    errors: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.set_default_timeout(10_000)
+    page.goto(server.url + "/")
+    expect(page.locator("#conn")).to_have_text("live")
+    page.get_by_role("button", name="Enable sound").click()
+
+    for device in ("school-01", "hotel-01"):
+        ingest(TOPICS.status(device), encode(Status(state="online", ts=utcnow())))
+    skew = utcnow() + timedelta(minutes=5)  # school-01's clock runs 5 minutes ahead
+    ingest(TOPICS.heartbeat("school-01"), encode(Heartbeat(ts=skew, uptime_s=1, outbox_depth=0)))
+    ingest(TOPICS.heartbeat("hotel-01"),
+           encode(Heartbeat(ts=utcnow(), uptime_s=1, outbox_depth=0)))
+    page.reload()  # the board loads at once (then every 5 s)
+    school = page.locator("#devices tr[data-device-id='school-01']")
+    expect(school).to_contain_text("online")
+    expect(school.locator(".clock-skewed")).to_contain_text("SKEWED")
+    expect(page.locator("#devices tr[data-device-id='village-01']")).to_contain_text(
+        "never connected")
+    page.get_by_role("button", name="Enable sound").click()
+
+    ingest(TOPICS.status("hotel-01"), encode(Status(state="offline", ts=utcnow())))
+    trouble = page.locator("#troubles li.incident")
+    expect(trouble).to_contain_text("device:hotel-01 (offline)")
+    expect(trouble).to_contain_text("DEVICE OFFLINE")
+    expect(page.locator("#alarm-section")).to_be_hidden()
+    expect(page.locator("body")).to_have_attribute("data-last-sound", "trouble")
+    hotel = page.locator("#devices tr[data-device-id='hotel-01']")
+    expect(hotel).to_contain_text("offline")
+
+    ingest(*event_message(make_event("school-01", zone="gate-button")))
+    expect(page.locator("#alarms li.incident")).to_contain_text("gate-button (alarm)")
+    expect(page.locator("body")).to_have_attribute("data-last-sound", "alarm")
+    expect(page.locator("#troubles li.incident")).to_have_count(1)
+
+    ingest(TOPICS.status("hotel-01"), encode(Status(state="online", ts=utcnow())))
+    expect(trouble).to_contain_text("device:hotel-01 (restored)")
+    expect(hotel).to_contain_text("online")
+
+    assert errors == []
+    assert {urlsplit(url).hostname for url in requested} == {"127.0.0.1"}
