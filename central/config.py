@@ -38,21 +38,25 @@ Secrets are :class:`~pydantic.SecretStr` and never logged.
 from __future__ import annotations
 
 import logging
-import os
 import tomllib
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
-from alarmlink.wire import DEFAULT_PREFIX, Topics
+from alarmlink.broker_endpoint import (
+    BrokerEndpoint,
+    check_prefix,
+    check_url,
+    credential_file,
+    read_password_file,
+)
+from alarmlink.wire import DEFAULT_PREFIX
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
 
 logger = logging.getLogger(__name__)
 
-CREDENTIAL_NAME = "mqtt-password"
 
 
 class ConfigError(ValueError):
@@ -63,7 +67,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class BrokerConfig(_Strict):
+class BrokerConfig(BrokerEndpoint, _Strict):
     url: str = Field("mqtt://127.0.0.1:1883",
                      description="Broker URL, mqtt://host:port or mqtts://host:port (TLS).")
     username: str | None = Field("central", description="MQTT user name of central.")
@@ -84,48 +88,26 @@ class BrokerConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must look like mqtt://host:port or mqtts://host:port")
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port: {exc}") from None
-        return value
+        return check_url(value)
 
     @field_validator("topic_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        Topics(value)  # raises ValueError with the reason
-        return value
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-
-    @property
-    def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        return check_prefix(value)
 
     def resolve_password(self) -> SecretStr | None:
         """The password from ``password``, ``password_file`` or the systemd credential."""
         if self.password is not None:
             return self.password
-        path = self.password_file
-        if path is None and os.environ.get("CREDENTIALS_DIRECTORY"):
-            candidate = Path(os.environ["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
-            path = candidate if candidate.exists() else None
+        path = self.password_file or credential_file()
         if path is None:
             return None
         try:
-            return SecretStr(path.read_text().strip())
+            return SecretStr(read_password_file(path))
         except OSError as exc:
             raise ConfigError(f"broker.password_file: cannot read {path}: {exc.strerror}") from None
+        except ValueError as exc:
+            raise ConfigError(f"broker.password_file: {exc}") from None
 
 
 class HttpConfig(_Strict):

@@ -32,7 +32,6 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
-from urllib.parse import urlsplit
 
 from pydantic import (
     BaseModel,
@@ -46,12 +45,19 @@ from pydantic import (
 )
 
 from alarmlink import wire
+from alarmlink.broker_endpoint import (
+    CREDENTIAL_NAME,
+    BrokerEndpoint,
+    check_prefix,
+    check_url,
+    credential_file,
+    read_password_file,
+)
 from edge_agent.camera.config import CameraConfig
 from edge_agent.config_errors import describe_errors
 from edge_agent.pins import normalise_pin
 from edge_agent.serial.config import SerialInput, check_serials
 
-CREDENTIAL_NAME = "mqtt-password"
 
 class ConfigError(ValueError):
     """A config file that cannot be used. ``str()`` has one ``file: key: reason`` per line."""
@@ -76,7 +82,7 @@ def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
     return value
 
 
-class BrokerConfig(_Strict):
+class BrokerConfig(BrokerEndpoint, _Strict):
     """``[broker]``: how the agent reaches the MQTT broker."""
 
     url: str = Field(description="Broker URL: mqtt://host:port, or mqtts://host:port for TLS.")
@@ -106,23 +112,12 @@ class BrokerConfig(_Strict):
     @field_validator("url")
     @classmethod
     def _check_url(cls, value: str) -> str:
-        parts = urlsplit(value)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError("must look like mqtt://host:port (or mqtts://host:port for TLS)")
-        try:
-            parts.port  # noqa: B018 - raises on a bad port
-        except ValueError as exc:
-            raise ValueError(f"bad port: {exc}") from None
-        if parts.path not in ("", "/") or parts.query or parts.username or parts.password:
-            raise ValueError("give only scheme, host and port; credentials go in "
-                             "username and password_file")
-        return value
+        return check_url(value)
 
     @field_validator("topic_prefix")
     @classmethod
     def _check_prefix(cls, value: str) -> str:
-        wire.Topics(value)  # raises ValueError with the reason
-        return value
+        return check_prefix(value)
 
     @model_validator(mode="after")
     def _check(self) -> BrokerConfig:
@@ -134,19 +129,6 @@ class BrokerConfig(_Strict):
         if self.ca_file is not None and not self.tls:
             raise ValueError("ca_file is set but the url is not mqtts://")
         return self
-
-    @property
-    def host(self) -> str:
-        return urlsplit(self.url).hostname or "127.0.0.1"
-
-    @property
-    def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
-
-    @property
-    def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
 
     def password_source(self) -> str:
         """Where the password comes from, for messages (never the password itself)."""
@@ -166,21 +148,17 @@ class BrokerConfig(_Strict):
         """
         if self.password is not None:
             return self.password
-        path = self.password_file
-        if path is None and os.environ.get("CREDENTIALS_DIRECTORY"):
-            path = Path(os.environ["CREDENTIALS_DIRECTORY"]) / CREDENTIAL_NAME
+        path = self.password_file or credential_file()
         if path is None:
             raise ConfigError(["broker: no password: set password_file (or password), or run "
                                f"under systemd with LoadCredential={CREDENTIAL_NAME}:..."])
         try:
-            text = path.read_text(encoding="utf-8")
+            return SecretStr(read_password_file(path))
         except OSError as exc:
             raise ConfigError([f"broker.password_file: cannot read {path}: {exc.strerror}"]) \
                 from None
-        secret = text.splitlines()[0].strip() if text.strip() else ""
-        if not secret:
-            raise ConfigError([f"broker.password_file: {path} is empty"])
-        return SecretStr(secret)
+        except ValueError as exc:
+            raise ConfigError([f"broker.password_file: {exc}"]) from None
 
 
 Contact = Literal["normally_open", "normally_closed"]

@@ -51,6 +51,20 @@ CREATE TABLE IF NOT EXISTS events (
 """
 
 
+def open_store(path: Path, schema: str, *, synchronous: str) -> sqlite3.Connection:
+    """An autocommit SQLite connection in WAL mode, shared across threads, with ``schema``.
+
+    Used by the event outbox (``synchronous=FULL``: an alarm must survive a power cut)
+    and the snapshot outbox. Raises OSError or sqlite3.Error.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA synchronous={synchronous}")
+    db.executescript(schema)
+    return db
+
+
 class OutboxError(RuntimeError):
     """The outbox file cannot be opened or written."""
 
@@ -76,12 +90,7 @@ class Outbox:
         self.resend_max_s = max(resend_max_s, resend_timeout_s)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                       isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
+            self._db = open_store(self.path, _SCHEMA, synchronous="FULL")
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
                              (SCHEMA_VERSION,))
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('next_seq', 1)")

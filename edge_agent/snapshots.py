@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from alarmlink import wire
+from edge_agent.outbox import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -94,12 +95,8 @@ class SnapshotOutbox:
         self.recent_drops: deque[tuple[bool, int, str]] = deque(maxlen=1000)
         self._lock = threading.Lock()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(self.path, check_same_thread=False,
-                                       isolation_level=None, timeout=30)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
+            # NORMAL: a power cut may lose the last routine frames, never an alarm event
+            self._db = open_store(self.path, _SCHEMA, synchronous="NORMAL")
             for key, value in (("next_seq", 1), ("dropped_routine", 0),
                                ("dropped_evidence", 0)):
                 self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)",
