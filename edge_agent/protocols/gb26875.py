@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import time
 from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Literal, NamedTuple
@@ -247,6 +248,10 @@ class Gb26875Decoder(BaseDecoder):
         self._checksum = _CHECKSUM_FUNCS[checksum]
         self.reply_time = reply_time
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(tz))
+        # The default clock only changes the label once a second: cache it per second.
+        self._label_cached = clock is None
+        self._label_second = -1
+        self._label = b""
         self.mapper = EventMapper(tz, zone_memory, honour_test_bit)
         self._buf = bytearray()
 
@@ -331,15 +336,26 @@ class Gb26875Decoder(BaseDecoder):
     def _answer(self, raw: bytes, command: int) -> bytes:
         label = raw[6:12]
         if self.reply_time == "now":
-            t = self.clock()
-            if 2000 <= t.year <= 2255:  # else (a broken clock) echo the received label
-                label = bytes((t.second, t.minute, t.hour, t.day, t.month, t.year - 2000))
+            label = self._now_label() or label  # a broken clock: echo the received label
         if self.checksum == "sum":  # swapping source and dest does not change the sum
             cs = (sum(raw[2:6]) + sum(label) + sum(raw[12:24]) + command) & 0xFF
             return _ANSWER_SUM.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0,
                                     command, cs, END)
         body = _ANSWER.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0, command)
         return body + bytes((self._checksum(body, 0),)) + END
+
+    def _now_label(self) -> bytes:
+        """The centre's time label for answers; b"" when the clock is out of range."""
+        if self._label_cached:
+            second = int(time.time())
+            if second == self._label_second:
+                return self._label
+            self._label_second = second
+        t = self.clock()
+        label = (bytes((t.second, t.minute, t.hour, t.day, t.month, t.year - 2000))
+                 if 2000 <= t.year <= 2255 else b"")
+        self._label = label
+        return label
 
     def _frame(self, raw: bytes, length: int) -> Decoded:
         """A complete frame whose markers, length and checksum are already verified."""
