@@ -16,7 +16,7 @@ from __future__ import annotations
 import html
 import json
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlite_utils import Database
@@ -25,6 +25,11 @@ from alarmlink.wire import Event
 from central.db import iso, write_tx
 
 logger = logging.getLogger(__name__)
+
+
+#: A forgotten session must not silence a device for good: once a session is this old,
+#: the device's next event closes it (``ended_by = "expired"``) and counts as real.
+MAX_SESSION = timedelta(hours=4)
 
 
 class CommissioningError(ValueError):
@@ -74,6 +79,13 @@ def stop(db: Database, device_id: str, actor: str, now: datetime) -> dict[str, A
 
 def record_hit(db: Database, event: Event, now: datetime) -> bool:
     """Inside ingest's transaction: True (and the zone noted) if the device is commissioning."""
+    expired = db.execute(
+        "UPDATE commissioning SET ended_at = ?, ended_by = 'expired' WHERE device_id = ? "
+        "AND ended_at IS NULL AND started_at < ?",
+        [iso(now), event.device_id, iso(now - MAX_SESSION)]).rowcount
+    if expired:
+        logger.warning("device %s: commissioning session older than %s closed; its events "
+                       "are real alarms again", event.device_id, MAX_SESSION)
     session = active_session(db, event.device_id)
     if session is None:
         return False
