@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs when they are missing:
 #   mosquitto (real broker for integration tests), chromium (console tests),
-#   openssl (deployment CA and broker certificates), shellcheck (first-boot script).
+#   openssl (deployment CA and broker certificates), shellcheck (first-boot script),
+#   systemd-analyze (unit files).
 # Runs apt-get only as root; otherwise says exactly what to run.
 set -euo pipefail
 need=()
@@ -10,6 +11,7 @@ command -v openssl >/dev/null 2>&1 || need+=(openssl)
 if [ "${1:-}" != "--broker-only" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+  command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # unit file checks
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
