@@ -12,7 +12,11 @@ alone changes nothing else: the agent neither times out nor discards anything.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from camera_testkit import camera_venue, open_incident
 from e2e.harness import CentralProcess
@@ -24,8 +28,12 @@ from simulators.venue import VenueSimulator
 BUDGET = 16
 
 
-def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+@contextmanager
+def alarm_then_outage(mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path,
+                      live_s: int, fps: float) -> Iterator[tuple[VenueSimulator, Any, Any,
+                                                                  dict[str, Any]]]:
+    """A camera venue raises an alarm, the officer starts a live view, the broker goes
+    down. Yields (simulator, its config, the first alarm event, the incident)."""
     config = camera_venue(mosquitto, tmp_path / "agent", outbox_max_frames=BUDGET,
                           buffer_s=2, buffer_fps=2, post_frames=2, post_fps=4)
     config = config.with_overrides({"broker.reconnect_max_s": 1})
@@ -38,11 +46,19 @@ def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
         incident = wait_for(lambda: open_incident(central), what="incident at central")
         # The officer watches live (routine frames) when the link goes down.
         central.api("POST", f"/api/incidents/{incident['id']}/snapshots/live",
-                    {"actor": "officer-li", "live_s": 3, "fps": 2})
+                    {"actor": "officer-li", "live_s": live_s, "fps": fps})
         wait_for(lambda: central.rows("SELECT 1 FROM snapshots WHERE phase = 'live'"),
                  what="live frames arriving")
         mosquitto.stop()
         wait_for(lambda: not sim.agent.connected, what="agent sees the outage")
+        yield sim, config, first, incident
+
+
+def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
+        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+    with alarm_then_outage(mosquitto, central, tmp_path, 3, 2) as (sim, config, first, _inc):
+        camera = sim.agent.camera
+        assert camera is not None
 
         second = sim.press("gate-button")
         third = sim.press("gate-button")
@@ -85,25 +101,11 @@ def test_sixty_second_outage_with_live_view_running(
         mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
     """The issue's literal case: the broker is down for 60 s while a live view keeps
     producing routine frames at 1 fps; the budget holds, alarms survive, the rest arrives."""
-    import time
-
-    config = camera_venue(mosquitto, tmp_path / "agent", outbox_max_frames=BUDGET,
-                          buffer_s=2, buffer_fps=2, post_frames=2, post_fps=4)
-    config = config.with_overrides({"broker.reconnect_max_s": 1})
-    with VenueSimulator(config, out=None) as sim:
+    with alarm_then_outage(mosquitto, central, tmp_path, 110, 1) as (sim, config, first,
+                                                                     incident):
+        down_at = time.monotonic()
         camera = sim.agent.camera
         assert camera is not None
-        wait_for(lambda: sim.agent.connected, what="agent connected")
-        wait_for(lambda: camera.frames_captured >= 2, what="pre-alarm frames")
-        first = sim.press("gate-button")
-        incident = wait_for(lambda: open_incident(central), what="incident at central")
-        central.api("POST", f"/api/incidents/{incident['id']}/snapshots/live",
-                    {"actor": "officer-li", "live_s": 110, "fps": 1})
-        wait_for(lambda: central.rows("SELECT 1 FROM snapshots WHERE phase = 'live'"),
-                 what="live frames arriving")
-        mosquitto.stop()
-        down_at = time.monotonic()
-        wait_for(lambda: not sim.agent.connected, what="agent sees the outage")
         during = [sim.press("gate-button") for _ in range(2)]
         # the outage itself: its length is the scenario, not a synchronisation
         wait_for(lambda: time.monotonic() - down_at >= OUTAGE_S, timeout=OUTAGE_S + 10,
