@@ -5,26 +5,13 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from e2e.harness import CentralProcess
-from helpers import CENTRAL_USER, wait_for
+from helpers import wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
-
-from alarmlink.broker import MosquittoBroker
-
-
-@pytest.fixture
-def central(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[CentralProcess]:
-    proc = CentralProcess(tmp_path / "central", mosquitto, CENTRAL_USER)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 class Console:

@@ -4,13 +4,11 @@ zone and description."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from e2e.harness import CentralProcess
-from helpers import CENTRAL_USER, wait_for
+from helpers import wait_for
 from serial_testkit import DEVICE, Made, agent_config, serial_input
 
 from alarmlink.broker import MosquittoBroker
@@ -18,16 +16,6 @@ from simulators.panel_scenario import PanelStep
 
 CID_ZONE = "cid-1234-g01-z015 2F east corridor smoke"
 SIA_ZONE = "sia-5678-z129"
-
-
-@pytest.fixture
-def central(mosquitto: MosquittoBroker, tmp_path: Path) -> Iterator[CentralProcess]:
-    proc = CentralProcess(tmp_path / "central", mosquitto, CENTRAL_USER)
-    proc.start()
-    try:
-        yield proc
-    finally:
-        proc.stop()
 
 
 def open_incident(central: CentralProcess, category: str, zone: str) -> dict[str, Any] | None:
