@@ -24,13 +24,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_agent.protocols import (  # noqa: E402
+from alarmlink.codecs import (  # noqa: E402
     contactid,
     make_decoder,  # noqa: E402
     sia_dc09,
 )
-from edge_agent.protocols.gb26875 import encode_frame  # noqa: E402
-from edge_agent.protocols.gb26875_data import (  # noqa: E402
+from alarmlink.codecs.gb26875 import encode_frame  # noqa: E402
+from alarmlink.codecs.gb26875_data import (  # noqa: E402
     ComponentState,
     TimeLabel,
     encode_app_data,

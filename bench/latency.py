@@ -169,7 +169,7 @@ def main() -> int:
         "broker": {"url": broker.url, "username": "central",
                    "password_file": str(work / "central-password")},
         "http": {"host": "127.0.0.1", "port": port}}))
-    central = subprocess.Popen([sys.executable, "-m", "alarmlink.cli", "central", "serve",
+    central = subprocess.Popen([sys.executable, "-m", "alarmlink_tools.cli", "central", "serve",
                                 "--config", str(conf)], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

@@ -1,7 +1,7 @@
 """A simulated fire panel / transmission device that talks to the edge agent in real bytes.
 
 :class:`PanelSimulator` writes GB/T 26875.3 frames, Contact ID lines or SIA DC-09 frames
-(built with the protocol encoders of :mod:`edge_agent.protocols`) onto a
+(built with the protocol encoders of :mod:`alarmlink.codecs`) onto a
 :mod:`~simulators.panel_ports` port, and reads back what the agent answers: GB 26875
 confirms and denies, DC-09 ACK/NAK/DUH, decoded and printed::
 
@@ -28,8 +28,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
 
-from edge_agent.protocols.gb26875 import CMD_CONFIRM, CMD_DENY, Checksum, Gb26875Decoder
-from edge_agent.protocols.sia_dc09 import crc16_arc
+from alarmlink.codecs.gb26875 import CMD_CONFIRM, CMD_DENY, Checksum, Gb26875Decoder
+from alarmlink.codecs.sia_dc09 import crc16_arc
 from simulators.panel_ports import PanelPort, PortGone, PtyPort
 from simulators.panel_scenario import (
     PanelScenario,

@@ -45,11 +45,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from edge_agent.config import ConfigError
-from edge_agent.config_errors import describe_errors
-from edge_agent.protocols import contactid, sia_dc09
-from edge_agent.protocols.gb26875 import CMD_SEND, Checksum, encode_frame
-from edge_agent.protocols.gb26875_data import (
+from alarmlink.codecs import contactid, sia_dc09
+from alarmlink.codecs.gb26875 import CMD_SEND, Checksum, encode_frame
+from alarmlink.codecs.gb26875_data import (
     ComponentState,
     Record,
     SystemState,
@@ -59,13 +57,15 @@ from edge_agent.protocols.gb26875_data import (
     encode_app_data,
     encode_description,
 )
-from edge_agent.protocols.gb26875_events import (
+from alarmlink.codecs.gb26875_events import (
     COMPONENT_FLAGS,
     OPERATION_FLAGS,
     SYSTEM_FLAGS,
     UITD_FLAGS,
 )
-from edge_agent.protocols.sia_codes import adm_cid_data, sia_data
+from alarmlink.codecs.sia_codes import adm_cid_data, sia_data
+from edge_agent.config import ConfigError
+from edge_agent.config_errors import describe_errors
 
 Protocol = Literal["gb26875", "contactid", "sia-dc09"]
 Action = Literal["send", "corrupt", "noise", "unplug", "replug"]

@@ -166,7 +166,7 @@ class SerialInput(BaseModel):
         return f"{self.name}{LINK_ZONE_SUFFIX}"
 
     def decoder_options(self) -> dict[str, Any]:
-        """Keyword options for :func:`edge_agent.protocols.make_decoder`."""
+        """Keyword options for :func:`alarmlink.codecs.make_decoder`."""
         if self.protocol != "gb26875":
             return {}
         options: dict[str, Any] = {}

@@ -41,9 +41,9 @@ import serial
 from pydantic import ValidationError
 
 from alarmlink import wire
+from alarmlink.codecs import Decoded, PanelEvent, make_decoder
+from alarmlink.codecs.common import MAX_DETAIL_KEYS, clip_zone
 from edge_agent.outbox import OutboxError
-from edge_agent.protocols import Decoded, PanelEvent, make_decoder
-from edge_agent.protocols.common import MAX_DETAIL_KEYS, clip_zone
 from edge_agent.serial.config import SerialInput
 from edge_agent.serial.watch import LinkWatch
 

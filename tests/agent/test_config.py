@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from agent_testkit import FIRMWARE, config_dict, make_config
 
-from alarmlink.cli import main
+from alarmlink_tools.cli import main
 from edge_agent.config import ButtonInput, ConfigError, load_config, validate_config
 from edge_agent.pins import normalise_pin
 
@@ -71,7 +71,7 @@ def test_missing_broker_section_fails_check_config_naming_it(
 
 def test_check_config_as_a_subprocess(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("[[inputs]]\ntype", "[[inputs]]\ntpye"))
-    proc = subprocess.run([sys.executable, "-m", "alarmlink.cli", "agent", "check-config",
+    proc = subprocess.run([sys.executable, "-m", "alarmlink_tools.cli", "agent", "check-config",
                            str(path)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2, proc.stderr
     assert ("inputs[0] (zone 'gate-button'): required key 'type' missing (one of button, "

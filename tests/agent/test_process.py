@@ -61,7 +61,7 @@ def write_config(tmp_path: Path, url: str, password: str = "school-01-pw") -> Pa
 
 
 def alarmlink(*args: str) -> list[str]:
-    return [sys.executable, "-m", "alarmlink.cli", *args]
+    return [sys.executable, "-m", "alarmlink_tools.cli", *args]
 
 
 @pytest.fixture

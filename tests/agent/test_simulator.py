@@ -175,7 +175,7 @@ def test_demo_scenarios_match_their_venues(venue: str) -> None:
 def run_cli(*args: str, stdin: str | None = None, timeout: float = 60) -> \
         subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run([sys.executable, "-m", "alarmlink.cli", "sim", "venue", *args],
+    return subprocess.run([sys.executable, "-m", "alarmlink_tools.cli", "sim", "venue", *args],
                           input=stdin, capture_output=True, text=True, timeout=timeout,
                           cwd=ROOT, env=env)
 

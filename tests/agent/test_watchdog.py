@@ -83,8 +83,8 @@ def test_ready_watchdog_withheld_when_link_dead_then_resumed_and_stopping(
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "NOTIFY_SOCKET": address,
            "WATCHDOG_USEC": "300000"}  # WatchdogSec=0.3 s: a ping every 0.15 s
     env.pop("WATCHDOG_PID", None)
-    proc = subprocess.Popen([sys.executable, "-m", "alarmlink.cli", "agent", "run", "--config",
-                             str(tmp_path / "agent.toml")], env=env, cwd=ROOT,
+    proc = subprocess.Popen([sys.executable, "-m", "alarmlink_tools.cli", "agent", "run",
+                             "--config", str(tmp_path / "agent.toml")], env=env, cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for(lambda: sd.messages, timeout=30, what="the first notify message")

@@ -20,7 +20,7 @@ from edge_agent.agent import Agent
 from edge_agent.camera.sources import PICAMERA2_HINT, CameraUnavailable
 from edge_agent.config import AgentConfig, ConfigError, validate_config
 
-ALARMLINK = [sys.executable, "-m", "alarmlink.cli"]
+ALARMLINK = [sys.executable, "-m", "alarmlink_tools.cli"]
 
 
 def config_with(tmp_path: Path, **camera: object) -> AgentConfig:

@@ -15,7 +15,7 @@ from helpers import wait_for
 from sqlite_utils import Database
 
 from alarmlink.broker import MosquittoBroker, free_port
-from alarmlink.cli import main
+from alarmlink_tools.cli import main
 from central.ingest import Ingestor
 
 
@@ -43,7 +43,7 @@ def test_serve_runs_until_interrupted(mosquitto: MosquittoBroker, tmp_path: Path
     password.write_text("central-test-pw\n")
     port = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "alarmlink.cli", "central", "serve", "--db",
+        [sys.executable, "-m", "alarmlink_tools.cli", "central", "serve", "--db",
          str(tmp_path / "c.db"), "--broker-url", mosquitto.url, "--username", "central",
          "--password-file", str(password), "--port", str(port), "--registry",
          str(DEMO_REGISTRY)],

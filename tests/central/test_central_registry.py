@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from central_testkit import DEMO_REGISTRY
 
-from alarmlink.cli import main
+from alarmlink_tools.cli import main
 from central.db import open_db
 from central.registry import RegistryError, device_route, list_registry, load_registry
 

@@ -37,7 +37,7 @@ def test_central_speaks_sd_notify(tmp_path: Path) -> None:
     reader.start()
     env = {**os.environ, "NOTIFY_SOCKET": f"@{name}", "WATCHDOG_USEC": "2000000"}
     # No broker on this port: central must still report ready and alive (it retries MQTT).
-    proc = subprocess.Popen([sys.executable, "-m", "alarmlink.cli", "central", "serve",
+    proc = subprocess.Popen([sys.executable, "-m", "alarmlink_tools.cli", "central", "serve",
                              "--db", str(tmp_path / "c.db"), "--registry", str(DEMO_REGISTRY),
                              "--broker-url", f"mqtt://127.0.0.1:{free_port()}",
                              "--port", str(free_port())], env=env,

@@ -22,7 +22,7 @@ from edge_agent.config import AgentConfig, load_config
 ROOT = Path(__file__).resolve().parents[2]
 REGISTRY = ROOT / "central" / "demo_registry.toml"
 FIRMWARE = ROOT / "firmware_configs"
-ALARMLINK = [sys.executable, "-m", "alarmlink.cli"]
+ALARMLINK = [sys.executable, "-m", "alarmlink_tools.cli"]
 
 
 def private_file(path: Path, text: str) -> Path:

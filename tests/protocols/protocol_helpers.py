@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from alarmlink import wire
-from edge_agent.protocols.common import Decoded, PanelEvent
+from alarmlink.codecs.common import Decoded, PanelEvent
 
 # STANDARDS.md, "GB/T 26875.3-2011", public example: smoke detector fire alarm, type 2.
 GB_EXAMPLE = bytes.fromhex(

@@ -1,4 +1,4 @@
-"""Tests of the shared codec types and the decoder registry (edge_agent.protocols.common)."""
+"""Tests of the shared codec types and the decoder registry (alarmlink.codecs.common)."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from protocol_helpers import CID_EXAMPLE, DC09_EXAMPLE, GB_EXAMPLE, all_events, check_contract
 
-from alarmlink.wire import Kind, State
-from edge_agent.protocols import (
+from alarmlink.codecs import (
     PROTOCOLS,
     DecodeError,
     DecoderStats,
@@ -21,7 +20,8 @@ from edge_agent.protocols import (
     StreamDecoder,
     make_decoder,
 )
-from edge_agent.protocols.common import clip_zone, trusted_event
+from alarmlink.codecs.common import clip_zone, trusted_event
+from alarmlink.wire import Kind, State
 
 VALID: dict[str, Any] = {"kind": Kind.FIRE, "state": State.ALARM, "zone": "z1"}
 
@@ -75,13 +75,13 @@ def test_stats_as_dict() -> None:
 
 
 @pytest.mark.parametrize(("name", "bad", "logger_name"), [
-    ("gb26875", GB_EXAMPLE[:-3] + b"\x00##", "edge_agent.protocols.gb26875"),
-    ("contactid", b"1234181131010159\r", "edge_agent.protocols.contactid"),
-    ("sia-dc09", DC09_EXAMPLE.replace(b"CE11", b"CE12"), "edge_agent.protocols.sia_dc09"),
+    ("gb26875", GB_EXAMPLE[:-3] + b"\x00##", "alarmlink.codecs.gb26875"),
+    ("contactid", b"1234181131010159\r", "alarmlink.codecs.contactid"),
+    ("sia-dc09", DC09_EXAMPLE.replace(b"CE11", b"CE12"), "alarmlink.codecs.sia_dc09"),
 ])
 def test_rejections_are_logged_at_debug_with_hex(caplog: pytest.LogCaptureFixture, name: str,
                                                  bad: bytes, logger_name: str) -> None:
-    caplog.set_level(logging.DEBUG, logger="edge_agent.protocols")
+    caplog.set_level(logging.DEBUG, logger="alarmlink.codecs")
     (result,) = make_decoder(name).feed(bad)
     assert result.events == () and result.error
     (record,) = [r for r in caplog.records if r.name == logger_name]

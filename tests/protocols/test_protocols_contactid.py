@@ -7,9 +7,8 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from protocol_helpers import CID_EXAMPLE, CID_RESTORE, all_events, check_contract, feed_chunks
 
-from alarmlink.wire import Kind, State
-from edge_agent.protocols import DecodeError, make_decoder
-from edge_agent.protocols.contactid import (
+from alarmlink.codecs import DecodeError, make_decoder
+from alarmlink.codecs.contactid import (
     MAX_LINE,
     ContactIdDecoder,
     checksum_digit,
@@ -17,6 +16,7 @@ from edge_agent.protocols.contactid import (
     encode_message,
     parse_message,
 )
+from alarmlink.wire import Kind, State
 
 
 def test_public_example_and_restore() -> None:

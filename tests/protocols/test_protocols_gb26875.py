@@ -16,9 +16,8 @@ from protocol_helpers import (
     feed_chunks,
 )
 
-from alarmlink.wire import Kind, State
-from edge_agent.protocols import DecodeError, make_decoder
-from edge_agent.protocols.gb26875 import (
+from alarmlink.codecs import DecodeError, make_decoder
+from alarmlink.codecs.gb26875 import (
     MAX_FRAME,
     Gb26875Decoder,
     build_confirm,
@@ -28,7 +27,7 @@ from edge_agent.protocols.gb26875 import (
     encode_frame,
     parse_header,
 )
-from edge_agent.protocols.gb26875_data import (
+from alarmlink.codecs.gb26875_data import (
     AnalogValue,
     ComponentState,
     SystemOperation,
@@ -39,7 +38,8 @@ from edge_agent.protocols.gb26875_data import (
     decode_app_data,
     encode_app_data,
 )
-from edge_agent.protocols.gb26875_events import component_zone
+from alarmlink.codecs.gb26875_events import component_zone
+from alarmlink.wire import Kind, State
 
 UITD = bytes.fromhex("790300000000")
 CENTRE = bytes.fromhex("385B01000000")

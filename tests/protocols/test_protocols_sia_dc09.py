@@ -9,10 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from protocol_helpers import DC09_EXAMPLE, all_events, check_contract, feed_chunks
 
-from alarmlink.wire import Kind, State
-from edge_agent.protocols import DecodeError, make_decoder
-from edge_agent.protocols.sia_codes import adm_cid_data, parse_sia_data, sia_data
-from edge_agent.protocols.sia_dc09 import (
+from alarmlink.codecs import DecodeError, make_decoder
+from alarmlink.codecs.sia_codes import adm_cid_data, parse_sia_data, sia_data
+from alarmlink.codecs.sia_dc09 import (
     MAX_FRAME,
     SiaDc09Decoder,
     build_ack,
@@ -22,6 +21,7 @@ from edge_agent.protocols.sia_dc09 import (
     encode_message,
     frame_body,
 )
+from alarmlink.wire import Kind, State
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from alarmlink.bundle import BundleError, Zone, render_agent_config
-from alarmlink.cli import main
-from alarmlink.firstboot import RUNCMD_ITEM, render_user_data
 from alarmlink.tls import ensure_ca
+from alarmlink_tools.bundle import BundleError, Zone, render_agent_config
+from alarmlink_tools.cli import main
+from alarmlink_tools.firstboot import RUNCMD_ITEM, render_user_data
 from central.credentials import account
 from central.db import open_db
 from central.registry import County, Station, Venue, add_county, add_station, add_venue

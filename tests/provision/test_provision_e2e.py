@@ -15,7 +15,7 @@ from e2e.harness import CentralProcess
 from helpers import CENTRAL_USER, wait_for
 from provision.provision_testkit import GeneratedBroker, UrlOnly
 
-from alarmlink.cli import main
+from alarmlink_tools.cli import main
 from central.credentials import set_password
 from central.db import open_db
 from edge_agent.config import load_config

@@ -12,11 +12,11 @@ from helpers import wait_for
 from serial_testkit import ROOT, SCENARIOS, Made, Recorder
 
 from alarmlink.broker import free_port
+from alarmlink.codecs import make_decoder
 from edge_agent.config import ConfigError
-from edge_agent.protocols import make_decoder
 from simulators.panel_scenario import corrupt, encode_step, load_panel_scenario
 
-ALARMLINK = [sys.executable, "-m", "alarmlink.cli"]
+ALARMLINK = [sys.executable, "-m", "alarmlink_tools.cli"]
 
 
 @pytest.mark.parametrize("protocol", ["gb26875", "contactid", "sia-dc09"])

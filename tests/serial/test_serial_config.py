@@ -9,7 +9,7 @@ import pytest
 from agent.agent_testkit import config_dict
 from serial_testkit import ROOT, serial_input
 
-from alarmlink.cli import main
+from alarmlink_tools.cli import main
 from edge_agent.config import AgentConfig, ConfigError, validate_config
 
 

@@ -7,7 +7,7 @@ each result it writes ``reply`` (if any) back on the line and turns each
 
 Failures never raise out of ``feed()``: they are counted in :class:`DecoderStats`,
 logged at DEBUG with the raw bytes in hex, and produce no events. Corrupt bytes never
-raise an alarm. Frame formats: /work/shared/STANDARDS.md (sections "GB/T 26875.3-2011",
+raise an alarm. Frame formats: docs/protocols.md (sections "GB/T 26875.3-2011",
 "Ademco Contact ID", "SIA DC-09").
 """
 
@@ -202,25 +202,3 @@ class BaseDecoder:
         if reply is not None:
             stats.replies += 1
         return Decoded(events, raw, reply, message)
-
-
-def make_decoder(protocol: str, **options: Any) -> StreamDecoder:
-    """A fresh stream decoder for ``protocol``: "gb26875", "contactid" or "sia-dc09".
-
-    ``options`` go to the decoder's constructor (see each module); an unknown protocol
-    raises ``ValueError``, an unknown option ``TypeError``.
-    """
-    name = protocol.strip().lower()
-    if name == "gb26875":
-        from edge_agent.protocols.gb26875 import Gb26875Decoder
-
-        return Gb26875Decoder(**options)
-    if name == "contactid":
-        from edge_agent.protocols.contactid import ContactIdDecoder
-
-        return ContactIdDecoder(**options)
-    if name == "sia-dc09":
-        from edge_agent.protocols.sia_dc09 import SiaDc09Decoder
-
-        return SiaDc09Decoder(**options)
-    raise ValueError(f"unknown panel protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

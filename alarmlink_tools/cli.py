@@ -22,8 +22,8 @@ GROUPS: dict[str, tuple[str, str, str]] = {
     "agent": ("edge_agent.cli", "add_agent_commands", "run and check the venue edge agent"),
     "central": ("central.cli", "add_central_commands", "the central dispatch server"),
     "sim": ("simulators.cli", "add_sim_commands", "sensor and venue simulators"),
-    "demo": ("alarmlink.demo", "add_demo_command", "broker, central and three venues"),
-    "provision": ("alarmlink.provision", "add_provision_commands",
+    "demo": ("alarmlink_tools.demo", "add_demo_command", "broker, central and three venues"),
+    "provision": ("alarmlink_tools.provision", "add_provision_commands",
                   "installers: provision, revoke and commission venue devices"),
 }
 

@@ -9,7 +9,7 @@ The CRC (CRC-16/ARC: reflected polynomial 0xA001, init 0) and the hex length cov
 bytes from the first ``"`` up to the CR. Both must match, and both are required in
 upper-case hex: a lower-case digit would let a single flipped bit (0x20) through.
 Timestamps are UTC. IDs: ``SIA-DCS`` and ``ADM-CID`` carry events (see
-:mod:`edge_agent.protocols.sia_codes`), ``NULL`` is a link test (ACK, no event).
+:mod:`alarmlink.codecs.sia_codes`), ``NULL`` is a link test (ACK, no event).
 
 Answers: a valid frame gets ``"ACK"`` with the same sequence, receiver, line and
 account; a frame failing CRC, length or syntax gets ``"NAK"0000R0L0A0[]`` with our
@@ -27,14 +27,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from edge_agent.protocols.common import (
+from alarmlink.codecs.common import (
     BaseDecoder,
     Decoded,
     DecodeError,
     DetailValue,
     PanelEvent,
 )
-from edge_agent.protocols.sia_codes import adm_cid_event, sia_events, split_account
+from alarmlink.codecs.sia_codes import adm_cid_event, sia_events, split_account
 
 logger = logging.getLogger(__name__)
 

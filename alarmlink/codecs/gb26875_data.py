@@ -27,7 +27,7 @@ import struct
 from datetime import datetime, tzinfo
 from typing import NamedTuple
 
-from edge_agent.protocols.common import DecodeError
+from alarmlink.codecs.common import DecodeError
 
 logger = logging.getLogger(__name__)
 

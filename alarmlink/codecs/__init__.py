@@ -9,18 +9,18 @@ Use :func:`make_decoder` and feed it the bytes read from the serial port::
         for event in result.events:
             ...                                 # -> wire.Event(source=serial, ...)
 
-Frame formats: /work/shared/STANDARDS.md.
+Frame formats and checksums: ``docs/protocols.md``.
 """
 
-from edge_agent.protocols.common import (
+from alarmlink.codecs.common import (
     PROTOCOLS,
     Decoded,
     DecodeError,
     DecoderStats,
     PanelEvent,
     StreamDecoder,
-    make_decoder,
 )
+from alarmlink.codecs.factory import make_decoder
 
 __all__ = [
     "PROTOCOLS",

@@ -50,15 +50,14 @@ import logging
 from datetime import tzinfo
 from functools import lru_cache
 
-from alarmlink.wire import Kind, State
-from edge_agent.protocols.common import (
+from alarmlink.codecs.common import (
     MAX_ZONE,
     DetailValue,
     PanelEvent,
     clip_zone,
     trusted_event,
 )
-from edge_agent.protocols.gb26875_data import (
+from alarmlink.codecs.gb26875_data import (
     AppData,
     ComponentState,
     SystemOperation,
@@ -67,6 +66,7 @@ from edge_agent.protocols.gb26875_data import (
     UitdOperation,
     UitdState,
 )
+from alarmlink.wire import Kind, State
 
 logger = logging.getLogger(__name__)
 

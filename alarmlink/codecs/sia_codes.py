@@ -33,9 +33,9 @@ import re
 from datetime import datetime
 from typing import NamedTuple
 
+from alarmlink.codecs.common import DecodeError, DetailValue, PanelEvent, clip_zone
+from alarmlink.codecs.contactid import ContactIdMessage, to_event
 from alarmlink.wire import Kind, State
-from edge_agent.protocols.common import DecodeError, DetailValue, PanelEvent, clip_zone
-from edge_agent.protocols.contactid import ContactIdMessage, to_event
 
 logger = logging.getLogger(__name__)
 

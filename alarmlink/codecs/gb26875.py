@@ -32,14 +32,14 @@ from collections.abc import Callable
 from datetime import datetime, tzinfo
 from typing import Literal, NamedTuple
 
-from edge_agent.protocols.common import (
+from alarmlink.codecs.common import (
     BaseDecoder,
     Decoded,
     DecodeError,
     DetailValue,
 )
-from edge_agent.protocols.gb26875_data import AppData, TimeLabel, decode_app_data
-from edge_agent.protocols.gb26875_events import EventMapper
+from alarmlink.codecs.gb26875_data import AppData, TimeLabel, decode_app_data
+from alarmlink.codecs.gb26875_events import EventMapper
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +217,7 @@ class Gb26875Decoder(BaseDecoder):
     (``"now"`` or ``"echo"``), ``clock`` (returns the centre's local time for answers),
     ``zone_memory`` (zones whose active conditions are remembered for restores),
     ``honour_test_bit`` (b0 = 0 marks events ``test``; off by default, see
-    :mod:`edge_agent.protocols.gb26875_events`).
+    :mod:`alarmlink.codecs.gb26875_events`).
 
     The framer looks for ``@@``, checks the length bound (1024) and the ``##`` end marker,
     and on any mismatch resynchronises on the next ``@@``. A candidate that is still

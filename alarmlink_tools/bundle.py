@@ -38,14 +38,14 @@ from typing import Any
 
 import tomli_w
 
+from alarmlink_tools import resources
 from edge_agent.config import AgentConfig, validate_config
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
-FIRMWARE_DIR = ROOT / "firmware_configs"
+FIRMWARE_DIR = resources.firmware_configs()
 PROFILES_DIR = FIRMWARE_DIR / "profiles"
-AGENT_UNIT = ROOT / "systemd" / "alarmlink-agent.service"
+AGENT_UNIT = resources.systemd_units() / "alarmlink-agent.service"
 KINDS = ("school", "hotel", "village")
 ON_DEVICE_CA = "/etc/alarmlink/ca.crt"
 
@@ -176,7 +176,7 @@ def write_bundle(out: Path, *, config: dict[str, Any], password: str, ca_cert: P
                  meta: dict[str, Any], wheels: list[Path] | None = None,
                  pip_spec: str = "alarmlink[agent]") -> Path:
     """Write the boot bundle into ``out``; returns the ``alarmlink/`` directory."""
-    from alarmlink.firstboot import render_firstboot, render_user_data
+    from alarmlink_tools.firstboot import render_firstboot, render_user_data
 
     target = out / "alarmlink"
     target.mkdir(parents=True, exist_ok=True)

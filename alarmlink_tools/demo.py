@@ -2,7 +2,7 @@
 
 The broker is a private Mosquitto on a free loopback port when the binary is
 present, otherwise the embedded amqtt broker (MQTT 3.1.1; see
-:mod:`alarmlink.embedded_broker` for its limits). Every client has its own
+:mod:`alarmlink_tools.embedded_broker` for its limits). Every client has its own
 generated credentials, as in production. Central and each venue run as child
 processes (``alarmlink central serve`` and ``alarmlink sim venue``), exactly the
 commands an operator would run. Ctrl-C (or SIGTERM) stops everything.
@@ -11,6 +11,7 @@ commands an operator would run. Ctrl-C (or SIGTERM) stops everything.
 from __future__ import annotations
 
 import argparse
+import importlib.resources
 import os
 import secrets
 import shutil
@@ -29,12 +30,12 @@ from typing import Any, Protocol
 import tomli_w
 
 from alarmlink.broker import BrokerUser, MosquittoBroker, free_port, mosquitto_binary
+from alarmlink_tools import resources
 
-ROOT = Path(__file__).resolve().parent.parent
-FIRMWARE = ROOT / "firmware_configs"
-REGISTRY = ROOT / "central" / "demo_registry.toml"
+FIRMWARE = resources.firmware_configs()
+REGISTRY = Path(str(importlib.resources.files("central"))) / "demo_registry.toml"
 VENUES = ("school", "hotel", "village")
-CLI = [sys.executable, "-m", "alarmlink.cli"]
+CLI = [sys.executable, "-m", "alarmlink_tools.cli"]
 
 
 class DemoError(RuntimeError):
@@ -87,7 +88,7 @@ def _start_broker(users: list[BrokerUser], workdir: Path, embedded: bool) -> tup
         broker: Broker = MosquittoBroker(users, workdir=workdir / "mosquitto")
         broker.start()
         return broker, "mqttv5"
-    from alarmlink.embedded_broker import EmbeddedBroker
+    from alarmlink_tools.embedded_broker import EmbeddedBroker
 
     print("demo: mosquitto not found, using the embedded amqtt broker (MQTT 3.1.1, demo only)")
     embedded_broker = EmbeddedBroker(users)
@@ -136,7 +137,7 @@ def run_demo(args: argparse.Namespace) -> int:
     venues = [v.strip() for v in args.venues.split(",") if v.strip()]
     for venue in venues:
         if not (FIRMWARE / f"{venue}.toml").exists():
-            print(f"demo: no firmware_configs/{venue}.toml (run the demo from a checkout)",
+            print(f"demo: no firmware_configs/{venue}.toml (known venues: school, hotel, village)",
                   file=sys.stderr)
             return 2
     workdir = args.data_dir or Path(tempfile.mkdtemp(prefix="alarmlink-demo-"))

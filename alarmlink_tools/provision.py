@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from alarmlink.broker import BrokerError
-from alarmlink.bundle import KINDS, BundleError, render_agent_config, write_bundle
 from alarmlink.tls import TlsError
 from alarmlink.wire import utcnow
+from alarmlink_tools.bundle import KINDS, BundleError, render_agent_config, write_bundle
 
 logger = logging.getLogger(__name__)
 

@@ -44,8 +44,8 @@ import logging
 import re
 from typing import NamedTuple
 
+from alarmlink.codecs.common import BaseDecoder, Decoded, DecodeError, PanelEvent
 from alarmlink.wire import Kind, State
-from edge_agent.protocols.common import BaseDecoder, Decoded, DecodeError, PanelEvent
 
 logger = logging.getLogger(__name__)
 
