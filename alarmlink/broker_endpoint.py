@@ -1,4 +1,4 @@
-"""How a client reaches the broker: settings shared by the agent's and central's configs.
+"""How a client reaches the broker: the one ``[broker]`` model of every config.
 
 One place for the URL rules (``mqtt://host:port`` or ``mqtts://host:port``), the
 derived host, port and TLS flag, the topic-prefix check and the password lookup
@@ -9,9 +9,20 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
-from alarmlink.wire import Topics
+from pydantic import (
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from alarmlink.config_base import ConfigError, StrictModel, resolve_config_path
+from alarmlink.wire import DEFAULT_PREFIX, Topics
 
 #: File name of the MQTT password in systemd's credential directory.
 CREDENTIAL_NAME = "mqtt-password"
@@ -72,3 +83,106 @@ class BrokerEndpoint:
     @property
     def tls(self) -> bool:
         return urlsplit(self.url).scheme == "mqtts"
+
+
+class BrokerConfig(BrokerEndpoint, StrictModel):
+    """``[broker]``: how a client (a venue agent, central, a simulator) reaches the broker.
+
+    The agent and central share this model; central fills in its own defaults
+    (user ``central``, client id ``alarmlink-central``, a week of queued messages).
+    Relative ``password_file``/``ca_file`` paths are resolved against ``base_dir``
+    from the validation context (the config file's folder).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    url: str = Field(description="Broker URL: mqtt://host:port, or mqtts://host:port for TLS.")
+    username: str = Field(min_length=1, max_length=64,
+                          description="MQTT user name; the broker's ACL expects the device id.")
+    password: SecretStr | None = Field(None, description="MQTT password inline (prefer a file).")
+    password_file: Path | None = Field(
+        None, description="File holding the MQTT password (first line; mode 0600).")
+    ca_file: Path | None = Field(None, description="CA bundle for mqtts://; system CAs if unset.")
+    protocol: Literal["mqttv5", "mqttv311"] = Field(
+        "mqttv5", description="MQTT 5 (Mosquitto), or 3.1.1 for brokers without MQTT 5.")
+    topic_prefix: str = Field(DEFAULT_PREFIX, description="Topic prefix shared by all clients.")
+    client_id: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="MQTT client id; the broker keeps the session under it. "
+                    "Default: the user name.")
+    keepalive_s: int = Field(30, ge=5, le=600,
+                             description="MQTT keepalive; the broker sends the last will after "
+                                         "about 1.5 times this without traffic.")
+    session_expiry_s: int = Field(
+        24 * 3600, ge=0, le=30 * 24 * 3600,
+        description="How long the broker keeps queued messages for this client while offline.")
+    reconnect_min_s: int = Field(1, ge=1, le=300, description="First reconnect delay.")
+    reconnect_max_s: int = Field(30, ge=1, le=3600, description="Longest reconnect delay.")
+
+    @field_validator("password_file", "ca_file")
+    @classmethod
+    def _relative_paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return resolve_config_path(value, info)
+
+    @field_validator("url")
+    @classmethod
+    def _check_url(cls, value: str) -> str:
+        return check_url(value)
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _check_prefix(cls, value: str) -> str:
+        return check_prefix(value)
+
+    @model_validator(mode="after")
+    def _check(self) -> BrokerConfig:
+        if self.password is not None and self.password_file is not None:
+            raise ValueError("set password or password_file, not both")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError(f"reconnect_min_s ({self.reconnect_min_s}) is above "
+                             f"reconnect_max_s ({self.reconnect_max_s})")
+        if self.ca_file is not None and not self.tls:
+            raise ValueError("ca_file is set but the url is not mqtts://")
+        return self
+
+    @property
+    def effective_client_id(self) -> str:
+        """``client_id``, or the user name when none is set."""
+        return self.client_id or self.username
+
+    def password_source(self) -> str:
+        """Where the password comes from, for messages (never the password itself)."""
+        if self.password is not None:
+            return "broker.password (inline)"
+        if self.password_file is not None:
+            return f"broker.password_file {self.password_file}"
+        creds = os.environ.get("CREDENTIALS_DIRECTORY")
+        if creds:
+            return f"systemd credential {Path(creds) / CREDENTIAL_NAME}"
+        return "none"
+
+    def password_or_none(self) -> SecretStr | None:
+        """The password from ``password``, ``password_file`` or the systemd credential.
+
+        None when none is configured; :class:`ConfigError` when the file cannot be read.
+        """
+        if self.password is not None:
+            return self.password
+        path = self.password_file or credential_file()
+        if path is None:
+            return None
+        try:
+            return SecretStr(read_password_file(path))
+        except OSError as exc:
+            raise ConfigError([f"broker.password_file: cannot read {path}: {exc.strerror}"]) \
+                from None
+        except ValueError as exc:
+            raise ConfigError([f"broker.password_file: {exc}"]) from None
+
+    def resolve_password(self) -> SecretStr:
+        """Like :meth:`password_or_none`, but a missing password is a :class:`ConfigError`."""
+        password = self.password_or_none()
+        if password is None:
+            raise ConfigError(["broker: no password: set password_file (or password), or run "
+                               f"under systemd with LoadCredential={CREDENTIAL_NAME}:..."])
+        return password

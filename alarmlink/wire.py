@@ -42,6 +42,8 @@ from pydantic import (
 )
 from ulid import ULID
 
+from alarmlink.config_base import describe_error_list
+
 SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "alarmlink/v1"
 #: Largest JSON payload accepted on any JSON topic (bytes).
@@ -53,12 +55,18 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 #: A JPEG comment (COM) segment starting with this tag holds the SnapshotMeta JSON.
 SNAPSHOT_META_TAG = b"alarmlink-snapshot:"
 
+#: Limits of an event's zone and ``detail`` map; codecs and the agent clip to these.
+MAX_ZONE = 64
+MAX_DETAIL_KEYS = 32
+MAX_DETAIL_KEY = 64
+MAX_DETAIL_STR = 512
+
 DEVICE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 ULID_PATTERN = r"^[0-9A-HJKMNP-TV-Z]{26}$"
 
 DeviceId = Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)]
 EventId = Annotated[str, StringConstraints(pattern=ULID_PATTERN)]
-Zone = Annotated[str, StringConstraints(min_length=1, max_length=64)]
+Zone = Annotated[str, StringConstraints(min_length=1, max_length=MAX_ZONE)]
 ShortText = Annotated[str, StringConstraints(max_length=256)]
 DetailValue = str | int | float | bool | None
 
@@ -73,13 +81,15 @@ UtcDatetime = Annotated[datetime, AfterValidator(_utc)]
 
 
 def _small_detail(value: dict[str, DetailValue]) -> dict[str, DetailValue]:
-    if len(value) > 32:
-        raise ValueError("detail has more than 32 keys")
+    if len(value) > MAX_DETAIL_KEYS:
+        raise ValueError(f"detail has more than {MAX_DETAIL_KEYS} keys")
     for key, item in value.items():
-        if len(key) > 64:
-            raise ValueError(f"detail key {key[:20]!r}... is longer than 64 characters")
-        if isinstance(item, str) and len(item) > 512:
-            raise ValueError(f"detail value for {key!r} is longer than 512 characters")
+        if len(key) > MAX_DETAIL_KEY:
+            raise ValueError(f"detail key {key[:20]!r}... is longer than {MAX_DETAIL_KEY} "
+                             "characters")
+        if isinstance(item, str) and len(item) > MAX_DETAIL_STR:
+            raise ValueError(f"detail value for {key!r} is longer than {MAX_DETAIL_STR} "
+                             "characters")
     return value
 
 
@@ -319,10 +329,7 @@ def decode(model: type[M], payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES
 
 
 def _describe(model: type[BaseModel], exc: ValidationError) -> str:
-    parts = []
-    for err in exc.errors()[:5]:
-        where = ".".join(str(p) for p in err["loc"]) or "(payload)"
-        parts.append(f"{where}: {err['msg']}")
+    parts = describe_error_list(exc.errors()[:5], model)
     return f"invalid {model.__name__}: " + "; ".join(parts)
 
 

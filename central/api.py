@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
 
 from alarmlink import __version__
+from alarmlink.config_base import describe_error_list
 from alarmlink.wire import Outcome
 from central import incidents
 from central.api_models import (
@@ -112,10 +113,7 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
     """422 with FastAPI's usual ``detail`` list plus one readable ``message``."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err.get("loc", ()))
-        parts.append(f"{where}: {err.get('msg')}")
+    parts = describe_error_list(exc.errors())
     return JSONResponse(status_code=422, content={
         "detail": [{k: v for k, v in e.items() if k in ("loc", "msg", "type")}
                    for e in exc.errors()],

@@ -11,7 +11,8 @@ from typing import Any
 
 from pydantic import SecretStr, ValidationError
 
-from central.config import CentralConfig, ConfigError, describe_errors, load_config
+from alarmlink.config_base import ConfigError, describe_errors
+from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
     County,
@@ -143,7 +144,8 @@ def build_config(args: argparse.Namespace) -> CentralConfig:
     try:
         return CentralConfig.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError("command line: " + describe_errors(exc)) from None
+        lines = describe_errors(exc, CentralConfig)
+        raise ConfigError([f"command line: {line}" for line in lines]) from None
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -178,7 +180,7 @@ def _add(args: argparse.Namespace, model: Any, adder: Any, keys: list[str]) -> i
         record = model.model_validate({k: getattr(args, k) for k in keys})
         adder(open_db(args.db), record)
     except ValidationError as exc:
-        return _fail(describe_errors(exc))
+        return _fail("; ".join(describe_errors(exc, model)))
     except RegistryError as exc:
         return _fail(str(exc))
     print(f"{model.__name__.lower()} {record.id} saved")

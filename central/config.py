@@ -40,82 +40,31 @@ from __future__ import annotations
 import logging
 import tomllib
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from alarmlink.broker_endpoint import (
-    BrokerEndpoint,
-    check_prefix,
-    check_url,
-    credential_file,
-    read_password_file,
-)
-from alarmlink.wire import DEFAULT_PREFIX
+from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.config_base import ConfigError, StrictModel, describe_errors
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
 
 logger = logging.getLogger(__name__)
 
+#: Central's own defaults for ``[broker]`` keys it leaves out.
+BROKER_DEFAULTS: dict[str, object] = {
+    "url": "mqtt://127.0.0.1:1883",
+    "username": "central",
+    "client_id": "alarmlink-central",
+    "session_expiry_s": 7 * 24 * 3600,
+}
 
 
-class ConfigError(ValueError):
-    """A configuration file that cannot be used. ``str()`` names the file, key and reason."""
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class BrokerConfig(BrokerEndpoint, _Strict):
-    url: str = Field("mqtt://127.0.0.1:1883",
-                     description="Broker URL, mqtt://host:port or mqtts://host:port (TLS).")
-    username: str | None = Field("central", description="MQTT user name of central.")
-    password: SecretStr | None = Field(None, description="MQTT password (prefer password_file).")
-    password_file: Path | None = Field(None, description="File holding the MQTT password.")
-    ca_file: Path | None = Field(None, description="CA bundle for mqtts://; system CAs if unset.")
-    protocol: Literal["mqttv5", "mqttv311"] = Field(
-        "mqttv5", description="MQTT protocol version; 3.1.1 for brokers without MQTT 5.")
-    topic_prefix: str = Field(DEFAULT_PREFIX, description="Topic prefix shared with the devices.")
-    client_id: str = Field("alarmlink-central", min_length=1, max_length=64,
-                           description="Fixed client id: the broker keeps the session under it.")
-    session_expiry_s: int = Field(7 * 24 * 3600, ge=60,
-                                  description="How long the broker queues messages for central.")
-    keepalive_s: int = Field(30, ge=5, le=600, description="MQTT keepalive interval.")
-    reconnect_min_s: int = Field(1, ge=1, description="First reconnect delay.")
-    reconnect_max_s: int = Field(30, ge=1, description="Longest reconnect delay (backoff cap).")
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_url(value)
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        return check_prefix(value)
-
-    def resolve_password(self) -> SecretStr | None:
-        """The password from ``password``, ``password_file`` or the systemd credential."""
-        if self.password is not None:
-            return self.password
-        path = self.password_file or credential_file()
-        if path is None:
-            return None
-        try:
-            return SecretStr(read_password_file(path))
-        except OSError as exc:
-            raise ConfigError(f"broker.password_file: cannot read {path}: {exc.strerror}") from None
-        except ValueError as exc:
-            raise ConfigError(f"broker.password_file: {exc}") from None
-
-
-class HttpConfig(_Strict):
+class HttpConfig(StrictModel):
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
 
 
-class CentralConfig(_Strict):
+class CentralConfig(StrictModel):
     data_dir: Path = Field(Path("alarmlink-data"), description="Directory for central's data.")
     db: Path | None = Field(None, description="SQLite database file; default data_dir/central.db.")
     registry: Path | None = Field(None, description="Registry TOML upserted at start.")
@@ -130,9 +79,17 @@ class CentralConfig(_Strict):
     snapshots: SnapshotsConfig = Field(
         default_factory=lambda: SnapshotsConfig(),
         description="Snapshot retention and live-view limits (central/snapshot_config.py).")
-    broker: BrokerConfig = Field(default_factory=lambda: BrokerConfig(),
-                                 description="MQTT connection.")
+    broker: BrokerConfig = Field(
+        default_factory=lambda: BrokerConfig.model_validate(BROKER_DEFAULTS),
+        description="MQTT connection; keys left out take central's defaults (BROKER_DEFAULTS).")
     http: HttpConfig = Field(default_factory=lambda: HttpConfig(), description="HTTP server.")
+
+    @field_validator("broker", mode="before")
+    @classmethod
+    def _broker_defaults(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {**BROKER_DEFAULTS, **value}
+        return value
 
     @property
     def db_path(self) -> Path:
@@ -142,15 +99,18 @@ class CentralConfig(_Strict):
 def load_config(path: Path) -> CentralConfig:
     """Read and validate a TOML config. Raises :class:`ConfigError` naming file and key."""
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
         config = CentralConfig.model_validate(raw)
     except ValidationError as exc:
-        raise ConfigError(f"{path}: " + describe_errors(exc)) from None
+        raise ConfigError([f"{path}: {line}"
+                           for line in describe_errors(exc, CentralConfig, data=raw)]) from None
     base = path.parent
     return config.model_copy(update=_relative_to(config, base))
 
@@ -170,13 +130,3 @@ def _relative_to(config: CentralConfig, base: Path) -> dict[str, object]:
     if broker_update:
         update["broker"] = config.broker.model_copy(update=broker_update)
     return update
-
-
-def describe_errors(exc: ValidationError) -> str:
-    """``key.path: reason`` for each pydantic error, joined with ``; ``."""
-    parts = []
-    for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-        parts.append(f"{where}: {msg}")
-    return "; ".join(parts)

@@ -50,11 +50,11 @@ class MqttBridge:
         protocol = (MQTTProtocolVersion.MQTTv5 if config.protocol == "mqttv5"
                     else MQTTProtocolVersion.MQTTv311)
         self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=config.client_id,
+            CallbackAPIVersion.VERSION2, client_id=config.effective_client_id,
             clean_session=None if protocol == MQTTProtocolVersion.MQTTv5 else False,
             protocol=protocol, reconnect_on_failure=True,
         )
-        password = config.resolve_password()
+        password = config.password_or_none()
         if config.username:
             self.client.username_pw_set(
                 config.username, password.get_secret_value() if password else None)
@@ -95,7 +95,7 @@ class MqttBridge:
             properties.SessionExpiryInterval = self.config.session_expiry_s
             clean_start = False
         logger.info("connecting to %s as %s (client id %s, %s)", self.config.url,
-                    self.config.username, self.config.client_id, self.config.protocol)
+                    self.config.username, self.config.effective_client_id, self.config.protocol)
         self.client.connect_async(self.config.host, self.config.port,
                                   keepalive=self.config.keepalive_s,
                                   clean_start=clean_start, properties=properties)

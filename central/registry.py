@@ -36,11 +36,11 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ConfigDict, Field, StringConstraints, ValidationError
 from sqlite_utils import Database
 
+from alarmlink.config_base import StrictModel, describe_errors
 from alarmlink.wire import DEVICE_ID_PATTERN, Zone
-from central.config import describe_errors
 from central.db import write_tx
 
 logger = logging.getLogger(__name__)
@@ -54,8 +54,8 @@ class RegistryError(ValueError):
     """A registry file or record that cannot be loaded. ``str()`` names the key."""
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _Record(StrictModel):
+    """Unknown keys are errors."""
 
 
 class County(_Record):
@@ -107,7 +107,8 @@ def parse_registry(path: Path) -> RegistryFile:
     try:
         return RegistryFile.model_validate(raw)
     except ValidationError as exc:
-        raise RegistryError(f"{path}: {describe_errors(exc)}") from None
+        lines = describe_errors(exc, RegistryFile, data=raw)
+        raise RegistryError(f"{path}: " + "; ".join(lines)) from None
 
 
 def load_registry(db: Database, path: Path) -> dict[str, int]:

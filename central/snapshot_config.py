@@ -15,11 +15,12 @@ Files are stored under ``{data_dir}/snapshots/`` (content-addressed by sha256).
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from alarmlink.config_base import FrozenStrictModel
 
 
-class SnapshotsConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SnapshotsConfig(FrozenStrictModel):
 
     evidence_days: float = Field(
         365.0, gt=0, description="Keep frames of alarm incidents this long after the incident "

@@ -28,11 +28,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from alarmlink.config_base import FrozenStrictModel
 
 
-class DeviceClass(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class DeviceClass(FrozenStrictModel):
 
     bound_s: float = Field(gt=0, le=86_400, description="Longest time from a device's loss "
                                                         "to its trouble at the station.")
@@ -60,8 +61,7 @@ BUILTIN_CLASSES: dict[str, DeviceClass] = {
 }
 
 
-class SupervisionConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class SupervisionConfig(FrozenStrictModel):
 
     check_interval_s: float = Field(1.0, gt=0, le=10,
                                     description="How often every device is judged.")

@@ -43,7 +43,7 @@ HOT_KEYS = frozenset({"venue", "heartbeat_interval_s", "resend_timeout_s", "rese
                       "walk_test", "watchdog_link_grace_s", "allow_reboot", "reboot_command"})
 #: Below this much free space in the state directory the self-test reports a problem.
 MIN_FREE_MB = 64
-MAX_DETAIL_KEYS = 32
+MAX_DETAIL_KEYS = wire.MAX_DETAIL_KEYS
 _SEEN_IDS = 256
 Result = tuple[bool, dict[str, wire.DetailValue]]
 

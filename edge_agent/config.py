@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import tomllib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -37,7 +36,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    SecretStr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -45,120 +43,23 @@ from pydantic import (
 )
 
 from alarmlink import wire
-from alarmlink.broker_endpoint import (
-    CREDENTIAL_NAME,
-    BrokerEndpoint,
-    check_prefix,
-    check_url,
-    credential_file,
-    read_password_file,
+from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.config_base import (
+    ConfigError,
+    StrictModel,
+    describe_errors,
+    resolve_config_path,
 )
 from edge_agent.camera.config import CameraConfig
-from edge_agent.config_errors import describe_errors
 from edge_agent.pins import normalise_pin
 from edge_agent.serial.config import SerialInput, check_serials
 
 
-class ConfigError(ValueError):
-    """A config file that cannot be used. ``str()`` has one ``file: key: reason`` per line."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-
-class _Strict(BaseModel):
+class _Strict(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _resolve_path(value: Path | None, info: ValidationInfo) -> Path | None:
-    """Relative paths are relative to the config file's directory (validation context)."""
-    if value is None:
-        return None
-    value = value.expanduser()
-    base = (info.context or {}).get("base_dir")
-    if not value.is_absolute() and base is not None:
-        return Path(base) / value
-    return value
-
-
-class BrokerConfig(BrokerEndpoint, _Strict):
-    """``[broker]``: how the agent reaches the MQTT broker."""
-
-    url: str = Field(description="Broker URL: mqtt://host:port, or mqtts://host:port for TLS.")
-    username: str = Field(min_length=1, max_length=64,
-                          description="MQTT user name; the broker's ACL expects the device id.")
-    password: SecretStr | None = Field(None, description="MQTT password inline (prefer a file).")
-    password_file: Path | None = Field(
-        None, description="File holding the MQTT password (first line; mode 0600).")
-    ca_file: Path | None = Field(None, description="CA bundle for mqtts://; system CAs if unset.")
-    protocol: Literal["mqttv5", "mqttv311"] = Field(
-        "mqttv5", description="MQTT 5 (Mosquitto), or 3.1.1 for brokers without MQTT 5.")
-    topic_prefix: str = Field(wire.DEFAULT_PREFIX, description="Topic prefix shared with central.")
-    keepalive_s: int = Field(30, ge=5, le=600,
-                             description="MQTT keepalive; the broker sends the last will after "
-                                         "about 1.5 times this without traffic.")
-    session_expiry_s: int = Field(
-        24 * 3600, ge=0, le=30 * 24 * 3600,
-        description="How long the broker keeps receipts and commands for an offline agent.")
-    reconnect_min_s: int = Field(1, ge=1, le=300, description="First reconnect delay.")
-    reconnect_max_s: int = Field(30, ge=1, le=3600, description="Longest reconnect delay.")
-
-    @field_validator("password_file", "ca_file")
-    @classmethod
-    def _relative_paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
-        return _resolve_path(value, info)
-
-    @field_validator("url")
-    @classmethod
-    def _check_url(cls, value: str) -> str:
-        return check_url(value)
-
-    @field_validator("topic_prefix")
-    @classmethod
-    def _check_prefix(cls, value: str) -> str:
-        return check_prefix(value)
-
-    @model_validator(mode="after")
-    def _check(self) -> BrokerConfig:
-        if self.password is not None and self.password_file is not None:
-            raise ValueError("set password or password_file, not both")
-        if self.reconnect_min_s > self.reconnect_max_s:
-            raise ValueError(f"reconnect_min_s ({self.reconnect_min_s}) is above "
-                             f"reconnect_max_s ({self.reconnect_max_s})")
-        if self.ca_file is not None and not self.tls:
-            raise ValueError("ca_file is set but the url is not mqtts://")
-        return self
-
-    def password_source(self) -> str:
-        """Where the password comes from, for messages (never the password itself)."""
-        if self.password is not None:
-            return "broker.password (inline)"
-        if self.password_file is not None:
-            return f"broker.password_file {self.password_file}"
-        creds = os.environ.get("CREDENTIALS_DIRECTORY")
-        if creds:
-            return f"systemd credential {Path(creds) / CREDENTIAL_NAME}"
-        return "none"
-
-    def resolve_password(self) -> SecretStr:
-        """The password from ``password``, ``password_file`` or the systemd credential.
-
-        Raises :class:`ConfigError` when none is set or the file cannot be read.
-        """
-        if self.password is not None:
-            return self.password
-        path = self.password_file or credential_file()
-        if path is None:
-            raise ConfigError(["broker: no password: set password_file (or password), or run "
-                               f"under systemd with LoadCredential={CREDENTIAL_NAME}:..."])
-        try:
-            return SecretStr(read_password_file(path))
-        except OSError as exc:
-            raise ConfigError([f"broker.password_file: cannot read {path}: {exc.strerror}"]) \
-                from None
-        except ValueError as exc:
-            raise ConfigError([f"broker.password_file: {exc}"]) from None
+_resolve_path = resolve_config_path
 
 
 Contact = Literal["normally_open", "normally_closed"]

@@ -26,7 +26,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from edge_agent.config import ConfigError
+from alarmlink.config_base import ConfigError
 
 SCENARIOS = Path(__file__).resolve().parents[1] / "firmware_configs" / "scenarios"
 PROTOCOLS = ("gb26875", "contactid", "sia-dc09")

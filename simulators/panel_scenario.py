@@ -43,7 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from alarmlink.codecs import contactid, sia_dc09
 from alarmlink.codecs.gb26875 import CMD_SEND, Checksum, encode_frame
@@ -64,8 +64,7 @@ from alarmlink.codecs.gb26875_events import (
     UITD_FLAGS,
 )
 from alarmlink.codecs.sia_codes import adm_cid_data, sia_data
-from edge_agent.config import ConfigError
-from edge_agent.config_errors import describe_errors
+from alarmlink.config_base import ConfigError, FrozenStrictModel, describe_errors
 
 Protocol = Literal["gb26875", "contactid", "sia-dc09"]
 Action = Literal["send", "corrupt", "noise", "unplug", "replug"]
@@ -82,8 +81,8 @@ FIELDS: dict[str, frozenset[str]] = {
 }
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(FrozenStrictModel):
+    """Unknown keys are errors."""
 
 
 class PanelStep(_Strict):

@@ -25,10 +25,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
+from alarmlink.config_base import FrozenStrictModel, describe_errors
 from edge_agent.config import AgentConfig, ConfigError
-from edge_agent.config_errors import describe_errors
 from simulators.venue import SimulatorError, VenueSimulator
 
 logger = logging.getLogger(__name__)
@@ -36,8 +36,8 @@ logger = logging.getLogger(__name__)
 Action = Literal["press", "trip", "restore", "cut", "mend", "status"]
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+class _Strict(FrozenStrictModel):
+    """Unknown keys are errors."""
 
 
 class Step(_Strict):

@@ -26,10 +26,10 @@ logger = logging.getLogger(__name__)
 DetailValue = str | int | float | bool | None
 
 #: Limits of the wire contract (alarmlink/wire.py: Zone, Detail).
-MAX_ZONE = 64
-MAX_DETAIL_KEYS = 32
-MAX_DETAIL_KEY = 64
-MAX_DETAIL_STR = 512
+MAX_ZONE = wire.MAX_ZONE
+MAX_DETAIL_KEYS = wire.MAX_DETAIL_KEYS
+MAX_DETAIL_KEY = wire.MAX_DETAIL_KEY
+MAX_DETAIL_STR = wire.MAX_DETAIL_STR
 
 PROTOCOLS = ("gb26875", "contactid", "sia-dc09")
 

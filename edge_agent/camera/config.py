@@ -25,19 +25,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from alarmlink import wire
+from alarmlink.config_base import FrozenStrictModel
 
 CameraType = Literal["picamera2", "test-pattern", "directory"]
 #: Room left under ``wire.MAX_SNAPSHOT_BYTES`` for the metadata segment.
 META_ROOM_BYTES = 2048
 
 
-class CameraConfig(BaseModel):
+class CameraConfig(FrozenStrictModel):
     """``[camera]``: one camera per device. Leave the table out for a device without one."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     type: CameraType = Field(
         description="picamera2 (Raspberry Pi camera; apt install python3-picamera2), "

@@ -25,7 +25,9 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from alarmlink.config_base import FrozenStrictModel
 
 PROTOCOL_NAMES = ("gb26875", "contactid", "sia-dc09")
 Protocol = Literal["gb26875", "contactid", "sia-dc09"]
@@ -38,10 +40,9 @@ GB_OPTIONS = ("checksum", "reply_time", "honour_test_bit", "timezone")
 LINK_ZONE_SUFFIX = " serial link"
 
 
-class SerialInput(BaseModel):
+class SerialInput(FrozenStrictModel):
     """One serial port with a panel (or UITD) on it: framing, protocol, supervision."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     name: str = Field(
         min_length=1, max_length=40, pattern=r"^[A-Za-z0-9][A-Za-z0-9 _.-]*$",

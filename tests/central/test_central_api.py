@@ -77,7 +77,7 @@ def test_errors_are_404_409_and_clear_422(client: TestClient) -> None:
     again = client.post("/api/incidents/1/acknowledge", json={"actor": "officer-wang"})
     assert again.status_code == 409 and "acknowledged" in again.json()["detail"]
     no_actor = client.post("/api/incidents/1/dispatch", json={})
-    assert no_actor.status_code == 422 and "body.actor: Field required" in no_actor.json()[
+    assert no_actor.status_code == 422 and "body.actor: required key missing" in no_actor.json()[
         "message"]
     blank = client.post("/api/incidents/1/dispatch", json={"actor": "   "})
     assert blank.status_code == 422 and "body.actor" in blank.json()["message"]

@@ -37,15 +37,15 @@ def test_misspelt_key_is_named(db_path: Path, tmp_path: Path) -> None:
                    '[[venues]]\nid = "v"\nname = "V"\nkind = "school"\nstaton = "s"\n')
     with pytest.raises(RegistryError) as err:
         load_registry(open_db(db_path), bad)
-    assert "venues.0.staton: unknown key" in str(err.value)
-    assert "venues.0.station: Field required" in str(err.value)
+    assert "venues[0].staton: unknown key (did you mean 'station'?)" in str(err.value)
+    assert "venues[0].station: required key missing" in str(err.value)
 
 
 def test_bad_kind_and_unknown_reference(db_path: Path, tmp_path: Path) -> None:
     db = open_db(db_path)
     bad_kind = tmp_path / "kind.toml"
     bad_kind.write_text('[[venues]]\nid = "v"\nname = "V"\nkind = "mall"\nstation = "s"\n')
-    with pytest.raises(RegistryError, match=r"venues.0.kind"):
+    with pytest.raises(RegistryError, match=r"venues\[0\]\.kind: Input should be 'school'"):
         load_registry(db, bad_kind)
     dangling = tmp_path / "dangling.toml"
     dangling.write_text('[[venues]]\nid = "v"\nname = "V"\nkind = "hotel"\nstation = "nope"\n')

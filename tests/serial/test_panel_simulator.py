@@ -13,7 +13,7 @@ from serial_testkit import ROOT, SCENARIOS, Made, Recorder
 
 from alarmlink.broker import free_port
 from alarmlink.codecs import make_decoder
-from edge_agent.config import ConfigError
+from alarmlink.config_base import ConfigError
 from simulators.panel_scenario import corrupt, encode_step, load_panel_scenario
 
 ALARMLINK = [sys.executable, "-m", "alarmlink_tools.cli"]

@@ -70,8 +70,9 @@ def _event_dict() -> dict[str, object]:
 @given(key=st.text(min_size=1, max_size=20).filter(lambda k: k not in wire.Event.model_fields))
 def test_unknown_field_rejected_and_named(key: str) -> None:
     payload = json.dumps({**_event_dict(), key: 1}).encode()
-    with pytest.raises(wire.ContractError, match="Extra inputs"):
+    with pytest.raises(wire.ContractError, match="unknown key") as info:
         wire.decode(wire.Event, payload)
+    assert key in str(info.value)
 
 
 @pytest.mark.parametrize(

@@ -1,35 +1,90 @@
-"""Config validation errors in words an installer understands: ``file: key.path: reason``.
+"""The base of every config model, and validation errors in words an installer understands.
 
-Generic over the root pydantic model, so the agent config and the simulator's
-scenario files share it. Unknown keys get a "did you mean" hint, a missing
-table is called a section, and the discriminator tag that pydantic inserts
-into the location of a tagged union (``inputs.0.button.pin``) is dropped.
+- :class:`StrictModel`: unknown keys are errors (a misspelt key must not silently fall
+  back to a default).
+- :class:`ConfigError`: a config that cannot be used; one ``file: key.path: reason`` per
+  line.
+- :func:`describe_errors`: pydantic errors as those lines. Generic over the root model,
+  so the agent config, central's config, the registry, the simulators' scenario files,
+  the wire codec and the HTTP API's 422 bodies all speak the same way. Unknown keys get a
+  "did you mean" hint, a missing table is called a section, and the discriminator tag that
+  pydantic inserts into the location of a tagged union (``inputs.0.button.pin``) is
+  dropped.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 from types import UnionType
 from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo
 
 Loc = tuple[int | str, ...]
 
 
-def describe_errors(exc: ValidationError, root: type[BaseModel], *,
+class ConfigError(ValueError):
+    """A config that cannot be used. ``str()`` has one ``file: key: reason`` per line."""
+
+    def __init__(self, problems: str | Sequence[str]) -> None:
+        self.problems = [problems] if isinstance(problems, str) else list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class StrictModel(BaseModel):
+    """A config section: unknown keys are rejected, never ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class FrozenStrictModel(StrictModel):
+    """A :class:`StrictModel` whose instances cannot be changed after validation."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def resolve_config_path(value: Path | None, info: ValidationInfo) -> Path | None:
+    """For a field validator: a relative path is relative to the config file's folder.
+
+    The folder comes from the validation context (``{"base_dir": ...}``); without one,
+    the path is left as given. ``~`` is expanded.
+    """
+    if value is None:
+        return None
+    value = value.expanduser()
+    base = (info.context or {}).get("base_dir")
+    if not value.is_absolute() and base is not None:
+        return Path(base) / value
+    return value
+
+
+def describe_errors(exc: ValidationError, root: type[BaseModel] | None = None, *,
                     data: Mapping[str, Any] | None = None,
                     tags: Mapping[str, type[BaseModel]] | None = None) -> list[str]:
     """One ``key.path: reason`` line per pydantic error.
 
-    ``data`` (the parsed TOML) lets list items be labelled with their zone;
+    ``root`` is the validated model (for "did you mean" hints; without it the hint is
+    left out); ``data`` (the parsed TOML) lets list items be labelled with their zone;
     ``tags`` maps the discriminator values of a tagged union to their models.
+    """
+    return describe_error_list(exc.errors(), root, data=data, tags=tags)
+
+
+def describe_error_list(errors: Sequence[Mapping[str, Any]],
+                        root: type[BaseModel] | None = None, *,
+                        data: Mapping[str, Any] | None = None,
+                        tags: Mapping[str, type[BaseModel]] | None = None) -> list[str]:
+    """:func:`describe_errors` for a list of pydantic-shaped error dicts.
+
+    FastAPI's ``RequestValidationError.errors()`` has this shape, so the API's 422
+    bodies are worded like config errors.
     """
     helper = _Describer(root, dict(tags or {}))
     lines: list[str] = []
-    for err in exc.errors():
-        loc = tuple(err["loc"])
+    for err in errors:
+        loc = tuple(err.get("loc", ()))
         where = helper.format_loc(helper.strip_tags(loc), data)
         reason = helper.reason(err, loc, _node(data, helper.strip_tags(loc)))
         lines.append(f"{where}: {reason}" if where else reason)
@@ -37,7 +92,8 @@ def describe_errors(exc: ValidationError, root: type[BaseModel], *,
 
 
 class _Describer:
-    def __init__(self, root: type[BaseModel], tags: dict[str, type[BaseModel]]) -> None:
+    def __init__(self, root: type[BaseModel] | None,
+                 tags: dict[str, type[BaseModel]]) -> None:
         self.root = root
         self.tags = tags
 
