@@ -1,4 +1,6 @@
-"""docs/protocols.md stays true: every worked example frame is decoded by the real codec.
+"""The docs stay true: protocol example frames decode, wire examples validate.
+
+docs/protocols.md: every worked example frame is decoded by the real codec.
 
 An example is a fenced block whose info string is a protocol name (``gb26875``,
 ``contactid``, ``sia-dc09``), followed by a ``json decoded`` block saying what the codec
@@ -6,6 +8,9 @@ must produce: the answer written back on the line and the events (kind, state, z
 and any ``test``, ``ts`` or ``detail`` fields given). Besides the codec, the test checks
 each frame against the rules the page states (GB 26875 sum checksum, Contact ID digit
 sum, DC-09 CRC-16/ARC and length), computed here independently of the codecs.
+
+docs/wire.md: every JSON example validates against the model of its topic section, the
+examples of ``wire.example_payloads()`` are there verbatim, and so are the limits.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from alarmlink.codecs import Decoded, PanelEvent, make_decoder
 
 ROOT = Path(__file__).resolve().parent.parent
 DOC = ROOT / "docs" / "protocols.md"
+WIRE_DOC = ROOT / "docs" / "wire.md"
 SECTIONS = {"gb26875": "GB/T 26875.3-2011", "contactid": "Ademco Contact ID",
             "sia-dc09": "SIA DC-09"}
 _FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.M | re.S)
@@ -190,3 +196,39 @@ def test_documented_example_decodes_as_documented(example: Example) -> None:
     decoder = _decoder(example)
     trickled = [r for b in range(len(frame)) for r in decoder.feed(frame[b:b + 1])]
     assert [(r.events, r.reply) for r in trickled] == [(result.events, result.reply)]
+
+
+# --- docs/wire.md ------------------------------------------------------------------------
+
+def test_wire_doc_has_every_topic_with_its_example_and_the_limits() -> None:
+    doc = WIRE_DOC.read_text(encoding="utf-8")
+    for channel, example in wire.example_payloads().items():
+        assert f"### `{channel}`" in doc, f"no section for topic {channel}"
+        assert f"`{{prefix}}/dev/{{device_id}}/{channel}`" in doc, f"{channel} not in the table"
+        assert json.dumps(example) in doc, f"example payload for {channel} is out of date"
+    assert "### `snapshot/{event_id}`" in doc
+    for fact in (f"{wire.MAX_PAYLOAD_BYTES // 1024} KiB", f"{wire.MAX_SNAPSHOT_BYTES // 1024} KiB",
+                 wire.DEVICE_ID_PATTERN, wire.ULID_PATTERN, wire.DEFAULT_PREFIX,
+                 f"`v: {wire.SCHEMA_VERSION}`"):
+        assert fact in doc, f"docs/wire.md does not say {fact!r}"
+
+
+def test_every_wire_doc_example_is_valid() -> None:
+    doc = WIRE_DOC.read_text(encoding="utf-8")
+    checked = 0
+    for match in _FENCE.finditer(doc):
+        info, body = match.group(1).strip(), match.group(2).strip()
+        heading = re.findall(r"^### `([^`]+)`", doc[:match.start()], re.M)
+        where = f"docs/wire.md:{doc.count(chr(10), 0, match.start()) + 1}"
+        if info == "json":
+            data = body.encode()
+            if '"v":' in body:
+                wire.decode(wire.model_for(heading[-1]), data)
+            else:  # the args of a snapshot command
+                assert heading[-1] == "cmd", where
+                wire.SnapshotRequest.model_validate_json(data)
+            checked += 1
+        elif body.startswith(wire.SNAPSHOT_META_TAG.decode()):
+            wire.decode(wire.SnapshotMeta, body.encode()[len(wire.SNAPSHOT_META_TAG):])
+            checked += 1
+    assert checked >= len(wire.JSON_CHANNELS) + 2
