@@ -140,7 +140,7 @@ def run_demo(args: argparse.Namespace) -> int:
             print(f"demo: no firmware_configs/{venue}.toml (known venues: school, hotel, village)",
                   file=sys.stderr)
             return 2
-    workdir = args.data_dir or Path(tempfile.mkdtemp(prefix="alarmlink-demo-"))
+    workdir = (args.data_dir or Path(tempfile.mkdtemp(prefix="alarmlink-demo-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     os.chmod(workdir, 0o700)
     children: list[subprocess.Popen[str]] = []

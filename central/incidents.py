@@ -1,6 +1,6 @@
 """Incidents: alarm events of one venue grouped, routed to the venue's station.
 
-Rules (DESIGN.md section 5):
+Rules (docs/architecture.md):
 
 * an alarm event (state ``alarm``, kind not ``trouble``/``power``) opens an
   ``alarm`` incident for its venue, or joins the venue's open one;

@@ -3,7 +3,7 @@
 File: ``{state_dir}/outbox-{device_id}.sqlite3`` (see ``AgentConfig.outbox_path``),
 WAL journal with ``synchronous=FULL`` so a committed event survives a power cut.
 
-Rules (DESIGN.md, "Delivery rule"):
+Rules (docs/architecture.md, "The delivery rule"):
 
 - :meth:`Outbox.add` allocates the next ``seq`` and stores the encoded
   :class:`~alarmlink.wire.Event` in ONE transaction. ``seq`` lives in a ``meta``

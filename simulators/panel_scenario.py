@@ -68,7 +68,7 @@ from alarmlink.config_base import ConfigError, FrozenStrictModel, describe_error
 
 Protocol = Literal["gb26875", "contactid", "sia-dc09"]
 Action = Literal["send", "corrupt", "noise", "unplug", "replug"]
-#: Addresses of the public GB 26875.3 example (STANDARDS.md): UITD and centre.
+#: Addresses of the public GB 26875.3 example (docs/protocols.md): UITD and centre.
 UITD_ADDR = bytes.fromhex("790300000000")
 CENTRE_ADDR = bytes.fromhex("385B01000000")
 GB_FLAGS = {"component": COMPONENT_FLAGS, "system": SYSTEM_FLAGS, "uitd": UITD_FLAGS,

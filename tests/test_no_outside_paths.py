@@ -102,3 +102,26 @@ def test_the_patterns_catch_development_paths(line: str) -> None:
 ])
 def test_the_patterns_allow_deployment_paths(line: str) -> None:
     assert not offending_lines(line)
+
+
+MD_REFERENCE = re.compile(r"(?<![\w/.-])((?:[\w-]+/)*[\w-]+\.md)\b")
+
+
+def test_every_markdown_document_named_is_in_the_repository() -> None:
+    """A comment or doc naming ``SOMETHING.md`` names a document the repository has."""
+    files = tracked_files()
+    shipped = {Path(f).name for f in files if f.endswith(".md")}
+    problems = []
+    for name in files:
+        text = text_of(ROOT / name)
+        if text is None or name == "tests/test_no_outside_paths.py":
+            continue
+        for number, line in enumerate(text.splitlines(), start=1):
+            for ref in MD_REFERENCE.findall(line):
+                if Path(ref).name not in shipped and "example" not in ref.lower():
+                    problems.append(f"{name}:{number}: {ref}")
+    assert not problems, "documents named but not in the repository:\n" + "\n".join(problems)
+
+
+def test_the_markdown_check_catches_a_missing_document() -> None:
+    assert MD_REFERENCE.findall("Frame formats: STANDARDS.md, section 3") == ["STANDARDS.md"]

@@ -1,6 +1,6 @@
-"""Ademco Contact ID (SIA DC-05) messages as printed on a panel's serial automation port.
+"""Ademco Contact ID messages as printed on a panel's serial automation port.
 
-STANDARDS.md, section "Ademco Contact ID (SIA DC-05)": ``ACCT(4) MT(2) Q(1) XYZ(3) GG(2)
+docs/protocols.md, section "Ademco Contact ID": ``ACCT(4) MT(2) Q(1) XYZ(3) GG(2)
 CCC(3) S(1)``, MT 18 or 98, Q 1 new event / 3 restore / 6 still present. Checksum: digit
 ``0`` counts 10, ``B``-``F`` count 11-15, ``A`` is not allowed; the 16 digit values sum
 to a multiple of 15. Accepted line forms (CR and/or LF terminated, surrounding spaces

@@ -1,6 +1,6 @@
 """GB/T 26875.3-2011 frames, stream framer and the monitoring centre's responder.
 
-STANDARDS.md, section "GB/T 26875.3-2011", frame table (integers little-endian)::
+docs/protocols.md, section "GB/T 26875.3-2011", frame table (integers little-endian)::
 
     @@ | serial(2) | version main, user | time label(6) | source(6) | dest(6)
        | app data length(2, <= 1024) | command(1) | app data(n) | checksum(1) | ##
@@ -16,7 +16,7 @@ The agent plays the centre: every data frame (command 2) is answered with a conf
 swapped, no app data; a frame with a bad checksum, or whose app data does not parse, is
 answered with a deny (command 6). Other commands get no answer and make no events.
 
-Time label of our answers: the published example confirm (STANDARDS.md) carries the
+Time label of our answers: the published example confirm (docs/protocols.md) carries the
 centre's own clock (09:58:35 for a frame stamped 09:58:32), so the default
 ``reply_time="now"`` writes the injected ``clock()`` (local time by default);
 ``reply_time="echo"`` copies the received frame's time label instead, for devices that

@@ -1,6 +1,6 @@
 """GB/T 26875.3-2011 application data units: typed records, decoder and encoder.
 
-STANDARDS.md, section "GB/T 26875.3-2011", "Application data unit": a type flag (1 byte),
+docs/protocols.md, section "GB/T 26875.3-2011", "Application data unit": a type flag (1 byte),
 an object count (1 byte), then the objects, each ending with a 6-byte timestamp
 (sec, min, hour, day, month, year-2000). Supported type flags (record size with timestamp):
 
@@ -15,7 +15,7 @@ type  record                                  bytes
 24    :class:`UitdOperation`                  8
 ====  ======================================  =====
 
-Layouts of types 1, 3, 4, 21 and 24 are not spelled out in STANDARDS.md; they follow the
+Layouts of types 1, 3, 4, 21 and 24 are not spelled out in docs/protocols.md; they follow the
 standard's tables as recalled (system type, system address, then the fields above, then
 the timestamp), the same layouts the public open-source codecs use.
 """
@@ -89,7 +89,7 @@ class SystemState(NamedTuple):
 
 
 class ComponentState(NamedTuple):
-    """Type 2: component running state (STANDARDS.md "Type 2 record", 46 bytes)."""
+    """Type 2: component running state (docs/protocols.md "Type 2 record", 46 bytes)."""
 
     sys_type: int
     sys_addr: int

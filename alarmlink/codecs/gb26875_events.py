@@ -1,4 +1,4 @@
-"""GB/T 26875.3-2011 records -> :class:`PanelEvent` (STANDARDS.md, "GB/T 26875.3-2011").
+"""GB/T 26875.3-2011 records -> :class:`PanelEvent` (docs/protocols.md, "GB/T 26875.3-2011").
 
 Component type -> event kind when the fire alarm bit is set (type 2 records):
 
@@ -29,7 +29,7 @@ State bits -> events (one record may yield several events, in this order):
   alarm kind (a restore after a reboot of the agent, say);
 - b0 = 0 ("test" per the bit table) -> ``test=True`` on every event of that record, ONLY
   when ``honour_test_bit=True``. Default off: the standard's own published fire alarm
-  example (STANDARDS.md, component state ``0x0002`` "fire alarm") has b0 = 0, so real
+  example (docs/protocols.md, component state ``0x0002`` "fire alarm") has b0 = 0, so real
   devices send b0 = 0 for real alarms, and a test-flagged event never reaches officers.
   The bit is always kept as ``detail["test_bit"]`` (True when b0 = 0).
 

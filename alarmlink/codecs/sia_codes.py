@@ -1,6 +1,6 @@
 """SIA event codes and SIA-DCS / ADM-CID data blocks of SIA DC-09 frames.
 
-STANDARDS.md, section "SIA DC-09": a ``SIA-DCS`` data block looks like
+docs/protocols.md, section "SIA DC-09": a ``SIA-DCS`` data block looks like
 ``#12345A|NFA129``: account, ``|``, ``N`` (new event), then events separated by ``/``,
 each made of optional lowercase modifiers (``ri1`` area, ``id12`` user, ``ti10:30``
 time), a two-letter event code and an address (zone). ``^text^`` is free text. An

@@ -1,6 +1,6 @@
 """SIA DC-09 frames: CRC, length, parser, ACK/NAK/DUH answers and the stream decoder.
 
-STANDARDS.md, section "SIA DC-09"::
+docs/protocols.md, section "SIA DC-09"::
 
     <LF> CRC(4 hex) 0LLL "ID" seq(4) [Rrcvr] Lline #acct [data] [x-data]
          _HH:MM:SS,MM-DD-YYYY <CR>

@@ -1,4 +1,4 @@
-"""Helpers and public frames shared by the protocol codec tests (STANDARDS.md)."""
+"""Helpers and public frames shared by the protocol codec tests (docs/protocols.md)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from alarmlink import wire
 from alarmlink.codecs.common import Decoded, PanelEvent
 
-# STANDARDS.md, "GB/T 26875.3-2011", public example: smoke detector fire alarm, type 2.
+# docs/protocols.md, "GB/T 26875.3-2011", public example: smoke detector fire alarm, type 2.
 GB_EXAMPLE = bytes.fromhex(
     "40 40 01 00 01 01 20 3A 09 1A 09 0C 79 03 00 00 00 00 38 5B 01 00 00 00 30 00 02"
     " 02 01 01 01 28 0A 00 02 00 02 00 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20 20"
@@ -19,10 +19,10 @@ GB_CONFIRM = bytes.fromhex(
 )
 GB_DENY = GB_CONFIRM[:-4] + bytes.fromhex("06 AE 23 23")
 
-# STANDARDS.md, "SIA DC-09": example with a valid CRC and length (LF/CR added).
+# docs/protocols.md, "SIA DC-09": example with a valid CRC and length (LF/CR added).
 DC09_EXAMPLE = b'\nCE110032"SIA-DCS"9876R579BDFL789ABC#12345A[#12345A|NFA129]\r'
 
-# STANDARDS.md, "Ademco Contact ID": a new event and its restore.
+# docs/protocols.md, "Ademco Contact ID": a new event and its restore.
 CID_EXAMPLE = "1234181131010158"
 CID_RESTORE = "1234183131010156"
 

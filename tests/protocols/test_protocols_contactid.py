@@ -1,4 +1,4 @@
-"""Ademco Contact ID tests (STANDARDS.md, section "Ademco Contact ID (SIA DC-05)")."""
+"""Ademco Contact ID tests (docs/protocols.md, section "Ademco Contact ID")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""GB/T 26875.3-2011 codec tests (STANDARDS.md, section "GB/T 26875.3-2011")."""
+"""GB/T 26875.3-2011 codec tests (docs/protocols.md, section "GB/T 26875.3-2011")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""SIA DC-09 tests (STANDARDS.md, section "SIA DC-09")."""
+"""SIA DC-09 tests (docs/protocols.md, section "SIA DC-09")."""
 
 from __future__ import annotations
 
