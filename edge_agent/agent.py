@@ -100,7 +100,11 @@ class Agent:
             self.serial_links: list[SerialLink] = build_serial_links(list(config.serials),
                                                                      self.raise_event)
             #: ``[camera]``: pre-alarm buffer, alarm bursts, live view (None: no camera).
-            self.camera: CameraService | None = build_camera(self)
+            self.camera: CameraService | None = build_camera(
+                config, link=self.link, event_pending=self._outbox.contains,
+                raise_event=self.raise_event)
+            if self.camera is not None:
+                self.event_listeners.append(self.camera.on_event)
         except Exception:
             self._close_hardware()
             raise
