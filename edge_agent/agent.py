@@ -14,6 +14,9 @@ debounce/confirm filters, resends events that are due (never sent, sent
 before the last reconnect, or unconfirmed after the resend interval) and
 publishes heartbeats. Receipts confirm outbox rows and move the feedback LED
 forward; commands are answered with a ``CommandResult``.
+
+Collaborators get callables, never the agent (the command runner gets
+:class:`CommandActions`).
 """
 
 from __future__ import annotations
@@ -29,7 +32,8 @@ from typing import Any
 from alarmlink import __version__, wire
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
-from edge_agent.commands import CommandRunner
+from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
+from edge_agent.commands import self_test as full_self_test
 from edge_agent.config import AgentConfig
 from edge_agent.feedback import Feedback
 from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
@@ -71,7 +75,6 @@ class Agent:
         self.version = __version__
         #: ``time.monotonic()`` of the last main-loop tick (the systemd watchdog checks it).
         self.last_tick_at: float | None = None
-        self.commands = CommandRunner(self)
         #: Called (from the raising thread) with every event after it is committed.
         self.event_listeners: list[EventListener] = []
         #: Called with True on every successful connect and False when the link drops
@@ -105,6 +108,9 @@ class Agent:
                 raise_event=self.raise_event)
             if self.camera is not None:
                 self.event_listeners.append(self.camera.on_event)
+            self.commands = CommandRunner(self.device_id, self.version,
+                                          publish_result=self.link.publish_result,
+                                          actions=self._command_actions())
         except Exception:
             self._close_hardware()
             raise
@@ -316,19 +322,42 @@ class Agent:
             self.camera.on_receipt(receipt)
 
     def _on_command(self, command: wire.Command) -> None:
-        # Queued to the command worker (edge_agent/commands.py): expiry, self-test,
-        # reload_config and reboot live there; run_command() handles the simple ones.
+        # Queued to the command worker (edge_agent/commands.py); see _command_actions().
         self.commands.handle(command)
 
-    def run_command(self, name: wire.CommandName) -> tuple[bool, dict[str, wire.DetailValue]]:
-        """Execute a command; ``(ok, detail)``. Unsupported ones return ok=False + reason."""
-        if name == wire.CommandName.SELF_TEST:
-            return True, self.self_test()
-        if name == wire.CommandName.SILENCE:
-            self._feedback.silence()
-            return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
-        return False, {"reason": f"command {name.value!r} is not supported by this agent "
-                                 f"version ({self.version})"}
+    # --- commands (the runner's worker thread) --------------------------------------
+
+    def _command_actions(self) -> CommandActions:
+        camera = self.camera
+
+        def self_test() -> Result:
+            return full_self_test(self.device_id, input_states=self.input_states(),
+                                  serial_links=self.serial_links, camera=camera,
+                                  state_dir=self.config.state_dir, base_report=self.self_test)
+
+        def reload() -> Result:
+            return reload_config(self.config_path, self.config, self._apply_config)
+
+        return CommandActions(self_test=self_test, reload_config=reload,
+                              reboot=lambda: reboot(self.config), silence=self._silence,
+                              take_snapshot=None if camera is None else camera.command)
+
+    def _silence(self) -> Result:
+        self._feedback.silence()
+        return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
+
+    def _apply_config(self, new: AgentConfig) -> str:
+        """Install a reloaded config; returns its hash."""
+        self.config = new
+        self._outbox.resend_timeout_s = new.resend_timeout_s
+        self._outbox.resend_max_s = max(new.resend_max_s, new.resend_timeout_s)
+        self.link.config_hash = new.config_hash()
+        status = wire.Status(state=wire.Availability.ONLINE, ts=wire.utcnow(),
+                             boot_id=self.boot_id, version=self.version,
+                             config_hash=self.link.config_hash)
+        self.link.publish(self.link.topics.status(self.device_id), wire.encode(status),
+                          qos=1, retain=True)
+        return self.link.config_hash
 
     def self_test(self) -> dict[str, wire.DetailValue]:
         """Flat report of this agent's health (fits a wire ``detail``)."""
