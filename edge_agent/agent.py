@@ -16,7 +16,9 @@ publishes heartbeats. Receipts confirm outbox rows and move the feedback LED
 forward; commands are answered with a ``CommandResult``.
 
 Collaborators get callables, never the agent (the command runner gets
-:class:`CommandActions`).
+:class:`CommandActions`). What ``reload_config`` changes while running (``config``,
+the outbox's resend timing, the link's config hash) is changed only on the main
+loop thread, between two ticks (:attr:`Agent.loop_calls`).
 """
 
 from __future__ import annotations
@@ -38,12 +40,15 @@ from edge_agent.config import AgentConfig
 from edge_agent.feedback import Feedback
 from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
+from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
 
 TICK_S = 0.01
+#: How long a reload waits for the main loop to take the new config up.
+LOOP_CALL_TIMEOUT_S = 10.0
 #: Events published per tick at most, so a long backlog does not starve input polling.
 RESEND_BATCH = 50
 _THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -85,6 +90,8 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._next_heartbeat = 0.0
         self._wake = threading.Event()
+        #: Changes handed to the main loop thread, run between two ticks.
+        self.loop_calls = LoopCalls(wake=self._wake.set, timeout_s=LOOP_CALL_TIMEOUT_S)
         self._uncommitted: list[InputChange] = []  # input changes the disk refused
         self._outbox = Outbox(config.outbox_path, config.device_id,
                               resend_timeout_s=config.resend_timeout_s,
@@ -169,6 +176,7 @@ class Agent:
             self.camera.start()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",
                                         daemon=True)
+        self.loop_calls.open(self._thread)
         self._thread.start()
         logger.info("%s: agent started (%d input(s), outbox %s)", self.device_id,
                     len(self._inputs), self._outbox.path)
@@ -263,12 +271,14 @@ class Agent:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.loop_calls.run_pending()
             try:
                 self.tick()
             except Exception:  # keep reading inputs whatever goes wrong
                 logger.exception("%s: main loop tick failed", self.device_id)
             self._wake.wait(TICK_S)
             self._wake.clear()
+        self.loop_calls.close()  # what was queued still runs, on this thread
 
     def tick(self) -> None:
         """One pass: poll inputs, resend due events, heartbeat. Called by the loop."""
@@ -336,7 +346,7 @@ class Agent:
                                   state_dir=self.config.state_dir, base_report=self.self_test)
 
         def reload() -> Result:
-            return reload_config(self.config_path, self.config, self._apply_config)
+            return reload_config(self.config_path, self.config, self._reload_in_loop)
 
         return CommandActions(self_test=self_test, reload_config=reload,
                               reboot=lambda: reboot(self.config), silence=self._silence,
@@ -346,8 +356,11 @@ class Agent:
         self._feedback.silence()
         return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
 
+    def _reload_in_loop(self, new: AgentConfig) -> str:
+        return self.loop_calls.call(lambda: self._apply_config(new))
+
     def _apply_config(self, new: AgentConfig) -> str:
-        """Install a reloaded config; returns its hash."""
+        """Install a reloaded config; returns its hash. Main loop thread only."""
         self.config = new
         self._outbox.resend_timeout_s = new.resend_timeout_s
         self._outbox.resend_max_s = max(new.resend_max_s, new.resend_timeout_s)

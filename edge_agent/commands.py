@@ -14,7 +14,9 @@ link, and commands run one at a time, in order.
   ``problems`` entry says which.
 * ``reload_config``: re-reads the config file and applies the keys that can
   change while running (:data:`HOT_KEYS`); any other change needs a restart and
-  is refused as a whole, with the keys named.
+  is refused as a whole, with the keys named. The worker only reads and checks
+  the file; installing the new config is handed back to the agent (its main
+  loop thread does it, between two ticks).
 * ``reboot``: runs ``reboot_command`` (default ``systemctl reboot``) only with
   ``allow_reboot = true``; the result is sent after the command returned.
 * ``silence``: silences the venue buzzer.
@@ -261,7 +263,8 @@ def reload_config(path: Path | None, current: AgentConfig, apply: ApplyConfig) -
     """The ``reload_config`` command: re-read ``path``, diff it against ``current``.
 
     Nothing changes unless every changed key is in :data:`HOT_KEYS`; then
-    ``apply`` installs the new config.
+    ``apply`` installs the new config (the agent does it on its main loop
+    thread, which owns the state a reload swaps).
     """
     if path is None:
         return False, {"reason": "the agent was not started from a config file"}
