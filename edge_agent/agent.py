@@ -14,6 +14,11 @@ debounce/confirm filters, resends events that are due (never sent, sent
 before the last reconnect, or unconfirmed after the resend interval) and
 publishes heartbeats. Receipts confirm outbox rows and move the feedback LED
 forward; commands are answered with a ``CommandResult``.
+
+Collaborators get callables, never the agent (the command runner gets
+:class:`CommandActions`). What ``reload_config`` changes while running (``config``,
+the outbox's resend timing, the link's config hash) is changed only on the main
+loop thread, between two ticks (:attr:`Agent.loop_calls`).
 """
 
 from __future__ import annotations
@@ -29,17 +34,21 @@ from typing import Any
 from alarmlink import __version__, wire
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
-from edge_agent.commands import CommandRunner
+from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
+from edge_agent.commands import self_test as full_self_test
 from edge_agent.config import AgentConfig
 from edge_agent.feedback import Feedback
 from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
+from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
 
 TICK_S = 0.01
+#: How long a reload waits for the main loop to take the new config up.
+LOOP_CALL_TIMEOUT_S = 10.0
 #: Events published per tick at most, so a long backlog does not starve input polling.
 RESEND_BATCH = 50
 _THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -71,7 +80,6 @@ class Agent:
         self.version = __version__
         #: ``time.monotonic()`` of the last main-loop tick (the systemd watchdog checks it).
         self.last_tick_at: float | None = None
-        self.commands = CommandRunner(self)
         #: Called (from the raising thread) with every event after it is committed.
         self.event_listeners: list[EventListener] = []
         #: Called with True on every successful connect and False when the link drops
@@ -82,6 +90,8 @@ class Agent:
         self._thread: threading.Thread | None = None
         self._next_heartbeat = 0.0
         self._wake = threading.Event()
+        #: Changes handed to the main loop thread, run between two ticks.
+        self.loop_calls = LoopCalls(wake=self._wake.set, timeout_s=LOOP_CALL_TIMEOUT_S)
         self._uncommitted: list[InputChange] = []  # input changes the disk refused
         self._outbox = Outbox(config.outbox_path, config.device_id,
                               resend_timeout_s=config.resend_timeout_s,
@@ -100,7 +110,14 @@ class Agent:
             self.serial_links: list[SerialLink] = build_serial_links(list(config.serials),
                                                                      self.raise_event)
             #: ``[camera]``: pre-alarm buffer, alarm bursts, live view (None: no camera).
-            self.camera: CameraService | None = build_camera(self)
+            self.camera: CameraService | None = build_camera(
+                config, link=self.link, event_pending=self._outbox.contains,
+                raise_event=self.raise_event)
+            if self.camera is not None:
+                self.event_listeners.append(self.camera.on_event)
+            self.commands = CommandRunner(self.device_id, self.version,
+                                          publish_result=self.link.publish_result,
+                                          actions=self._command_actions())
         except Exception:
             self._close_hardware()
             raise
@@ -159,6 +176,7 @@ class Agent:
             self.camera.start()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",
                                         daemon=True)
+        self.loop_calls.open(self._thread)
         self._thread.start()
         logger.info("%s: agent started (%d input(s), outbox %s)", self.device_id,
                     len(self._inputs), self._outbox.path)
@@ -253,12 +271,14 @@ class Agent:
 
     def _run(self) -> None:
         while not self._stop.is_set():
+            self.loop_calls.run_pending()
             try:
                 self.tick()
             except Exception:  # keep reading inputs whatever goes wrong
                 logger.exception("%s: main loop tick failed", self.device_id)
             self._wake.wait(TICK_S)
             self._wake.clear()
+        self.loop_calls.close()  # what was queued still runs, on this thread
 
     def tick(self) -> None:
         """One pass: poll inputs, resend due events, heartbeat. Called by the loop."""
@@ -312,19 +332,45 @@ class Agent:
             self.camera.on_receipt(receipt)
 
     def _on_command(self, command: wire.Command) -> None:
-        # Queued to the command worker (edge_agent/commands.py): expiry, self-test,
-        # reload_config and reboot live there; run_command() handles the simple ones.
+        # Queued to the command worker (edge_agent/commands.py); see _command_actions().
         self.commands.handle(command)
 
-    def run_command(self, name: wire.CommandName) -> tuple[bool, dict[str, wire.DetailValue]]:
-        """Execute a command; ``(ok, detail)``. Unsupported ones return ok=False + reason."""
-        if name == wire.CommandName.SELF_TEST:
-            return True, self.self_test()
-        if name == wire.CommandName.SILENCE:
-            self._feedback.silence()
-            return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
-        return False, {"reason": f"command {name.value!r} is not supported by this agent "
-                                 f"version ({self.version})"}
+    # --- commands (the runner's worker thread) --------------------------------------
+
+    def _command_actions(self) -> CommandActions:
+        camera = self.camera
+
+        def self_test() -> Result:
+            return full_self_test(self.device_id, input_states=self.input_states(),
+                                  serial_links=self.serial_links, camera=camera,
+                                  state_dir=self.config.state_dir, base_report=self.self_test)
+
+        def reload() -> Result:
+            return reload_config(self.config_path, self.config, self._reload_in_loop)
+
+        return CommandActions(self_test=self_test, reload_config=reload,
+                              reboot=lambda: reboot(self.config), silence=self._silence,
+                              take_snapshot=None if camera is None else camera.command)
+
+    def _silence(self) -> Result:
+        self._feedback.silence()
+        return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
+
+    def _reload_in_loop(self, new: AgentConfig) -> str:
+        return self.loop_calls.call(lambda: self._apply_config(new))
+
+    def _apply_config(self, new: AgentConfig) -> str:
+        """Install a reloaded config; returns its hash. Main loop thread only."""
+        self.config = new
+        self._outbox.resend_timeout_s = new.resend_timeout_s
+        self._outbox.resend_max_s = max(new.resend_max_s, new.resend_timeout_s)
+        self.link.config_hash = new.config_hash()
+        status = wire.Status(state=wire.Availability.ONLINE, ts=wire.utcnow(),
+                             boot_id=self.boot_id, version=self.version,
+                             config_hash=self.link.config_hash)
+        self.link.publish(self.link.topics.status(self.device_id), wire.encode(status),
+                          qos=1, retain=True)
+        return self.link.config_hash
 
     def self_test(self) -> dict[str, wire.DetailValue]:
         """Flat report of this agent's health (fits a wire ``detail``)."""

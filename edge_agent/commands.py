@@ -14,10 +14,15 @@ link, and commands run one at a time, in order.
   ``problems`` entry says which.
 * ``reload_config``: re-reads the config file and applies the keys that can
   change while running (:data:`HOT_KEYS`); any other change needs a restart and
-  is refused as a whole, with the keys named.
+  is refused as a whole, with the keys named. The worker only reads and checks
+  the file; installing the new config is handed back to the agent (its main
+  loop thread does it, between two ticks).
 * ``reboot``: runs ``reboot_command`` (default ``systemctl reboot``) only with
   ``allow_reboot = true``; the result is sent after the command returned.
 * ``silence``: silences the venue buzzer.
+
+The runner never sees the agent itself: it gets the device id and version, a
+``publish_result`` callable and one callable per command (:class:`CommandActions`).
 """
 
 from __future__ import annotations
@@ -28,13 +33,13 @@ import shutil
 import subprocess
 import threading
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
 from alarmlink import wire
-from edge_agent.config import ConfigError, load_config
-
-if TYPE_CHECKING:
-    from edge_agent.agent import Agent
+from edge_agent.config import AgentConfig, ConfigError, load_config
 
 logger = logging.getLogger(__name__)
 
@@ -46,13 +51,39 @@ MIN_FREE_MB = 64
 MAX_DETAIL_KEYS = wire.MAX_DETAIL_KEYS
 _SEEN_IDS = 256
 Result = tuple[bool, dict[str, wire.DetailValue]]
+#: Installs a validated config whose changes are all in :data:`HOT_KEYS`; returns the
+#: new config hash. Raises TimeoutError when it could not be installed (nothing changed).
+ApplyConfig = Callable[[AgentConfig], str]
+
+
+@dataclass(frozen=True)
+class CommandActions:
+    """What central's commands may do to the device: one callable per command, nothing more.
+
+    The agent builds this. ``take_snapshot`` is None when no camera is fitted.
+    """
+
+    self_test: Callable[[], Result]
+    reload_config: Callable[[], Result]
+    reboot: Callable[[], Result]
+    silence: Callable[[], Result]
+    take_snapshot: Callable[[dict[str, wire.DetailValue]], Result] | None = None
 
 
 class CommandRunner:
-    """Runs an agent's commands on one worker thread and publishes their results."""
+    """Runs a device's commands on one worker thread and publishes their results.
 
-    def __init__(self, agent: Agent) -> None:
-        self.agent = agent
+    It knows the device only by its id and version (for logs and answers), the
+    ``publish_result`` callable and the :class:`CommandActions`.
+    """
+
+    def __init__(self, device_id: str, version: str, *,
+                 publish_result: Callable[[wire.CommandResult], bool],
+                 actions: CommandActions) -> None:
+        self.device_id = device_id
+        self.version = version
+        self.publish_result = publish_result
+        self.actions = actions
         self._queue: queue.Queue[wire.Command | None] = queue.Queue()
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._lock = threading.Lock()
@@ -63,18 +94,19 @@ class CommandRunner:
         with self._lock:
             if command.cmd_id in self._seen:
                 logger.info("%s: command %s already handled; redelivery ignored",
-                            self.agent.device_id, command.cmd_id)
+                            self.device_id, command.cmd_id)
                 return
             self._seen[command.cmd_id] = None
             while len(self._seen) > _SEEN_IDS:
                 self._seen.popitem(last=False)
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._work, daemon=True,
-                                                name=f"commands-{self.agent.device_id}")
+                                                name=f"commands-{self.device_id}")
                 self._thread.start()
         self._queue.put(command)
 
     def close(self, timeout: float = 5.0) -> None:
+        """Let the worker finish the queued commands, then stop it (waits up to ``timeout``)."""
         thread = self._thread
         if thread is not None and thread.is_alive():
             self._queue.put(None)
@@ -85,36 +117,38 @@ class CommandRunner:
             try:
                 ok, detail = self.execute(command)
             except Exception as exc:  # a bug in one command must not stop the others
-                logger.exception("%s: command %s failed", self.agent.device_id, command.cmd_id)
+                logger.exception("%s: command %s failed", self.device_id, command.cmd_id)
                 ok, detail = False, {"reason": f"internal error: {type(exc).__name__}: {exc}"}
             result = wire.CommandResult(cmd_id=command.cmd_id, ok=ok, ts=wire.utcnow(),
                                         detail=fit_detail(detail))
-            if not self.agent.link.publish_result(result):
+            if not self.publish_result(result):
                 logger.warning("%s: result of command %s not sent: not connected",
-                               self.agent.device_id, command.cmd_id)
+                               self.device_id, command.cmd_id)
 
     def execute(self, command: wire.Command) -> Result:
         """Run one command now; ``(ok, detail)``."""
-        agent = self.agent
         if command.expires_at <= wire.utcnow():
             logger.warning("%s: refusing expired command %s %s from %s (expired %s)",
-                           agent.device_id, command.name.value, command.cmd_id, command.by,
+                           self.device_id, command.name.value, command.cmd_id, command.by,
                            command.expires_at.isoformat())
             return False, {"reason": "expired", "expires_at": command.expires_at.isoformat()}
-        logger.info("%s: command %s %s from %s", agent.device_id, command.name.value,
+        logger.info("%s: command %s %s from %s", self.device_id, command.name.value,
                     command.cmd_id, command.by)
+        actions = self.actions
         if command.name == wire.CommandName.SELF_TEST:
-            return self_test(agent)
+            return actions.self_test()
         if command.name == wire.CommandName.RELOAD_CONFIG:
-            return reload_config(agent)
+            return actions.reload_config()
         if command.name == wire.CommandName.REBOOT:
-            return reboot(agent)
+            return actions.reboot()
+        if command.name == wire.CommandName.SILENCE:
+            return actions.silence()
         if command.name == wire.CommandName.SNAPSHOT:  # edge_agent/camera/service.py
-            camera = getattr(agent, "camera", None)
-            if camera is None:
+            if actions.take_snapshot is None:
                 return False, {"reason": "no camera configured on this device"}
-            return camera.command(dict(command.args))
-        return agent.run_command(command.name)
+            return actions.take_snapshot(dict(command.args))
+        return False, {"reason": f"command {command.name.value!r} is not supported by this "
+                                 f"agent version ({self.version})"}
 
 
 def fit_detail(detail: dict[str, wire.DetailValue]) -> dict[str, wire.DetailValue]:
@@ -129,40 +163,71 @@ def fit_detail(detail: dict[str, wire.DetailValue]) -> dict[str, wire.DetailValu
 
 # ---------------------------------------------------------------------- self-test
 
-def self_test(agent: Agent) -> Result:
+class SupervisedLink(Protocol):
+    """A serial link as the self-test sees it (:class:`~edge_agent.serial.reader.SerialLink`)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def state(self) -> str: ...
+
+
+class _Named(Protocol):
+    @property
+    def name(self) -> str: ...
+
+
+class CameraHealth(Protocol):
+    """A camera as the self-test sees it (:class:`~edge_agent.camera.service.CameraService`)."""
+
+    @property
+    def config(self) -> _Named: ...
+
+    @property
+    def offline(self) -> bool: ...
+
+    def status(self) -> dict[str, wire.DetailValue]: ...
+
+
+def self_test(device_id: str, *, input_states: Mapping[str, str],
+              serial_links: Sequence[SupervisedLink], camera: CameraHealth | None,
+              state_dir: Path, base_report: Callable[[], Mapping[str, wire.DetailValue]],
+              ) -> Result:
+    """The ``self_test`` command: every check, ``ok`` false when one found a problem.
+
+    ``base_report`` is the agent's own summary (inputs, outbox, link, serial
+    links); its keys come last and win.
+    """
     problems: list[str] = []
-    detail: dict[str, wire.DetailValue] = {"device_id": agent.device_id}
-    states = agent.input_states()
-    detail["inputs_not_normal"] = ",".join(f"{z}={s}" for z, s in states.items()
+    detail: dict[str, wire.DetailValue] = {"device_id": device_id}
+    detail["inputs_not_normal"] = ",".join(f"{z}={s}" for z, s in input_states.items()
                                            if s != "normal") or "none"
-    problems += [f"input {zone} in trouble" for zone, s in states.items() if s == "trouble"]
-    links = list(getattr(agent, "serial_links", None) or [])
-    if not links:
+    problems += [f"input {zone} in trouble" for zone, s in input_states.items()
+                 if s == "trouble"]
+    if not serial_links:
         detail["serial"] = "none configured"
-    for link in links:
-        state = getattr(link, "state", "unknown")
-        if state != "normal":
-            problems.append(f"serial {getattr(link, 'name', '?')} {state}")
-    camera = getattr(agent, "camera", None)
+    for link in serial_links:
+        if link.state != "normal":
+            problems.append(f"serial {link.name} {link.state}")
     if camera is None:
         detail["camera"] = "none fitted"
     else:
         detail.update(camera.status())
         if camera.offline:
             problems.append(f"camera {camera.config.name} offline")
-    detail.update(_disk(agent, problems))
+    detail.update(_disk(state_dir, problems))
     clock = ntp_state()
     detail["clock_utc"] = wire.utcnow().isoformat()
     detail["clock_ntp"] = clock
     if clock == "NOT synchronised":
         problems.append("clock not NTP-synchronised")
-    base: dict[str, Any] = agent.self_test()  # inputs, outbox, link, serial summaries
+    base = dict(base_report())
     detail["problems"] = "; ".join(problems) or "none"
     return not problems, {**detail, **base}
 
 
-def _disk(agent: Agent, problems: list[str]) -> dict[str, wire.DetailValue]:
-    path = agent.config.state_dir
+def _disk(path: Path, problems: list[str]) -> dict[str, wire.DetailValue]:
     try:
         usage = shutil.disk_usage(path)
     except OSError as exc:
@@ -194,43 +259,45 @@ def ntp_state() -> str:
 
 # ------------------------------------------------------------------ reload, reboot
 
-def reload_config(agent: Agent) -> Result:
-    path = getattr(agent, "config_path", None)
+def reload_config(path: Path | None, current: AgentConfig, apply: ApplyConfig) -> Result:
+    """The ``reload_config`` command: re-read ``path``, diff it against ``current``.
+
+    Nothing changes unless every changed key is in :data:`HOT_KEYS`; then
+    ``apply`` installs the new config (the agent does it on its main loop
+    thread, which owns the state a reload swaps).
+    """
     if path is None:
         return False, {"reason": "the agent was not started from a config file"}
     try:
         new = load_config(path)
     except ConfigError as exc:
         return False, {"reason": f"config not valid, nothing changed: {exc}"[:512]}
-    old = agent.config
-    before, after = old.model_dump(), new.model_dump()
+    before, after = current.model_dump(), new.model_dump()
     changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
     if not changed:
-        return True, {"changed": "nothing", "config_hash": old.config_hash()}
+        return True, {"changed": "nothing", "config_hash": current.config_hash()}
     cold = [k for k in changed if k not in HOT_KEYS]
     if cold:
         return False, {"reason": f"needs a restart to change {', '.join(cold)}; nothing was "
                                  "applied", "changed": ", ".join(changed)}
-    agent.config = new
-    agent.outbox.resend_timeout_s = new.resend_timeout_s
-    agent.outbox.resend_max_s = max(new.resend_max_s, new.resend_timeout_s)
-    agent.link.config_hash = new.config_hash()
-    status = wire.Status(state=wire.Availability.ONLINE, ts=wire.utcnow(),
-                         boot_id=agent.boot_id, version=agent.version,
-                         config_hash=agent.link.config_hash)
-    agent.link.publish(agent.link.topics.status(agent.device_id), wire.encode(status),
-                       qos=1, retain=True)
-    logger.info("%s: config %s reloaded; applied %s", agent.device_id, path, ", ".join(changed))
-    return True, {"changed": ", ".join(changed), "config_hash": agent.link.config_hash}
+    try:
+        config_hash = apply(new)
+    except TimeoutError as exc:
+        return False, {"reason": f"{exc}; nothing was applied"[:512],
+                       "changed": ", ".join(changed)}
+    logger.info("%s: config %s reloaded; applied %s", current.device_id, path,
+                ", ".join(changed))
+    return True, {"changed": ", ".join(changed), "config_hash": config_hash}
 
 
-def reboot(agent: Agent) -> Result:
-    config = agent.config
+def reboot(config: AgentConfig) -> Result:
+    """The ``reboot`` command: run ``reboot_command`` if ``allow_reboot`` is set."""
     if not config.allow_reboot:
         return False, {"reason": "reboot is not allowed on this device (allow_reboot = false "
                                  "in its config)"}
     command = list(config.reboot_command)
-    logger.warning("%s: rebooting at central's request: %s", agent.device_id, " ".join(command))
+    logger.warning("%s: rebooting at central's request: %s", config.device_id,
+                   " ".join(command))
     try:
         out = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     except (OSError, subprocess.TimeoutExpired) as exc:

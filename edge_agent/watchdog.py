@@ -19,12 +19,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from alarmlink.sdnotify import Notifier
-
-if TYPE_CHECKING:
-    from edge_agent.agent import Agent
 
 logger = logging.getLogger(__name__)
 
@@ -34,10 +31,39 @@ LOOP_STALL_S = 10.0
 STATUS_PERIOD_S = 10.0
 
 
+class _Depth(Protocol):
+    def depth(self) -> int: ...
+
+
+class _Grace(Protocol):
+    @property
+    def watchdog_link_grace_s(self) -> float: ...
+
+
+class Watched(Protocol):
+    """What the watchdog reads of the agent it watches (``Agent`` has all of it)."""
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def last_tick_at(self) -> float | None:
+        """``time.monotonic()`` of the main loop's last tick; None before the first."""
+
+    @property
+    def connected(self) -> bool: ...
+
+    @property
+    def outbox(self) -> _Depth: ...
+
+    @property
+    def config(self) -> _Grace: ...
+
+
 class Watchdog:
     """Tells systemd the agent is ready, alive and healthy (see the module docstring)."""
 
-    def __init__(self, agent: Agent, notifier: Notifier | None = None,
+    def __init__(self, agent: Watched, notifier: Notifier | None = None,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.agent = agent
         self.notifier = notifier or Notifier()
@@ -50,7 +76,7 @@ class Watchdog:
     def health(self) -> tuple[bool, str]:
         """``(healthy, status text)`` now."""
         now = self.clock()
-        last_tick = getattr(self.agent, "last_tick_at", None)
+        last_tick = self.agent.last_tick_at
         if last_tick is None or now - last_tick > LOOP_STALL_S:
             stalled = "never ran" if last_tick is None else f"stalled {now - last_tick:.0f} s"
             return False, f"main loop {stalled}: watchdog withheld"

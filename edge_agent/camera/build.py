@@ -1,30 +1,65 @@
-"""Wire a :class:`~edge_agent.camera.service.CameraService` into an agent."""
+"""Wire a :class:`~edge_agent.camera.service.CameraService` to the agent's callables."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Protocol
 
 from alarmlink import wire
+from edge_agent.camera.config import CameraConfig
 from edge_agent.camera.service import CameraService
+from edge_agent.snapshots import Publisher
 
 
-def build_camera(agent: Any) -> CameraService | None:
-    """The camera service of an :class:`~edge_agent.agent.Agent`, wired to it, or None.
+class CameraSettings(Protocol):
+    """The parts of the agent config the camera needs (``AgentConfig`` has them)."""
+
+    @property
+    def camera(self) -> CameraConfig | None: ...
+
+    @property
+    def device_id(self) -> str: ...
+
+    @property
+    def venue(self) -> str: ...
+
+    @property
+    def state_dir(self) -> Path: ...
+
+    @property
+    def topics(self) -> wire.Topics: ...
+
+
+class EventRaiser(Protocol):
+    """Commits an event to the agent's outbox (``Agent.raise_event``)."""
+
+    def __call__(self, kind: wire.Kind, state: wire.State, zone: str, source: wire.Source,
+                 *, detail: Mapping[str, wire.DetailValue]) -> object: ...
+
+
+def build_camera(config: CameraSettings, *, link: Publisher,
+                 event_pending: Callable[[str], bool],
+                 raise_event: EventRaiser) -> CameraService | None:
+    """The camera service for ``config.camera``, or None when no camera is configured.
+
+    ``link`` publishes the snapshots, ``event_pending`` tells whether an event
+    is still unconfirmed in the outbox, and ``raise_event`` commits the
+    camera's own trouble and restore events. The caller feeds the service
+    events (:meth:`CameraService.on_event`) and receipts.
 
     Raises :class:`~edge_agent.camera.sources.CameraUnavailable` when the
     configured camera type cannot work on this machine.
     """
-    config = agent.config
-    if config.camera is None:
+    camera = config.camera
+    if camera is None:
         return None
-    zone = config.camera.zone
+    zone = camera.zone
 
     def on_trouble(offline: bool, detail: dict[str, wire.DetailValue]) -> None:
-        agent.raise_event(wire.Kind.TROUBLE, wire.State.TROUBLE if offline
-                          else wire.State.RESTORE, zone, wire.Source.CAMERA, detail=detail)
+        raise_event(wire.Kind.TROUBLE, wire.State.TROUBLE if offline else wire.State.RESTORE,
+                    zone, wire.Source.CAMERA, detail=detail)
 
-    service = CameraService(config.camera, device_id=config.device_id, venue=config.venue,
-                            state_dir=config.state_dir, link=agent.link, topics=config.topics,
-                            event_pending=agent.outbox.contains, on_trouble=on_trouble)
-    agent.event_listeners.append(service.on_event)
-    return service
+    return CameraService(camera, device_id=config.device_id, venue=config.venue,
+                         state_dir=config.state_dir, link=link, topics=config.topics,
+                         event_pending=event_pending, on_trouble=on_trouble)
