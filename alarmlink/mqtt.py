@@ -1,31 +1,22 @@
-"""The one MQTT client factory (paho-mqtt >= 2.1, callback API v2) for every part of alarmlink.
+"""The one MQTT client factory (paho-mqtt >= 2.1, callback API v2) for all of alarmlink.
 
-The agent, central, the self-test, the simulators, the bench and the tests all get
-their paho client here; no other module constructs one. From a
-:class:`~alarmlink.broker_endpoint.BrokerConfig`:
+No other module constructs a paho client. From a :class:`~alarmlink.broker_endpoint.BrokerConfig`:
+:func:`paho_client` (bare), :func:`make_client` (credentials, TLS with ``ca_file`` or the
+system CAs, reconnect bounds), :func:`connect_client` (connected, loop running; for probes,
+tests and the bench) and :class:`MqttClient`, the long-running connection of agent and central:
 
-- :func:`paho_client`: a bare client (protocol, client id, session), nothing else.
-- :func:`make_client`: plus credentials, TLS (``ca_file`` or the system CAs), the
-  reconnect bounds; not connected.
-- :func:`connect_client`: connected, network loop running; :class:`MqttConnectError`
-  with a readable cause when refused or unreachable. For probes, tests and the bench.
-- :class:`MqttClient`: the long-running connection of the agent and central:
-
-  * persistent session (MQTT 5 ``clean_start=False`` with a Session Expiry Interval,
-    3.1.1 ``clean_session=False``) unless ``clean`` or ``session_expiry_s = 0``;
-  * only a CONNACK with a success code counts as connected; a refused connect is
-    logged with a one-line cause (bad user name or password, not authorised, ...)
-    and never marks the client connected;
-  * reconnects forever with bounded exponential backoff and jitter
-    (:class:`~alarmlink.mqtt_reasons.Backoff`, ``reconnect_min_s`` ..
-    ``reconnect_max_s``), also when the broker is down at the first connect;
-  * per-topic-filter handlers, subscribed on every (re)connect; the SUBACK is
-    checked: a refused subscription is logged as an error, kept in
-    :attr:`MqttClient.refused` and :attr:`MqttClient.last_error`, and
-    :attr:`MqttClient.ready` stays false;
-  * optional availability messages (:class:`Availability`): retained ``online`` on
-    every connect, ``offline`` as the last will, ``stopped`` on a clean stop;
-  * a handler that raises is logged and never kills paho's network thread.
+* persistent session (MQTT 5 ``clean_start=False`` + Session Expiry Interval, 3.1.1
+  ``clean_session=False``) unless ``clean`` or ``session_expiry_s = 0``;
+* only a CONNACK with a success code counts as connected; a refused connect is logged
+  with a one-line cause and never marks the client connected;
+* reconnects forever with bounded exponential backoff and jitter (``reconnect_min_s`` ..
+  ``reconnect_max_s``), also when the broker is down at the first connect;
+* per-topic-filter handlers, subscribed on every (re)connect, SUBACK checked: a refused
+  subscription is logged as an error, kept in ``refused`` and ``last_error``, and
+  ``ready`` stays false;
+* optional :class:`Availability`: retained ``online`` on every connect, ``offline`` as
+  the last will, ``stopped`` on a clean stop;
+* a handler or hook that raises is logged and never kills paho's network thread.
 """
 
 from __future__ import annotations
@@ -44,7 +35,13 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alarmlink.broker_endpoint import BrokerConfig
-from alarmlink.mqtt_reasons import Backoff, connect_cause, subscribe_cause
+from alarmlink.mqtt_reasons import (
+    Backoff,
+    DropNoise,
+    check_suback,
+    connect_cause,
+    should_log,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,16 +50,8 @@ Protocol = Literal["mqttv5", "mqttv311"]
 Handler = Callable[[mqtt.MQTTMessage], None]
 
 
-class _DropNoise(logging.Filter):
-    """paho 2.2 logs "Client is not connected" at ERROR after every disconnect; our own
-    disconnect and reconnect messages already say it, in words an operator can act on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Client is not connected")
-
-
 _PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
-_PAHO_LOGGER.addFilter(_DropNoise())
+_PAHO_LOGGER.addFilter(DropNoise())
 
 
 class MqttConnectError(ConnectionError):
@@ -165,11 +154,6 @@ class Availability:
     qos: int = 1
 
 
-def _should_log(count: int) -> bool:
-    """Log the 1st, 2nd, 4th, 8th... repeated failure, not every retry."""
-    return count & (count - 1) == 0
-
-
 class MqttClient:
     """A long-running connection: reconnects, resubscribes and checks every SUBACK.
 
@@ -202,11 +186,13 @@ class MqttClient:
         self._subscribed = threading.Event()
         self._lock = threading.Lock()
         self._handlers: dict[str, tuple[int, Handler]] = {}
-        self._pending: dict[int, list[tuple[str, int]]] = {}
+        #: (mid, [(filter, qos)]) of this connection's SUBSCRIBE until its SUBACK.
+        self._suback: tuple[int, list[tuple[str, int]]] | None = None
         self._refused: dict[str, str] = {}
         self._failures = 0
         self._started = False
         self._stopping = False
+        self._first_attempt = False
         self.paho = make_client(config, client_id=self.client_id, clean=clean,
                                 require_password=require_password)
         self.paho.suppress_exceptions = True  # a bug in a callback must not end the loop
@@ -262,6 +248,7 @@ class MqttClient:
             return
         self._started = True
         self._stopping = False
+        self._first_attempt = True
         if self.availability is not None:
             self.paho.will_set(self.availability.topic, self.availability.offline(),
                                qos=self.availability.qos, retain=True)
@@ -310,23 +297,29 @@ class MqttClient:
     # --- paho callbacks (paho's network thread) -------------------------------------
 
     def _retry_later(self) -> None:
-        """Choose the wait before paho's next attempt (it reads the new minimum at once)."""
+        """Set the wait before paho's next attempt. reconnect_delay_set() also resets
+        paho's own doubling, so paho's next wait is exactly the one set here."""
         if self._stopping:
             return
         delay = self.backoff.next_delay()
         self.next_retry_s = delay
+        # After a failed *first* connect paho waits twice (in its first-connect loop, then
+        # again in its main loop, doubling capped at the max): set half the wait for each.
+        step = delay / 2 if self._first_attempt else delay
+        self._first_attempt = False
         # paho accepts float seconds; its annotation says int
-        self.paho.reconnect_delay_set(delay, delay)  # type: ignore[arg-type]
+        self.paho.reconnect_delay_set(step, step)  # type: ignore[arg-type]
 
     def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: mqtt.ConnectFlags,
                     reason_code: ReasonCode, _properties: Any) -> None:
+        self._first_attempt = False
         if reason_code.is_failure:
             self._connected.clear()
             self._subscribed.clear()
             self._failures += 1
             cause = connect_cause(reason_code)
             self.last_error = f"broker refused the connection: {cause}"
-            if _should_log(self._failures):
+            if should_log(self._failures):
                 logger.error("%s: broker %s refused the connection: %s (user %s, attempt %d)",
                              self.name, self.config.url, cause, self.config.username,
                              self._failures)
@@ -347,15 +340,15 @@ class MqttClient:
 
     def _subscribe_all(self, client: mqtt.Client) -> None:
         with self._lock:
-            self._refused.clear()
-            self._pending.clear()
+            self._refused = {}
             wanted = [(flt, qos) for flt, (qos, _handler) in self._handlers.items()]
+            self._suback = None
             if not wanted:
                 self._subscribed.set()
                 return
             rc, mid = client.subscribe(wanted)
             if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
-                self._pending[mid] = wanted
+                self._suback = (mid, wanted)
                 return
         logger.error("%s: could not send SUBSCRIBE: %s (retried on reconnect)", self.name,
                      mqtt.error_string(rc))
@@ -363,21 +356,13 @@ class MqttClient:
     def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int,
                       reason_codes: list[ReasonCode], _properties: Any) -> None:
         with self._lock:
-            wanted = self._pending.pop(mid, None)
-            if wanted is None:
-                return
-            if len(reason_codes) != len(wanted):
-                logger.error("%s: SUBACK has %d reason codes for %d filters", self.name,
-                             len(reason_codes), len(wanted))
-            for index, (flt, qos) in enumerate(wanted):
-                code = reason_codes[index] if index < len(reason_codes) else None
-                if code is None or code.is_failure:
-                    self._refused[flt] = subscribe_cause(code) if code else "no reason code"
-                elif code.value < qos:
-                    logger.warning("%s: broker granted QoS %d, not %d, for %s", self.name,
-                                   code.value, qos, flt)
-            refused = dict(self._refused)
-            done = not self._pending
+            if self._suback is None or self._suback[0] != mid:
+                return  # not the answer to this connection's SUBSCRIBE
+            refused, notes = check_suback(self._suback[1], reason_codes)
+            self._suback = None
+            self._refused = refused
+        for note in notes:
+            logger.warning("%s: %s", self.name, note)
         for flt, cause in refused.items():
             logger.error("%s: broker %s refused the subscription to %s: %s; messages on it "
                          "will not arrive (check the broker's ACL for user %s)", self.name,
@@ -385,7 +370,7 @@ class MqttClient:
         if refused:
             self.last_error = "broker refused the subscription to " + ", ".join(
                 f"{flt} ({cause})" for flt, cause in refused.items())
-        elif done:
+        else:
             logger.info("%s: subscribed to %d topic filter(s)", self.name, len(self._handlers))
             self._subscribed.set()
 
@@ -394,7 +379,7 @@ class MqttClient:
         self._failures += 1
         self.last_error = f"cannot reach broker {self.config.url}"
         self._retry_later()
-        if _should_log(self._failures):
+        if should_log(self._failures):
             logger.warning("%s: cannot reach broker %s (attempt %d); retrying in %.1f s",
                            self.name, self.config.url, self._failures, self.next_retry_s or 0)
 

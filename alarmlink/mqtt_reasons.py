@@ -1,11 +1,14 @@
-"""MQTT reason codes in words, and the reconnect backoff: the pure parts of :mod:`alarmlink.mqtt`.
+"""The pure parts of :mod:`alarmlink.mqtt`: reason codes in words, the reconnect
+backoff, and what (not) to log on every retry.
 
 Nothing here talks to a broker, so it is unit-tested without one.
 """
 
 from __future__ import annotations
 
+import logging
 import random
+from collections.abc import Sequence
 from typing import Protocol
 
 #: MQTT 3.1.1 CONNACK return codes (1..5) as the MQTT 5 reason codes paho reports.
@@ -20,7 +23,8 @@ CONNECT_CAUSES = {
     0x84: "unsupported protocol version (try broker.protocol = \"mqttv311\")",
     0x85: "bad client id (the broker does not accept broker.client_id)",
     0x86: "bad user name or password (check broker.username and the password)",
-    0x87: "not authorised (the broker does not let this account connect)",
+    0x87: "not authorised (Mosquitto's answer to a wrong password as well as to an account "
+          "it does not allow: check broker.username and the password)",
     0x88: "server unavailable",
     0x89: "server busy",
     0x8A: "banned by the broker",
@@ -73,6 +77,25 @@ def subscribe_cause(reason: _HasValue | int) -> str:
     return f"{SUBSCRIBE_CAUSES.get(code, 'refused')} [reason {code:#04x}]"
 
 
+def check_suback(wanted: Sequence[tuple[str, int]],
+                 codes: Sequence[_HasValue]) -> tuple[dict[str, str], list[str]]:
+    """Match a SUBACK's reason codes to the ``(filter, qos)`` list of its SUBSCRIBE.
+
+    Returns ``{filter: cause}`` of the refused ones and notes on lowered QoS grants.
+    A filter without a reason code (a short SUBACK) counts as refused.
+    """
+    refused: dict[str, str] = {}
+    notes: list[str] = []
+    for index, (flt, qos) in enumerate(wanted):
+        if index >= len(codes):
+            refused[flt] = "no reason code in the SUBACK"
+        elif is_refused(codes[index]):
+            refused[flt] = subscribe_cause(codes[index])
+        elif _code(codes[index]) < qos:
+            notes.append(f"broker granted QoS {_code(codes[index])}, not {qos}, for {flt}")
+    return refused, notes
+
+
 def is_refused(reason: _HasValue | int) -> bool:
     """A SUBACK or CONNACK code at or above 0x80 is a refusal (MQTT 5 and 3.1.1 alike)."""
     return _code(reason) >= 0x80
@@ -111,3 +134,16 @@ class Backoff:
     def reset(self) -> None:
         """After an accepted connection: the next failure waits ``min_s`` again."""
         self.attempts = 0
+
+
+def should_log(count: int) -> bool:
+    """Log the 1st, 2nd, 4th, 8th... repeated failure, not every retry."""
+    return count & (count - 1) == 0
+
+
+class DropNoise(logging.Filter):
+    """paho 2.2 logs "Client is not connected" at ERROR after every disconnect; our own
+    disconnect and reconnect messages already say it, in words an operator can act on."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
