@@ -23,7 +23,7 @@ CONNECT_CAUSES = {
     0x84: "unsupported protocol version (try broker.protocol = \"mqttv311\")",
     0x85: "bad client id (the broker does not accept broker.client_id)",
     0x86: "bad user name or password (check broker.username and the password)",
-    0x87: "not authorised (Mosquitto's answer to a wrong password as well as to an account "
+    0x87: "not authorised (Mosquitto's answer to a bad password as well as to an account "
           "it does not allow: check broker.username and the password)",
     0x88: "server unavailable",
     0x89: "server busy",
