@@ -32,6 +32,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import tomli_w
+from pydantic import SecretStr
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -40,6 +41,8 @@ sys.path.insert(0, str(ROOT))
 
 from alarmlink import wire  # noqa: E402
 from alarmlink.broker import BrokerUser, MosquittoBroker, free_port  # noqa: E402
+from alarmlink.broker_endpoint import BrokerConfig  # noqa: E402
+from alarmlink.mqtt import connect_client  # noqa: E402
 from edge_agent.config import load_config  # noqa: E402
 from simulators.venue import VenueSimulator  # noqa: E402
 
@@ -65,11 +68,10 @@ def registry(path: Path, background: list[str]) -> Path:
 
 
 def client(broker: MosquittoBroker, user: BrokerUser, client_id: str) -> mqtt.Client:
-    c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5)
-    c.username_pw_set(user.username, user.password)
-    c.connect(broker.host, broker.port, keepalive=30)
-    c.loop_start()
-    return c
+    """A plain paho client (not our wrapper: the baseline measures the broker hop)."""
+    config = BrokerConfig(url=broker.url, username=user.username,
+                          password=SecretStr(user.password))
+    return connect_client(config, client_id=client_id, keepalive=30)
 
 
 def heartbeats(clients: list[tuple[str, mqtt.Client]], interval: float,

@@ -1,16 +1,21 @@
-"""The agent's MQTT link: paho-mqtt >= 2.1, callback API v2, MQTT 5 (or 3.1.1).
+"""The agent's MQTT link: the device's view of :class:`alarmlink.mqtt.MqttClient`.
 
-- Client id = device id; user name and password from the config.
+- Client id = device id; user name and password from the config (a missing
+  password is a config error at construction).
 - Last will: :class:`~alarmlink.wire.Status` ``offline``, retained, QoS 1.
 - Only a CONNACK with a success reason code counts as connected. A refused
   connect (bad password, not authorised) is logged with the broker's reason
-  and leaves :attr:`MqttLink.connected` false; paho keeps retrying with backoff.
+  and leaves :attr:`MqttLink.connected` false; the client keeps retrying with
+  bounded exponential backoff and jitter (``reconnect_min_s`` .. ``reconnect_max_s``),
+  also when the broker is down at the very first connect.
 - On each successful connect: subscribe to the device's own ``receipt`` and
   ``cmd`` topics, publish ``online`` (retained), then call ``on_connected`` so
   the agent resends every unconfirmed event.
-- Reconnect with bounded exponential backoff (``reconnect_min_s`` ..
-  ``reconnect_max_s``), also when the broker is down at the very first connect
-  (``connect_async`` + ``loop_start``, which retries the first connection).
+- The SUBACK is checked. A refused subscription (the broker's ACL) is logged as
+  an error and kept in :attr:`MqttLink.last_error`, and :attr:`MqttLink.ready` stays
+  false. The link still counts as connected: events are still published (an
+  alarm that reaches central without a receipt beats one that is held back), and
+  they stay in the outbox until a receipt arrives.
 - Persistent session (MQTT 5 ``clean_start=False`` with a session expiry, or
   3.1.1 ``clean_session=False``), so receipts and commands sent while the
   agent was offline are delivered when it returns. Expired commands are
@@ -25,32 +30,16 @@ can crash the link.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
-from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.enums import MQTTErrorCode
 
 from alarmlink import wire
+from alarmlink.mqtt import Availability, MqttClient
 from edge_agent.config import AgentConfig
 
 logger = logging.getLogger(__name__)
-
-
-class _DropNoise(logging.Filter):
-    """paho 2.2 logs "Client is not connected" at ERROR after every disconnect; our own
-    disconnect and reconnect messages already say it, in words an operator can act on."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not str(record.msg).startswith("Client is not connected")
-
-
-_PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
-_PAHO_LOGGER.addFilter(_DropNoise())
 
 
 class MqttLink:
@@ -71,65 +60,54 @@ class MqttLink:
         self.on_disconnected = on_disconnected
         self.on_receipt = on_receipt
         self.on_command = on_command
-        #: The broker's reason for the last refused or failed connection, for self-test.
-        self.last_error: str | None = None
-        self.connect_count = 0
-        self._connected = threading.Event()
-        self._stopping = False
-        self._failures = 0
-        self._started = False
-        self.client = self._make_client()
-
-    # --- setup -----------------------------------------------------------------------
-
-    def _make_client(self) -> mqtt.Client:
-        broker = self.config.broker
-        v5 = broker.protocol == "mqttv5"
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.device_id,
-            protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-            clean_session=None if v5 else False)
-        client.username_pw_set(broker.username, broker.resolve_password().get_secret_value())
-        client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
-        client.will_set(self.topics.status(self.device_id),
-                        self._status(wire.Availability.OFFLINE), qos=1, retain=True)
-        if broker.tls:
-            client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None)
-        client.on_connect = self._on_connect
-        client.on_connect_fail = self._on_connect_fail
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.enable_logger(_PAHO_LOGGER)
-        return client
+        status_topic = self.topics.status(self.device_id)
+        self.mqtt = MqttClient(
+            config.broker, client_id=self.device_id, name=self.device_id,
+            require_password=True,
+            availability=Availability(
+                status_topic, online=lambda: self._status(wire.Availability.ONLINE),
+                offline=lambda: self._status(wire.Availability.OFFLINE),
+                stopped=lambda: self._status(wire.Availability.STOPPED)),
+            on_connected=lambda: self._call(self.on_connected),
+            on_disconnected=lambda: self._call(self.on_disconnected))
+        self.mqtt.subscribe(self.topics.receipt(self.device_id), self._on_receipt, qos=1)
+        self.mqtt.subscribe(self.topics.cmd(self.device_id), self._on_command, qos=1)
 
     def _status(self, state: wire.Availability) -> bytes:
         return wire.encode(wire.Status(state=state, ts=wire.utcnow(), boot_id=self.boot_id,
                                        version=self.version, config_hash=self.config_hash))
 
+    @staticmethod
+    def _call(hook: Callable[[], None] | None) -> None:
+        if hook is not None:
+            hook()
+
     def start(self) -> None:
         """Connect in the background; returns at once (the broker may be down)."""
-        broker = self.config.broker
-        self._started = True
-        if broker.protocol == "mqttv5":
-            props = Properties(PacketTypes.CONNECT)
-            props.SessionExpiryInterval = broker.session_expiry_s
-            self.client.connect_async(broker.host, broker.port, broker.keepalive_s,
-                                      clean_start=broker.session_expiry_s == 0,
-                                      properties=props)
-        else:
-            self.client.connect_async(broker.host, broker.port, broker.keepalive_s)
-        self.client.loop_start()
-        logger.info("%s: connecting to %s as %s (%s)", self.device_id, broker.url,
-                    broker.username, broker.protocol)
+        self.mqtt.start()
 
     # --- state -----------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        return self.mqtt.connected
+
+    @property
+    def ready(self) -> bool:
+        """Connected and the broker granted the ``receipt`` and ``cmd`` subscriptions."""
+        return self.mqtt.ready
+
+    @property
+    def last_error(self) -> str | None:
+        """The broker's reason for the last refused or failed connection or subscription."""
+        return self.mqtt.last_error
+
+    @property
+    def connect_count(self) -> int:
+        return self.mqtt.connect_count
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        return self.mqtt.wait_connected(timeout)
 
     # --- publishing ------------------------------------------------------------------
 
@@ -138,7 +116,7 @@ class MqttLink:
         """Hand a message to paho if connected; None when not connected or refused."""
         if not self.connected:
             return None
-        info = self.client.publish(topic, payload, qos=qos, retain=retain)
+        info = self.mqtt.publish(topic, payload, qos=qos, retain=retain)
         if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
             logger.debug("publish to %s not queued: %s", topic, mqtt.error_string(info.rc))
             return None
@@ -156,105 +134,32 @@ class MqttLink:
         return self.publish(self.topics.cmd_result(self.device_id), wire.encode(result),
                             qos=1) is not None
 
-    # --- paho callbacks (paho's network thread) -------------------------------------
+    # --- incoming (paho's network thread) --------------------------------------------
 
-    def _on_connect(self, client: mqtt.Client, _userdata: Any, _flags: Any,
-                    reason_code: ReasonCode, _properties: Any) -> None:
-        if reason_code.is_failure:
-            self._connected.clear()
-            self.last_error = f"broker refused the connection: {reason_code}"
-            self._failures += 1
-            if _should_log(self._failures):
-                logger.error("%s: broker %s refused the connection: %s (check broker.username, "
-                             "the password and the broker's ACL; attempt %d)", self.device_id,
-                             self.config.broker.url, reason_code, self._failures)
-            return
-        self._failures = 0
-        self.last_error = None
-        self.connect_count += 1
-        client.subscribe([(self.topics.receipt(self.device_id), 1),
-                          (self.topics.cmd(self.device_id), 1)])
-        client.publish(self.topics.status(self.device_id),
-                       self._status(wire.Availability.ONLINE), qos=1, retain=True)
-        self._connected.set()
-        logger.info("%s: connected to %s", self.device_id, self.config.broker.url)
-        if self.on_connected is not None:
-            try:
-                self.on_connected()
-            except Exception:
-                logger.exception("%s: on_connected handler failed", self.device_id)
-
-    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
-        self._connected.clear()
-        self._failures += 1
-        self.last_error = f"cannot reach broker {self.config.broker.url}"
-        if _should_log(self._failures):
-            logger.warning("%s: cannot reach broker %s (attempt %d); retrying",
-                           self.device_id, self.config.broker.url, self._failures)
-
-    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
-                       reason_code: ReasonCode, _properties: Any) -> None:
-        was_connected = self._connected.is_set()
-        self._connected.clear()
-        if self._stopping:
-            logger.info("%s: disconnected", self.device_id)
-        elif was_connected:
-            logger.warning("%s: connection to %s lost (%s); reconnecting", self.device_id,
-                           self.config.broker.url, reason_code)
-        if was_connected and self.on_disconnected is not None:
-            try:
-                self.on_disconnected()
-            except Exception:
-                logger.exception("%s: on_disconnected handler failed", self.device_id)
-
-    def _on_message(self, _client: mqtt.Client, _userdata: Any,
-                    message: mqtt.MQTTMessage) -> None:
+    def _on_receipt(self, message: mqtt.MQTTMessage) -> None:
         try:
-            if message.topic == self.topics.receipt(self.device_id):
-                receipt = wire.decode(wire.Receipt, bytes(message.payload))
-                if self.on_receipt is not None:
-                    self.on_receipt(receipt)
-            elif message.topic == self.topics.cmd(self.device_id):
-                command = wire.decode(wire.Command, bytes(message.payload))
-                if self.on_command is not None:
-                    self.on_command(command)
-            else:
-                logger.warning("%s: message on unexpected topic %s ignored", self.device_id,
-                               message.topic)
+            receipt = wire.decode(wire.Receipt, bytes(message.payload))
         except wire.ContractError as exc:
-            logger.warning("%s: ignoring malformed message on %s: %s", self.device_id,
-                           message.topic, exc)
-        except Exception:  # a handler bug must never kill paho's network thread
-            logger.exception("%s: handling a message on %s failed", self.device_id,
-                             message.topic)
+            self._malformed(message, exc)
+            return
+        if self.on_receipt is not None:
+            self.on_receipt(receipt)
+
+    def _on_command(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            command = wire.decode(wire.Command, bytes(message.payload))
+        except wire.ContractError as exc:
+            self._malformed(message, exc)
+            return
+        if self.on_command is not None:
+            self.on_command(command)
+
+    def _malformed(self, message: mqtt.MQTTMessage, exc: wire.ContractError) -> None:
+        logger.warning("%s: ignoring malformed message on %s: %s", self.device_id,
+                       message.topic, exc)
 
     # --- shutdown --------------------------------------------------------------------
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Publish ``stopped`` (retained), wait for it, disconnect. True if it was sent."""
-        if not self._started:
-            return False
-        self._stopping = True
-        sent = False
-        info = self.publish(self.topics.status(self.device_id),
-                            self._status(wire.Availability.STOPPED), qos=1, retain=True)
-        if info is not None:
-            try:
-                info.wait_for_publish(timeout)
-                sent = info.is_published()
-            except (RuntimeError, ValueError) as exc:
-                logger.warning("%s: could not publish 'stopped': %s", self.device_id, exc)
-        if not sent:
-            logger.warning("%s: stopping without confirming the 'stopped' status; central "
-                           "will see the last will or a missed heartbeat instead",
-                           self.device_id)
-        self.client.disconnect()
-        self.client.loop_stop()
-        self._connected.clear()
-        self._started = False
-        return sent
-
-
-def _should_log(count: int) -> bool:
-    """Log the 1st, 2nd, 4th, 8th... repeated failure, not every retry."""
-    return count & (count - 1) == 0
+        return self.mqtt.stop(timeout)

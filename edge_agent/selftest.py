@@ -10,13 +10,10 @@ reports that instead of the levels.)
 from __future__ import annotations
 
 import logging
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
+from alarmlink.mqtt import MqttConnectError, connect_client
 from edge_agent.config import AgentConfig, ConfigError, DetectorInput
 from edge_agent.inputs import build_inputs
 from edge_agent.outbox import Outbox, OutboxError
@@ -73,39 +70,17 @@ def check_broker(config: AgentConfig, timeout: float = 5.0) -> tuple[bool, str]:
     """Connect once with the device's credentials (separate client id); report the result."""
     broker = config.broker
     try:
-        password = broker.resolve_password().get_secret_value()
+        broker.resolve_password()
     except ConfigError as exc:
         return False, str(exc)
-    v5 = broker.protocol == "mqttv5"
-    client = mqtt.Client(CallbackAPIVersion.VERSION2,
-                         client_id=f"{config.device_id}-selftest",
-                         protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311)
-    client.username_pw_set(broker.username, password)
-    if broker.tls:
-        client.tls_set(ca_certs=str(broker.ca_file) if broker.ca_file else None)
-    done = threading.Event()
-    result: dict[str, Any] = {}
-
-    def on_connect(_c: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        result["reason"] = reason
-        done.set()
-
-    client.on_connect = on_connect
     try:
-        client.connect(broker.host, broker.port, keepalive=10)
-    except OSError as exc:
-        return False, f"cannot reach {broker.url}: {exc}"
-    client.loop_start()
-    try:
-        if not done.wait(timeout):
-            return False, f"no answer from {broker.url} within {timeout:.0f}s"
-        reason = result["reason"]
-        if reason.is_failure:
-            return False, f"{broker.url} refused {broker.username}: {reason}"
-        return True, f"{broker.url} accepted {broker.username} ({broker.protocol})"
-    finally:
-        client.disconnect()
-        client.loop_stop()
+        client = connect_client(broker, client_id=f"{config.device_id}-selftest",
+                                timeout=timeout, keepalive=10)
+    except MqttConnectError as exc:
+        return False, str(exc)
+    client.disconnect()
+    client.loop_stop()
+    return True, f"{broker.url} accepted {broker.username} ({broker.protocol})"
 
 
 def run_self_test(config: AgentConfig, *, pin_factory: Any = None,

@@ -13,6 +13,7 @@ import paho.mqtt.client as mqtt
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker, free_port
+from alarmlink.mqtt import paho_client
 from edge_agent.config import AgentConfig, validate_config
 
 TOPICS = wire.Topics()
@@ -85,9 +86,7 @@ class CentralClient:
         self.auto_store = auto_store
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"test-central-{uuid.uuid4().hex[:8]}",
-                                  protocol=mqtt.MQTTv5)
+        self.client = paho_client(client_id=f"test-central-{uuid.uuid4().hex[:8]}")
         user = next(u for u in broker.users if u.role == "central")
         self.client.username_pw_set(user.username, user.password)
         self.client.on_connect = self._on_connect

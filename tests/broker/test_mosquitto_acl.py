@@ -10,6 +10,7 @@ import pytest
 from helpers import CENTRAL_USER, device_user, wait_for
 
 from alarmlink.broker import MAX_QUEUED_MESSAGES, BrokerUser, MosquittoBroker, render_config
+from alarmlink.mqtt import paho_client
 from alarmlink.wire import Topics
 
 topics = Topics()
@@ -23,8 +24,7 @@ class Client:
         self.connack: list[mqtt.ReasonCode] = []
         self.granted: dict[int, list[mqtt.ReasonCode]] = {}
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"t-{user.username}",
-                                  protocol=mqtt.MQTTv5)
+        self.client = paho_client(client_id=f"t-{user.username}")
         self.client.username_pw_set(user.username, user.password)
         self.client.on_connect = lambda c, u, f, rc, p: self.connack.append(rc)
         self.client.on_message = self._on_message

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
 from camera_testkit import camera_venue, incident_frames, open_incident
 from e2e.harness import CentralProcess
 from helpers import wait_for
@@ -17,6 +16,7 @@ from PIL import Image
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
+from alarmlink.mqtt import paho_client
 from edge_agent.camera.jpeg import fit_jpeg
 from edge_agent.camera.sources import Frame
 from simulators.venue import VenueSimulator
@@ -42,8 +42,8 @@ class Device:
     """A raw MQTT client with school-01's credentials: publishes whatever it is given."""
 
     def __init__(self, broker: MosquittoBroker) -> None:
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=f"rogue-{uuid.uuid4().hex[:6]}")
+        self.client = paho_client(client_id=f"rogue-{uuid.uuid4().hex[:6]}",
+                                  protocol="mqttv311")
         self.client.username_pw_set("school-01", "school-01-pw")
         connected = threading.Event()
         self.client.on_connect = lambda *_a: connected.set()

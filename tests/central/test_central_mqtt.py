@@ -12,10 +12,10 @@ import pytest
 from central_testkit import DEMO_REGISTRY, TOPICS, make_event
 from fastapi.testclient import TestClient
 from helpers import wait_for
-from paho.mqtt.enums import CallbackAPIVersion, MQTTProtocolVersion
 from sqlite_utils import Database
 
 from alarmlink.broker import MosquittoBroker
+from alarmlink.mqtt import paho_client
 from alarmlink.wire import Event, Receipt, Stage, decode, encode
 from central.api import create_app
 from central.config import BrokerConfig, CentralConfig
@@ -25,7 +25,6 @@ from central.mqtt_bridge import MqttBridge
 from central.registry import load_registry
 
 pytestmark = pytest.mark.broker
-PROTOCOLS = {"mqttv5": MQTTProtocolVersion.MQTTv5, "mqttv311": MQTTProtocolVersion.MQTTv311}
 
 
 class Device:
@@ -37,8 +36,7 @@ class Device:
         self.receipts: list[Receipt] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self.client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"{device_id}-dev",
-                                  protocol=PROTOCOLS[protocol])
+        self.client = paho_client(client_id=f"{device_id}-dev", protocol=protocol)
         self.client.username_pw_set(device_id, f"{device_id}-pw")
         self.client.on_connect = lambda c, *_: c.subscribe(TOPICS.receipt(device_id), qos=1)
         self.client.on_subscribe = lambda *_: self._subscribed.set()

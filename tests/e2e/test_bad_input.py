@@ -12,6 +12,7 @@ from helpers import device_user, wait_for
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
+from alarmlink.mqtt import paho_client
 from simulators.venue import VenueSimulator
 
 topics = wire.Topics()
@@ -19,8 +20,7 @@ topics = wire.Topics()
 
 def _device_client(broker: MosquittoBroker, device_id: str) -> mqtt.Client:
     user = device_user(device_id)
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"raw-{device_id}",
-                         protocol=mqtt.MQTTv5)
+    client = paho_client(client_id=f"raw-{device_id}")
     client.username_pw_set(user.username, user.password)
     client.connect(broker.host, broker.port)
     client.loop_start()

@@ -19,6 +19,7 @@ from helpers import CENTRAL_USER, wait_for
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
+from alarmlink.mqtt import paho_client
 from edge_agent.agent import Agent
 
 
@@ -94,8 +95,7 @@ def test_commands_are_never_retained(mosquitto: MosquittoBroker,
         else:
             received.append(message)
 
-    late = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"late-{uuid.uuid4().hex}",
-                       protocol=mqtt.MQTTv5)
+    late = paho_client(client_id=f"late-{uuid.uuid4().hex}")
     late.username_pw_set(CENTRAL_USER.username, CENTRAL_USER.password)
     late.on_message = on_message
     late.on_subscribe = lambda *_a: subscribed.set()

@@ -18,6 +18,7 @@ from helpers import wait_for
 from sqlite_utils import Database
 
 from alarmlink.broker import free_port, mosquitto_binary
+from alarmlink.mqtt import paho_client
 from central.credentials import BrokerSettings, write_broker_config
 
 
@@ -96,9 +97,7 @@ class TlsClient:
         self.disconnects: list[mqtt.ReasonCode] = []
         self.granted: dict[int, list[mqtt.ReasonCode]] = {}
         self.lock = threading.Lock()
-        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2,
-                                  client_id=client_id or f"t-{username}-{time.monotonic_ns()}",
-                                  protocol=mqtt.MQTTv5)
+        self.client = paho_client(client_id=client_id or f"t-{username}-{time.monotonic_ns()}")
         self.client.username_pw_set(username, password)
         if tls:
             self.client.tls_set(ca_certs=str(broker.dir / "ca.crt"),

@@ -12,6 +12,7 @@ import pytest
 from helpers import wait_for
 from provision.provision_testkit import GeneratedBroker, TlsClient
 
+from alarmlink.mqtt import paho_client
 from alarmlink.wire import Topics
 from central.credentials import account, revoke, set_password
 from central.db import open_db
@@ -75,7 +76,7 @@ def test_tls_listener_needs_tls_and_credentials(broker: GeneratedBroker) -> None
     # plain MQTT (no TLS) to the device listener: the broker drops it, no CONNACK
     connacks: list[mqtt.ReasonCode] = []
     drops: list[object] = []
-    plain = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    plain = paho_client()
     plain.username_pw_set("dev-a", PASSWORDS["dev-a"])
     plain.on_connect = lambda c, u, f, rc, p: connacks.append(rc)
     plain.on_disconnect = lambda c, u, f, rc, p: drops.append(rc)
@@ -85,7 +86,7 @@ def test_tls_listener_needs_tls_and_credentials(broker: GeneratedBroker) -> None
     plain.loop_stop()
     assert not connacks
     # a client that does not trust the deployment CA refuses the broker
-    stranger = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    stranger = paho_client()
     stranger.tls_set(cert_reqs=ssl.CERT_REQUIRED)  # system CAs only
     with pytest.raises(ssl.SSLCertVerificationError):
         stranger.connect("127.0.0.1", broker.settings.tls_port)

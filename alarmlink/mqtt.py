@@ -1,0 +1,420 @@
+"""The one MQTT client factory (paho-mqtt >= 2.1, callback API v2) for all of alarmlink.
+
+No other module constructs a paho client. From a :class:`~alarmlink.broker_endpoint.BrokerConfig`:
+:func:`paho_client` (bare), :func:`make_client` (credentials, TLS with ``ca_file`` or the
+system CAs, reconnect bounds), :func:`connect_client` (connected, loop running; for probes,
+tests and the bench) and :class:`MqttClient`, the long-running connection of agent and central:
+
+* persistent session (MQTT 5 ``clean_start=False`` + Session Expiry Interval, 3.1.1
+  ``clean_session=False``) unless ``clean`` or ``session_expiry_s = 0``;
+* only a CONNACK with a success code counts as connected; a refused connect is logged
+  with a one-line cause and never marks the client connected;
+* reconnects forever with bounded exponential backoff and jitter (``reconnect_min_s`` ..
+  ``reconnect_max_s``), also when the broker is down at the first connect;
+* per-topic-filter handlers, subscribed on every (re)connect, SUBACK checked: a refused
+  subscription is logged as an error, kept in ``refused`` and ``last_error``, and
+  ``ready`` stays false;
+* optional :class:`Availability`: retained ``online`` on every connect, ``offline`` as
+  the last will, ``stopped`` on a clean stop;
+* a handler or hook that raises is logged and never kills paho's network thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.mqtt_reasons import (
+    Backoff,
+    DropNoise,
+    check_suback,
+    connect_cause,
+    should_log,
+)
+
+logger = logging.getLogger(__name__)
+
+Protocol = Literal["mqttv5", "mqttv311"]
+#: Called with each message whose topic matches the handler's filter (paho's thread).
+Handler = Callable[[mqtt.MQTTMessage], None]
+
+
+_PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
+_PAHO_LOGGER.addFilter(DropNoise())
+
+
+class MqttConnectError(ConnectionError):
+    """A one-shot connect (:func:`connect_client`) that did not end in an accepted CONNACK."""
+
+
+def paho_client(*, client_id: str = "", protocol: Protocol = "mqttv5",
+                clean: bool = True) -> mqtt.Client:
+    """A bare paho client, callback API v2: no credentials, no TLS, not connected.
+
+    The only place in the repository that constructs a paho client.
+    """
+    v5 = protocol == "mqttv5"
+    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                       protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+                       clean_session=None if v5 else clean)
+
+
+def _persistent(config: BrokerConfig, clean: bool) -> bool:
+    return not clean and config.session_expiry_s > 0
+
+
+def make_client(config: BrokerConfig, *, client_id: str | None = None, clean: bool = True,
+                require_password: bool = False) -> mqtt.Client:
+    """A paho client with ``config``'s credentials, TLS and reconnect bounds; not connected.
+
+    ``client_id`` defaults to ``config.effective_client_id``. ``require_password``
+    makes a missing password a :class:`~alarmlink.config_base.ConfigError` (as an
+    unreadable password file always is).
+    """
+    client = paho_client(client_id=client_id or config.effective_client_id,
+                         protocol=config.protocol, clean=not _persistent(config, clean))
+    password = config.resolve_password() if require_password else config.password_or_none()
+    client.username_pw_set(config.username,
+                           password.get_secret_value() if password is not None else None)
+    if config.tls:
+        client.tls_set(ca_certs=str(config.ca_file) if config.ca_file else None,
+                       cert_reqs=ssl.CERT_REQUIRED)
+    client.reconnect_delay_set(config.reconnect_min_s, config.reconnect_max_s)
+    client.max_queued_messages_set(0)  # 0 = unlimited: never drop a queued QoS 1 message
+    client.enable_logger(_PAHO_LOGGER)
+    return client
+
+
+def _connect_options(config: BrokerConfig, clean: bool) -> dict[str, Any]:
+    """``clean_start`` and ``properties`` for paho's connect (3.1.1 ignores both)."""
+    if config.protocol != "mqttv5":
+        return {}
+    if not _persistent(config, clean):
+        return {"clean_start": True}
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = config.session_expiry_s
+    return {"clean_start": False, "properties": props}
+
+
+def connect_client(config: BrokerConfig, *, client_id: str | None = None, clean: bool = True,
+                   timeout: float = 10.0, keepalive: int | None = None) -> mqtt.Client:
+    """A client connected to ``config``'s broker with its network loop running.
+
+    Raises :class:`MqttConnectError` (with a one-line cause) when the broker cannot
+    be reached, refuses the connection or does not answer within ``timeout``.
+    The caller ends it with ``client.disconnect(); client.loop_stop()``.
+    """
+    client = make_client(config, client_id=client_id, clean=clean)
+    answered = threading.Event()
+    reasons: list[ReasonCode] = []
+
+    def on_connect(_c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
+        reasons.append(reason)
+        answered.set()
+
+    client.on_connect = on_connect
+    try:
+        client.connect(config.host, config.port, keepalive or config.keepalive_s,
+                       **_connect_options(config, clean))
+    except OSError as exc:
+        raise MqttConnectError(f"cannot reach {config.url}: {exc}") from exc
+    client.loop_start()
+    problem = None
+    if not answered.wait(timeout):
+        problem = f"no answer from {config.url} within {timeout:g}s"
+    elif reasons[0].is_failure:
+        problem = f"{config.url} refused {config.username}: {connect_cause(reasons[0])}"
+    if problem is not None:
+        client.disconnect()
+        client.loop_stop()
+        raise MqttConnectError(problem)
+    client.on_connect = None
+    return client
+
+
+@dataclass(frozen=True)
+class Availability:
+    """Retained status messages on ``topic``; payloads are built when sent."""
+
+    topic: str
+    online: Callable[[], bytes]
+    offline: Callable[[], bytes]
+    stopped: Callable[[], bytes] | None = None
+    qos: int = 1
+
+
+class MqttClient:
+    """A long-running connection: reconnects, resubscribes and checks every SUBACK.
+
+    Register handlers with :meth:`subscribe` before :meth:`start`. Thread safe for
+    :meth:`publish`. Hooks and handlers run on paho's network thread.
+    """
+
+    def __init__(self, config: BrokerConfig, *, client_id: str | None = None,
+                 name: str | None = None, clean: bool = False,
+                 require_password: bool = False, availability: Availability | None = None,
+                 on_connected: Callable[[], None] | None = None,
+                 on_disconnected: Callable[[], None] | None = None,
+                 backoff: Backoff | None = None) -> None:
+        self.config = config
+        self.client_id = client_id or config.effective_client_id
+        #: How log lines name this connection (a device id, "central").
+        self.name = name or self.client_id
+        self.clean = clean
+        self.availability = availability
+        self.on_connected = on_connected
+        self.on_disconnected = on_disconnected
+        #: Why the last connect or subscription failed; None after an accepted connect.
+        self.last_error: str | None = None
+        self.connect_count = 0
+        self.session_present: bool | None = None
+        self.backoff = backoff or Backoff(config.reconnect_min_s, config.reconnect_max_s)
+        #: The wait before the next reconnect attempt, as last chosen.
+        self.next_retry_s: float | None = None
+        self._connected = threading.Event()
+        self._subscribed = threading.Event()
+        self._lock = threading.Lock()
+        self._handlers: dict[str, tuple[int, Handler]] = {}
+        #: (mid, [(filter, qos)]) of this connection's SUBSCRIBE until its SUBACK.
+        self._suback: tuple[int, list[tuple[str, int]]] | None = None
+        self._refused: dict[str, str] = {}
+        self._failures = 0
+        self._started = False
+        self._stopping = False
+        self._first_attempt = False
+        self.paho = make_client(config, client_id=self.client_id, clean=clean,
+                                require_password=require_password)
+        self.paho.suppress_exceptions = True  # a bug in a callback must not end the loop
+        self.paho.on_connect = self._on_connect
+        self.paho.on_connect_fail = self._on_connect_fail
+        self.paho.on_disconnect = self._on_disconnect
+        self.paho.on_subscribe = self._on_subscribe
+        self.paho.on_message = self._on_unexpected
+
+    # --- state -----------------------------------------------------------------------
+
+    @property
+    def connected(self) -> bool:
+        """True only between an accepted CONNACK and the next disconnect."""
+        return self._connected.is_set()
+
+    @property
+    def subscribed(self) -> bool:
+        """The broker granted every subscription of the current connection."""
+        return self._subscribed.is_set()
+
+    @property
+    def ready(self) -> bool:
+        """Connected and every subscription granted."""
+        return self.connected and self.subscribed
+
+    @property
+    def refused(self) -> dict[str, str]:
+        """Topic filter -> cause, for subscriptions the broker refused on this connection."""
+        with self._lock:
+            return dict(self._refused)
+
+    def wait_connected(self, timeout: float) -> bool:
+        return self._connected.wait(timeout)
+
+    def wait_ready(self, timeout: float) -> bool:
+        """Block until :attr:`ready` (or ``timeout`` seconds); returns :attr:`ready`."""
+        self._subscribed.wait(timeout)
+        return self.ready
+
+    # --- setup, publishing, shutdown -------------------------------------------------
+
+    def subscribe(self, topic_filter: str, handler: Handler, qos: int = 1) -> None:
+        """Route messages matching ``topic_filter`` to ``handler``; subscribed on every connect."""
+        if self._started:
+            raise RuntimeError("subscribe() before start()")
+        self._handlers[topic_filter] = (qos, handler)
+        self.paho.message_callback_add(topic_filter, self._guarded(handler))
+
+    def start(self) -> None:
+        """Connect in the background; returns at once (the broker may be down)."""
+        if self._started:
+            return
+        self._started = True
+        self._stopping = False
+        self._first_attempt = True
+        if self.availability is not None:
+            self.paho.will_set(self.availability.topic, self.availability.offline(),
+                               qos=self.availability.qos, retain=True)
+        self.paho.connect_async(self.config.host, self.config.port, self.config.keepalive_s,
+                                **_connect_options(self.config, self.clean))
+        self.paho.loop_start()
+        logger.info("%s: connecting to %s as %s (client id %s, %s)", self.name,
+                    self.config.url, self.config.username, self.client_id, self.config.protocol)
+
+    def publish(self, topic: str, payload: bytes, *, qos: int = 1,
+                retain: bool = False) -> mqtt.MQTTMessageInfo:
+        """Hand a message to paho. While disconnected paho keeps QoS 1 messages and sends
+        them after the next connect (``rc`` is then ``MQTT_ERR_NO_CONN``)."""
+        return self.paho.publish(topic, payload, qos=qos, retain=retain)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Publish ``stopped`` (if configured) and wait for it, then disconnect.
+
+        A normal DISCONNECT: the broker drops the last will and keeps a persistent
+        session. Returns True if the ``stopped`` status was confirmed by the broker.
+        """
+        if not self._started:
+            return False
+        self._stopping = True
+        sent = False
+        avail = self.availability
+        if avail is not None and avail.stopped is not None:
+            if self.connected:
+                info = self.publish(avail.topic, avail.stopped(), qos=avail.qos, retain=True)
+                try:
+                    info.wait_for_publish(timeout)
+                    sent = info.is_published()
+                except (RuntimeError, ValueError) as exc:
+                    logger.warning("%s: could not publish 'stopped': %s", self.name, exc)
+            if not sent:
+                logger.warning("%s: stopping without confirming the 'stopped' status; the "
+                               "broker's last will or a missed heartbeat will tell instead",
+                               self.name)
+        self.paho.disconnect()
+        self.paho.loop_stop()
+        self._connected.clear()
+        self._subscribed.clear()
+        self._started = False
+        return sent
+
+    # --- paho callbacks (paho's network thread) -------------------------------------
+
+    def _retry_later(self) -> None:
+        """Set the wait before paho's next attempt. reconnect_delay_set() also resets
+        paho's own doubling, so paho's next wait is exactly the one set here."""
+        if self._stopping:
+            return
+        delay = self.backoff.next_delay()
+        self.next_retry_s = delay
+        # After a failed *first* connect paho waits twice (in its first-connect loop, then
+        # again in its main loop, doubling capped at the max): set half the wait for each.
+        step = delay / 2 if self._first_attempt else delay
+        self._first_attempt = False
+        # paho accepts float seconds; its annotation says int
+        self.paho.reconnect_delay_set(step, step)  # type: ignore[arg-type]
+
+    def _on_connect(self, client: mqtt.Client, _userdata: Any, flags: mqtt.ConnectFlags,
+                    reason_code: ReasonCode, _properties: Any) -> None:
+        self._first_attempt = False
+        if reason_code.is_failure:
+            self._connected.clear()
+            self._subscribed.clear()
+            self._failures += 1
+            cause = connect_cause(reason_code)
+            self.last_error = f"broker refused the connection: {cause}"
+            if should_log(self._failures):
+                logger.error("%s: broker %s refused the connection: %s (user %s, attempt %d)",
+                             self.name, self.config.url, cause, self.config.username,
+                             self._failures)
+            return  # paho's on_disconnect follows and schedules the retry
+        self._failures = 0
+        self.backoff.reset()
+        self.last_error = None
+        self.connect_count += 1
+        self.session_present = bool(flags.session_present)
+        self._subscribe_all(client)
+        if self.availability is not None:
+            client.publish(self.availability.topic, self.availability.online(),
+                           qos=self.availability.qos, retain=True)
+        self._connected.set()
+        logger.info("%s: connected to %s (session present: %s)", self.name, self.config.url,
+                    self.session_present)
+        self._call(self.on_connected, "on_connected")
+
+    def _subscribe_all(self, client: mqtt.Client) -> None:
+        with self._lock:
+            self._refused = {}
+            wanted = [(flt, qos) for flt, (qos, _handler) in self._handlers.items()]
+            self._suback = None
+            if not wanted:
+                self._subscribed.set()
+                return
+            rc, mid = client.subscribe(wanted)
+            if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
+                self._suback = (mid, wanted)
+                return
+        logger.error("%s: could not send SUBSCRIBE: %s (retried on reconnect)", self.name,
+                     mqtt.error_string(rc))
+
+    def _on_subscribe(self, _client: mqtt.Client, _userdata: Any, mid: int,
+                      reason_codes: list[ReasonCode], _properties: Any) -> None:
+        with self._lock:
+            if self._suback is None or self._suback[0] != mid:
+                return  # not the answer to this connection's SUBSCRIBE
+            refused, notes = check_suback(self._suback[1], reason_codes)
+            self._suback = None
+            self._refused = refused
+        for note in notes:
+            logger.warning("%s: %s", self.name, note)
+        for flt, cause in refused.items():
+            logger.error("%s: broker %s refused the subscription to %s: %s; messages on it "
+                         "will not arrive (check the broker's ACL for user %s)", self.name,
+                         self.config.url, flt, cause, self.config.username)
+        if refused:
+            self.last_error = "broker refused the subscription to " + ", ".join(
+                f"{flt} ({cause})" for flt, cause in refused.items())
+        else:
+            logger.info("%s: subscribed to %d topic filter(s)", self.name, len(self._handlers))
+            self._subscribed.set()
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        self._connected.clear()
+        self._failures += 1
+        self.last_error = f"cannot reach broker {self.config.url}"
+        self._retry_later()
+        if should_log(self._failures):
+            logger.warning("%s: cannot reach broker %s (attempt %d); retrying in %.1f s",
+                           self.name, self.config.url, self._failures, self.next_retry_s or 0)
+
+    def _on_disconnect(self, _client: mqtt.Client, _userdata: Any, _flags: Any,
+                       reason_code: ReasonCode, _properties: Any) -> None:
+        was_connected = self._connected.is_set()
+        self._connected.clear()
+        self._subscribed.clear()
+        self._retry_later()
+        if self._stopping:
+            logger.info("%s: disconnected from %s", self.name, self.config.url)
+        elif was_connected:
+            logger.warning("%s: connection to %s lost (%s); reconnecting in %.1f s",
+                           self.name, self.config.url, reason_code, self.next_retry_s or 0)
+        if was_connected:
+            self._call(self.on_disconnected, "on_disconnected")
+
+    def _on_unexpected(self, _client: mqtt.Client, _userdata: Any,
+                       message: mqtt.MQTTMessage) -> None:
+        logger.warning("%s: message on unexpected topic %s ignored", self.name, message.topic)
+
+    def _guarded(self, handler: Handler) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage],
+                                                     None]:
+        def on_message(_client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+            try:
+                handler(message)
+            except Exception:  # a handler bug must never kill paho's network thread
+                logger.exception("%s: handling a message on %s failed", self.name,
+                                 message.topic)
+        return on_message
+
+    def _call(self, hook: Callable[[], None] | None, what: str) -> None:
+        if hook is None:
+            return
+        try:
+            hook()
+        except Exception:
+            logger.exception("%s: %s handler failed", self.name, what)

@@ -1,0 +1,27 @@
+"""Every paho client comes from alarmlink.mqtt: no module builds its own."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FACTORY = "alarmlink/mqtt.py"
+
+
+def files_containing(text: str) -> list[str]:
+    """Tracked files (code, bench, tests, docs) whose text contains ``text``."""
+    found = subprocess.run(["git", "grep", "-l", "-F", text], cwd=ROOT, capture_output=True,
+                           text=True, check=False)
+    assert found.returncode in (0, 1), found.stderr  # 1: no match
+    return sorted(found.stdout.split())
+
+
+def test_only_the_factory_constructs_a_paho_client() -> None:
+    constructor = "mqtt" + ".Client("  # split, so this file does not match itself
+    assert files_containing(constructor) == [FACTORY]
+
+
+def test_only_the_factory_picks_paho_callback_api() -> None:
+    """Catches a client built under another name (``from paho... import Client``)."""
+    assert files_containing("Callback" + "APIVersion") == [FACTORY]
