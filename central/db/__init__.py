@@ -17,12 +17,17 @@ from central.db.connection import (
     query_one,
     write_tx,
 )
+from central.db.readers import Readers
 from central.db.schema import migrations
+from central.db.writer import Writer, WriterClosed
 
 __all__ = [
     "BUSY_TIMEOUT_S",
     "DEAD_LETTER_MAX_BYTES",
     "OPEN_STATUSES",
+    "Readers",
+    "Writer",
+    "WriterClosed",
     "iso",
     "migrations",
     "open_db",
