@@ -1,4 +1,7 @@
-"""``alarmlink central ...``: serve, registry administration, dead letters."""
+"""``alarmlink central ...``: serve, registry administration, dead letters.
+
+Every listing calls the same library function as the API (no SQL here).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
+from central import dead_letters
 from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
@@ -198,11 +202,7 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    from central.service import dead_letter_view
-
-    db = open_db(args.db)
-    rows = [dead_letter_view(r) for r in db.query(
-        "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [args.limit])]
+    rows = dead_letters.list_dead_letters(open_db(args.db), args.limit)
     if not rows:
         print("no dead letters")
     for row in rows:

@@ -7,8 +7,6 @@ loop (API and WebSocket). :mod:`central.db` explains why.
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import sqlite3
 from collections.abc import Mapping
@@ -16,9 +14,10 @@ from typing import Any
 
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import CommandName, DetailValue, Outcome, Topics, encode, utcnow
-from central import commands, commissioning, incidents
+from central import commands, commissioning, incidents, registry
 from central.config import CentralConfig
 from central.db import open_db
+from central.dead_letters import list_dead_letters
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
@@ -125,21 +124,14 @@ class CentralService:
 
     def devices(self, station: str | None = None) -> list[dict[str, Any]]:
         """Every device (or one station's) with its supervision state for the board."""
-        rows = self.db.query(
-            "SELECT d.id AS device_id, d.venue_id, v.name AS venue_name, v.station_id, d.zones, "
-            "s.availability, s.last_seen, s.last_heartbeat, s.clock_offset_s, "
-            "coalesce(s.boot_id, '') AS boot_id, coalesce(s.version, '') AS version, "
-            "coalesce(s.config_hash, '') AS config_hash, s.outbox_depth "
-            "FROM devices d JOIN venues v ON v.id = d.venue_id "
-            "LEFT JOIN device_state s ON s.device_id = d.id "
-            "WHERE ? IS NULL OR v.station_id = ? ORDER BY d.id", [station, station])
+        rows = registry.list_devices(self.db, station)
         board = self.supervisor.board()
         untested = commissioning.untested_zones(self.db)
         walking = commissioning.commissioning_devices(self.db)
         out = []
         for r in rows:
             extra = board.get(r["device_id"], {})
-            out.append({**r, "zones": json.loads(r["zones"]), **extra,
+            out.append({**r, **extra,
                         "online": extra.get("state") == "online",
                         "untested_zones": untested.get(r["device_id"], []),
                         "commissioning": r["device_id"] in walking})
@@ -183,8 +175,7 @@ class CentralService:
         command = commands.build_command(name, args, actor, ttl_s, now)
         commands.store_command(self.db, device_id, command, now)
         self.publish(self.topics.cmd(device_id), encode(command))
-        return next(c for c in commands.list_commands(self.db, device_id, now)
-                    if c["cmd_id"] == command.cmd_id)
+        return commands.get_command(self.db, command.cmd_id, now)
 
     def commands(self, device_id: str, limit: int = 50) -> list[dict[str, Any]] | None:
         if device_route(self.db, device_id) is None:
@@ -192,22 +183,8 @@ class CentralService:
         return commands.list_commands(self.db, device_id, self.clock(), limit)
 
     def stations(self) -> list[dict[str, Any]]:
-        return list(self.db.query(
-            "SELECT s.id, s.name, s.county_id, c.name AS county_name, s.phone, "
-            "(SELECT count(*) FROM venues v WHERE v.station_id = s.id) AS venues, "
-            "(SELECT count(*) FROM incidents i WHERE i.station_id = s.id AND "
-            "i.status IN ('new', 'acknowledged', 'dispatched')) AS open_incidents "
-            "FROM stations s JOIN counties c ON c.id = s.county_id ORDER BY s.id"))
+        return registry.list_stations(self.db)
 
     def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        return [dead_letter_view(r) for r in self.db.query(
-            "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [limit])]
-
-
-def dead_letter_view(row: dict[str, Any]) -> dict[str, Any]:
-    payload: bytes = row["payload"]
-    return {"id": row["id"], "received_at": row["received_at"], "topic": row["topic"],
-            "device_id": row["device_id"], "payload_size": row["payload_size"],
-            "payload_preview": payload[:512].decode("utf-8", errors="replace"),
-            "payload_b64": base64.b64encode(payload).decode(), "reason": row["reason"]}
+        return list_dead_letters(self.db, limit)
 
