@@ -1,11 +1,13 @@
 """Central's HTTP API, WebSocket and console. :func:`create_app` builds it.
 
-The lifespan opens the database, loads the registry (when configured),
-starts the MQTT bridge and binds the live hub to the server's event loop.
-OpenAPI is at ``/openapi.json`` and the interactive docs at ``/docs``.
+The lifespan builds the :class:`~central.service.CentralService` off the event
+loop (database, migrations, registry), starts the MQTT bridge and binds the
+live hub to the server's event loop. OpenAPI is at ``/openapi.json``.
 
-Endpoints are ``async def`` on purpose: they run on the event loop thread and
-share its one database connection; SQLite queries here take milliseconds.
+Every endpoint is ``async def`` and awaits the service's writer (writes, one
+thread) or readers (queries): the event loop never waits for SQLite, so a slow
+commit or a database locked by another process stalls only the requests that
+need it, never the consoles' WebSockets or ``/healthz``.
 """
 
 from __future__ import annotations
@@ -22,11 +24,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import ValidationError
+from sqlite_utils import Database
 
 from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
 from alarmlink.wire import Outcome
-from central import incidents
+from central import incidents, registry
 from central.api_models import (
     ActionBody,
     CommandBody,
@@ -41,6 +44,7 @@ from central.api_models import (
 )
 from central.commissioning_api import add_commissioning_routes
 from central.config import CentralConfig
+from central.dead_letters import list_dead_letters
 from central.ingest import Clock, Publish
 from central.service import CentralService
 from central.snapshot_api import add_snapshot_routes
@@ -75,13 +79,13 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
         kwargs: dict[str, Any] = {"publisher": publisher}
         if clock is not None:
             kwargs["clock"] = clock
-        service = CentralService(config, **kwargs)
+        service = await asyncio.to_thread(CentralService, config, **kwargs)
         app.state.central = service
         service.start(asyncio.get_running_loop())
         try:
             yield
         finally:
-            service.stop()
+            await service.stop()
 
     # No /docs or /redoc: FastAPI's pages load Swagger UI from a CDN, and stations are
     # often air-gapped. The schema itself is at /openapi.json.
@@ -98,8 +102,8 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
     async def live(websocket: WebSocket, station: str | None = None) -> None:
         service: CentralService = websocket.app.state.central
 
-        def snapshot(station_id: str | None) -> list[dict[str, Any]]:
-            return incidents.list_incidents(service.db, station=station_id)
+        async def snapshot(station_id: str | None) -> list[dict[str, Any]]:
+            return await service.readers.run(incidents.list_incidents, station=station_id)
 
         await service.hub.serve(websocket, station or None, snapshot)
 
@@ -129,25 +133,23 @@ def _add_incident_routes(app: FastAPI) -> None:
         category: Literal["alarm", "trouble"] | None = Query(None),
         limit: int = Query(200, ge=1, le=1000),
     ) -> list[dict[str, Any]]:
-        return incidents.list_incidents(_service(request).db, station=station,
-                                        open_only=status == "open", category=category,
-                                        limit=limit)
+        return await _service(request).readers.run(
+            incidents.list_incidents, station=station, open_only=status == "open",
+            category=category, limit=limit)
 
     @app.get("/api/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
     async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
-        db = _service(request).db
-        incident = incidents.get_incident(db, incident_id)
-        if incident is None:
+        detail = await _service(request).readers.run(_detail, incident_id)
+        if detail is None:
             raise HTTPException(404, f"incident {incident_id} does not exist")
-        return {"incident": incident, "events": incidents.incident_events(db, incident_id),
-                "log": incidents.incident_log(db, incident_id)}
+        return detail
 
-    def act(request: Request, incident_id: int, action: incidents.Action, body: ActionBody,
-            outcome: Outcome | None = None) -> dict[str, Any]:
+    async def act(request: Request, incident_id: int, action: incidents.Action,
+                  body: ActionBody, outcome: Outcome | None = None) -> dict[str, Any]:
         actor = acting_officer(request, body)
         try:
-            return _service(request).act(incident_id, action, actor, note=body.note,
-                                         outcome=outcome)
+            return await _service(request).act(incident_id, action, actor, note=body.note,
+                                               outcome=outcome)
         except incidents.IncidentNotFound as exc:
             raise HTTPException(404, str(exc)) from None
         except incidents.TransitionError as exc:
@@ -156,29 +158,37 @@ def _add_incident_routes(app: FastAPI) -> None:
     @app.post("/api/incidents/{incident_id}/acknowledge", response_model=Incident,
               tags=["incidents"], responses={404: {}, 409: {}})
     async def acknowledge(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return act(request, incident_id, "acknowledge", body)
+        return await act(request, incident_id, "acknowledge", body)
 
     @app.post("/api/incidents/{incident_id}/dispatch", response_model=Incident,
               tags=["incidents"], responses={404: {}, 409: {}})
     async def dispatch(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return act(request, incident_id, "dispatch", body)
+        return await act(request, incident_id, "dispatch", body)
 
     @app.post("/api/incidents/{incident_id}/resolve", response_model=Incident,
               tags=["incidents"], responses={404: {}, 409: {}})
     async def resolve(request: Request, incident_id: int, body: ResolveBody) -> dict[str, Any]:
-        return act(request, incident_id, "resolve", body, body.outcome)
+        return await act(request, incident_id, "resolve", body, body.outcome)
 
     @app.post("/api/incidents/{incident_id}/close", response_model=Incident,
               tags=["incidents"], responses={404: {}, 409: {}})
     async def close(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return act(request, incident_id, "close", body)
+        return await act(request, incident_id, "close", body)
+
+
+def _detail(db: Database, incident_id: int) -> dict[str, Any] | None:
+    incident = incidents.get_incident(db, incident_id)
+    if incident is None:
+        return None
+    return {"incident": incident, "events": incidents.incident_events(db, incident_id),
+            "log": incidents.incident_log(db, incident_id)}
 
 
 def _add_info_routes(app: FastAPI) -> None:
     @app.get("/api/devices", response_model=list[DeviceInfo], tags=["devices"])
     async def devices(request: Request, station: str | None = Query(
             None, description="Only this station's devices")) -> list[dict[str, Any]]:
-        return _service(request).devices(station or None)
+        return await _service(request).devices(station or None)
 
     @app.post("/api/devices/{device_id}/commands", response_model=CommandView,
               status_code=202, tags=["devices"], responses={404: {}, 422: {}})
@@ -187,8 +197,8 @@ def _add_info_routes(app: FastAPI) -> None:
         """Store a command and publish it (QoS 1, never retained); the result comes later."""
         actor = acting_officer(request, body)
         try:
-            command = _service(request).send_command(device_id, body.name, body.args, actor,
-                                                     body.ttl_s)
+            command = await _service(request).send_command(device_id, body.name, body.args,
+                                                           actor, body.ttl_s)
         except ValidationError as exc:
             raise HTTPException(422, f"command refused by the wire contract: {exc}") from None
         if command is None:
@@ -199,22 +209,22 @@ def _add_info_routes(app: FastAPI) -> None:
              tags=["devices"], responses={404: {}})
     async def list_commands(request: Request, device_id: str,
                             limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
-        found = _service(request).commands(device_id, limit)
+        found = await _service(request).commands(device_id, limit)
         if found is None:
             raise HTTPException(404, f"device {device_id!r} is not registered")
         return found
 
     @app.get("/api/stations", response_model=list[StationInfo], tags=["registry"])
     async def stations(request: Request) -> list[dict[str, Any]]:
-        return _service(request).stations()
+        return await _service(request).readers.run(registry.list_stations)
 
     @app.get("/api/dead-letters", response_model=list[DeadLetter], tags=["ingest"])
     async def dead_letters(request: Request,
                            limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-        return _service(request).dead_letters(limit)
+        return await _service(request).readers.run(list_dead_letters, limit)
 
     @app.get("/healthz", response_model=Health, tags=["ops"],
              responses={503: {"model": Health}})
     async def healthz(request: Request) -> JSONResponse:
-        health = _service(request).health()
+        health = await _service(request).health()
         return JSONResponse(health, status_code=200 if health["ok"] else 503)

@@ -32,9 +32,10 @@ def add_commissioning_routes(app: FastAPI,
         service = request.app.state.central
         try:
             if body.action == "start":
-                return commissioning.start(service.db, device_id, actor, service.clock(),
-                                           installer=body.installer)
-            return commissioning.stop(service.db, device_id, actor, service.clock())
+                return await service.writer.run(commissioning.start, device_id, actor,
+                                                service.clock(), installer=body.installer)
+            return await service.writer.run(commissioning.stop, device_id, actor,
+                                            service.clock())
         except commissioning.CommissioningError as exc:
             code = 409 if "not in commissioning" in str(exc) else 404
             raise HTTPException(code, str(exc)) from None
@@ -42,7 +43,8 @@ def add_commissioning_routes(app: FastAPI,
     @app.get("/api/devices/{device_id}/commissioning", tags=["devices"], responses={404: {}})
     async def commissioning_state(request: Request, device_id: str) -> dict[str, Any]:
         try:
-            return commissioning.session_view(request.app.state.central.db, device_id)
+            return await request.app.state.central.readers.run(
+                commissioning.session_view, device_id)
         except commissioning.CommissioningError as exc:
             raise HTTPException(404, str(exc)) from None
 
@@ -52,7 +54,7 @@ def add_commissioning_routes(app: FastAPI,
         """The printable HTML commissioning report of the latest walk test."""
         service = request.app.state.central
         try:
-            view = commissioning.session_view(service.db, device_id)
+            view = await service.readers.run(commissioning.session_view, device_id)
         except commissioning.CommissioningError as exc:
             raise HTTPException(404, str(exc)) from None
         return HTMLResponse(commissioning.render_report(view, service.clock()))

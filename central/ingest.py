@@ -1,7 +1,11 @@
 """Ingest: every message a device sends, validated, stored or dead-lettered.
 
 :meth:`Ingestor.handle` is called once per MQTT message, on the MQTT thread,
-before the broker is told the message was delivered. It never raises.
+before the broker is told the message was delivered. In the running central
+the work runs on the one writer thread (:class:`central.db.Writer`) and the
+MQTT thread waits for it, so the broker is acknowledged only after the commit.
+It never raises, except :class:`~central.db.WriterClosed` while central stops:
+then the message is deliberately left unacknowledged for the broker to redeliver.
 
 * The device id comes from the topic: the broker authenticated the device and
   its ACL allows it to publish only under its own id.
@@ -41,7 +45,7 @@ from alarmlink.wire import (
     utcnow,
 )
 from central import commissioning, dead_letters, incidents, supervision
-from central.db import iso, query_one, write_tx
+from central.db import Writer, iso, query_one, write_tx
 from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
 
@@ -77,14 +81,17 @@ def publish_receipts(publish: Publish, topics: Topics,
 class Ingestor:
     """Turns raw MQTT messages into rows, incidents and receipts.
 
-    ``db`` must be used by this ingestor's thread only (see :mod:`central.db`).
+    ``db``: central's :class:`~central.db.Writer` (every message is processed on
+    the writer thread), or a plain connection used on the caller's thread
+    (tests, tools).
     """
 
-    def __init__(self, db: Database, topics: Topics, publish: Publish,
+    def __init__(self, db: Database | Writer, topics: Topics, publish: Publish,
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None) -> None:
-        self.db = db
+        self.writer = db if isinstance(db, Writer) else None
+        self.db = db.db if isinstance(db, Writer) else db
         if snapshot_files is None:  # default: beside the database
             main = query_one(self.db, "PRAGMA database_list")
             assert main is not None
@@ -98,9 +105,15 @@ class Ingestor:
         self.clock_skew_threshold_s = clock_skew_threshold_s
 
     def handle(self, topic: str, payload: bytes) -> None:
-        """Process one message. Never raises: failures end in the dead-letter table."""
+        """Process one message (on the writer, waiting for it). Failures end as dead letters."""
+        if self.writer is None:
+            self._handle_safely(self.db, topic, bytes(payload))
+        else:
+            self.writer.call(self._handle_safely, topic, bytes(payload))
+
+    def _handle_safely(self, _db: Database, topic: str, payload: bytes) -> None:
         try:
-            self._handle(topic, bytes(payload))
+            self._handle(topic, payload)
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")

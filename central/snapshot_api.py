@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import Field
+from sqlite_utils import Database
 
 from central import incidents
 from central.api_models import ActionBody
@@ -51,29 +52,42 @@ def _service(request: Request) -> Any:
     return request.app.state.central
 
 
+def _filmstrip(db: Database, incident_id: int,
+               since_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
+    incident = incidents.get_incident(db, incident_id)
+    if incident is None:
+        return None, []
+    return incident, incident_snapshots(db, incident_id, since_id=since_id)
+
+
+def _frame(db: Database, ref: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    frame = find_snapshot(db, ref)
+    if frame is None or frame["incident_id"] is None:
+        return frame, None
+    return frame, incidents.get_incident(db, frame["incident_id"])
+
+
 def add_snapshot_routes(app: FastAPI, acting_officer: ActingOfficer) -> None:
     @app.get("/api/incidents/{incident_id}/snapshots", tags=["snapshots"],
              responses={404: {}})
     async def list_snapshots(request: Request, incident_id: int,
                              since_id: int = Query(0, ge=0)) -> dict[str, Any]:
         service = _service(request)
-        incident = incidents.get_incident(service.db, incident_id)
+        incident, frames = await service.readers.run(_filmstrip, incident_id, since_id)
         if incident is None:
             raise HTTPException(404, f"incident {incident_id} does not exist")
         may_view_snapshots(request, incident)
         return {"incident_id": incident_id, "open": incident["open"],
                 "live_until": service.snapshot_control.live_state(incident_id),
-                "snapshots": incident_snapshots(service.db, incident_id, since_id=since_id)}
+                "snapshots": frames}
 
     @app.get("/api/snapshots/{ref}.jpg", tags=["snapshots"], response_class=FileResponse,
              responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
     async def snapshot_file(request: Request, ref: str) -> FileResponse:
         service = _service(request)
-        frame = find_snapshot(service.db, ref)
+        frame, incident = await service.readers.run(_frame, ref)
         if frame is None:
             raise HTTPException(404, f"no snapshot {ref[:80]!r}")
-        incident = (incidents.get_incident(service.db, frame["incident_id"])
-                    if frame["incident_id"] is not None else None)
         may_view_snapshots(request, incident or {"station_id": None})
         path = service.snapshot_files.path(frame["sha256"])
         if not path.exists():
@@ -82,28 +96,29 @@ def add_snapshot_routes(app: FastAPI, acting_officer: ActingOfficer) -> None:
         return FileResponse(path, media_type="image/jpeg", headers={
             "Cache-Control": "private, max-age=31536000, immutable"})
 
-    def send(request: Request, incident_id: int, action: Action, body: ActionBody,
-             **kwargs: Any) -> dict[str, Any]:
+    async def send(request: Request, incident_id: int, action: Action, body: ActionBody,
+                   **kwargs: Any) -> dict[str, Any]:
         actor = acting_officer(request, body)
         service = _service(request)
         try:
-            return service.snapshot_control.request(service.db, incident_id, action, actor,
-                                                     **kwargs)
+            return await service.writer.run(
+                service.snapshot_control.request, incident_id, action, actor, **kwargs)
         except SnapshotRequestError as exc:
             raise HTTPException(exc.status, str(exc)) from None
 
     @app.post("/api/incidents/{incident_id}/snapshots/live", tags=["snapshots"],
               responses={404: {}, 409: {}})
     async def live_view(request: Request, incident_id: int, body: LiveBody) -> dict[str, Any]:
-        return send(request, incident_id, "live", body, live_s=body.live_s, fps=body.fps)
+        return await send(request, incident_id, "live", body, live_s=body.live_s,
+                          fps=body.fps)
 
     @app.post("/api/incidents/{incident_id}/snapshots/now", tags=["snapshots"],
               responses={404: {}, 409: {}, 429: {}})
     async def snapshot_now(request: Request, incident_id: int,
                            body: ActionBody) -> dict[str, Any]:
-        return send(request, incident_id, "now", body)
+        return await send(request, incident_id, "now", body)
 
     @app.post("/api/incidents/{incident_id}/snapshots/stop", tags=["snapshots"],
               responses={404: {}})
     async def stop_live(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return send(request, incident_id, "stop", body)
+        return await send(request, incident_id, "stop", body)

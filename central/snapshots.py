@@ -36,7 +36,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink import wire
-from central.db import iso, open_db, query_one, write_tx
+from central.db import Writer, iso, query_one, write_tx
 from central.snapshot_config import SnapshotsConfig
 
 logger = logging.getLogger(__name__)
@@ -193,20 +193,13 @@ def prune(db: Database, files: SnapshotFiles, now: datetime, *, evidence_days: f
     return PruneResult(len(evidence), len(routine), removed)
 
 
-async def retention_loop(db_path: Path, files: SnapshotFiles, config: SnapshotsConfig,
+async def retention_loop(writer: Writer, files: SnapshotFiles, config: SnapshotsConfig,
                          clock: Callable[[], datetime]) -> None:
-    """Run :func:`prune` now and every ``prune_interval_s``, off the event loop thread."""
-    def prune_once() -> PruneResult:
-        db = open_db(db_path)
-        try:
-            return prune(db, files, clock(), evidence_days=config.evidence_days,
-                         routine_days=config.routine_days)
-        finally:
-            db.close()
-
+    """Run :func:`prune` now and every ``prune_interval_s``, on the writer (off the loop)."""
     while True:
         try:
-            await asyncio.to_thread(prune_once)
+            await writer.run(prune, files, clock(), evidence_days=config.evidence_days,
+                             routine_days=config.routine_days)
         except (sqlite3.Error, OSError):
             logger.exception("snapshot retention failed; retrying in %s s",
                              config.prune_interval_s)
