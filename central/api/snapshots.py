@@ -23,7 +23,7 @@ from pydantic import Field
 from sqlite_utils import Database
 
 from central import incidents
-from central.api_models import ActionBody
+from central.api.models import ActionBody
 from central.snapshot_control import Action, SnapshotRequestError
 from central.snapshots import find_snapshot, incident_snapshots
 

@@ -30,7 +30,8 @@ from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
 from alarmlink.wire import Outcome
 from central import incidents, registry
-from central.api_models import (
+from central.api.commissioning import add_commissioning_routes
+from central.api.models import (
     ActionBody,
     CommandBody,
     CommandView,
@@ -42,16 +43,15 @@ from central.api_models import (
     ResolveBody,
     StationInfo,
 )
-from central.commissioning_api import add_commissioning_routes
+from central.api.snapshots import add_snapshot_routes
 from central.config import CentralConfig
 from central.dead_letters import list_dead_letters
 from central.ingest import Clock, Publish
 from central.service import CentralService
-from central.snapshot_api import add_snapshot_routes
 
 logger = logging.getLogger(__name__)
 
-STATIC_DIR = Path(__file__).parent / "static"
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 
 
 def acting_officer(request: Request, body: ActionBody) -> str:

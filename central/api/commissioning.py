@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import Field
 
 from central import commissioning
-from central.api_models import ActionBody
+from central.api.models import ActionBody
 
 logger = logging.getLogger(__name__)
 
