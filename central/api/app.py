@@ -1,4 +1,4 @@
-"""Central's HTTP API, WebSocket and console. :func:`create_app` builds it.
+"""The FastAPI app: lifespan, routers, the console WebSocket and the static console.
 
 The lifespan builds the :class:`~central.service.CentralService` off the event
 loop (database, migrations, registry), starts the MQTT bridge and binds the
@@ -17,57 +17,28 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
-from pydantic import ValidationError
-from sqlite_utils import Database
 
 from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
-from alarmlink.wire import Outcome
-from central import incidents, registry
-from central.api.commissioning import add_commissioning_routes
-from central.api.models import (
-    ActionBody,
-    CommandBody,
-    CommandView,
-    DeadLetter,
-    DeviceInfo,
-    Health,
-    Incident,
-    IncidentDetail,
-    ResolveBody,
-    StationInfo,
-)
-from central.api.snapshots import add_snapshot_routes
+from central import incidents
+from central.api.commissioning import router as commissioning_router
+from central.api.devices import router as devices_router
+from central.api.health import router as health_router
+from central.api.incidents import router as incidents_router
+from central.api.snapshots import router as snapshots_router
 from central.config import CentralConfig
-from central.dead_letters import list_dead_letters
 from central.ingest import Clock, Publish
 from central.service import CentralService
 
 logger = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
-
-
-def acting_officer(request: Request, body: ActionBody) -> str:
-    """Who is acting. The ONE place that decides it.
-
-    Today the console sends the officer's id in the body. When login and
-    roles arrive, this derives the officer from the session and checks that
-    they may act for the incident's station.
-    """
-    del request  # the session will live here
-    return body.actor
-
-
-def _service(request: Request) -> CentralService:
-    service: CentralService = request.app.state.central
-    return service
 
 
 def create_app(config: CentralConfig, *, publisher: Publish | None = None,
@@ -93,10 +64,9 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
                   docs_url=None, redoc_url=None,
                   description="Venue alarms routed to police station duty officers.")
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
-    _add_incident_routes(app)
-    _add_info_routes(app)
-    add_snapshot_routes(app, acting_officer)
-    add_commissioning_routes(app, acting_officer)
+    for router in (incidents_router, devices_router, health_router, snapshots_router,
+                   commissioning_router):
+        app.include_router(router)
 
     @app.websocket("/ws")
     async def live(websocket: WebSocket, station: str | None = None) -> None:
@@ -122,109 +92,3 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
         "detail": [{k: v for k, v in e.items() if k in ("loc", "msg", "type")}
                    for e in exc.errors()],
         "message": "; ".join(parts)})
-
-
-def _add_incident_routes(app: FastAPI) -> None:
-    @app.get("/api/incidents", response_model=list[Incident], tags=["incidents"])
-    async def list_incidents(
-        request: Request,
-        station: str | None = Query(None, description="Only this station's incidents"),
-        status: Literal["open", "all"] = Query("open", description="open or all"),
-        category: Literal["alarm", "trouble"] | None = Query(None),
-        limit: int = Query(200, ge=1, le=1000),
-    ) -> list[dict[str, Any]]:
-        return await _service(request).readers.run(
-            incidents.list_incidents, station=station, open_only=status == "open",
-            category=category, limit=limit)
-
-    @app.get("/api/incidents/{incident_id}", response_model=IncidentDetail, tags=["incidents"])
-    async def get_incident(request: Request, incident_id: int) -> dict[str, Any]:
-        detail = await _service(request).readers.run(_detail, incident_id)
-        if detail is None:
-            raise HTTPException(404, f"incident {incident_id} does not exist")
-        return detail
-
-    async def act(request: Request, incident_id: int, action: incidents.Action,
-                  body: ActionBody, outcome: Outcome | None = None) -> dict[str, Any]:
-        actor = acting_officer(request, body)
-        try:
-            return await _service(request).act(incident_id, action, actor, note=body.note,
-                                               outcome=outcome)
-        except incidents.IncidentNotFound as exc:
-            raise HTTPException(404, str(exc)) from None
-        except incidents.TransitionError as exc:
-            raise HTTPException(409, str(exc)) from None
-
-    @app.post("/api/incidents/{incident_id}/acknowledge", response_model=Incident,
-              tags=["incidents"], responses={404: {}, 409: {}})
-    async def acknowledge(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return await act(request, incident_id, "acknowledge", body)
-
-    @app.post("/api/incidents/{incident_id}/dispatch", response_model=Incident,
-              tags=["incidents"], responses={404: {}, 409: {}})
-    async def dispatch(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return await act(request, incident_id, "dispatch", body)
-
-    @app.post("/api/incidents/{incident_id}/resolve", response_model=Incident,
-              tags=["incidents"], responses={404: {}, 409: {}})
-    async def resolve(request: Request, incident_id: int, body: ResolveBody) -> dict[str, Any]:
-        return await act(request, incident_id, "resolve", body, body.outcome)
-
-    @app.post("/api/incidents/{incident_id}/close", response_model=Incident,
-              tags=["incidents"], responses={404: {}, 409: {}})
-    async def close(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return await act(request, incident_id, "close", body)
-
-
-def _detail(db: Database, incident_id: int) -> dict[str, Any] | None:
-    incident = incidents.get_incident(db, incident_id)
-    if incident is None:
-        return None
-    return {"incident": incident, "events": incidents.incident_events(db, incident_id),
-            "log": incidents.incident_log(db, incident_id)}
-
-
-def _add_info_routes(app: FastAPI) -> None:
-    @app.get("/api/devices", response_model=list[DeviceInfo], tags=["devices"])
-    async def devices(request: Request, station: str | None = Query(
-            None, description="Only this station's devices")) -> list[dict[str, Any]]:
-        return await _service(request).devices(station or None)
-
-    @app.post("/api/devices/{device_id}/commands", response_model=CommandView,
-              status_code=202, tags=["devices"], responses={404: {}, 422: {}})
-    async def send_command(request: Request, device_id: str,
-                           body: CommandBody) -> dict[str, Any]:
-        """Store a command and publish it (QoS 1, never retained); the result comes later."""
-        actor = acting_officer(request, body)
-        try:
-            command = await _service(request).send_command(device_id, body.name, body.args,
-                                                           actor, body.ttl_s)
-        except ValidationError as exc:
-            raise HTTPException(422, f"command refused by the wire contract: {exc}") from None
-        if command is None:
-            raise HTTPException(404, f"device {device_id!r} is not registered")
-        return command
-
-    @app.get("/api/devices/{device_id}/commands", response_model=list[CommandView],
-             tags=["devices"], responses={404: {}})
-    async def list_commands(request: Request, device_id: str,
-                            limit: int = Query(50, ge=1, le=500)) -> list[dict[str, Any]]:
-        found = await _service(request).commands(device_id, limit)
-        if found is None:
-            raise HTTPException(404, f"device {device_id!r} is not registered")
-        return found
-
-    @app.get("/api/stations", response_model=list[StationInfo], tags=["registry"])
-    async def stations(request: Request) -> list[dict[str, Any]]:
-        return await _service(request).readers.run(registry.list_stations)
-
-    @app.get("/api/dead-letters", response_model=list[DeadLetter], tags=["ingest"])
-    async def dead_letters(request: Request,
-                           limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
-        return await _service(request).readers.run(list_dead_letters, limit)
-
-    @app.get("/healthz", response_model=Health, tags=["ops"],
-             responses={503: {"model": Health}})
-    async def healthz(request: Request) -> JSONResponse:
-        health = await _service(request).health()
-        return JSONResponse(health, status_code=200 if health["ok"] else 503)

@@ -14,22 +14,22 @@ acts comes from the same ``acting_officer`` seam as the incident actions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
-from fastapi import FastAPI, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import FileResponse
 from pydantic import Field
 from sqlite_utils import Database
 
 from central import incidents
+from central.api.deps import Service, acting_officer
 from central.api.models import ActionBody
 from central.snapshot_control import Action, SnapshotRequestError
 from central.snapshots import find_snapshot, incident_snapshots
 
 logger = logging.getLogger(__name__)
 
-ActingOfficer = Callable[[Request, ActionBody], str]
+router = APIRouter(tags=["snapshots"])
 
 
 class LiveBody(ActionBody):
@@ -48,16 +48,24 @@ def may_view_snapshots(request: Request, incident: dict[str, Any]) -> None:
     del request, incident
 
 
-def _service(request: Request) -> Any:
-    return request.app.state.central
-
-
 def _filmstrip(db: Database, incident_id: int,
                since_id: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     incident = incidents.get_incident(db, incident_id)
     if incident is None:
         return None, []
     return incident, incident_snapshots(db, incident_id, since_id=since_id)
+
+
+@router.get("/api/incidents/{incident_id}/snapshots", responses={404: {}})
+async def list_snapshots(request: Request, service: Service, incident_id: int,
+                         since_id: int = Query(0, ge=0)) -> dict[str, Any]:
+    incident, frames = await service.readers.run(_filmstrip, incident_id, since_id)
+    if incident is None:
+        raise HTTPException(404, f"incident {incident_id} does not exist")
+    may_view_snapshots(request, incident)
+    return {"incident_id": incident_id, "open": incident["open"],
+            "live_until": service.snapshot_control.live_state(incident_id),
+            "snapshots": frames}
 
 
 def _frame(db: Database, ref: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -67,58 +75,46 @@ def _frame(db: Database, ref: str) -> tuple[dict[str, Any] | None, dict[str, Any
     return frame, incidents.get_incident(db, frame["incident_id"])
 
 
-def add_snapshot_routes(app: FastAPI, acting_officer: ActingOfficer) -> None:
-    @app.get("/api/incidents/{incident_id}/snapshots", tags=["snapshots"],
-             responses={404: {}})
-    async def list_snapshots(request: Request, incident_id: int,
-                             since_id: int = Query(0, ge=0)) -> dict[str, Any]:
-        service = _service(request)
-        incident, frames = await service.readers.run(_filmstrip, incident_id, since_id)
-        if incident is None:
-            raise HTTPException(404, f"incident {incident_id} does not exist")
-        may_view_snapshots(request, incident)
-        return {"incident_id": incident_id, "open": incident["open"],
-                "live_until": service.snapshot_control.live_state(incident_id),
-                "snapshots": frames}
+@router.get("/api/snapshots/{ref}.jpg", response_class=FileResponse,
+            responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
+async def snapshot_file(request: Request, service: Service, ref: str) -> FileResponse:
+    frame, incident = await service.readers.run(_frame, ref)
+    if frame is None:
+        raise HTTPException(404, f"no snapshot {ref[:80]!r}")
+    may_view_snapshots(request, incident or {"station_id": None})
+    path = service.snapshot_files.path(frame["sha256"])
+    if not path.exists():
+        logger.error("snapshot %s: file %s is missing", frame["id"], path)
+        raise HTTPException(404, f"snapshot {frame['id']} file is missing")
+    return FileResponse(path, media_type="image/jpeg", headers={
+        "Cache-Control": "private, max-age=31536000, immutable"})
 
-    @app.get("/api/snapshots/{ref}.jpg", tags=["snapshots"], response_class=FileResponse,
-             responses={200: {"content": {"image/jpeg": {}}}, 404: {}})
-    async def snapshot_file(request: Request, ref: str) -> FileResponse:
-        service = _service(request)
-        frame, incident = await service.readers.run(_frame, ref)
-        if frame is None:
-            raise HTTPException(404, f"no snapshot {ref[:80]!r}")
-        may_view_snapshots(request, incident or {"station_id": None})
-        path = service.snapshot_files.path(frame["sha256"])
-        if not path.exists():
-            logger.error("snapshot %s: file %s is missing", frame["id"], path)
-            raise HTTPException(404, f"snapshot {frame['id']} file is missing")
-        return FileResponse(path, media_type="image/jpeg", headers={
-            "Cache-Control": "private, max-age=31536000, immutable"})
 
-    async def send(request: Request, incident_id: int, action: Action, body: ActionBody,
-                   **kwargs: Any) -> dict[str, Any]:
-        actor = acting_officer(request, body)
-        service = _service(request)
-        try:
-            return await service.writer.run(
-                service.snapshot_control.request, incident_id, action, actor, **kwargs)
-        except SnapshotRequestError as exc:
-            raise HTTPException(exc.status, str(exc)) from None
+async def _send(request: Request, service: Service, incident_id: int, action: Action,
+                body: ActionBody, **kwargs: Any) -> dict[str, Any]:
+    actor = acting_officer(request, body)
+    try:
+        return await service.writer.run(service.snapshot_control.request, incident_id, action,
+                                         actor, **kwargs)
+    except SnapshotRequestError as exc:
+        raise HTTPException(exc.status, str(exc)) from None
 
-    @app.post("/api/incidents/{incident_id}/snapshots/live", tags=["snapshots"],
-              responses={404: {}, 409: {}})
-    async def live_view(request: Request, incident_id: int, body: LiveBody) -> dict[str, Any]:
-        return await send(request, incident_id, "live", body, live_s=body.live_s,
-                          fps=body.fps)
 
-    @app.post("/api/incidents/{incident_id}/snapshots/now", tags=["snapshots"],
-              responses={404: {}, 409: {}, 429: {}})
-    async def snapshot_now(request: Request, incident_id: int,
-                           body: ActionBody) -> dict[str, Any]:
-        return await send(request, incident_id, "now", body)
+@router.post("/api/incidents/{incident_id}/snapshots/live", responses={404: {}, 409: {}})
+async def live_view(request: Request, service: Service, incident_id: int,
+                    body: LiveBody) -> dict[str, Any]:
+    return await _send(request, service, incident_id, "live", body, live_s=body.live_s,
+                       fps=body.fps)
 
-    @app.post("/api/incidents/{incident_id}/snapshots/stop", tags=["snapshots"],
-              responses={404: {}})
-    async def stop_live(request: Request, incident_id: int, body: ActionBody) -> dict[str, Any]:
-        return await send(request, incident_id, "stop", body)
+
+@router.post("/api/incidents/{incident_id}/snapshots/now",
+             responses={404: {}, 409: {}, 429: {}})
+async def snapshot_now(request: Request, service: Service, incident_id: int,
+                       body: ActionBody) -> dict[str, Any]:
+    return await _send(request, service, incident_id, "now", body)
+
+
+@router.post("/api/incidents/{incident_id}/snapshots/stop", responses={404: {}})
+async def stop_live(request: Request, service: Service, incident_id: int,
+                    body: ActionBody) -> dict[str, Any]:
+    return await _send(request, service, incident_id, "stop", body)
