@@ -1,4 +1,4 @@
-"""``alarmlink central ...``: serve, registry administration, dead letters.
+"""``alarmlink central ...``: serve, registry administration, incidents, dead letters.
 
 Every listing calls the same library function as the API (no SQL here).
 """
@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
-from central import dead_letters
+from central import dead_letters, incidents
 from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
@@ -100,6 +100,14 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     listing = reg.add_parser("list", help="print the registry as JSON")
     _db_arg(listing)
     listing.set_defaults(func=cmd_registry_list)
+
+    listed = commands.add_parser("incidents", help="print incidents as JSON, newest first "
+                                 "(as GET /api/incidents)")
+    _db_arg(listed)
+    listed.add_argument("--all", action="store_true", help="closed ones too (default: open)")
+    listed.add_argument("--station", help="only this station's incidents")
+    listed.add_argument("--limit", type=int, default=200)
+    listed.set_defaults(func=cmd_incidents)
 
     dead = commands.add_parser("dead-letters", help="list rejected messages, newest first")
     _db_arg(dead)
@@ -198,6 +206,13 @@ def cmd_add_device(args: argparse.Namespace) -> int:
 
 def cmd_registry_list(args: argparse.Namespace) -> int:
     print(json.dumps(list_registry(open_db(args.db)), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_incidents(args: argparse.Namespace) -> int:
+    found = incidents.list_incidents(open_db(args.db), station=args.station,
+                                     open_only=not args.all, limit=args.limit)
+    print(json.dumps(found, indent=2, ensure_ascii=False))
     return 0
 
 
