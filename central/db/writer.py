@@ -101,7 +101,10 @@ class Writer:
         future = self.submit(fn, *args, **kwargs)
 
         def settle(done: Future[T]) -> None:
-            if waiter.cancelled():
+            if waiter.cancelled():  # nobody awaits the result: do not lose a failure silently
+                if not done.cancelled() and done.exception() is not None:
+                    logger.error("write %s failed after its caller went away",
+                                 getattr(fn, "__qualname__", fn), exc_info=done.exception())
                 return
             if done.cancelled():
                 waiter.cancel()
