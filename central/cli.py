@@ -1,4 +1,7 @@
-"""``alarmlink central ...``: serve, registry administration, dead letters."""
+"""``alarmlink central ...``: serve, registry administration, incidents, dead letters.
+
+Every listing calls the same library function as the API (no SQL here).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
+from central import dead_letters, incidents
 from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
@@ -96,6 +100,14 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     listing = reg.add_parser("list", help="print the registry as JSON")
     _db_arg(listing)
     listing.set_defaults(func=cmd_registry_list)
+
+    listed = commands.add_parser("incidents", help="print incidents as JSON, newest first "
+                                 "(as GET /api/incidents)")
+    _db_arg(listed)
+    listed.add_argument("--all", action="store_true", help="closed ones too (default: open)")
+    listed.add_argument("--station", help="only this station's incidents")
+    listed.add_argument("--limit", type=int, default=200)
+    listed.set_defaults(func=cmd_incidents)
 
     dead = commands.add_parser("dead-letters", help="list rejected messages, newest first")
     _db_arg(dead)
@@ -197,12 +209,15 @@ def cmd_registry_list(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_dead_letters(args: argparse.Namespace) -> int:
-    from central.service import dead_letter_view
+def cmd_incidents(args: argparse.Namespace) -> int:
+    found = incidents.list_incidents(open_db(args.db), station=args.station,
+                                     open_only=not args.all, limit=args.limit)
+    print(json.dumps(found, indent=2, ensure_ascii=False))
+    return 0
 
-    db = open_db(args.db)
-    rows = [dead_letter_view(r) for r in db.query(
-        "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [args.limit])]
+
+def cmd_dead_letters(args: argparse.Namespace) -> int:
+    rows = dead_letters.list_dead_letters(open_db(args.db), args.limit)
     if not rows:
         print("no dead letters")
     for row in rows:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink.wire import Event
-from central.db import iso, write_tx
+from central.db import iso, query_one, write_tx
 
 logger = logging.getLogger(__name__)
 
@@ -37,19 +37,20 @@ class CommissioningError(ValueError):
 
 
 def _device(db: Database, device_id: str) -> dict[str, Any]:
-    row = db.execute("SELECT d.id, d.zones, v.id, v.name, v.address, s.name FROM devices d "
-                     "JOIN venues v ON v.id = d.venue_id JOIN stations s ON s.id = v.station_id "
-                     "WHERE d.id = ?", [device_id]).fetchone()
+    row = query_one(db, "SELECT d.id AS device_id, d.zones, v.id AS venue_id, "
+                        "v.name AS venue_name, v.address AS venue_address, "
+                        "s.name AS station_name FROM devices d "
+                        "JOIN venues v ON v.id = d.venue_id "
+                        "JOIN stations s ON s.id = v.station_id WHERE d.id = ?", [device_id])
     if row is None:
         raise CommissioningError(f"device {device_id!r} is not registered")
-    return {"device_id": row[0], "zones": json.loads(row[1]), "venue_id": row[2],
-            "venue_name": row[3], "venue_address": row[4], "station_name": row[5]}
+    return {**row, "zones": json.loads(row["zones"])}
 
 
 def active_session(db: Database, device_id: str) -> int | None:
-    row = db.execute("SELECT id FROM commissioning WHERE device_id = ? AND ended_at IS NULL",
-                     [device_id]).fetchone()
-    return None if row is None else int(row[0])
+    row = query_one(db, "SELECT id FROM commissioning WHERE device_id = ? AND ended_at IS NULL",
+                    [device_id])
+    return None if row is None else int(row["id"])
 
 
 def start(db: Database, device_id: str, actor: str, now: datetime,
@@ -100,13 +101,9 @@ def record_hit(db: Database, event: Event, now: datetime) -> bool:
 
 
 def _latest_session(db: Database, device_id: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT id, installer, started_at, started_by, ended_at, ended_by "
-                     "FROM commissioning WHERE device_id = ? ORDER BY id DESC LIMIT 1",
-                     [device_id]).fetchone()
-    if row is None:
-        return None
-    keys = ["id", "installer", "started_at", "started_by", "ended_at", "ended_by"]
-    return dict(zip(keys, row, strict=True))
+    return query_one(db, "SELECT id, installer, started_at, started_by, ended_at, ended_by "
+                         "FROM commissioning WHERE device_id = ? ORDER BY id DESC LIMIT 1",
+                     [device_id])
 
 
 def session_view(db: Database, device_id: str) -> dict[str, Any]:
@@ -115,22 +112,23 @@ def session_view(db: Database, device_id: str) -> dict[str, Any]:
     session = _latest_session(db, device_id)
     if session is None:
         raise CommissioningError(f"device {device_id!r} was never in commissioning mode")
-    hits = {r[0]: {"first_at": r[1], "last_at": r[2], "hits": r[3], "kind": r[4]}
-            for r in db.execute("SELECT zone, first_at, last_at, hits, kind FROM "
-                                "commissioning_hits WHERE session_id = ?", [session["id"]])}
+    hits = {r["zone"]: {"first_at": r["first_at"], "last_at": r["last_at"], "hits": r["hits"],
+                        "kind": r["kind"]}
+            for r in db.query("SELECT zone, first_at, last_at, hits, kind FROM "
+                              "commissioning_hits WHERE session_id = ?", [session["id"]])}
     zones = list(device["zones"]) + sorted(z for z in hits if z not in device["zones"])
     rows = [{"zone": z, "tested": z in hits, "registered": z in device["zones"],
              **hits.get(z, {"first_at": None, "last_at": None, "hits": 0, "kind": None})}
             for z in zones]
-    state = db.execute("SELECT last_heartbeat, temperature_c, uptime_s, version FROM "
-                       "device_state WHERE device_id = ?", [device_id]).fetchone()
-    last_beat = state[0] if state else None
+    state = query_one(db, "SELECT last_heartbeat, temperature_c, version FROM "
+                          "device_state WHERE device_id = ?", [device_id])
+    last_beat = state["last_heartbeat"] if state else None
     beat_in_session = bool(last_beat and last_beat >= session["started_at"])
     return {**device, "session": session, "active": session["ended_at"] is None,
             "zones": rows, "all_tested": bool(rows) and all(r["tested"] for r in rows),
             "heartbeat_seen": beat_in_session, "last_heartbeat": last_beat,
-            "temperature_c": state[1] if state else None,
-            "agent_version": state[3] if state else "",
+            "temperature_c": state["temperature_c"] if state else None,
+            "agent_version": state["version"] if state else "",
             # The heartbeat carries no radio or link measure (wire contract v1).
             "signal_quality": None}
 
@@ -138,16 +136,16 @@ def session_view(db: Database, device_id: str) -> dict[str, Any]:
 def untested_zones(db: Database) -> dict[str, list[str]]:
     """Device id -> registry zones no commissioning session ever saw (for the board)."""
     seen: dict[str, set[str]] = {}
-    for device_id, zone in db.execute(
-            "SELECT c.device_id, h.zone FROM commissioning_hits h "
-            "JOIN commissioning c ON c.id = h.session_id"):
-        seen.setdefault(device_id, set()).add(zone)
-    return {device_id: [z for z in json.loads(zones) if z not in seen.get(device_id, set())]
-            for device_id, zones in db.execute("SELECT id, zones FROM devices")}
+    for hit in db.query("SELECT DISTINCT c.device_id, h.zone FROM commissioning_hits h "
+                        "JOIN commissioning c ON c.id = h.session_id"):
+        seen.setdefault(hit["device_id"], set()).add(hit["zone"])
+    return {device["id"]: [z for z in json.loads(device["zones"])
+                           if z not in seen.get(device["id"], set())]
+            for device in db.query("SELECT id, zones FROM devices")}
 
 
 def commissioning_devices(db: Database) -> set[str]:
-    return {r[0] for r in db.execute(
+    return {r["device_id"] for r in db.query(
         "SELECT device_id FROM commissioning WHERE ended_at IS NULL")}
 
 

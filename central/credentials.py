@@ -38,7 +38,7 @@ from sqlite_utils import Database
 from alarmlink.broker import BrokerError, BrokerUser, render_acl, render_config
 from alarmlink.tls import ensure_server_cert, render_tls_listener
 from alarmlink.wire import DEFAULT_PREFIX, utcnow
-from central.db import iso, write_tx
+from central.db import iso, query_one, write_tx
 
 logger = logging.getLogger(__name__)
 
@@ -68,9 +68,9 @@ def set_password(db: Database, username: str, password: str, *, role: str = "dev
     now = iso(utcnow())
     hashed = hash_password(username, password)
     with write_tx(db):
-        row = db.execute("SELECT generation FROM mqtt_accounts WHERE username = ?",
-                         [username]).fetchone()
-        generation = 1 if row is None else int(row[0]) + 1
+        row = query_one(db, "SELECT generation FROM mqtt_accounts WHERE username = ?",
+                        [username])
+        generation = 1 if row is None else int(row["generation"]) + 1
         db.execute(
             "INSERT INTO mqtt_accounts (username, role, device_id, password_hash, generation, "
             "created_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (username) DO "
@@ -95,20 +95,16 @@ def revoke(db: Database, username: str, actor: str) -> bool:
 
 
 def account(db: Database, username: str) -> dict[str, Any] | None:
-    row = db.execute("SELECT username, role, generation, created_at, rotated_at, revoked_at, "
-                     "revoked_by FROM mqtt_accounts WHERE username = ?", [username]).fetchone()
-    if row is None:
-        return None
-    keys = ["username", "role", "generation", "created_at", "rotated_at", "revoked_at",
-            "revoked_by"]
-    return dict(zip(keys, row, strict=True))
+    return query_one(db, "SELECT username, role, generation, created_at, rotated_at, "
+                         "revoked_at, revoked_by FROM mqtt_accounts WHERE username = ?",
+                     [username])
 
 
 def active_accounts(db: Database) -> list[tuple[str, str, str]]:
     """``(username, role, hash)`` of every account that is not revoked."""
-    return [(r[0], r[1], r[2]) for r in db.execute(
+    return [(r["username"], r["role"], r["password_hash"]) for r in db.query(
         "SELECT username, role, password_hash FROM mqtt_accounts WHERE revoked_at IS NULL "
-        "ORDER BY username").fetchall()]
+        "ORDER BY username")]
 
 
 @dataclass

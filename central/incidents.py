@@ -26,7 +26,7 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from alarmlink.wire import Event, Kind, Outcome, Receipt, Stage, State
-from central.db import OPEN_STATUSES, iso, write_tx
+from central.db import OPEN_STATUSES, iso, query_one, write_tx
 
 logger = logging.getLogger(__name__)
 
@@ -66,10 +66,50 @@ def role_of(event: Event) -> Role:
     return "alarm"
 
 
-def _log(db: Database, incident_id: int, at: str, actor: str, action: str,
-         detail: dict[str, Any]) -> None:
+def log_action(db: Database, incident_id: int, at: str, actor: str, action: str,
+               detail: dict[str, Any]) -> None:
+    """One ``incident_log`` entry: who did what to the incident, and when."""
     db.execute("INSERT INTO incident_log (incident_id, at, actor, action, detail) "
                "VALUES (?, ?, ?, ?, ?)", [incident_id, at, actor, action, json.dumps(detail)])
+
+
+def find_open(db: Database, venue_id: str, category: Category) -> dict[str, Any] | None:
+    """The venue's open incident of ``category`` as ``{id, kinds, zones}`` (parsed), or None."""
+    row = query_one(db, f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? "
+                        f"AND category = ? AND {_OPEN_SQL}", [venue_id, category])
+    if row is None:
+        return None
+    return {"id": int(row["id"]), "kinds": json.loads(row["kinds"]),
+            "zones": json.loads(row["zones"])}
+
+
+def create(db: Database, *, category: Category, venue_id: str, station_id: str, kind: str,
+           zones: dict[str, str], first_event_id: str, event_count: int, at: str) -> int:
+    """Insert a ``new`` incident (inside the caller's transaction); returns its id."""
+    cursor = db.execute(
+        "INSERT INTO incidents (category, venue_id, station_id, status, kind, kinds, zones, "
+        "first_event_id, event_count, opened_at, updated_at, last_event_at) "
+        "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, ?, ?, ?, ?)",
+        [category, venue_id, station_id, kind, json.dumps([kind]), json.dumps(zones),
+         first_event_id, event_count, at, at, at])
+    return int(cursor.lastrowid or 0)
+
+
+def record_change(db: Database, incident_id: int, at: str, *, zones: dict[str, str],
+                  kinds: list[str] | None = None, counts_event: bool) -> None:
+    """Store new zones (and kinds), touch the times and bump ``version``.
+
+    ``counts_event``: the change comes from a device event (``event_count`` grows).
+    """
+    sets = ["zones = ?"]
+    params: list[Any] = [json.dumps(zones)]
+    if kinds is not None:
+        sets.append("kinds = ?")
+        params.append(json.dumps(kinds))
+    if counts_event:
+        sets.append("event_count = event_count + 1")
+    db.execute(f"UPDATE incidents SET {', '.join(sets)}, updated_at = ?, last_event_at = ?, "
+               "version = version + 1 WHERE id = ?", [*params, at, at, incident_id])
 
 
 def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
@@ -88,52 +128,42 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
         return _restore(db, event, venue_id, at, detail)
     category: Category = "alarm" if role == "alarm" else "trouble"
     zone_state = "alarm" if category == "alarm" else "trouble"
-    row = db.execute(
-        f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? AND category = ? "
-        f"AND {_OPEN_SQL}", [venue_id, category]).fetchone()
-    if row is None:
-        cursor = db.execute(
-            "INSERT INTO incidents (category, venue_id, station_id, status, kind, kinds, zones, "
-            "first_event_id, event_count, opened_at, updated_at, last_event_at) "
-            "VALUES (?, ?, ?, 'new', ?, ?, ?, ?, 1, ?, ?, ?)",
-            [category, venue_id, station_id, event.kind.value, json.dumps([event.kind.value]),
-             json.dumps({event.zone: zone_state}), event.event_id, at, at, at])
-        incident_id = int(cursor.lastrowid or 0)
-        _log(db, incident_id, at, SYSTEM_ACTOR, "opened", {**detail, "station_id": station_id})
+    found = find_open(db, venue_id, category)
+    if found is None:
+        incident_id = create(db, category=category, venue_id=venue_id, station_id=station_id,
+                             kind=event.kind.value, zones={event.zone: zone_state},
+                             first_event_id=event.event_id, event_count=1, at=at)
+        log_action(db, incident_id, at, SYSTEM_ACTOR, "opened",
+                   {**detail, "station_id": station_id})
         logger.info("incident %s opened (%s) at venue %s for station %s by event %s",
                     incident_id, category, venue_id, station_id, event.event_id)
         return incident_id
-    incident_id, kinds_json, zones_json = row
-    kinds = json.loads(kinds_json)
+    kinds, zones = found["kinds"], found["zones"]
     if event.kind.value not in kinds:
         kinds.append(event.kind.value)
-    zones = json.loads(zones_json)
     zones[event.zone] = zone_state
-    db.execute("UPDATE incidents SET kinds = ?, zones = ?, event_count = event_count + 1, "
-               "updated_at = ?, last_event_at = ?, version = version + 1 WHERE id = ?",
-               [json.dumps(kinds), json.dumps(zones), at, at, incident_id])
-    _log(db, incident_id, at, SYSTEM_ACTOR, "event", detail)
-    return int(incident_id)
+    record_change(db, found["id"], at, zones=zones, kinds=kinds, counts_event=True)
+    log_action(db, found["id"], at, SYSTEM_ACTOR, "event", detail)
+    return int(found["id"])
 
 
 def _restore(db: Database, event: Event, venue_id: str, at: str,
              detail: dict[str, Any]) -> int | None:
     preferred = "trouble" if event.kind in (Kind.TROUBLE, Kind.POWER) else "alarm"
-    rows = db.execute(
+    rows = db.query(
         f"SELECT id, category, zones FROM incidents WHERE venue_id = ? AND {_OPEN_SQL}",
-        [venue_id]).fetchall()
-    candidates = [r for r in rows if event.zone in json.loads(r[2])]
+        [venue_id])
+    candidates = [{**r, "zones": json.loads(r["zones"])} for r in rows]
+    candidates = [r for r in candidates if event.zone in r["zones"]]
     if not candidates:
         return None
-    candidates.sort(key=lambda r: r[1] != preferred)
-    incident_id, _category, zones_json = candidates[0]
-    zones = json.loads(zones_json)
+    candidates.sort(key=lambda r: r["category"] != preferred)
+    chosen = candidates[0]
+    zones = chosen["zones"]
     zones[event.zone] = "restored"
-    db.execute("UPDATE incidents SET zones = ?, event_count = event_count + 1, updated_at = ?, "
-               "last_event_at = ?, version = version + 1 WHERE id = ?",
-               [json.dumps(zones), at, at, incident_id])
-    _log(db, incident_id, at, SYSTEM_ACTOR, "restored", detail)
-    return int(incident_id)
+    record_change(db, chosen["id"], at, zones=zones, counts_event=True)
+    log_action(db, chosen["id"], at, SYSTEM_ACTOR, "restored", detail)
+    return int(chosen["id"])
 
 
 @dataclass(frozen=True)
@@ -158,10 +188,10 @@ def transition(db: Database, incident_id: int, action: Action, actor: str, now: 
     allowed, target = TRANSITIONS[action]
     at = iso(now)
     with write_tx(db):
-        row = db.execute("SELECT status FROM incidents WHERE id = ?", [incident_id]).fetchone()
+        row = query_one(db, "SELECT status FROM incidents WHERE id = ?", [incident_id])
         if row is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
-        status = row[0]
+        status = row["status"]
         if status not in allowed:
             raise TransitionError(_refusal(db, incident_id, action, status))
         sets: dict[str, str | None] = {"status": target, "updated_at": at}
@@ -183,7 +213,7 @@ def transition(db: Database, incident_id: int, action: Action, actor: str, now: 
             detail["note"] = note
         if outcome is not None:
             detail["outcome"] = outcome.value
-        _log(db, incident_id, at, actor, action, detail)
+        log_action(db, incident_id, at, actor, action, detail)
     logger.info("incident %s: %s by %s (%s -> %s)", incident_id, action, actor, status, target)
     incident = get_incident(db, incident_id)
     assert incident is not None
@@ -193,28 +223,29 @@ def transition(db: Database, incident_id: int, action: Action, actor: str, now: 
 
 
 def _refusal(db: Database, incident_id: int, action: str, status: str) -> str:
-    row = db.execute("SELECT actor, at FROM incident_log WHERE incident_id = ? "
-                     "ORDER BY id DESC LIMIT 1", [incident_id]).fetchone()
-    last = f" (last change by {row[0]} at {row[1]})" if row else ""
+    row = query_one(db, "SELECT actor, at FROM incident_log WHERE incident_id = ? "
+                        "ORDER BY id DESC LIMIT 1", [incident_id])
+    last = f" (last change by {row['actor']} at {row['at']})" if row else ""
     return f"cannot {action} incident {incident_id}: it is {status}{last}"
 
 
 def receipts_for(db: Database, incident_id: int, stage: Stage, now: datetime,
                  event_ids: list[str] | None = None) -> list[tuple[str, Receipt]]:
     """One ``stage`` receipt per event of the incident (or only ``event_ids``)."""
-    inc = db.execute("SELECT acknowledged_by, dispatched_by, resolved_by, outcome "
-                     "FROM incidents WHERE id = ?", [incident_id]).fetchone()
+    inc = query_one(db, "SELECT acknowledged_by, dispatched_by, resolved_by, outcome "
+                        "FROM incidents WHERE id = ?", [incident_id])
     if inc is None:
         return []
-    by = {Stage.ACKNOWLEDGED: inc[0], Stage.DISPATCHED: inc[1], Stage.RESOLVED: inc[2]}.get(stage)
-    outcome = Outcome(inc[3]) if stage == Stage.RESOLVED and inc[3] else None
-    rows = db.execute("SELECT event_id, device_id FROM events WHERE incident_id = ? "
-                      "ORDER BY received_at, event_id", [incident_id]).fetchall()
+    by = {Stage.ACKNOWLEDGED: inc["acknowledged_by"], Stage.DISPATCHED: inc["dispatched_by"],
+          Stage.RESOLVED: inc["resolved_by"]}.get(stage)
+    outcome = Outcome(inc["outcome"]) if stage == Stage.RESOLVED and inc["outcome"] else None
+    rows = db.query("SELECT event_id, device_id FROM events WHERE incident_id = ? "
+                    "ORDER BY received_at, event_id", [incident_id])
     return [
-        (device_id, Receipt(event_id=event_id, stage=stage, ts=now, incident_id=incident_id,
-                            by=by, outcome=outcome))
-        for event_id, device_id in rows
-        if event_ids is None or event_id in event_ids
+        (row["device_id"], Receipt(event_id=row["event_id"], stage=stage, ts=now,
+                                   incident_id=incident_id, by=by, outcome=outcome))
+        for row in rows
+        if event_ids is None or row["event_id"] in event_ids
     ]
 
 

@@ -1,7 +1,11 @@
 """Ingest: every message a device sends, validated, stored or dead-lettered.
 
 :meth:`Ingestor.handle` is called once per MQTT message, on the MQTT thread,
-before the broker is told the message was delivered. It never raises.
+before the broker is told the message was delivered. In the running central
+the work runs on the one writer thread (:class:`central.db.Writer`) and the
+MQTT thread waits for it, so the broker is acknowledged only after the commit.
+It never raises, except :class:`~central.db.WriterClosed` while central stops:
+then the message is deliberately left unacknowledged for the broker to redeliver.
 
 * The device id comes from the topic: the broker authenticated the device and
   its ACL allows it to publish only under its own id.
@@ -11,7 +15,7 @@ before the broker is told the message was delivered. It never raises.
   resends exactly when a receipt was lost.
 * Anything that does not pass goes to ``dead_letters`` with the topic, the raw
   bytes (the first :data:`~central.db.DEAD_LETTER_MAX_BYTES`), the original
-  size and the reason.
+  size and the reason (:mod:`central.dead_letters`).
 """
 
 from __future__ import annotations
@@ -40,8 +44,8 @@ from alarmlink.wire import (
     model_for,
     utcnow,
 )
-from central import commissioning, incidents, supervision
-from central.db import DEAD_LETTER_MAX_BYTES, iso, write_tx
+from central import commissioning, dead_letters, incidents, supervision
+from central.db import Writer, iso, query_one, write_tx
 from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
 
@@ -77,17 +81,23 @@ def publish_receipts(publish: Publish, topics: Topics,
 class Ingestor:
     """Turns raw MQTT messages into rows, incidents and receipts.
 
-    ``db`` must be used by this ingestor's thread only (see :mod:`central.db`).
+    ``db``: central's :class:`~central.db.Writer` (every message is processed on
+    the writer thread), or a plain connection used on the caller's thread
+    (tests, tools).
     """
 
-    def __init__(self, db: Database, topics: Topics, publish: Publish,
+    def __init__(self, db: Database | Writer, topics: Topics, publish: Publish,
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None) -> None:
-        self.db = db
-        #: Where snapshot JPEGs go (central/snapshots.py); default: beside the database.
-        self.snapshot_files = snapshot_files or SnapshotFiles(
-            Path(db.execute("PRAGMA database_list").fetchone()[2]).parent / "snapshots")
+        self.writer = db if isinstance(db, Writer) else None
+        self.db = db.db if isinstance(db, Writer) else db
+        if snapshot_files is None:  # default: beside the database
+            main = query_one(self.db, "PRAGMA database_list")
+            assert main is not None
+            snapshot_files = SnapshotFiles(Path(main["file"]).parent / "snapshots")
+        #: Where snapshot JPEGs go (central/snapshots.py).
+        self.snapshot_files = snapshot_files
         self.topics = topics
         self.publish = publish
         self.notify = notify
@@ -95,9 +105,15 @@ class Ingestor:
         self.clock_skew_threshold_s = clock_skew_threshold_s
 
     def handle(self, topic: str, payload: bytes) -> None:
-        """Process one message. Never raises: failures end in the dead-letter table."""
+        """Process one message (on the writer, waiting for it). Failures end as dead letters."""
+        if self.writer is None:
+            self._handle_safely(self.db, topic, bytes(payload))
+        else:
+            self.writer.call(self._handle_safely, topic, bytes(payload))
+
+    def _handle_safely(self, _db: Database, topic: str, payload: bytes) -> None:
         try:
-            self._handle(topic, bytes(payload))
+            self._handle(topic, payload)
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
@@ -106,12 +122,7 @@ class Ingestor:
                     device_id: str | None = None) -> None:
         logger.warning("dead letter from %s (%d bytes): %s", topic, len(payload), reason)
         try:
-            with write_tx(self.db):
-                self.db.execute(
-                    "INSERT INTO dead_letters (received_at, topic, device_id, payload, "
-                    "payload_size, reason) VALUES (?, ?, ?, ?, ?, ?)",
-                    [iso(self.clock()), topic[:1024], device_id,
-                     bytes(payload[:DEAD_LETTER_MAX_BYTES]), len(payload), reason[:2000]])
+            dead_letters.store(self.db, topic, payload, reason, device_id, self.clock())
         except sqlite3.Error:
             logger.exception("could not store dead letter from %s: %s", topic, reason)
 
@@ -157,25 +168,26 @@ class Ingestor:
             return
         now = self.clock()
         with write_tx(self.db):
-            existing = self.db.execute(
-                "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
-                "WHERE event_id = ?", [event.event_id]).fetchone()
+            existing = query_one(
+                self.db, "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
+                "WHERE event_id = ?", [event.event_id])
             if existing is None:
                 incident_id = self._store_event(event, route, now)
             else:
-                incident_id = existing[5]
-                if existing[0] != device_id:
+                incident_id = existing["incident_id"]
+                if existing["device_id"] != device_id:
                     reason = (f"event_id {event.event_id} was already stored for device "
-                              f"{existing[0]!r}; not accepted from {device_id!r}")
+                              f"{existing['device_id']!r}; not accepted from {device_id!r}")
                 else:
                     self.db.execute("UPDATE events SET deliveries = deliveries + 1 "
                                     "WHERE event_id = ?", [event.event_id])
                     mine = (event.seq, event.kind.value, event.state.value, event.zone)
-                    reason = "" if tuple(existing[1:5]) == mine else (
+                    stored = tuple(existing[k] for k in ("seq", "kind", "state", "zone"))
+                    reason = "" if stored == mine else (
                         f"duplicate event_id {event.event_id} with different content "
-                        f"(stored seq/kind/state/zone {tuple(existing[1:5])}, got {mine})")
+                        f"(stored seq/kind/state/zone {stored}, got {mine})")
         if existing is not None:
-            if existing[0] != device_id:
+            if existing["device_id"] != device_id:
                 self.dead_letter(topic, payload, reason, device_id)
                 return
             if reason:
@@ -201,11 +213,11 @@ class Ingestor:
             # walk test (central/commissioning.py): stored as a test event, never an incident
             event = event.model_copy(update={"test": True})
         delay_s = (now - event.ts).total_seconds()
-        offset = self.db.execute("SELECT clock_offset_s FROM device_state WHERE device_id = ?",
-                                 [event.device_id]).fetchone()
+        state = query_one(self.db, "SELECT clock_offset_s FROM device_state WHERE device_id = ?",
+                          [event.device_id])
+        offset = state["clock_offset_s"] if state is not None else None
         limit = self.clock_skew_threshold_s
-        skewed = -delay_s > limit or (offset is not None and offset[0] is not None
-                                      and abs(offset[0]) > limit)
+        skewed = -delay_s > limit or (offset is not None and abs(offset) > limit)
         zone_known = not route["zones"] or event.zone in route["zones"]
         if skewed:
             logger.warning("event %s from %s: device clock looks off (ts %s, received %s)",

@@ -8,10 +8,16 @@
   station that is opened or changes (including the change that resolves or
   closes it, so a console removes it). Every incident carries ``version``,
   which grows with every change: a console keeps the highest version it has
-  seen and ignores older copies.
+  seen and ignores older copies;
+* ``{"type": "pong", "id": ...}`` in answer to a ``{"type": "ping", "id": ...}``
+  the console sent (``id`` echoed if it is a number or a string of at most
+  :data:`MAX_PING_ID` characters, else null), through the same queue as
+  the incidents: it proves the push path is alive end to end. Anything else a
+  console sends is ignored.
 
-Ingest runs on the MQTT thread and hands incidents over with
-``loop.call_soon_threadsafe``. Each client has a bounded queue; a client too
+Changes are committed on central's writer thread (:mod:`central.db.writer`),
+which hands incidents over with ``loop.call_soon_threadsafe``
+(:meth:`LiveHub.submit_threadsafe`). Each client has a bounded queue; a client too
 slow to drain it is disconnected (close code 1013, "try again later") so that
 it can never hold up ingest or the other consoles. Test events never open an
 incident and therefore never appear here.
@@ -20,8 +26,9 @@ incident and therefore never appear here.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +39,7 @@ logger = logging.getLogger(__name__)
 
 CLIENT_QUEUE_SIZE = 256
 SLOW_CLIENT_CLOSE_CODE = 1013
+MAX_PING_ID = 64
 
 
 @dataclass(eq=False)
@@ -74,12 +82,17 @@ class LiveHub:
         for client in list(self._clients):
             if client.station is not None and client.station != incident.get("station_id"):
                 continue
-            try:
-                client.queue.put_nowait(message)
-            except asyncio.QueueFull:
-                logger.warning("console (station %s) too slow: %d messages waiting; dropping it",
-                               client.station, client.queue.qsize())
-                self._drop(client)
+            self._queue(client, message)
+
+    def _queue(self, client: _Client, message: dict[str, Any]) -> None:
+        if client.dropped:
+            return
+        try:
+            client.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            logger.warning("console (station %s) too slow: %d messages waiting; dropping it",
+                           client.station, client.queue.qsize())
+            self._drop(client)
 
     def _drop(self, client: _Client) -> None:
         client.dropped = True
@@ -89,18 +102,20 @@ class LiveHub:
         client.queue.put_nowait(None)  # wakes the sender, which closes the socket
 
     async def serve(self, websocket: WebSocket, station: str | None,
-                    snapshot: Callable[[str | None], list[dict[str, Any]]]) -> None:
+                    snapshot: Callable[[str | None], Awaitable[list[dict[str, Any]]]]) -> None:
         """Run one console connection until it closes or is dropped.
 
-        The client is registered before the snapshot is read, with no ``await``
-        in between, so every change is either in the snapshot or in the queue.
+        The client is registered before the snapshot is read (off the loop, by
+        ``snapshot``), so every change is in the snapshot, in the queue, or in
+        both (then the queued copy is not newer and the console ignores it).
         """
         await websocket.accept()
         client = _Client(station)
         self._clients.add(client)
         try:
-            await websocket.send_json({"type": "snapshot", "incidents": snapshot(station)})
-            receiver = asyncio.create_task(self._drain_incoming(websocket))
+            incidents = await snapshot(station)
+            await websocket.send_json({"type": "snapshot", "incidents": incidents})
+            receiver = asyncio.create_task(self._drain_incoming(websocket, client))
             try:
                 while True:
                     getter = asyncio.create_task(client.queue.get())
@@ -126,10 +141,29 @@ class LiveHub:
                 except (RuntimeError, OSError) as exc:  # the client went away first
                     logger.debug("closing console socket: %s", exc)
 
-    @staticmethod
-    async def _drain_incoming(websocket: WebSocket) -> None:
-        """Consoles send nothing we need; reading notices when they go away."""
+    async def _drain_incoming(self, websocket: WebSocket, client: _Client) -> None:
+        """Answer pings; reading also notices when the console goes away."""
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return
+            ping = _parse_ping(message.get("text"))
+            if ping is not None:
+                ping_id = ping.get("id")
+                if isinstance(ping_id, bool) or not isinstance(ping_id, int | float | str) or (
+                        isinstance(ping_id, str) and len(ping_id) > MAX_PING_ID):
+                    ping_id = None
+                self._queue(client, {"type": "pong", "id": ping_id})
+
+
+def _parse_ping(text: str | None) -> dict[str, Any] | None:
+    """The message as a dict if it is a ``{"type": "ping"}``, else None."""
+    if not text:
+        return None
+    try:
+        message = json.loads(text)
+    except ValueError:
+        return None
+    if isinstance(message, dict) and message.get("type") == "ping":
+        return message
+    return None

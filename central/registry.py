@@ -41,7 +41,7 @@ from sqlite_utils import Database
 
 from alarmlink.config_base import StrictModel, describe_errors
 from alarmlink.wire import DEVICE_ID_PATTERN, Zone
-from central.db import write_tx
+from central.db import OPEN_STATUSES, query_one, write_tx
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ _NOUNS = {"counties": "county", "stations": "station", "venues": "venue"}
 
 
 def _require(db: Database, table: str, key: str, value: str) -> None:
-    if not db.execute(f"SELECT 1 FROM {table} WHERE id = ?", [value]).fetchone():
+    if query_one(db, f"SELECT id FROM {table} WHERE id = ?", [value]) is None:
         raise RegistryError(f"{key}: {value!r} is not a known {_NOUNS[table]}")
 
 
@@ -181,7 +181,7 @@ def add_device(db: Database, device: Device) -> None:
 
 
 def list_registry(db: Database) -> dict[str, list[dict[str, Any]]]:
-    """Everything in the registry, for ``registry list`` and the API."""
+    """Everything in the registry, for ``registry list``."""
     return {
         "counties": list(db.query("SELECT id, name FROM counties ORDER BY id")),
         "stations": list(db.query(
@@ -195,12 +195,35 @@ def list_registry(db: Database) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def list_stations(db: Database) -> list[dict[str, Any]]:
+    """Every station with its county, number of venues and open incidents (``/api/stations``)."""
+    open_list = ", ".join(f"'{status}'" for status in OPEN_STATUSES)
+    return list(db.query(
+        "SELECT s.id, s.name, s.county_id, c.name AS county_name, s.phone, "
+        "(SELECT count(*) FROM venues v WHERE v.station_id = s.id) AS venues, "
+        "(SELECT count(*) FROM incidents i WHERE i.station_id = s.id AND "
+        f"i.status IN ({open_list})) AS open_incidents "
+        "FROM stations s JOIN counties c ON c.id = s.county_id ORDER BY s.id"))
+
+
+def list_devices(db: Database, station: str | None = None) -> list[dict[str, Any]]:
+    """Every device (or one station's) with its venue and last reported state, by id."""
+    rows = db.query(
+        "SELECT d.id AS device_id, d.venue_id, v.name AS venue_name, v.station_id, d.zones, "
+        "s.availability, s.last_seen, s.last_heartbeat, s.clock_offset_s, "
+        "coalesce(s.boot_id, '') AS boot_id, coalesce(s.version, '') AS version, "
+        "coalesce(s.config_hash, '') AS config_hash, s.outbox_depth "
+        "FROM devices d JOIN venues v ON v.id = d.venue_id "
+        "LEFT JOIN device_state s ON s.device_id = d.id "
+        "WHERE ? IS NULL OR v.station_id = ? ORDER BY d.id", [station, station])
+    return [{**row, "zones": json.loads(row["zones"])} for row in rows]
+
+
 def device_route(db: Database, device_id: str) -> dict[str, Any] | None:
     """``{device_id, venue_id, station_id, zones}`` of a registered device, or None."""
-    row = db.execute(
-        "SELECT d.id, d.venue_id, v.station_id, d.zones FROM devices d "
-        "JOIN venues v ON v.id = d.venue_id WHERE d.id = ?", [device_id]).fetchone()
+    row = query_one(
+        db, "SELECT d.id AS device_id, d.venue_id, v.station_id, d.zones FROM devices d "
+        "JOIN venues v ON v.id = d.venue_id WHERE d.id = ?", [device_id])
     if row is None:
         return None
-    return {"device_id": row[0], "venue_id": row[1], "station_id": row[2],
-            "zones": json.loads(row[3])}
+    return {**row, "zones": json.loads(row["zones"])}

@@ -1,37 +1,55 @@
-"""The running central: databases, ingest, MQTT bridge and live hub wired together.
+"""The running central: database access, ingest, MQTT bridge and live hub wired together.
 
-Two database connections: one for the MQTT thread (ingest), one for the event
-loop (API and WebSocket). :mod:`central.db` explains why.
+Threads, and what each may do with the database:
+
+* the event loop (HTTP, WebSockets, timers) never touches SQLite: it awaits
+  :attr:`CentralService.writer` for writes and :attr:`CentralService.readers`
+  for reads;
+* the writer thread (:class:`central.db.Writer`) runs every write: ingest
+  (the MQTT thread waits for it), officers' actions, supervision passes,
+  snapshot retention;
+* the reader threads (:class:`central.db.Readers`) run the API's queries.
+
+Pushes to consoles made on the writer thread go to the loop through
+:meth:`central.live.LiveHub.submit_threadsafe`, so a change that was committed
+is pushed even if the request that caused it went away meanwhile.
 """
 
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 import logging
 import sqlite3
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
+from sqlite_utils import Database
+
 from alarmlink.sdnotify import Notifier
-from alarmlink.wire import CommandName, DetailValue, Outcome, Topics, encode, utcnow
-from central import commands, commissioning, incidents
+from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
+from central import commands, commissioning, incidents, registry
 from central.config import CentralConfig
-from central.db import open_db
+from central.db import Readers, Writer, open_db, query_one
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
-from central.registry import device_route, load_registry
 from central.snapshot_control import SnapshotControl
 from central.snapshots import SnapshotFiles, retention_loop
 from central.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
 
+#: /healthz reports the database as failing when a trivial read takes longer.
+HEALTH_READ_TIMEOUT_S = 5.0
+
 
 class CentralService:
-    """Owns central's moving parts. ``publisher`` replaces MQTT (tests, tools)."""
+    """Owns central's moving parts. ``publisher`` replaces MQTT (tests, tools).
+
+    Construct it off the event loop (it opens the database, applies migrations
+    and loads the registry on the writer, waiting for them).
+    """
 
     def __init__(self, config: CentralConfig, *, publisher: Publish | None = None,
                  clock: Clock = utcnow) -> None:
@@ -39,121 +57,165 @@ class CentralService:
         self.clock = clock
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
-        self.db = open_db(config.db_path)
+        self.writer = Writer(open_db(config.db_path))
         if config.registry is not None:
-            load_registry(self.db, config.registry)
-        self.ingest_db = open_db(config.db_path)
+            try:
+                self.writer.call(registry.load_registry, config.registry)
+            except BaseException:
+                self.writer.close()
+                raise
+        self.readers = Readers(config.db_path)
+        #: A query-only connection for callers on their own thread (tools, tests);
+        #: the service itself reads through :attr:`readers`.
+        self.db = open_db(config.db_path, query_only=True)
         self.bridge: MqttBridge | None = None
         self._publisher = publisher
         self.snapshot_files = SnapshotFiles(config.data_dir / "snapshots")
         self.snapshot_control = SnapshotControl(config.snapshots, self.topics, self.publish,
                                                 clock)
-        self._retention_task: asyncio.Task[None] | None = None
-        self.ingestor = Ingestor(self.ingest_db, self.topics, self.publish,
+        self.ingestor = Ingestor(self.writer, self.topics, self.publish,
                                  self.hub.submit_threadsafe, clock,
                                  clock_skew_threshold_s=config.clock_skew_threshold_s,
                                  snapshot_files=self.snapshot_files)
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor)
-        self.supervisor = Supervisor(self.db, config.supervision, clock,
+        # Its own connection is the writer's: tick() runs only as a writer job.
+        self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.notifier = Notifier()
-        self._supervise_task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def publish(self, topic: str, payload: bytes) -> None:
+        """QoS 1, not retained; thread-safe (the writer thread publishes receipts)."""
         if self._publisher is not None:
             self._publisher(topic, payload)
         elif self.bridge is not None:
             self.bridge.publish(topic, payload)
 
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Bind the live hub, connect MQTT, start the timers. Call on the loop thread."""
         self.hub.bind(loop)
+        self.writer.serve_loop(loop)
         if self.bridge is not None:
             self.bridge.start()
-        self._supervise_task = loop.create_task(self._supervise(), name="supervision")
-        self._retention_task = loop.create_task(retention_loop(
-            self.config.db_path, self.snapshot_files, self.config.snapshots, self.clock),
-            name="snapshot-retention")
+        self._tasks = [
+            loop.create_task(self._supervise(), name="supervision"),
+            loop.create_task(retention_loop(self.writer, self.snapshot_files,
+                                            self.config.snapshots, self.clock),
+                             name="snapshot-retention"),
+        ]
         logger.info("central started (db %s)", self.config.db_path)
 
-    def stop(self) -> None:
+    async def stop(self) -> None:
+        """Stop the timers, then (off the loop) MQTT, the writer and the readers."""
         self.notifier.stopping("stopping")
-        if self._supervise_task is not None:
-            self._supervise_task.cancel()
-            self._supervise_task = None
-        if self._retention_task is not None:
-            self._retention_task.cancel()
-            self._retention_task = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
+        await asyncio.to_thread(self.close)
+
+    def close(self) -> None:
+        """Blocking part of :meth:`stop`. MQTT first: its thread may be waiting on the writer."""
         if self.bridge is not None:
             self.bridge.stop()
-        self.ingest_db.close()
+        self.writer.close()
+        self.readers.close()
         self.db.close()
         logger.info("central stopped")
 
     # ------------------------------------------------------------ actions
 
-    def act(self, incident_id: int, action: incidents.Action, actor: str, *, note: str = "",
-            outcome: Outcome | None = None) -> dict[str, Any]:
-        """Apply a transition, send receipts to the venue devices, push it live.
+    async def act(self, incident_id: int, action: incidents.Action, actor: str, *,
+                  note: str = "", outcome: Outcome | None = None) -> dict[str, Any]:
+        """Apply a transition, send receipts to the venue devices, push it live."""
+        return await self.writer.run(self._act, incident_id, action, actor, note, outcome)
 
-        Call on the event loop thread (it uses the loop's connection).
-        """
-        result = incidents.transition(self.db, incident_id, action, actor, self.clock(),
+    def _act(self, db: Database, incident_id: int, action: incidents.Action, actor: str,
+             note: str, outcome: Outcome | None) -> dict[str, Any]:
+        result = incidents.transition(db, incident_id, action, actor, self.clock(),
                                       note=note, outcome=outcome)
         publish_receipts(self.publish, self.topics, result.receipts)
         if action == "resolve":  # ends a live view still running
-            self.snapshot_control.incident_resolved(self.db, incident_id)
-        self.hub.broadcast(result.incident)
+            self.snapshot_control.incident_resolved(db, incident_id)
+        self.hub.submit_threadsafe(result.incident)
         return result.incident
+
+    async def send_command(self, device_id: str, name: CommandName,
+                           args: Mapping[str, DetailValue], actor: str,
+                           ttl_s: float) -> dict[str, Any] | None:
+        """Store and publish (QoS 1, never retained) a command; None for an unknown device.
+
+        Raises pydantic's ``ValidationError`` for arguments the wire contract refuses.
+        """
+        now = self.clock()
+        command = commands.build_command(name, args, actor, ttl_s, now)
+        return await self.writer.run(self._send_command, device_id, command, now)
+
+    def _send_command(self, db: Database, device_id: str, command: Command,
+                      now: datetime) -> dict[str, Any] | None:
+        if registry.device_route(db, device_id) is None:
+            return None
+        commands.store_command(db, device_id, command, now)
+        self.publish(self.topics.cmd(device_id), encode(command))
+        return commands.get_command(db, command.cmd_id, now)
 
     # ------------------------------------------------------------ queries
 
-    def health(self) -> dict[str, Any]:
+    async def health(self) -> dict[str, Any]:
         try:
-            self.db.execute("SELECT 1").fetchone()
+            await asyncio.wait_for(self.readers.run(_select_one), HEALTH_READ_TIMEOUT_S)
             db_state = "ok"
-        except Exception as exc:  # any failure here means "not healthy"; report it
+        except sqlite3.Error as exc:
             logger.exception("health check: database failed")
             db_state = f"error: {exc}"
+        except TimeoutError:
+            logger.error("health check: no database answer within %s s", HEALTH_READ_TIMEOUT_S)
+            db_state = f"error: no answer within {HEALTH_READ_TIMEOUT_S:g} s"
         if self.bridge is None:
             mqtt, error = "disabled", None
         else:
             mqtt = "connected" if self.bridge.ready else "disconnected"
             error = self.bridge.last_error
         return {"ok": db_state == "ok" and mqtt != "disconnected", "db": db_state,
-                "mqtt": mqtt, "mqtt_error": error}
+                "mqtt": mqtt, "mqtt_error": error, "writes_pending": self.writer.pending}
 
-    def devices(self, station: str | None = None) -> list[dict[str, Any]]:
+    async def devices(self, station: str | None = None) -> list[dict[str, Any]]:
         """Every device (or one station's) with its supervision state for the board."""
-        rows = self.db.query(
-            "SELECT d.id AS device_id, d.venue_id, v.name AS venue_name, v.station_id, d.zones, "
-            "s.availability, s.last_seen, s.last_heartbeat, s.clock_offset_s, "
-            "coalesce(s.boot_id, '') AS boot_id, coalesce(s.version, '') AS version, "
-            "coalesce(s.config_hash, '') AS config_hash, s.outbox_depth "
-            "FROM devices d JOIN venues v ON v.id = d.venue_id "
-            "LEFT JOIN device_state s ON s.device_id = d.id "
-            "WHERE ? IS NULL OR v.station_id = ? ORDER BY d.id", [station, station])
-        board = self.supervisor.board()
-        untested = commissioning.untested_zones(self.db)
-        walking = commissioning.commissioning_devices(self.db)
+        return await self.readers.run(self._devices, station)
+
+    def _devices(self, db: Database, station: str | None) -> list[dict[str, Any]]:
+        board = self.supervisor.board(db)
+        untested = commissioning.untested_zones(db)
+        walking = commissioning.commissioning_devices(db)
         out = []
-        for r in rows:
-            extra = board.get(r["device_id"], {})
-            out.append({**r, "zones": json.loads(r["zones"]), **extra,
-                        "online": extra.get("state") == "online",
-                        "untested_zones": untested.get(r["device_id"], []),
-                        "commissioning": r["device_id"] in walking})
+        for device in registry.list_devices(db, station):
+            extra = board.get(device["device_id"], {})
+            out.append({**device, **extra, "online": extra.get("state") == "online",
+                        "untested_zones": untested.get(device["device_id"], []),
+                        "commissioning": device["device_id"] in walking})
         return out
+
+    async def commands(self, device_id: str, limit: int = 50) -> list[dict[str, Any]] | None:
+        """The device's latest commands with their results; None for an unknown device."""
+        return await self.readers.run(self._commands, device_id, self.clock(), limit)
+
+    @staticmethod
+    def _commands(db: Database, device_id: str, now: datetime,
+                  limit: int) -> list[dict[str, Any]] | None:
+        if registry.device_route(db, device_id) is None:
+            return None
+        return commands.list_commands(db, device_id, now, limit)
 
     # ------------------------------------------------------------ supervision
 
     async def _supervise(self) -> None:
-        """Judge devices every check interval; push troubles; feed systemd's watchdog."""
+        """Judge devices every check interval (on the writer); feed systemd's watchdog."""
         interval = self.config.supervision.check_interval_s
         ready = False
         while True:
             try:
-                self.supervise_once()
+                await self.writer.run(self._supervise_pass)
             except sqlite3.Error:
                 logger.exception("supervision check failed; retrying")
             else:
@@ -164,50 +226,19 @@ class CentralService:
             await asyncio.sleep(interval)
 
     def supervise_once(self) -> list[dict[str, Any]]:
-        """One supervision pass (on the event loop thread); returns the pushed incidents."""
+        """One supervision pass on the writer, waiting for it; returns the pushed incidents.
+
+        Not on the event loop (it blocks); the service's own timer awaits the writer.
+        """
+        return self.writer.call(self._supervise_pass)
+
+    def _supervise_pass(self, _db: Database) -> list[dict[str, Any]]:
         self.supervisor.set_listening(self.bridge is None or self.bridge.ready)
         changed = self.supervisor.tick()
         for incident in changed:
-            self.hub.broadcast(incident)
+            self.hub.submit_threadsafe(incident)
         return changed
 
-    # ------------------------------------------------------------ commands
 
-    def send_command(self, device_id: str, name: CommandName,
-                     args: Mapping[str, DetailValue], actor: str,
-                     ttl_s: float) -> dict[str, Any] | None:
-        """Store and publish (QoS 1, never retained) a command; None for an unknown device."""
-        if device_route(self.db, device_id) is None:
-            return None
-        now = self.clock()
-        command = commands.build_command(name, args, actor, ttl_s, now)
-        commands.store_command(self.db, device_id, command, now)
-        self.publish(self.topics.cmd(device_id), encode(command))
-        return next(c for c in commands.list_commands(self.db, device_id, now)
-                    if c["cmd_id"] == command.cmd_id)
-
-    def commands(self, device_id: str, limit: int = 50) -> list[dict[str, Any]] | None:
-        if device_route(self.db, device_id) is None:
-            return None
-        return commands.list_commands(self.db, device_id, self.clock(), limit)
-
-    def stations(self) -> list[dict[str, Any]]:
-        return list(self.db.query(
-            "SELECT s.id, s.name, s.county_id, c.name AS county_name, s.phone, "
-            "(SELECT count(*) FROM venues v WHERE v.station_id = s.id) AS venues, "
-            "(SELECT count(*) FROM incidents i WHERE i.station_id = s.id AND "
-            "i.status IN ('new', 'acknowledged', 'dispatched')) AS open_incidents "
-            "FROM stations s JOIN counties c ON c.id = s.county_id ORDER BY s.id"))
-
-    def dead_letters(self, limit: int = 100) -> list[dict[str, Any]]:
-        return [dead_letter_view(r) for r in self.db.query(
-            "SELECT * FROM dead_letters ORDER BY id DESC LIMIT ?", [limit])]
-
-
-def dead_letter_view(row: dict[str, Any]) -> dict[str, Any]:
-    payload: bytes = row["payload"]
-    return {"id": row["id"], "received_at": row["received_at"], "topic": row["topic"],
-            "device_id": row["device_id"], "payload_size": row["payload_size"],
-            "payload_preview": payload[:512].decode("utf-8", errors="replace"),
-            "payload_b64": base64.b64encode(payload).decode(), "reason": row["reason"]}
-
+def _select_one(db: Database) -> None:
+    query_one(db, "SELECT 1 AS ok")

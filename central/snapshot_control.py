@@ -17,7 +17,6 @@ live view: central sends ``stop``, and the device also stops on the
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -26,8 +25,9 @@ from typing import Any, Literal
 from sqlite_utils import Database
 
 from alarmlink import wire
+from central import incidents
 from central.commands import build_command, store_command
-from central.db import OPEN_STATUSES, iso, write_tx
+from central.db import OPEN_STATUSES, iso, query_one, write_tx
 from central.snapshot_config import SnapshotsConfig
 
 logger = logging.getLogger(__name__)
@@ -64,11 +64,11 @@ class SnapshotControl:
                 live_s: int = 60, fps: float = 1.0) -> dict[str, Any]:
         """Send ``action`` to the venue's devices. Raises :class:`SnapshotRequestError`."""
         now = self.clock()
-        row = db.execute("SELECT venue_id, status, first_event_id FROM incidents WHERE id = ?",
-                         [incident_id]).fetchone()
+        row = query_one(db, "SELECT venue_id, status, first_event_id FROM incidents "
+                            "WHERE id = ?", [incident_id])
         if row is None:
             raise SnapshotRequestError(404, f"incident {incident_id} does not exist")
-        venue_id, status, first_event_id = row
+        venue_id, status = row["venue_id"], row["status"]
         if action != "stop" and status not in OPEN_STATUSES:
             raise SnapshotRequestError(409, f"incident {incident_id} is {status}: pictures "
                                             "can be requested only while it is open")
@@ -83,7 +83,7 @@ class SnapshotControl:
                 raise SnapshotRequestError(429, "snapshot requested too often: at most "
                                                 f"{self.config.live_max_fps:g} a second")
             self._last_now[incident_id] = now
-        devices = self._targets(db, incident_id, venue_id, first_event_id)
+        devices = self._targets(db, incident_id, venue_id, row["first_event_id"])
         if not devices:
             raise SnapshotRequestError(409, f"venue {venue_id} has no registered device")
         sent = []
@@ -101,9 +101,7 @@ class SnapshotControl:
         elif action == "stop":
             self.live_until.pop(incident_id, None)
         with write_tx(db):
-            db.execute("INSERT INTO incident_log (incident_id, at, actor, action, detail) "
-                       "VALUES (?, ?, ?, ?, ?)", [incident_id, iso(now), actor,
-                                                  f"snapshot_{action}", json.dumps(granted)])
+            incidents.log_action(db, incident_id, iso(now), actor, f"snapshot_{action}", granted)
         logger.info("incident %s: snapshot %s by %s sent to %s", incident_id, action, actor,
                     ", ".join(d["device_id"] for d in sent))
         return {"incident_id": incident_id, "action": action, "commands": sent,
@@ -124,9 +122,9 @@ class SnapshotControl:
     def _targets(db: Database, incident_id: int, venue_id: str,
                  first_event_id: str) -> list[tuple[str, str]]:
         """(device id, event id for its frames) for every device of the venue."""
-        latest = dict(db.execute(
-            "SELECT device_id, max(event_id) FROM events WHERE incident_id = ? "
-            "GROUP BY device_id", [incident_id]).fetchall())
-        devices = [r[0] for r in db.execute("SELECT id FROM devices WHERE venue_id = ? "
-                                            "ORDER BY id", [venue_id]).fetchall()]
+        latest = {r["device_id"]: r["event_id"] for r in db.query(
+            "SELECT device_id, max(event_id) AS event_id FROM events WHERE incident_id = ? "
+            "GROUP BY device_id", [incident_id])}
+        devices = [r["id"] for r in db.query("SELECT id FROM devices WHERE venue_id = ? "
+                                             "ORDER BY id", [venue_id])]
         return [(device_id, latest.get(device_id, first_event_id)) for device_id in devices]

@@ -36,7 +36,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink import wire
-from central.db import iso, open_db, write_tx
+from central.db import Writer, iso, query_one, write_tx
 from central.snapshot_config import SnapshotsConfig
 
 logger = logging.getLogger(__name__)
@@ -99,20 +99,21 @@ def ingest_snapshot(db: Database, files: SnapshotFiles, device_id: str, event_id
     if meta.event_id != event_id:
         raise SnapshotRejected(f"metadata event_id {meta.event_id} does not match the topic's "
                                f"{event_id}")
-    event = db.execute(
-        "SELECT e.venue_id, e.incident_id, d.venue_id FROM events e, devices d "
-        "WHERE e.event_id = ? AND d.id = ?", [event_id, device_id]).fetchone()
+    event = query_one(
+        db, "SELECT e.venue_id AS event_venue, e.incident_id, d.venue_id AS device_venue "
+        "FROM events e, devices d WHERE e.event_id = ? AND d.id = ?", [event_id, device_id])
     if event is None:
         raise SnapshotRejected(f"snapshot for unknown event {event_id}: pictures must follow "
                                "their stored event")
-    event_venue, incident_id, device_venue = event
+    event_venue, incident_id = event["event_venue"], event["incident_id"]
+    device_venue = event["device_venue"]
     if event_venue != device_venue:
         raise SnapshotRejected(f"event {event_id} is from venue {event_venue!r}, not from "
                                f"{device_id!r}'s venue {device_venue!r}")
-    existing = db.execute("SELECT id FROM snapshots WHERE device_id = ? AND event_id = ? "
-                          "AND seq = ?", [device_id, event_id, meta.seq]).fetchone()
+    existing = query_one(db, "SELECT id FROM snapshots WHERE device_id = ? AND event_id = ? "
+                             "AND seq = ?", [device_id, event_id, meta.seq])
     if existing is not None:
-        return Stored(int(existing[0]), incident_id, True)
+        return Stored(int(existing["id"]), incident_id, True)
     sha256 = files.write(payload)  # the file first: an index row never points at nothing
     with write_tx(db):
         cursor = db.execute(
@@ -178,13 +179,13 @@ def prune(db: Database, files: SnapshotFiles, now: datetime, *, evidence_days: f
                    "ON i.id = s.incident_id WHERE (i.id IS NULL OR i.category != 'alarm') "
                    "AND s.received_at < ?")
     with write_tx(db):
-        evidence = db.execute(evidence_sql, [evidence_cutoff]).fetchall()
-        routine = db.execute(routine_sql, [routine_cutoff]).fetchall()
+        evidence = list(db.query(evidence_sql, [evidence_cutoff]))
+        routine = list(db.query(routine_sql, [routine_cutoff]))
         doomed = evidence + routine
-        db.conn.executemany("DELETE FROM snapshots WHERE id = ?", [(r[0],) for r in doomed])
-        shas = {r[1] for r in doomed}
-        unused = [sha for sha in shas if db.execute(
-            "SELECT 1 FROM snapshots WHERE sha256 = ? LIMIT 1", [sha]).fetchone() is None]
+        db.conn.executemany("DELETE FROM snapshots WHERE id = ?", [(r["id"],) for r in doomed])
+        shas = {r["sha256"] for r in doomed}
+        unused = [sha for sha in shas if query_one(
+            db, "SELECT id FROM snapshots WHERE sha256 = ? LIMIT 1", [sha]) is None]
     removed = sum(files.delete(sha) for sha in unused)
     if doomed:
         logger.info("snapshot retention: %d evidence and %d routine frame(s) pruned, "
@@ -192,20 +193,13 @@ def prune(db: Database, files: SnapshotFiles, now: datetime, *, evidence_days: f
     return PruneResult(len(evidence), len(routine), removed)
 
 
-async def retention_loop(db_path: Path, files: SnapshotFiles, config: SnapshotsConfig,
+async def retention_loop(writer: Writer, files: SnapshotFiles, config: SnapshotsConfig,
                          clock: Callable[[], datetime]) -> None:
-    """Run :func:`prune` now and every ``prune_interval_s``, off the event loop thread."""
-    def prune_once() -> PruneResult:
-        db = open_db(db_path)
-        try:
-            return prune(db, files, clock(), evidence_days=config.evidence_days,
-                         routine_days=config.routine_days)
-        finally:
-            db.close()
-
+    """Run :func:`prune` now and every ``prune_interval_s``, on the writer (off the loop)."""
     while True:
         try:
-            await asyncio.to_thread(prune_once)
+            await writer.run(prune, files, clock(), evidence_days=config.evidence_days,
+                             routine_days=config.routine_days)
         except (sqlite3.Error, OSError):
             logger.exception("snapshot retention failed; retrying in %s s",
                              config.prune_interval_s)

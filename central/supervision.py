@@ -45,7 +45,7 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Availability
 from central import incidents
-from central.db import OPEN_STATUSES, iso, parse_iso, write_tx
+from central.db import OPEN_STATUSES, iso, parse_iso, query_one, write_tx
 from central.supervision_config import DeviceClass, SupervisionConfig
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ REASONS = {"offline": "last will: the broker lost the device's connection",
 Action = Literal["down", "up", "trouble", "restore"]
 
 _VIEW_SQL = """
-SELECT d.id, d.venue_id, v.station_id, d.device_class, s.availability, s.last_seen,
-       coalesce(p.state, 'up'), p.reason, p.down_since, p.incident_id
+SELECT d.id AS device_id, d.venue_id, v.station_id, d.device_class, s.availability,
+       s.last_seen, coalesce(p.state, 'up') AS state, p.reason, p.down_since, p.incident_id
 FROM devices d JOIN venues v ON v.id = d.venue_id
 LEFT JOIN device_state s ON s.device_id = d.id
 LEFT JOIN supervision p ON p.device_id = d.id
@@ -74,11 +74,12 @@ def zone_of(device_id: str) -> str:
 def record_status(db: Database, device_id: str, state: Availability, now: datetime) -> None:
     """Note a status message in supervision. Ingest calls it inside its transaction."""
     at = iso(now)
-    row = db.execute("SELECT state, down_since FROM supervision WHERE device_id = ?",
-                     [device_id]).fetchone()
+    row = query_one(db, "SELECT state, down_since FROM supervision WHERE device_id = ?",
+                    [device_id])
     if state == Availability.ONLINE:
-        if row is not None and row[0] == "down":
-            down_for = (now - parse_iso(row[1])).total_seconds() if row[1] else None
+        if row is not None and row["state"] == "down":
+            down_since = row["down_since"]
+            down_for = (now - parse_iso(down_since)).total_seconds() if down_since else None
             db.execute("UPDATE supervision SET state = 'up', reason = NULL, down_since = NULL, "
                        "dropouts = dropouts + 1, last_dropout_s = ?, changed_at = ? "
                        "WHERE device_id = ?", [down_for, at, device_id])
@@ -88,7 +89,7 @@ def record_status(db: Database, device_id: str, state: Availability, now: dateti
     if row is None:
         db.execute("INSERT INTO supervision (device_id, state, reason, down_since, changed_at) "
                    "VALUES (?, 'down', ?, ?, ?)", [device_id, state.value, at, at])
-    elif row[0] == "up":
+    elif row["state"] == "up":
         db.execute("UPDATE supervision SET state = 'down', reason = ?, down_since = ?, "
                    "changed_at = ? WHERE device_id = ?", [state.value, at, at, device_id])
     else:  # already down or in trouble: keep down_since, take the more specific reason
@@ -110,10 +111,12 @@ class DeviceView:
     incident_id: int | None
 
     @classmethod
-    def from_row(cls, row: tuple[Any, ...]) -> DeviceView:
-        return cls(row[0], row[1], row[2], row[3] or "", row[4],
-                   parse_iso(row[5]) if row[5] else None, row[6], row[7],
-                   parse_iso(row[8]) if row[8] else None, row[9])
+    def from_row(cls, row: dict[str, Any]) -> DeviceView:
+        return cls(row["device_id"], row["venue_id"], row["station_id"],
+                   row["device_class"] or "", row["availability"],
+                   parse_iso(row["last_seen"]) if row["last_seen"] else None, row["state"],
+                   row["reason"], parse_iso(row["down_since"]) if row["down_since"] else None,
+                   row["incident_id"])
 
 
 @dataclass(frozen=True)
@@ -179,9 +182,10 @@ class Supervisor:
         """Judge every device once; return the incidents opened or changed (to push)."""
         now = self.clock()
         changed: list[int] = []
-        for row in self.db.execute(_VIEW_SQL).fetchall():
+        for row in list(self.db.query(_VIEW_SQL)):
             view = DeviceView.from_row(row)
-            if decide(view, self._class(view)[1], now, self.listening_since) is None:
+            _name, cls, _known = self._class(view)
+            if decide(view, cls, now, self.listening_since) is None:
                 continue
             incident_id = self._apply(view.device_id, now)
             if incident_id is not None:
@@ -198,7 +202,7 @@ class Supervisor:
         incident_id: int | None = None
         with write_tx(self.db):
             for _ in range(2):  # "down" may be followed at once by "trouble"
-                row = self.db.execute(_VIEW_SQL + " WHERE d.id = ?", [device_id]).fetchone()
+                row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [device_id])
                 if row is None:  # removed from the registry meanwhile
                     break
                 view = DeviceView.from_row(row)
@@ -253,30 +257,23 @@ class Supervisor:
                   "last_heard": iso(view.last_seen) if view.last_seen else None,
                   "down_since": iso(view.down_since) if view.down_since else None,
                   "class": class_name, "bound_s": cls.bound_s, "grace_s": cls.grace_s}
-        open_sql = "status IN (" + ", ".join(f"'{s}'" for s in OPEN_STATUSES) + ")"
-        row = self.db.execute(
-            f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? AND category = 'trouble' "
-            f"AND {open_sql}", [view.venue_id]).fetchone()
-        if row is None:
-            cursor = self.db.execute(
-                "INSERT INTO incidents (category, venue_id, station_id, status, kind, kinds, "
-                "zones, first_event_id, event_count, opened_at, updated_at, last_event_at) "
-                "VALUES ('trouble', ?, ?, 'new', ?, ?, ?, ?, 0, ?, ?, ?)",
-                [view.venue_id, view.station_id, TROUBLE_KIND, json.dumps([TROUBLE_KIND]),
-                 json.dumps({zone: label}), f"supervision:{view.device_id}", at, at, at])
-            incident_id = int(cursor.lastrowid or 0)
+        found = incidents.find_open(self.db, view.venue_id, "trouble")
+        if found is None:
+            incident_id = incidents.create(
+                self.db, category="trouble", venue_id=view.venue_id, station_id=view.station_id,
+                kind=TROUBLE_KIND, zones={zone: label},
+                first_event_id=f"supervision:{view.device_id}", event_count=0, at=at)
             action = "opened"
         else:
-            incident_id, kinds_json, zones_json = row
-            kinds, zones = json.loads(kinds_json), json.loads(zones_json)
+            incident_id, kinds, zones = found["id"], found["kinds"], found["zones"]
             if TROUBLE_KIND not in kinds:
                 kinds.append(TROUBLE_KIND)
             zones[zone] = label
-            self.db.execute("UPDATE incidents SET kinds = ?, zones = ?, updated_at = ?, "
-                            "last_event_at = ?, version = version + 1 WHERE id = ?",
-                            [json.dumps(kinds), json.dumps(zones), at, at, incident_id])
+            incidents.record_change(self.db, incident_id, at, zones=zones, kinds=kinds,
+                                    counts_event=False)
             action = "joined"
-        _log(self.db, incident_id, at, f"device {label}", {**detail, "incident": action})
+        incidents.log_action(self.db, incident_id, at, SYSTEM_ACTOR, f"device {label}",
+                             {**detail, "incident": action})
         logger.warning("device %s %s (%s): trouble incident %s at station %s", view.device_id,
                        label, view.reason, incident_id, view.station_id)
         return int(incident_id)
@@ -286,38 +283,41 @@ class Supervisor:
             return None
         at = iso(now)
         down_for = (now - view.down_since).total_seconds() if view.down_since else None
-        row = self.db.execute("SELECT status, zones FROM incidents WHERE id = ?",
-                              [view.incident_id]).fetchone()
+        row = query_one(self.db, "SELECT status, zones FROM incidents WHERE id = ?",
+                        [view.incident_id])
         if row is None:
             return None
-        zones = json.loads(row[1])
+        zones = json.loads(row["zones"])
         zone = zone_of(view.device_id)
-        if row[0] in OPEN_STATUSES and zone in zones:
+        if row["status"] in OPEN_STATUSES and zone in zones:
             zones[zone] = "restored"
-        self.db.execute("UPDATE incidents SET zones = ?, updated_at = ?, last_event_at = ?, "
-                        "version = version + 1 WHERE id = ?",
-                        [json.dumps(zones), at, at, view.incident_id])
-        _log(self.db, view.incident_id, at, "device online",
-             {"device_id": view.device_id, "down_for_s": down_for})
+        incidents.record_change(self.db, view.incident_id, at, zones=zones, counts_event=False)
+        incidents.log_action(self.db, view.incident_id, at, SYSTEM_ACTOR, "device online",
+                             {"device_id": view.device_id, "down_for_s": down_for})
         logger.info("device %s back online after %s s: trouble %s restored", view.device_id,
                     "?" if down_for is None else f"{down_for:.1f}", view.incident_id)
         return int(view.incident_id)
 
     # ------------------------------------------------------------------ board
 
-    def board(self) -> dict[str, dict[str, Any]]:
-        """Supervision fields of every device, for the device board (``/api/devices``)."""
+    def board(self, db: Database | None = None) -> dict[str, dict[str, Any]]:
+        """Supervision fields of every device, for the device board (``/api/devices``).
+
+        ``db``: the connection to read from (default: the supervisor's own).
+        """
         now = self.clock()
         out: dict[str, dict[str, Any]] = {}
-        rows = self.db.execute(
+        rows = (db or self.db).query(
             "SELECT d.id, d.device_class, s.availability, s.last_seen, s.clock_offset_s, "
-            "coalesce(p.state, 'up'), p.reason, p.down_since, p.incident_id, "
-            "coalesce(p.dropouts, 0), p.last_dropout_s FROM devices d "
+            "coalesce(p.state, 'up') AS state, p.reason, p.down_since, p.incident_id, "
+            "coalesce(p.dropouts, 0) AS dropouts, p.last_dropout_s FROM devices d "
             "LEFT JOIN device_state s ON s.device_id = d.id "
-            "LEFT JOIN supervision p ON p.device_id = d.id").fetchall()
-        for (device_id, wanted, availability, last_seen, offset, state, reason, down_since,
-             incident_id, dropouts, last_dropout_s) in rows:
-            name, cls, known = self.config.class_of(wanted)
+            "LEFT JOIN supervision p ON p.device_id = d.id")
+        for row in rows:
+            device_id, availability, reason = row["id"], row["availability"], row["reason"]
+            state, down_since, last_seen = row["state"], row["down_since"], row["last_seen"]
+            offset = row["clock_offset_s"]
+            name, cls, known = self.config.class_of(row["device_class"])
             if availability is None:
                 board_state = "never"
             elif state == "up":
@@ -333,17 +333,11 @@ class Supervisor:
                 "heartbeat_s": cls.heartbeat_s, "state": board_state,
                 "down_reason": reason if state != "up" else None,
                 "down_since": down_since if state != "up" else None,
-                "trouble_due_at": due, "trouble_incident_id": incident_id,
-                "dropouts": dropouts, "last_dropout_s": last_dropout_s,
+                "trouble_due_at": due, "trouble_incident_id": row["incident_id"],
+                "dropouts": row["dropouts"], "last_dropout_s": row["last_dropout_s"],
                 "silent_for_s": None if not last_seen else round(
                     (now - parse_iso(last_seen)).total_seconds(), 1),
                 "clock_skewed": offset is not None and abs(offset) > self.clock_skew_threshold_s,
                 "checked_at": iso(self.checked_at) if self.checked_at else None,
             }
         return out
-
-
-def _log(db: Database, incident_id: int, at: str, action: str, detail: dict[str, Any]) -> None:
-    db.execute("INSERT INTO incident_log (incident_id, at, actor, action, detail) "
-               "VALUES (?, ?, ?, ?, ?)", [incident_id, at, SYSTEM_ACTOR, action,
-                                          json.dumps(detail)])

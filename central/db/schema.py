@@ -1,86 +1,19 @@
-"""Central's SQLite database: connection settings and versioned migrations.
+"""Central's schema: versioned migrations, applied by :func:`central.db.open_db`.
 
-Durability choice: WAL with ``synchronous=FULL``. Central publishes the
-``stored`` receipt right after a commit, and the device then deletes the event
-from its outbox. With ``synchronous=NORMAL`` a WAL commit is not fsynced, so a
-power cut could roll back an event the device has already forgotten: a lost
-alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
-seconds an alarm may take.
-
-Each thread that writes uses its own :func:`open_db` connection (the MQTT
-thread for ingest, the event loop for the API); SQLite serialises writers and
-:func:`write_tx` takes the write lock up front (``BEGIN IMMEDIATE``) so two
-writers never deadlock on a lock upgrade.
+A migration never edits an earlier one: a new table, column or index is a new
+``mNNN_`` function at the end of this file.
 """
 
 from __future__ import annotations
 
 import logging
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import UTC, datetime
-from pathlib import Path
 
 from sqlite_utils import Database
 from sqlite_utils.migrations import Migrations
 
 logger = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_S = 15.0
-#: Raw bytes kept for a dead letter; the original size is stored beside them.
-DEAD_LETTER_MAX_BYTES = 4096
-OPEN_STATUSES = ("new", "acknowledged", "dispatched")
-
 migrations = Migrations("alarmlink-central")
-
-
-def iso(moment: datetime) -> str:
-    """The one timestamp format in the database: UTC ISO 8601, milliseconds, ``Z``.
-
-    Fixed width, so text comparison orders by time.
-    """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def parse_iso(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def open_db(path: Path | str) -> Database:
-    """Open (creating if needed) central's database file and apply pending migrations."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
-    db = Database(conn)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=FULL")
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
-    migrations.apply(db)
-    return db
-
-
-@contextmanager
-def write_tx(db: Database) -> Iterator[Database]:
-    """A write transaction that takes SQLite's write lock at the start.
-
-    Nested use falls back to a savepoint through :meth:`Database.atomic`.
-    """
-    if db.conn.in_transaction:
-        with db.atomic():
-            yield db
-        return
-    db.execute("BEGIN IMMEDIATE")
-    try:
-        yield db
-    except BaseException:
-        if db.conn.in_transaction:
-            db.conn.execute("ROLLBACK")
-        raise
-    db.conn.execute("COMMIT")
 
 
 def _run(db: Database, statements: str) -> None:
@@ -256,7 +189,7 @@ def m003_snapshot_index(db: Database) -> None:
     Replaces the issue-1 placeholder (one JPEG blob per event, no metadata). Any
     rows it holds are kept in ``snapshots_legacy_v1``.
     """
-    (legacy,) = db.execute("SELECT count(*) FROM snapshots").fetchone()
+    legacy = db["snapshots"].count
     db.execute("DROP TABLE snapshots" if legacy == 0
                else "ALTER TABLE snapshots RENAME TO snapshots_legacy_v1")
     _run(db, """

@@ -190,3 +190,5 @@ class Health(BaseModel):
     db: str
     mqtt: Literal["connected", "disconnected", "disabled"]
     mqtt_error: str | None = None
+    writes_pending: int = Field(0, description="Database writes queued or running on central's "
+                                               "one writer thread")

@@ -1,0 +1,94 @@
+"""The FastAPI app: lifespan, routers, the console WebSocket and the static console.
+
+The lifespan builds the :class:`~central.service.CentralService` off the event
+loop (database, migrations, registry), starts the MQTT bridge and binds the
+live hub to the server's event loop. OpenAPI is at ``/openapi.json``.
+
+Every endpoint is ``async def`` and awaits the service's writer (writes, one
+thread) or readers (queries): the event loop never waits for SQLite, so a slow
+commit or a database locked by another process stalls only the requests that
+need it, never the consoles' WebSockets or ``/healthz``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request, WebSocket
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import FileResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from alarmlink import __version__
+from alarmlink.config_base import describe_error_list
+from central import incidents
+from central.api.commissioning import router as commissioning_router
+from central.api.devices import router as devices_router
+from central.api.health import router as health_router
+from central.api.incidents import router as incidents_router
+from central.api.snapshots import router as snapshots_router
+from central.config import CentralConfig
+from central.ingest import Clock, Publish
+from central.service import CentralService
+
+logger = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+
+
+def create_app(config: CentralConfig, *, publisher: Publish | None = None,
+               clock: Clock | None = None) -> FastAPI:
+    """The FastAPI app. ``publisher`` (tests, tools) replaces the MQTT bridge."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        kwargs: dict[str, Any] = {"publisher": publisher}
+        if clock is not None:
+            kwargs["clock"] = clock
+        service = await asyncio.to_thread(CentralService, config, **kwargs)
+        app.state.central = service
+        service.start(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            await service.stop()
+
+    # No /docs or /redoc: FastAPI's pages load Swagger UI from a CDN, and stations are
+    # often air-gapped. The schema itself is at /openapi.json.
+    app = FastAPI(title="alarmlink central", version=__version__, lifespan=lifespan,
+                  docs_url=None, redoc_url=None,
+                  description="Venue alarms routed to police station duty officers.")
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    for router in (incidents_router, devices_router, health_router, snapshots_router,
+                   commissioning_router):
+        app.include_router(router)
+
+    @app.websocket("/ws")
+    async def live(websocket: WebSocket, station: str | None = None) -> None:
+        service: CentralService = websocket.app.state.central
+
+        async def snapshot(station_id: str | None) -> list[dict[str, Any]]:
+            return await service.readers.run(incidents.list_incidents, station=station_id)
+
+        await service.hub.serve(websocket, station or None, snapshot)
+
+    @app.get("/", include_in_schema=False)
+    async def console() -> FileResponse:
+        return FileResponse(STATIC_DIR / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    return app
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    """422 with FastAPI's usual ``detail`` list plus one readable ``message``."""
+    parts = describe_error_list(exc.errors())
+    return JSONResponse(status_code=422, content={
+        "detail": [{k: v for k, v in e.items() if k in ("loc", "msg", "type")}
+                   for e in exc.errors()],
+        "message": "; ".join(parts)})

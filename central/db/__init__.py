@@ -1,0 +1,37 @@
+"""Central's SQLite database: connections, schema, the one writer and the readers.
+
+* :mod:`central.db.connection`: :func:`open_db`, :func:`write_tx`, :func:`query_one`,
+  the timestamp format and the durability settings;
+* :mod:`central.db.schema`: the versioned migrations;
+* :mod:`central.db.writer`: :class:`Writer`, the one thread that writes;
+* :mod:`central.db.readers`: :class:`Readers`, reads off the event loop.
+"""
+
+from central.db.connection import (
+    BUSY_TIMEOUT_S,
+    DEAD_LETTER_MAX_BYTES,
+    OPEN_STATUSES,
+    iso,
+    open_db,
+    parse_iso,
+    query_one,
+    write_tx,
+)
+from central.db.readers import Readers
+from central.db.schema import migrations
+from central.db.writer import Writer, WriterClosed
+
+__all__ = [
+    "BUSY_TIMEOUT_S",
+    "DEAD_LETTER_MAX_BYTES",
+    "OPEN_STATUSES",
+    "Readers",
+    "Writer",
+    "WriterClosed",
+    "iso",
+    "migrations",
+    "open_db",
+    "parse_iso",
+    "query_one",
+    "write_tx",
+]

@@ -1,0 +1,107 @@
+"""Opening central's SQLite database, its write transaction, named-row queries, timestamps.
+
+Durability choice: WAL with ``synchronous=FULL``. Central publishes the
+``stored`` receipt right after a commit, and the device then deletes the event
+from its outbox. With ``synchronous=NORMAL`` a WAL commit is not fsynced, so a
+power cut could roll back an event the device has already forgotten: a lost
+alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
+seconds an alarm may take.
+
+The running central writes through ONE connection on ONE thread
+(:class:`central.db.Writer`) and reads through connections opened with
+``query_only=True`` (:class:`central.db.Readers`); the event loop thread never
+touches SQLite. Tools and tests may open their own connection and write:
+SQLite serialises writers, and :func:`write_tx` takes the write lock up front
+(``BEGIN IMMEDIATE``) so two writers never deadlock on a lock upgrade.
+
+Rows are read by name: :meth:`Database.query` and :func:`query_one` return
+dicts, never tuples.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
+
+from central.db.schema import migrations
+
+logger = logging.getLogger(__name__)
+
+BUSY_TIMEOUT_S = 15.0
+#: Raw bytes kept for a dead letter; the original size is stored beside them.
+DEAD_LETTER_MAX_BYTES = 4096
+OPEN_STATUSES = ("new", "acknowledged", "dispatched")
+
+
+def iso(moment: datetime) -> str:
+    """The one timestamp format in the database: UTC ISO 8601, milliseconds, ``Z``.
+
+    Fixed width, so text comparison orders by time.
+    """
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
+        f"{moment.microsecond // 1000:03d}Z"
+    )
+
+
+def parse_iso(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def open_db(path: Path | str, *, query_only: bool = False) -> Database:
+    """Open (creating if needed) central's database file and apply pending migrations.
+
+    ``query_only``: a connection that can only read (SQLite refuses any write on
+    it); the schema must already exist, so migrations are left to the writer.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_TIMEOUT_S, check_same_thread=False)
+    db = Database(conn)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
+    if query_only:
+        db.execute("PRAGMA query_only=ON")
+    else:
+        migrations.apply(db)
+    return db
+
+
+@contextmanager
+def write_tx(db: Database) -> Iterator[Database]:
+    """A write transaction that takes SQLite's write lock at the start.
+
+    Nested use falls back to a savepoint through :meth:`Database.atomic`.
+    """
+    if db.conn.in_transaction:
+        with db.atomic():
+            yield db
+        return
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+    except BaseException:
+        if db.conn.in_transaction:
+            db.conn.execute("ROLLBACK")
+        raise
+    db.conn.execute("COMMIT")
+
+
+def query_one(db: Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:
+    """The first row of ``sql`` as a dict keyed by column name, or None."""
+    cursor = db.execute(sql, list(params))
+    try:
+        row = cursor.fetchone()
+        if row is None:
+            return None
+        return dict(zip([d[0] for d in cursor.description], row, strict=True))
+    finally:
+        cursor.close()

@@ -1,0 +1,150 @@
+"""The one writer: a single thread that owns central's write connection.
+
+Every write of the running central (ingest from the MQTT thread, the API's
+actions, supervision, snapshot retention) is a job ``fn(db, *args)`` run, in
+submission order, on this thread with this connection. So:
+
+* the event loop never waits for SQLite: a commit's fsync, or a 15 s busy wait
+  while another process (a CLI tool, a backup) holds the write lock, stalls the
+  writer and the callers waiting for it, never the WebSockets;
+* central's own writers never contend for SQLite's lock, they queue here.
+
+Three ways in:
+
+``await writer.run(fn, ...)``
+    from the event loop; the coroutine waits, the loop does not. A job once
+    submitted runs to the end even if the awaiting request is cancelled.
+``writer.call(fn, ...)``
+    blocks the calling thread (the MQTT thread: the broker is acknowledged only
+    after the commit). Refused on the event loop given to :meth:`serve_loop`; on
+    the writer thread itself it runs the job inline (a job may call code that
+    calls the writer).
+``writer.submit(fn, ...)``
+    a :class:`concurrent.futures.Future`.
+
+A job that pushes to consoles hands the push to the loop thread-safely
+(:meth:`central.live.LiveHub.submit_threadsafe`), or returns what to push and
+lets the awaiting coroutine push it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any, Concatenate, ParamSpec, TypeVar
+
+from sqlite_utils import Database
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class WriterClosed(RuntimeError):
+    """The writer was closed (central is stopping): the job was not run."""
+
+
+class Writer:
+    """Runs write jobs one at a time on its own thread, with its own connection."""
+
+    def __init__(self, db: Database, *, name: str = "central-writer") -> None:
+        #: The write connection. Use it only inside a job (on the writer thread).
+        self.db = db
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._thread_id: int | None = None
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._closed = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def pending(self) -> int:
+        """Jobs submitted and not finished (the one running included)."""
+        return self._pending
+
+    def serve_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        """The server's event loop: :meth:`call` refuses to block it."""
+        self._loop = loop
+
+    def on_writer_thread(self) -> bool:
+        return threading.get_ident() == self._thread_id
+
+    def submit(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
+               **kwargs: P.kwargs) -> Future[T]:
+        """Queue ``fn(db, *args, **kwargs)``; raises :class:`WriterClosed` after :meth:`close`."""
+        with self._lock:
+            if self._closed:
+                raise WriterClosed(f"writer closed: {getattr(fn, '__qualname__', fn)} not run")
+            future = self._executor.submit(self._job, fn, *args, **kwargs)
+            self._pending += 1
+        future.add_done_callback(self._finished)
+        return future
+
+    def call(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        """Run ``fn(db, ...)`` on the writer and wait for its result (or exception)."""
+        if self.on_writer_thread():
+            return fn(self.db, *args, **kwargs)
+        if self._loop is not None and _running_loop() is self._loop:
+            raise RuntimeError("Writer.call() would block the event loop; await Writer.run()")
+        return self.submit(fn, *args, **kwargs).result()
+
+    async def run(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
+                  **kwargs: P.kwargs) -> T:
+        """Run ``fn(db, ...)`` on the writer; the awaiting coroutine waits, the loop does not."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[T] = loop.create_future()
+        future = self.submit(fn, *args, **kwargs)
+
+        def settle(done: Future[T]) -> None:
+            if waiter.cancelled():  # nobody awaits the result: do not lose a failure silently
+                if not done.cancelled() and done.exception() is not None:
+                    logger.error("write %s failed after its caller went away",
+                                 getattr(fn, "__qualname__", fn), exc_info=done.exception())
+                return
+            if done.cancelled():
+                waiter.cancel()
+                return
+            exc = done.exception()
+            if exc is not None:
+                waiter.set_exception(exc)
+            else:
+                waiter.set_result(done.result())
+
+        def hand_over(done: Future[T]) -> None:
+            try:
+                loop.call_soon_threadsafe(settle, done)
+            except RuntimeError:  # the loop closed while the job ran
+                logger.debug("writer job finished after its event loop closed")
+
+        future.add_done_callback(hand_over)
+        # Cancelling the caller cancels only the wait: the write itself still happens.
+        return await waiter
+
+    def close(self) -> None:
+        """Refuse new jobs, finish the queued ones, close the connection."""
+        with self._lock:
+            self._closed = True
+        self._executor.shutdown(wait=True)
+        self.db.close()
+        logger.debug("writer closed")
+
+    def _job(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
+             **kwargs: P.kwargs) -> T:
+        self._thread_id = threading.get_ident()
+        return fn(self.db, *args, **kwargs)
+
+    def _finished(self, _future: Future[Any]) -> None:
+        with self._lock:
+            self._pending -= 1
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:  # no loop runs in this thread
+        return None

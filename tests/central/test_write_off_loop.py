@@ -1,0 +1,173 @@
+"""An API write that waits for SQLite never freezes the event loop.
+
+Another connection holds the database's write lock (as a CLI tool, a backup or
+a slow fsync would). An officer acknowledges an incident: that request must
+wait, but while it waits ``/healthz`` answers, the console WebSocket keeps
+delivering (a ping comes back as a pong through the push queue), a new console
+gets its snapshot and reads answer. When the lock goes, the acknowledgement
+completes, its receipts are published and the change is pushed.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from central_testkit import DEMO_REGISTRY, Recorder, event_message, make_event
+from fastapi import FastAPI
+from helpers import wait_for
+from starlette.types import ASGIApp, Receive, Scope, Send
+from websockets.sync.client import connect
+from websockets.sync.connection import Connection
+
+from alarmlink.broker import free_port
+from central.api import create_app
+from central.config import CentralConfig
+
+#: How long /healthz, a pong or a read may take while the write is stalled. The old
+#: code blocked the loop for SQLite's whole busy timeout (15 s).
+ANSWER_WITHIN_S = 3.0
+TIMEOUT = 20.0
+
+
+@dataclass
+class Arrivals:
+    """Requests that have reached the app (seen by the outermost middleware)."""
+
+    seen: list[tuple[str, str]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def has(self, method: str, path: str) -> bool:
+        with self.lock:
+            return (method, path) in self.seen
+
+
+class NoteArrivals:
+    """Pure ASGI middleware: notes each HTTP request before the app handles it."""
+
+    def __init__(self, app: ASGIApp, arrivals: Arrivals) -> None:
+        self.app = app
+        self.arrivals = arrivals
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            with self.arrivals.lock:
+                self.arrivals.seen.append((scope["method"], scope["path"]))
+        await self.app(scope, receive, send)
+
+
+@dataclass
+class Server:
+    url: str
+    app: FastAPI
+    arrivals: Arrivals
+    recorder: Recorder
+
+    def ingest(self, topic: str, payload: bytes) -> None:
+        """As if the MQTT thread delivered it (returns after the commit)."""
+        self.app.state.central.ingestor.handle(topic, payload)
+
+    @property
+    def ws_url(self) -> str:
+        return self.url.replace("http://", "ws://") + "/ws"
+
+
+@pytest.fixture(name="srv")
+def server_fixture(db_path: Path, recorder: Recorder) -> Iterator[Server]:
+    """Central in a real uvicorn on a loopback port, with a real SQLite file."""
+    app = create_app(CentralConfig(db=db_path, registry=DEMO_REGISTRY), publisher=recorder)
+    arrivals = Arrivals()
+    app.add_middleware(NoteArrivals, arrivals=arrivals)
+    port = free_port()
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                       lifespan="on"))
+    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: uv.started or not thread.is_alive(), what="uvicorn start")
+    assert uv.started, "uvicorn did not start"
+    try:
+        yield Server(f"http://127.0.0.1:{port}", app, arrivals, recorder)
+    finally:
+        uv.should_exit = True
+        thread.join(timeout=30)
+
+
+def recv(ws: Connection, timeout: float = TIMEOUT) -> dict[str, Any]:
+    message: dict[str, Any] = json.loads(ws.recv(timeout=timeout))
+    return message
+
+
+def test_a_stalled_write_leaves_health_and_consoles_alive(srv: Server, db_path: Path) -> None:
+    event = make_event("school-01", zone="gate-button")
+    srv.ingest(*event_message(event))
+    [incident] = httpx.get(f"{srv.url}/api/incidents").json()
+    ack_path = f"/api/incidents/{incident['id']}/acknowledge"
+
+    with connect(srv.ws_url) as console, ThreadPoolExecutor(1) as pool:
+        assert [i["id"] for i in recv(console)["incidents"]] == [incident["id"]]
+
+        blocker = sqlite3.connect(db_path, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the write lock, held by someone else
+        released = False
+        try:
+            ack: Future[httpx.Response] = pool.submit(
+                httpx.post, srv.url + ack_path, json={"actor": "officer-li"}, timeout=60)
+            wait_for(lambda: srv.arrivals.has("POST", ack_path), what="the acknowledgement "
+                     "to reach central")
+
+            # (a) health answers while the write waits for the lock
+            try:
+                health = httpx.get(f"{srv.url}/healthz", timeout=ANSWER_WITHIN_S)
+            except httpx.TimeoutException:
+                pytest.fail(f"/healthz did not answer within {ANSWER_WITHIN_S} s while an API "
+                            "write waited for the database: the write blocks the event loop")
+            assert health.json()["db"] == "ok"
+            assert health.json()["writes_pending"] >= 1, "the write is not waiting on the writer"
+
+            # (b) the console's push path still delivers: ping -> pong through its queue
+            console.send(json.dumps({"type": "ping", "id": "while-stalled"}))
+            try:
+                pong = recv(console, timeout=ANSWER_WITHIN_S)
+            except TimeoutError:
+                pytest.fail("the console WebSocket delivered nothing while a write was stalled")
+            assert pong == {"type": "pong", "id": "while-stalled"}
+
+            # (c) a console that connects now gets its snapshot; reads answer
+            with connect(srv.ws_url) as late:
+                snapshot = recv(late, timeout=ANSWER_WITHIN_S)
+                assert [i["status"] for i in snapshot["incidents"]] == ["new"]
+            detail = httpx.get(f"{srv.url}/api/incidents/{incident['id']}",
+                               timeout=ANSWER_WITHIN_S).json()
+            assert detail["incident"]["status"] == "new"
+            assert not ack.done(), "the acknowledgement did not wait for the write lock"
+            assert "acknowledged" not in srv.recorder.stages(event.event_id), \
+                "a receipt went out before the commit"
+
+            blocker.execute("ROLLBACK")
+            released = True
+            response = ack.result(timeout=TIMEOUT)
+        finally:
+            if not released:
+                blocker.execute("ROLLBACK")
+            blocker.close()
+
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == "acknowledged"
+        pushed = recv(console)
+        assert pushed["type"] == "incident"
+        assert (pushed["incident"]["id"], pushed["incident"]["status"]) == (
+            incident["id"], "acknowledged")
+    detail = httpx.get(f"{srv.url}/api/incidents/{incident['id']}").json()
+    assert detail["incident"]["acknowledged_by"] == "officer-li"
+    assert detail["log"][-1]["action"] == "acknowledge"
+    wait_for(lambda: "acknowledged" in srv.recorder.stages(event.event_id),
+             what="the acknowledged receipt to the device")
