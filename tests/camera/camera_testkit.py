@@ -8,7 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from e2e.harness import CentralProcess, button_only
+from e2e.harness import button_only
+from fixtures.central import CentralProcess
 from helpers import wait_for
 
 from alarmlink.broker import MosquittoBroker

@@ -28,7 +28,7 @@ from camera_testkit import (
     camera_venue,
     open_incident,
 )
-from e2e.harness import CentralProcess
+from fixtures.central import CentralProcess
 from helpers import wait_for
 
 from alarmlink.broker import MosquittoBroker
@@ -72,8 +72,9 @@ def alarm_then_outage(mosquitto: MosquittoBroker, central: CentralProcess, tmp_p
 
 
 def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
-    with alarm_then_outage(mosquitto, central, tmp_path, 3, 2) as (sim, config, first, _inc):
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
+    with alarm_then_outage(fresh_mosquitto, central_process, tmp_path, 3, 2) as (
+            sim, config, first, _inc):
         camera = sim.agent.camera
         assert camera is not None
 
@@ -96,18 +97,18 @@ def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
             assert {f.phase for f in left if f.event_id == event.event_id} >= {
                 "pre", "alarm", "post"}
 
-        mosquitto.start()
+        fresh_mosquitto.start()
         wait_for(lambda: sim.agent.outbox.depth() == 0, timeout=20,
                  what="both alarm events stored after reconnect")
         wait_for(lambda: camera.outbox.stats()["frames"] == 0, timeout=20,
                  what="snapshot outbox drained")
-    stored_events = {r["event_id"] for r in central.rows("SELECT event_id FROM events")}
+    stored_events = {r["event_id"] for r in central_process.rows("SELECT event_id FROM events")}
     assert {first.event_id, second.event_id, third.event_id} <= stored_events
-    at_central = {(r["event_id"], r["seq"]) for r in central.rows(
+    at_central = {(r["event_id"], r["seq"]) for r in central_process.rows(
         "SELECT event_id, seq FROM snapshots")}
     missing = {(f.event_id, f.seq) for f in left} - at_central
     assert not missing, f"frames left at the outage's end but never stored: {missing}"
-    dead = central.rows("SELECT reason FROM dead_letters")
+    dead = central_process.rows("SELECT reason FROM dead_letters")
     assert not dead, [d["reason"] for d in dead]
 
 
@@ -115,12 +116,12 @@ OUTAGE_S = 60.0
 
 
 def test_sixty_second_outage_with_live_view_running(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
     """The issue's literal case: the broker is down for 60 s while a live view keeps
     producing routine frames at 1 fps; the budget holds, alarms survive, the rest arrives.
     The 60 s pass on the camera service's clock (see the module docstring)."""
     clock = SkipClock()
-    with alarm_then_outage(mosquitto, central, tmp_path, 110, 1, clock) as (
+    with alarm_then_outage(fresh_mosquitto, central_process, tmp_path, 110, 1, clock) as (
             sim, config, first, incident):
         down_at = clock()
         camera = sim.agent.camera
@@ -150,17 +151,17 @@ def test_sixty_second_outage_with_live_view_running(
         finally:
             source.release()  # the camera goes on in real time
 
-        mosquitto.start()
+        fresh_mosquitto.start()
         wait_for(lambda: sim.agent.outbox.depth() == 0, timeout=30,
                  what="alarm events stored after reconnect")
-        central.api("POST", f"/api/incidents/{incident['id']}/snapshots/stop",
-                    {"actor": "officer-li"})
+        central_process.api("POST", f"/api/incidents/{incident['id']}/snapshots/stop",
+                            {"actor": "officer-li"})
         wait_for(lambda: camera.idle, timeout=30, what="live view stopped")
         wait_for(lambda: camera.outbox.stats()["frames"] == 0, timeout=30,
                  what="snapshot outbox drained")
-    stored = {r["event_id"] for r in central.rows("SELECT event_id FROM events")}
+    stored = {r["event_id"] for r in central_process.rows("SELECT event_id FROM events")}
     assert {first.event_id, *(e.event_id for e in during)} <= stored
-    at_central = {(r["event_id"], r["seq"]) for r in central.rows(
+    at_central = {(r["event_id"], r["seq"]) for r in central_process.rows(
         "SELECT event_id, seq FROM snapshots")}
     missing = {(f.event_id, f.seq) for f in left} - at_central
     # the live view kept filling the budget until the link was back, so routine frames

@@ -3,23 +3,19 @@ sound, apart from alarms, and the device board (state, class, clock skew)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, event_message, make_event
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
 from alarmlink.wire import Heartbeat, Status, encode, utcnow
 from central.config import CentralConfig
 from central.supervision_config import SupervisionConfig
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 #: A class with no grace, so the trouble follows the last will within one check.
 QUICK = {"bound_s": 60, "heartbeat_s": 15, "silence_s": 31, "grace_s": 0}
 
@@ -32,22 +28,10 @@ def central_config(db_path: Path) -> CentralConfig:
     return CentralConfig(db=db_path, registry=DEMO_REGISTRY, supervision=supervision)
 
 
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
-
-
 def test_device_trouble_has_its_own_list_and_sound_and_the_board_shows_devices(
-        live_server: LiveServer, browser: Browser) -> None:
+        live_server: LiveServer, chromium_page: Page) -> None:
     ingest = live_server.service.ingestor.handle
-    page: Page = browser.new_page()
+    page = chromium_page
     requested: list[str] = []
     errors: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
