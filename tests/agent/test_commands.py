@@ -25,9 +25,10 @@ def write(path: Path, data: dict[str, Any]) -> Path:
     return path
 
 
-def start_from_file(agents: AgentSet, path: Path) -> Agent:
+def start_from_file(agents: AgentSet, path: Path, observer: CentralStub) -> Agent:
     agent = agents.new(load_config(path), config_path=path)
     wait_for(lambda: agent.connected, what="the agent to connect")
+    observer.wait_online(agent.boot_id)  # its command subscription is active
     return agent
 
 
@@ -46,7 +47,7 @@ def test_self_test_reports_every_check(
         central_observer: CentralStub, agent_set: AgentSet) -> None:
     data = config_dict(tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url)
     data["inputs"].append(dict(LOOP))  # an unwired loop on a mock pin reads open: trouble
-    agent = start_from_file(agent_set, write(tmp_path / "agent.toml", data))
+    agent = start_from_file(agent_set, write(tmp_path / "agent.toml", data), central_observer)
     wait_for(lambda: agent.input_states()["cabinet"] == "trouble", what="loop in trouble")
     result = ask(central_observer, "self_test")
     detail = result.detail
@@ -67,7 +68,7 @@ def test_reload_applies_hot_keys_and_refuses_the_rest(
     data = config_dict(tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url,
                        heartbeat_interval_s=60)
     path = write(tmp_path / "agent.toml", data)
-    agent = start_from_file(agent_set, path)
+    agent = start_from_file(agent_set, path, central_observer)
     old_hash = agent.link.config_hash
 
     unchanged = ask(central_observer, "reload_config")
@@ -103,7 +104,7 @@ def test_reboot_runs_its_command_only_when_allowed(
     data = config_dict(tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url,
                        reboot_command=reboot)
     path = write(tmp_path / "agent.toml", data)
-    agent = start_from_file(agent_set, path)
+    agent = start_from_file(agent_set, path, central_observer)
     refused = ask(central_observer, "reboot")
     assert not refused.ok and "allow_reboot = false" in str(refused.detail["reason"])
     assert not marker.exists()
@@ -125,7 +126,7 @@ def test_expired_commands_are_answered_and_redeliveries_run_once(
         tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
         central_observer: CentralStub, agent_set: AgentSet) -> None:
     agent = start_from_file(agent_set, write(tmp_path / "agent.toml", config_dict(
-        tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url)))
+        tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url)), central_observer)
     late = central_observer.command(isolated_device_id, "self_test", expires_in=-1)
     expired = result_of(central_observer, late)
     assert not expired.ok and expired.detail["reason"] == "expired"

@@ -95,6 +95,7 @@ def test_self_test_command_and_unsupported_and_expired_ones(
     agent = agent_set.new(make_config(tmp_path, device_id=isolated_device_id,
                                       url=shared_mosquitto.url))
     wait_for(lambda: agent.connected, what="the agent to connect")
+    central_observer.wait_online(agent.boot_id)  # its command subscription is active
     expired = central_observer.command(isolated_device_id, "self_test", expires_in=-5)
     unsupported = central_observer.command(isolated_device_id, "reboot")
     ok = central_observer.command(isolated_device_id, "self_test")
