@@ -59,15 +59,17 @@ class MqttConnectError(ConnectionError):
 
 
 def paho_client(*, client_id: str = "", protocol: Protocol = "mqttv5",
-                clean: bool = True) -> mqtt.Client:
+                clean: bool = True, reconnect_on_failure: bool = True) -> mqtt.Client:
     """A bare paho client, callback API v2: no credentials, no TLS, not connected.
 
-    The only place in the repository that constructs a paho client.
+    The only place in the repository that constructs a paho client. Without
+    ``reconnect_on_failure`` a refused or dropped connection stays so (test probes).
     """
     v5 = protocol == "mqttv5"
     return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                       clean_session=None if v5 else clean)
+                       clean_session=None if v5 else clean,
+                       reconnect_on_failure=reconnect_on_failure)
 
 
 def _persistent(config: BrokerConfig, clean: bool) -> bool:

@@ -80,14 +80,19 @@ class CameraService:
 
     def __init__(self, config: CameraConfig, *, device_id: str, venue: str, state_dir: Path,
                  link: Any, topics: wire.Topics, event_pending: Callable[[str], bool],
-                 on_trouble: TroubleReporter) -> None:
+                 on_trouble: TroubleReporter,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.device_id = device_id
+        #: Monotonic seconds for capture timing, bursts, live views and supervision; the
+        #: camera's ``Frame.mono`` must be on the same clock (the sources use time.monotonic).
+        self.clock = clock
         self.source: Camera = open_camera(config, venue)  # CameraUnavailable: install problem
         self.outbox = SnapshotOutbox(state_dir / f"snapshots-{device_id}.sqlite3",
                                      max_bytes=config.outbox_max_bytes,
                                      max_frames=config.outbox_max_frames)
-        self.sender = SnapshotSender(self.outbox, link, topics, device_id, event_pending)
+        self.sender = SnapshotSender(self.outbox, link, topics, device_id, event_pending,
+                                     clock=clock)
         self.on_trouble = on_trouble
         self.offline = False
         self.last_error: str | None = None
@@ -99,7 +104,7 @@ class CameraService:
         self._requests: deque[tuple[str, float, Any]] = deque()
         self._frames: queue.SimpleQueue[Frame] = queue.SimpleQueue()
         self._interval = self._base_interval()
-        self._last_ok = time.monotonic()
+        self._last_ok = self.clock()
         self._offline_since = 0.0
         self._capture_started: float | None = None
         self._last_now = float("-inf")
@@ -112,7 +117,7 @@ class CameraService:
 
     def start(self) -> None:
         self._stop.clear()
-        self._last_ok = time.monotonic()
+        self._last_ok = self.clock()
         self._threads = [
             threading.Thread(target=self._capture_loop, daemon=True,
                              name=f"camera-{self.device_id}"),
@@ -171,7 +176,7 @@ class CameraService:
             self._request("stop", (req.event_id, req.incident_id))
             return True, detail
         if req.action == "now":
-            now = time.monotonic()
+            now = self.clock()
             if now - self._last_now < 1.0 / self.config.live_max_fps:
                 return False, {**detail, "reason": "rate limited: at most "
                                f"{self.config.live_max_fps:g} snapshot(s) a second"}
@@ -199,7 +204,7 @@ class CameraService:
         return not (self._live or self._bursts or self._nows or self._requests)
 
     def _request(self, kind: str, payload: Any) -> None:
-        self._requests.append((kind, time.monotonic(), payload))
+        self._requests.append((kind, self.clock(), payload))
         self._dispatch_wake.set()
 
     # --- capture thread --------------------------------------------------------------
@@ -207,9 +212,9 @@ class CameraService:
     def _capture_loop(self) -> None:
         opened = False
         failures = 0
-        next_at = time.monotonic()
+        next_at = self.clock()
         while not self._stop.is_set():
-            now = time.monotonic()
+            now = self.clock()
             if self._capture_wake.is_set() or now >= next_at:
                 self._capture_wake.clear()
                 self._capture_started = now
@@ -228,17 +233,17 @@ class CameraService:
                     if opened and failures % 5 == 0:  # try a fresh open
                         opened = False
                         self._close_quietly()
-                    next_at = time.monotonic() + min(self._interval, 1.0)
+                    next_at = self.clock() + min(self._interval, 1.0)
                     continue
                 finally:
                     self._capture_started = None
                 failures = 0
                 self.frames_captured += 1
-                self._last_ok = time.monotonic()
+                self._last_ok = self.clock()
                 self._frames.put(frame)
                 self._dispatch_wake.set()
                 next_at = now + self._interval
-            self._capture_wake.wait(max(0.0, min(next_at - time.monotonic(), 0.5)))
+            self._capture_wake.wait(max(0.0, min(next_at - self.clock(), 0.5)))
 
     def _close_quietly(self) -> None:
         try:
@@ -253,7 +258,7 @@ class CameraService:
             self._dispatch_wake.wait(0.2)
             self._dispatch_wake.clear()
             try:
-                self.dispatch(time.monotonic())
+                self.dispatch(self.clock())
             except (SnapshotOutboxError, CameraError, ValueError):
                 logger.exception("%s: camera dispatch failed", self.device_id)
 

@@ -1,18 +1,17 @@
-"""Remote commands at the agent, over a real Mosquitto: self-test, reload_config, reboot,
-expiry and redelivery."""
+"""Remote commands at the agent, over a real Mosquitto (the session's, each test with a
+device of its own): self-test, reload_config, reboot, expiry and redelivery."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
 import tomli_w
-from agent_testkit import LOOP, TOPICS, CentralClient, config_dict
-from gpiozero.pins.mock import MockFactory
+from agent_testkit import LOOP, TOPICS, config_dict
+from fixtures.agents import AgentSet
+from fixtures.mqtt import CentralStub
 from helpers import wait_for
 
 from alarmlink import wire
@@ -21,40 +20,36 @@ from edge_agent.agent import Agent
 from edge_agent.config import load_config
 
 
-@pytest.fixture
-def agents() -> Iterator[list[Agent]]:
-    made: list[Agent] = []
-    yield made
-    for agent in made:
-        if agent.running:
-            agent.stop(timeout=2)
-
-
 def write(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(tomli_w.dumps(data))
     return path
 
 
-def start_from_file(agents: list[Agent], path: Path) -> Agent:
-    agent = Agent(load_config(path), pin_factory=MockFactory(), config_path=path)
-    agents.append(agent)
-    agent.start()
+def start_from_file(agents: AgentSet, path: Path, observer: CentralStub) -> Agent:
+    agent = agents.new(load_config(path), config_path=path)
     wait_for(lambda: agent.connected, what="the agent to connect")
+    observer.wait_online(agent.boot_id)  # its command subscription is active
     return agent
 
 
-def result_of(observer: CentralClient, cmd_id: str) -> wire.CommandResult:
+def result_of(observer: CentralStub, cmd_id: str) -> wire.CommandResult:
     return wait_for(lambda: next((r for r in observer.results() if r.cmd_id == cmd_id), None),
                     what=f"the result of {cmd_id}")
 
 
-def test_self_test_reports_every_check(tmp_path: Path, mosquitto: MosquittoBroker,
-                                       observer: CentralClient, agents: list[Agent]) -> None:
-    data = config_dict(tmp_path, url=mosquitto.url)
+def ask(observer: CentralStub, name: str) -> wire.CommandResult:
+    """Send command ``name`` to the observer's device and wait for its result."""
+    return result_of(observer, observer.command(observer.device_id, name))
+
+
+def test_self_test_reports_every_check(
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, agent_set: AgentSet) -> None:
+    data = config_dict(tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url)
     data["inputs"].append(dict(LOOP))  # an unwired loop on a mock pin reads open: trouble
-    agent = start_from_file(agents, write(tmp_path / "agent.toml", data))
+    agent = start_from_file(agent_set, write(tmp_path / "agent.toml", data), central_observer)
     wait_for(lambda: agent.input_states()["cabinet"] == "trouble", what="loop in trouble")
-    result = result_of(observer, observer.command("school-01", "self_test"))
+    result = ask(central_observer, "self_test")
     detail = result.detail
     assert detail["inputs"] == "gate-button=normal,cabinet=trouble"
     assert detail["inputs_not_normal"] == "cabinet=trouble"
@@ -68,77 +63,79 @@ def test_self_test_reports_every_check(tmp_path: Path, mosquitto: MosquittoBroke
 
 
 def test_reload_applies_hot_keys_and_refuses_the_rest(
-        tmp_path: Path, mosquitto: MosquittoBroker, observer: CentralClient,
-        agents: list[Agent]) -> None:
-    data = config_dict(tmp_path, url=mosquitto.url, heartbeat_interval_s=60)
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, agent_set: AgentSet) -> None:
+    data = config_dict(tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url,
+                       heartbeat_interval_s=60)
     path = write(tmp_path / "agent.toml", data)
-    agent = start_from_file(agents, path)
+    agent = start_from_file(agent_set, path, central_observer)
     old_hash = agent.link.config_hash
 
-    unchanged = result_of(observer, observer.command("school-01", "reload_config"))
+    unchanged = ask(central_observer, "reload_config")
     assert unchanged.ok and unchanged.detail["changed"] == "nothing"
 
     write(path, {**data, "heartbeat_interval_s": 5, "walk_test": True})
-    applied = result_of(observer, observer.command("school-01", "reload_config"))
+    applied = ask(central_observer, "reload_config")
     assert applied.ok, applied.detail
     assert applied.detail["changed"] == "heartbeat_interval_s, walk_test"
     assert agent.config.heartbeat_interval_s == 5 and agent.config.walk_test
     assert agent.link.config_hash != old_hash
-    wait_for(lambda: observer.statuses()[-1][0].config_hash == agent.link.config_hash,
+    wait_for(lambda: central_observer.statuses()[-1][0].config_hash == agent.link.config_hash,
              what="online status re-published with the new config hash")
 
     write(path, {**data, "heartbeat_interval_s": 7,
                  "broker": {**data["broker"], "keepalive_s": 10}, "inputs": []})
-    refused = result_of(observer, observer.command("school-01", "reload_config"))
+    refused = ask(central_observer, "reload_config")
     assert not refused.ok
     assert "needs a restart to change broker, inputs" in str(refused.detail["reason"])
     assert agent.config.heartbeat_interval_s == 5, "a refused reload applies nothing"
 
-    path.write_text("device_id = 'school-01'\n")  # broken file: refused, nothing changes
-    broken = result_of(observer, observer.command("school-01", "reload_config"))
+    path.write_text(f"device_id = '{isolated_device_id}'\n")  # broken: refused, nothing changes
+    broken = ask(central_observer, "reload_config")
     assert not broken.ok and "not valid" in str(broken.detail["reason"])
     assert agent.connected
 
 
 def test_reboot_runs_its_command_only_when_allowed(
-        tmp_path: Path, mosquitto: MosquittoBroker, observer: CentralClient,
-        agents: list[Agent]) -> None:
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, agent_set: AgentSet) -> None:
     marker = tmp_path / "rebooted"
     reboot = [sys.executable, "-c", f"open({str(marker)!r}, 'w').close()"]
-    data = config_dict(tmp_path, url=mosquitto.url, reboot_command=reboot)
+    data = config_dict(tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url,
+                       reboot_command=reboot)
     path = write(tmp_path / "agent.toml", data)
-    agent = start_from_file(agents, path)
-    refused = result_of(observer, observer.command("school-01", "reboot"))
+    agent = start_from_file(agent_set, path, central_observer)
+    refused = ask(central_observer, "reboot")
     assert not refused.ok and "allow_reboot = false" in str(refused.detail["reason"])
     assert not marker.exists()
 
     write(path, {**data, "allow_reboot": True})
-    assert result_of(observer, observer.command("school-01", "reload_config")).ok
-    done = result_of(observer, observer.command("school-01", "reboot"))
+    assert ask(central_observer, "reload_config").ok
+    done = ask(central_observer, "reboot")
     assert done.ok and marker.exists()
 
     write(path, {**data, "allow_reboot": True, "reboot_command": [sys.executable, "-c",
                                                                    "raise SystemExit(3)"]})
-    assert result_of(observer, observer.command("school-01", "reload_config")).ok
-    failed = result_of(observer, observer.command("school-01", "reboot"))
+    assert ask(central_observer, "reload_config").ok
+    failed = ask(central_observer, "reboot")
     assert not failed.ok and "exited 3" in str(failed.detail["reason"])
     assert agent.connected
 
 
 def test_expired_commands_are_answered_and_redeliveries_run_once(
-        tmp_path: Path, mosquitto: MosquittoBroker, observer: CentralClient,
-        agents: list[Agent]) -> None:
-    agent = start_from_file(agents, write(tmp_path / "agent.toml",
-                                          config_dict(tmp_path, url=mosquitto.url)))
-    late = observer.command("school-01", "self_test", expires_in=-1)
-    expired = result_of(observer, late)
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, agent_set: AgentSet) -> None:
+    agent = start_from_file(agent_set, write(tmp_path / "agent.toml", config_dict(
+        tmp_path, device_id=isolated_device_id, url=shared_mosquitto.url)), central_observer)
+    late = central_observer.command(isolated_device_id, "self_test", expires_in=-1)
+    expired = result_of(central_observer, late)
     assert not expired.ok and expired.detail["reason"] == "expired"
 
     command = wire.Command(cmd_id=wire.new_id(), name="silence", by="officer-test",
                            expires_at=wire.utcnow() + timedelta(seconds=60))
     for _ in range(2):  # a QoS 1 redelivery carries the same cmd_id
-        observer.raw(TOPICS.cmd("school-01"), wire.encode(command))
-    marker = observer.command("school-01", "self_test")  # runs after both copies
-    result_of(observer, marker)
-    assert [r.cmd_id for r in observer.results()].count(command.cmd_id) == 1
+        central_observer.raw(TOPICS.cmd(isolated_device_id), wire.encode(command))
+    marker = central_observer.command(isolated_device_id, "self_test")  # after both copies
+    result_of(central_observer, marker)
+    assert [r.cmd_id for r in central_observer.results()].count(command.cmd_id) == 1
     assert agent.connected

@@ -12,19 +12,20 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_testkit import ROOT, CentralClient
+from agent_testkit import ROOT
+from fixtures.mqtt import CentralStub
 from helpers import wait_for
 
 from alarmlink.broker import MosquittoBroker
 
 CONFIG = """\
-device_id = "school-01"
+device_id = "{device_id}"
 venue = "Test School"
 state_dir = "state"
 
 [broker]
 url = "{url}"
-username = "school-01"
+username = "{device_id}"
 password_file = "pw"
 reconnect_min_s = 1
 reconnect_max_s = 1
@@ -53,10 +54,12 @@ zone = "gate-button"
 """
 
 
-def write_config(tmp_path: Path, url: str, password: str = "school-01-pw") -> Path:
-    (tmp_path / "pw").write_text(password + "\n")
+def write_config(tmp_path: Path, url: str, device_id: str = "school-01",
+                 password: str | None = None) -> Path:
+    """An agent config for ``device_id`` (password ``<id>-pw`` unless given)."""
+    (tmp_path / "pw").write_text((password or f"{device_id}-pw") + "\n")
     path = tmp_path / "school.toml"
-    path.write_text(CONFIG.format(url=url))
+    path.write_text(CONFIG.format(url=url, device_id=device_id))
     return path
 
 
@@ -96,17 +99,18 @@ def outbox_rows(path: Path) -> int:
 
 
 def test_sigkill_leaves_the_retained_last_will_offline(
-        tmp_path: Path, mosquitto: MosquittoBroker, observer: CentralClient,
-        procs: list[subprocess.Popen[str]]) -> None:
-    proc = spawn(procs, "agent", "run", "--config", str(write_config(tmp_path, mosquitto.url)))
-    wait_for(lambda: "online" in observer.states(), timeout=20, what="online status")
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, procs: list[subprocess.Popen[str]]) -> None:
+    proc = spawn(procs, "agent", "run", "--config",
+                 str(write_config(tmp_path, shared_mosquitto.url, isolated_device_id)))
+    wait_for(lambda: "online" in central_observer.states(), timeout=20, what="online status")
     proc.send_signal(signal.SIGKILL)
     proc.wait(10)
-    wait_for(lambda: observer.states()[-1] == "offline", what="the last will")
-    online = next(s for s, _r in observer.statuses() if s.state == "online")
-    offline = observer.statuses()[-1][0]
+    wait_for(lambda: central_observer.states()[-1] == "offline", what="the last will")
+    online = next(s for s, _r in central_observer.statuses() if s.state == "online")
+    offline = central_observer.statuses()[-1][0]
     assert offline.boot_id == online.boot_id
-    late = CentralClient(mosquitto)
+    late = CentralStub(shared_mosquitto, device_id=isolated_device_id)
     try:
         assert wait_for(lambda: late.statuses(), what="retained status")[0][1] is True
         assert late.states() == ["offline"]
@@ -115,32 +119,34 @@ def test_sigkill_leaves_the_retained_last_will_offline(
 
 
 def test_sigterm_stops_cleanly_with_status_stopped(
-        tmp_path: Path, mosquitto: MosquittoBroker, observer: CentralClient,
-        procs: list[subprocess.Popen[str]]) -> None:
-    proc = spawn(procs, "agent", "run", "--config", str(write_config(tmp_path, mosquitto.url)))
-    wait_for(lambda: "online" in observer.states(), timeout=20, what="online status")
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, procs: list[subprocess.Popen[str]]) -> None:
+    proc = spawn(procs, "agent", "run", "--config",
+                 str(write_config(tmp_path, shared_mosquitto.url, isolated_device_id)))
+    wait_for(lambda: "online" in central_observer.states(), timeout=20, what="online status")
     proc.send_signal(signal.SIGTERM)
     output, _ = proc.communicate(timeout=15)
     assert proc.returncode == 0, output
-    assert observer.states()[-1] == "stopped"
-    assert "offline" not in observer.states()
+    assert central_observer.states()[-1] == "stopped"
+    assert "offline" not in central_observer.states()
 
 
 def test_crash_after_commit_delivers_every_event_once_after_restart(
-        tmp_path: Path, mosquitto: MosquittoBroker, procs: list[subprocess.Popen[str]]) -> None:
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker,
+        procs: list[subprocess.Popen[str]]) -> None:
     """The venue presses three times while the broker is down, then the agent process is
     SIGKILLed. A restarted agent delivers all three with the same ids, and seq goes on."""
-    config = write_config(tmp_path, mosquitto.url)
+    config = write_config(tmp_path, fresh_mosquitto.url)
     outbox = tmp_path / "state" / "outbox-school-01.sqlite3"
     (tmp_path / "scenario.toml").write_text(SCENARIO)
-    mosquitto.stop()
+    fresh_mosquitto.stop()
     sim = spawn(procs, "sim", "venue", "--config", str(config), "--scenario",
                 str(tmp_path / "scenario.toml"), "--state-dir", str(tmp_path / "state"))
     wait_for(lambda: outbox_rows(outbox) == 3, timeout=20, what="three committed events")
     sim.send_signal(signal.SIGKILL)
     sim.wait(10)
-    mosquitto.start()
-    central = CentralClient(mosquitto, auto_store=True)
+    fresh_mosquitto.start()
+    central = CentralStub(fresh_mosquitto, auto_store=True)
     try:
         agent = spawn(procs, "agent", "run", "--config", str(config))
         wait_for(lambda: outbox_rows(outbox) == 0, timeout=20, what="all three stored")
@@ -156,19 +162,19 @@ def test_crash_after_commit_delivers_every_event_once_after_restart(
         central.close()
 
 
-def test_self_test_cli_reports_broker_and_inputs(tmp_path: Path,
-                                                 mosquitto: MosquittoBroker) -> None:
+def test_self_test_cli_reports_broker_and_inputs(
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str) -> None:
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}
-    good = subprocess.run(alarmlink("agent", "self-test", "--config",
-                                    str(write_config(tmp_path, mosquitto.url))),
+    good = subprocess.run(alarmlink("agent", "self-test", "--config", str(write_config(
+        tmp_path, shared_mosquitto.url, isolated_device_id))),
                           env=env, capture_output=True, text=True, timeout=60)
     assert good.returncode == 0, good.stdout + good.stderr
-    assert "OK   broker: " in good.stdout and "accepted school-01" in good.stdout
+    assert "OK   broker: " in good.stdout and f"accepted {isolated_device_id}" in good.stdout
     assert "OK   input gate-button: GPIO17 contact open: normal" in good.stdout
     assert "OK   outbox: " in good.stdout
-    bad = subprocess.run(alarmlink("agent", "self-test", "--config",
-                                   str(write_config(tmp_path, mosquitto.url, "wrong"))),
+    bad = subprocess.run(alarmlink("agent", "self-test", "--config", str(write_config(
+        tmp_path, shared_mosquitto.url, isolated_device_id, "wrong"))),
                          env=env, capture_output=True, text=True, timeout=60)
     assert bad.returncode == 1
-    assert "FAIL broker: " in bad.stdout and "refused school-01" in bad.stdout
+    assert "FAIL broker: " in bad.stdout and f"refused {isolated_device_id}" in bad.stdout
     assert "wrong" not in bad.stdout

@@ -10,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_testkit import FIRMWARE, LOOP, NC_SMOKE, ROOT, CentralClient, make_config
+from agent_testkit import FIRMWARE, LOOP, NC_SMOKE, ROOT, make_config
+from fixtures.mqtt import CentralStub
 from helpers import wait_for
 
 from alarmlink import wire
@@ -95,23 +96,23 @@ def test_consecutive_presses_are_separate_alarms(
 
 
 def test_press_reaches_central_and_the_led_follows_receipts(
-        tmp_path: Path, mosquitto: MosquittoBroker, central: CentralClient) -> None:
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker, central_stub: CentralStub) -> None:
     out = io.StringIO()
     config = load_config(FIRMWARE / "school.toml", {
-        "broker.url": mosquitto.url, "broker.password": "school-01-pw",
+        "broker.url": fresh_mosquitto.url, "broker.password": "school-01-pw",
         "state_dir": str(tmp_path)})
     with VenueSimulator(config, out=out) as sim:
         event = sim.press("gate-button")
         assert sim.wait_stage(event.event_id, "stored")
-        central.receipt("school-01", event.event_id, "acknowledged", by="officer-li")
+        central_stub.receipt("school-01", event.event_id, "acknowledged", by="officer-li")
         assert sim.wait_stage(event.event_id, "acknowledged")
         assert sim.agent.feedback.led_on is True
         assert sim.wait_drained()
     text = out.getvalue()
     assert f"[school-01] LED gate-button alarm {event.event_id}: stored" in text
     assert f"[school-01] LED gate-button alarm {event.event_id}: acknowledged" in text
-    assert f"connected to {mosquitto.url}" in text
-    assert [e.event_id for e in central.events()] == [event.event_id]
+    assert f"connected to {fresh_mosquitto.url}" in text
+    assert [e.event_id for e in central_stub.events()] == [event.event_id]
 
 
 def test_scenario_runs_the_timeline(offline_venue: tuple[VenueSimulator, io.StringIO],
@@ -180,19 +181,19 @@ def run_cli(*args: str, stdin: str | None = None, timeout: float = 60) -> \
                           cwd=ROOT, env=env)
 
 
-def test_sim_venue_cli_scenario_once_until_stored(tmp_path: Path, mosquitto: MosquittoBroker,
-                                                  central: CentralClient) -> None:
+def test_sim_venue_cli_scenario_once_until_stored(
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker, central_stub: CentralStub) -> None:
     (tmp_path / "pw").write_text("school-01-pw")
     scenario = tmp_path / "scenario.toml"
     scenario.write_text("[[step]]\nat = 0.0\naction = 'press'\nzone = 'gate-button'\n"
                         "[[step]]\nat = 0.0\naction = 'trip'\nzone = 'dormitory-smoke'\n")
     proc = run_cli("--config", str(FIRMWARE / "school.toml"), "--scenario", str(scenario),
-                   "--once", "--broker", mosquitto.url, "--password-file",
+                   "--once", "--broker", fresh_mosquitto.url, "--password-file",
                    str(tmp_path / "pw"), "--walk-test")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "every event stored by central" in proc.stdout
     assert "LED gate-button alarm" in proc.stdout and ": stored" in proc.stdout
-    events = central.events()
+    events = central_stub.events()
     assert [(e.zone, e.test) for e in events] == [("gate-button", True),
                                                   ("dormitory-smoke", True)]
 

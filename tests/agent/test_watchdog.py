@@ -76,9 +76,9 @@ def notify() -> Iterator[tuple[str, NotifySocket]]:
 
 
 def test_ready_watchdog_withheld_when_link_dead_then_resumed_and_stopping(
-        tmp_path: Path, mosquitto: MosquittoBroker, notify: tuple[str, NotifySocket]) -> None:
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker, notify: tuple[str, NotifySocket]) -> None:
     address, sd = notify
-    config = config_dict(tmp_path, url=mosquitto.url, watchdog_link_grace_s=2)
+    config = config_dict(tmp_path, url=fresh_mosquitto.url, watchdog_link_grace_s=2)
     (tmp_path / "agent.toml").write_text(tomli_w.dumps(config))
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock", "NOTIFY_SOCKET": address,
            "WATCHDOG_USEC": "300000"}  # WatchdogSec=0.3 s: a ping every 0.15 s
@@ -94,7 +94,7 @@ def test_ready_watchdog_withheld_when_link_dead_then_resumed_and_stopping(
             what="WATCHDOG=1 while connected")
         assert healthy is not None
 
-        mosquitto.stop()
+        fresh_mosquitto.stop()
         down = wait_for(lambda: sd.index_of(lambda f: "link down" in status(f), healthy),
                         what="the link loss reported in STATUS")
         withheld = wait_for(lambda: sd.index_of(lambda f: "withheld" in status(f), down),
@@ -106,7 +106,7 @@ def test_ready_watchdog_withheld_when_link_dead_then_resumed_and_stopping(
             "WATCHDOG=1 sent although the link was dead longer than its grace"
         assert all("withheld" in status(f) for f in sd.since(withheld)[:8])
 
-        mosquitto.start()
+        fresh_mosquitto.start()
         back = len(sd.messages)
         wait_for(lambda: sd.index_of(lambda f: "WATCHDOG=1" in f, back), timeout=20,
                  what="WATCHDOG=1 again once the link is back")

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
-from e2e.harness import CentralProcess, button_only
+from e2e.harness import button_only
+from fixtures.central import CentralProcess
+from helpers import wait_for
 
 from alarmlink.broker import MosquittoBroker
+from edge_agent.camera.service import CameraService
 from edge_agent.camera.sources import Camera, Frame
 from edge_agent.config import AgentConfig
 
@@ -79,3 +84,93 @@ class GatedCamera:
 
     def close(self) -> None:
         self.inner.close()
+
+
+class SkipClock:
+    """Monotonic seconds for a camera service: the real clock plus the simulated time
+    skipped so far. It never goes backwards; :meth:`skip` moves it on at once."""
+
+    def __init__(self) -> None:
+        self.skipped = 0.0
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return time.monotonic() + self.skipped
+
+    def skip(self, seconds: float) -> None:
+        with self._lock:
+            self.skipped += max(seconds, 0.0)
+
+
+class FastForwardCamera:
+    """Wraps a camera so its frames carry ``mono`` on ``clock``. After
+    :meth:`fast_forward`, each capture first skips ``step`` seconds of the clock, as
+    if the capture itself had taken that long, until the clock reaches ``until``;
+    the next capture then holds (``holding``) until :meth:`release`, so a test can look
+    at the service exactly at that moment. With ``step`` at the camera's capture
+    interval the service's capture loop never waits: simulated time runs as fast as
+    the frames can be made, at the rate the service asks for them."""
+
+    def __init__(self, inner: Camera, clock: SkipClock) -> None:
+        self.inner = inner
+        self.clock = clock
+        self.name = inner.name
+        self.description = f"fast-forward {inner.description}"
+        self.until: float | None = None
+        self.step = 0.0
+        self.fast_frames = 0
+        self._holding = threading.Event()
+        self._released = threading.Event()
+        self._released.set()
+
+    def fast_forward(self, until: float, step: float) -> None:
+        self.step = step
+        self._released.clear()
+        self.until = until
+
+    @property
+    def holding(self) -> bool:
+        return self._holding.is_set()
+
+    def release(self) -> None:
+        self.until = None
+        self._released.set()
+
+    def open(self) -> None:
+        self.inner.open()
+
+    def capture(self) -> Frame:
+        until = self.until
+        if until is not None:
+            if self.clock() >= until:
+                self._holding.set()  # every earlier frame has been handed over
+                self._released.wait(60)
+                self._holding.clear()
+            else:
+                self.clock.skip(min(self.step, until - self.clock()))
+                self.fast_frames += 1
+        frame = self.inner.capture()
+        return dataclasses.replace(frame, mono=self.clock())
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class DispatchPasses:
+    """Counts the camera service's completed dispatch passes (it calls its public
+    ``dispatch`` from its dispatch thread), to know when frames already handed over by
+    the capture thread have been filed into the snapshot outbox."""
+
+    def __init__(self, camera: CameraService) -> None:
+        self.count = 0
+        self._inner = camera.dispatch
+        camera.dispatch = self  # type: ignore[method-assign]
+
+    def __call__(self, now: float) -> None:
+        self._inner(now)
+        self.count += 1
+
+    def settle(self) -> None:
+        """Wait for two passes: the second began after every frame handed over so far."""
+        start = self.count
+        wait_for(lambda: self.count >= start + 2, what="two camera dispatch passes")

@@ -1,14 +1,10 @@
-"""Fixtures for the camera tests: real Mosquitto, real `alarmlink central serve`."""
+"""The camera tests: make this directory's helper module importable (the suite runs with
+--import-mode=importlib). Broker and central are the shared fixtures (tests/fixtures/)."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
 
-# The suite runs with --import-mode=importlib: make this directory's helper importable.
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))
-
-
-
-

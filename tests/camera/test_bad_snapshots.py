@@ -4,19 +4,19 @@ nothing else breaks; the agent itself shrinks frames to fit its cap."""
 from __future__ import annotations
 
 import io
-import threading
-import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as mqtt
 from camera_testkit import camera_venue, incident_frames, open_incident
-from e2e.harness import CentralProcess
-from helpers import wait_for
+from fixtures.central import CentralProcess
+from fixtures.mqtt import MqttTestClient
+from helpers import device_user, wait_for
 from PIL import Image
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
-from alarmlink.mqtt import paho_client
 from edge_agent.camera.jpeg import fit_jpeg
 from edge_agent.camera.sources import Frame
 from simulators.venue import VenueSimulator
@@ -38,36 +38,19 @@ def snapshot(event_id: str, seq: int = 1, body: bytes | None = None) -> bytes:
     return wire.encode_snapshot(meta, body or jpeg())
 
 
-class Device:
-    """A raw MQTT client with school-01's credentials: publishes whatever it is given."""
-
-    def __init__(self, broker: MosquittoBroker) -> None:
-        self.client = paho_client(client_id=f"rogue-{uuid.uuid4().hex[:6]}",
-                                  protocol="mqttv311")
-        self.client.username_pw_set("school-01", "school-01-pw")
-        connected = threading.Event()
-        self.client.on_connect = lambda *_a: connected.set()
-        self.client.connect(broker.host, broker.port)
-        self.client.loop_start()
-        assert connected.wait(10), "raw device client did not connect"
-
-    def send(self, topic: str, payload: bytes) -> None:
-        self.client.publish(topic, payload, qos=1).wait_for_publish(10)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
-
-
 def test_bad_snapshots_are_dead_lettered_and_good_ones_still_stored(
-        mosquitto: MosquittoBroker, central: CentralProcess) -> None:
-    device = Device(mosquitto)
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess,
+        mqtt_test_client: Callable[..., MqttTestClient]) -> None:
+    # a raw client with school-01's credentials: publishes whatever it is given
+    device = mqtt_test_client(fresh_mosquitto.url, device_user("school-01"),
+                              protocol=mqtt.MQTTv311)
+    assert device.accepted, "raw device client did not connect"
     try:
         event = wire.Event(event_id=wire.new_id(), device_id="school-01", seq=1,
                            ts=wire.utcnow(), kind="panic", state="alarm", zone="gate-button",
                            source="gpio")
-        device.send(TOPICS.event("school-01"), wire.encode(event))
-        wait_for(lambda: central.rows("SELECT 1 FROM events"), what="event stored")
+        device.publish(TOPICS.event("school-01"), wire.encode(event))
+        wait_for(lambda: central_process.rows("SELECT 1 FROM events"), what="event stored")
         topic = TOPICS.snapshot("school-01", event.event_id)
         good = jpeg()
         bad: list[tuple[str, bytes, str]] = [
@@ -81,12 +64,14 @@ def test_bad_snapshots_are_dead_lettered_and_good_ones_still_stored(
              "unknown event"),
         ]
         for bad_topic, payload, _reason in bad:
-            device.send(bad_topic, payload)
+            device.publish(bad_topic, payload)
         ok = snapshot(event.event_id, seq=7)
-        device.send(topic, ok)
-        wait_for(lambda: central.rows("SELECT 1 FROM snapshots"), what="good snapshot stored")
+        device.publish(topic, ok)
+        wait_for(lambda: central_process.rows("SELECT 1 FROM snapshots"),
+                 what="good snapshot stored")
         dead = wait_for(lambda: (lambda rows: rows if len(rows) == len(bad) else None)(
-            central.api("GET", "/api/dead-letters")), what="every bad snapshot dead-lettered")
+            central_process.api("GET", "/api/dead-letters")),
+            what="every bad snapshot dead-lettered")
     finally:
         device.close()
     by_reason: dict[str, dict[str, Any]] = {}
@@ -96,9 +81,9 @@ def test_bad_snapshots_are_dead_lettered_and_good_ones_still_stored(
         assert match[0]["payload_size"] == len(payload)
         assert match[0]["device_id"] == "school-01"
         by_reason[reason] = match[0]
-    (row,) = central.rows("SELECT seq, size, phase FROM snapshots")
+    (row,) = central_process.rows("SELECT seq, size, phase FROM snapshots")
     assert (row["seq"], row["size"], row["phase"]) == (7, len(ok), "alarm")
-    assert central.api("GET", "/healthz")["ok"] is True
+    assert central_process.api("GET", "/healthz")["ok"] is True
 
 
 def test_agent_shrinks_a_frame_over_its_cap(tmp_path: Path) -> None:
@@ -112,18 +97,19 @@ def test_agent_shrinks_a_frame_over_its_cap(tmp_path: Path) -> None:
 
 
 def test_directory_camera_frames_arrive_under_the_configured_cap(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
     folder = tmp_path / "recorded"
     folder.mkdir()
     (folder / "0001.jpg").write_bytes(jpeg(1024, 768, noise=True, quality=95))
-    config = camera_venue(mosquitto, tmp_path / "agent", type="directory", directory=str(folder),
+    config = camera_venue(fresh_mosquitto, tmp_path / "agent", type="directory",
+                          directory=str(folder),
                           width=1280, height=720, max_bytes=32 * 1024, buffer_s=0,
                           post_frames=0, outbox_max_bytes=1024 * 1024)
     with VenueSimulator(config, out=None) as sim:
         wait_for(lambda: sim.agent.connected, what="agent connected")
         sim.press("gate-button")
-        incident = wait_for(lambda: open_incident(central), what="incident")
-        (frame,) = wait_for(lambda: incident_frames(central, incident["id"]),
+        incident = wait_for(lambda: open_incident(central_process), what="incident")
+        (frame,) = wait_for(lambda: incident_frames(central_process, incident["id"]),
                             what="the alarm frame")
     assert frame["phase"] == "alarm" and frame["size"] <= 32 * 1024
     assert (frame["width"], frame["height"]) != (1024, 768)

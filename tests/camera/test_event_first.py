@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from agent.agent_testkit import TOPICS, CentralClient
+from agent.agent_testkit import TOPICS
 from camera_testkit import GatedCamera, camera_venue
-from e2e.harness import CentralProcess
+from fixtures.central import CentralProcess
+from fixtures.mqtt import CentralStub
 from helpers import wait_for
 
 from alarmlink import wire
@@ -16,8 +17,8 @@ from simulators.venue import VenueSimulator
 
 
 def test_event_is_stored_before_its_pictures_with_a_one_second_camera(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
-    config = camera_venue(mosquitto, tmp_path / "agent", frame_delay_s=1.0, buffer_s=3,
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
+    config = camera_venue(fresh_mosquitto, tmp_path / "agent", frame_delay_s=1.0, buffer_s=3,
                           buffer_fps=1, post_frames=1, post_fps=1)
     with VenueSimulator(config, out=None) as sim:
         camera = sim.agent.camera
@@ -25,20 +26,20 @@ def test_event_is_stored_before_its_pictures_with_a_one_second_camera(
         wait_for(lambda: sim.agent.connected, what="agent connected")
         wait_for(lambda: camera.frames_captured >= 1, what="a pre-alarm frame")
         event = sim.press("gate-button")
-        wait_for(lambda: {r["phase"] for r in central.rows(
+        wait_for(lambda: {r["phase"] for r in central_process.rows(
             "SELECT phase FROM snapshots WHERE event_id = ?", (event.event_id,))}
             >= {"pre", "alarm", "post"}, timeout=15, what="pre, alarm and post frames")
-    (stored,) = central.rows("SELECT received_at FROM events WHERE event_id = ?",
-                             (event.event_id,))
-    pictures = central.rows("SELECT received_at, phase FROM snapshots WHERE event_id = ?",
-                            (event.event_id,))
+    (stored,) = central_process.rows("SELECT received_at FROM events WHERE event_id = ?",
+                                     (event.event_id,))
+    pictures = central_process.rows("SELECT received_at, phase FROM snapshots WHERE event_id = ?",
+                                    (event.event_id,))
     assert all(p["received_at"] >= stored["received_at"] for p in pictures), \
         [(p["phase"], p["received_at"], stored["received_at"]) for p in pictures]
 
 
 def test_event_reaches_central_while_the_camera_is_hung(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
-    config = camera_venue(mosquitto, tmp_path / "agent")
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
+    config = camera_venue(fresh_mosquitto, tmp_path / "agent")
     sim = VenueSimulator(config, out=None)
     camera = sim.agent.camera
     assert camera is not None
@@ -49,24 +50,24 @@ def test_event_reaches_central_while_the_camera_is_hung(
         gate.block()
         wait_for(lambda: gate.blocked_calls >= 1, what="the camera stuck in a capture")
         event = sim.press("gate-button")
-        wait_for(lambda: central.rows("SELECT 1 FROM events WHERE event_id = ?",
-                                      (event.event_id,)), what="event stored at central")
+        wait_for(lambda: central_process.rows("SELECT 1 FROM events WHERE event_id = ?",
+                                              (event.event_id,)), what="event stored at central")
         assert gate.blocked_calls == 1 and gate.hung  # still hung meanwhile
         # the pre-alarm frames did not need the camera either: they are already there
-        wait_for(lambda: central.rows("SELECT 1 FROM snapshots WHERE event_id = ? AND "
-                                      "phase = 'pre'", (event.event_id,)),
+        wait_for(lambda: central_process.rows("SELECT 1 FROM snapshots WHERE event_id = ? AND "
+                                              "phase = 'pre'", (event.event_id,)),
                  what="pre-alarm frames while the camera hangs")
         gate.release()
-        wait_for(lambda: central.rows("SELECT 1 FROM snapshots WHERE event_id = ? AND "
-                                      "phase = 'alarm'", (event.event_id,)),
+        wait_for(lambda: central_process.rows("SELECT 1 FROM snapshots WHERE event_id = ? AND "
+                                              "phase = 'alarm'", (event.event_id,)),
                  what="the alarm frame once the camera answers")
 
 
 def test_pictures_wait_for_the_events_stored_receipt(
-        mosquitto: MosquittoBroker, tmp_path: Path) -> None:
-    observer = CentralClient(mosquitto, auto_store=False)  # records, never answers
+        fresh_mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+    observer = CentralStub(fresh_mosquitto, auto_store=False)  # records, never answers
     try:
-        config = camera_venue(mosquitto, tmp_path / "agent")
+        config = camera_venue(fresh_mosquitto, tmp_path / "agent")
         with VenueSimulator(config, out=None) as sim:
             camera = sim.agent.camera
             assert camera is not None

@@ -9,9 +9,9 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from agent.agent_testkit import CentralClient
 from camera_testkit import camera_venue, incident_frames, open_incident
-from e2e.harness import CentralProcess
+from fixtures.central import CentralProcess
+from fixtures.mqtt import CentralStub
 from helpers import wait_for
 
 from alarmlink import wire
@@ -32,69 +32,69 @@ def post_error(central: CentralProcess, path: str, body: dict[str, object]) -> i
 
 
 def test_live_view_runs_at_its_rate_for_its_duration_then_stops_on_resolve(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
     # The camera runs at 5 fps for its ring buffer: the live view must pick 2 of them a second.
-    config = camera_venue(mosquitto, tmp_path / "agent", live_max_fps=2, buffer_s=1,
+    config = camera_venue(fresh_mosquitto, tmp_path / "agent", live_max_fps=2, buffer_s=1,
                           buffer_fps=5)
     with VenueSimulator(config, out=None) as sim:
         camera = sim.agent.camera
         assert camera is not None
         wait_for(lambda: sim.agent.connected, what="agent connected")
         sim.press("gate-button")
-        incident = wait_for(lambda: open_incident(central), what="incident")
+        incident = wait_for(lambda: open_incident(central_process), what="incident")
         path = f"/api/incidents/{incident['id']}/snapshots"
         wait_for(lambda: camera.idle, what="the alarm burst done")
 
         # 1. Asked for 10 fps for 2 s: granted the rate limit, 2 fps, and it ends by itself.
-        granted = central.api("POST", f"{path}/live", {**OFFICER, "live_s": 2, "fps": 10})
+        granted = central_process.api("POST", f"{path}/live", {**OFFICER, "live_s": 2, "fps": 10})
         assert granted["fps"] == 2 and granted["live_s"] == 2 and granted["live_until"]
-        (answer,) = wait_for(lambda: central.rows("SELECT ok, detail FROM command_results"),
+        (answer,) = wait_for(lambda: central_process.rows("SELECT ok, detail FROM command_results"),
                              what="the device's answer")
         assert answer["ok"] and json.loads(answer["detail"])["fps"] == 2
-        wait_for(lambda: live_frames(central, incident["id"]), what="live frames")
+        wait_for(lambda: live_frames(central_process, incident["id"]), what="live frames")
         wait_for(lambda: camera.idle, timeout=10, what="the live view ending by itself")
         wait_for(lambda: camera.outbox.stats()["frames"] == 0, what="all frames delivered")
-        frames = live_frames(central, incident["id"])
+        frames = live_frames(central_process, incident["id"])
         times = [datetime.fromisoformat(str(f["ts"]).replace("Z", "+00:00")) for f in frames]
         gaps = [(b - a).total_seconds() for a, b in zip(times, times[1:], strict=False)]
         assert 2 <= len(frames) <= 2 * 2 + 1, f"{len(frames)} frames in a 2 s view at 2 fps"
         # the limiter keeps live frames at least 0.8 / fps apart (0.1 / fps of jitter allowed)
         assert all(gap >= 0.8 / 2 - 0.005 for gap in gaps), f"faster than 2 fps: {gaps}"
-        assert central.api("GET", path)["live_until"] is None
+        assert central_process.api("GET", path)["live_until"] is None
 
         # 2. Snapshot now: one frame; asking again at once is refused by the rate limit.
         before = len(frames)
-        central.api("POST", f"{path}/now", OFFICER)
-        assert post_error(central, f"{path}/now", OFFICER) == 429
-        wait_for(lambda: len(live_frames(central, incident["id"])) == before + 1,
+        central_process.api("POST", f"{path}/now", OFFICER)
+        assert post_error(central_process, f"{path}/now", OFFICER) == 429
+        wait_for(lambda: len(live_frames(central_process, incident["id"])) == before + 1,
                  what="the snapshot-now frame")
 
         # 3. A long live view ends when the incident is resolved.
-        central.api("POST", f"{path}/live", {**OFFICER, "live_s": 120, "fps": 2})
+        central_process.api("POST", f"{path}/live", {**OFFICER, "live_s": 120, "fps": 2})
         wait_for(lambda: not camera.idle, what="live view running")
-        count = len(live_frames(central, incident["id"]))
-        wait_for(lambda: len(live_frames(central, incident["id"])) >= count + 2,
+        count = len(live_frames(central_process, incident["id"]))
+        wait_for(lambda: len(live_frames(central_process, incident["id"])) >= count + 2,
                  what="live frames flowing")
-        central.api("POST", f"/api/incidents/{incident['id']}/resolve",
-                    {**OFFICER, "outcome": "false_alarm"})
+        central_process.api("POST", f"/api/incidents/{incident['id']}/resolve",
+                            {**OFFICER, "outcome": "false_alarm"})
         wait_for(lambda: camera.idle, what="live view stopped by the resolve")
         seq_at_stop = camera.outbox.stats()["next_seq"]
         captured = camera.frames_captured
         wait_for(lambda: camera.frames_captured >= captured + 3, what="camera still running")
         assert camera.outbox.stats()["next_seq"] == seq_at_stop, "frames after the stop"
-        assert post_error(central, f"{path}/live", {**OFFICER, "live_s": 5}) == 409
-    log = central.api("GET", f"/api/incidents/{incident['id']}")["log"]
+        assert post_error(central_process, f"{path}/live", {**OFFICER, "live_s": 5}) == 409
+    log = central_process.api("GET", f"/api/incidents/{incident['id']}")["log"]
     assert [e["action"] for e in log if e["action"].startswith("snapshot_")] == [
         "snapshot_live", "snapshot_now", "snapshot_live", "snapshot_stop"]
 
 
 def test_resolved_receipt_alone_stops_the_live_view(
-        mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+        fresh_mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     """Without central's stop command (lost, or another device's event): the agent
     stops on the ``resolved`` receipt for the incident."""
-    stand_in = CentralClient(mosquitto, auto_store=True)
+    stand_in = CentralStub(fresh_mosquitto, auto_store=True)
     try:
-        config = camera_venue(mosquitto, tmp_path / "agent")
+        config = camera_venue(fresh_mosquitto, tmp_path / "agent")
         with VenueSimulator(config, out=None) as sim:
             camera = sim.agent.camera
             assert camera is not None

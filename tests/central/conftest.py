@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from fastapi.testclient import TestClient
 from helpers import wait_for
 
 # The suite runs with --import-mode=importlib: make this directory's helper importable.
@@ -56,9 +57,24 @@ def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]]
 
 
 @pytest.fixture
-def live_server(db_path: Path, recorder: Recorder) -> Iterator[LiveServer]:
+def client(db_path: Path, recorder: Recorder) -> Iterator[TestClient]:
+    """Central's app in FastAPI's TestClient (in process; publisher = recorder, no MQTT)."""
     config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
-    app = create_app(config, publisher=recorder)
+    with TestClient(create_app(config, publisher=recorder)) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def central_config(db_path: Path) -> CentralConfig:
+    """The configuration ``live_server`` serves; a module may override this fixture."""
+    return CentralConfig(db=db_path, registry=DEMO_REGISTRY)
+
+
+@pytest.fixture
+def live_server(central_config: CentralConfig, recorder: Recorder) -> Iterator[LiveServer]:
+    """Central's app served by a real uvicorn on a loopback port, in this process
+    (publisher = recorder, no MQTT)."""
+    app = create_app(central_config, publisher=recorder)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="on"))

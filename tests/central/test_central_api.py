@@ -2,24 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-from central_testkit import DEMO_REGISTRY, TOPICS, Recorder, event_message, make_event
+from central_testkit import TOPICS, Recorder, event_message, make_event
 from fastapi.testclient import TestClient
 
 from alarmlink.wire import Heartbeat, Stage, Status, encode, utcnow
-from central.api import create_app
-from central.config import CentralConfig
 from central.service import CentralService
-
-
-@pytest.fixture
-def client(db_path: Path, recorder: Recorder) -> Iterator[TestClient]:
-    config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
-    with TestClient(create_app(config, publisher=recorder)) as test_client:
-        yield test_client
 
 
 def service(client: TestClient) -> CentralService:

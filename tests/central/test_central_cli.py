@@ -38,13 +38,13 @@ def test_serve_with_bad_config_fails_clearly(tmp_path: Path,
 
 
 @pytest.mark.broker
-def test_serve_runs_until_interrupted(mosquitto: MosquittoBroker, tmp_path: Path) -> None:
+def test_serve_runs_until_interrupted(shared_mosquitto: MosquittoBroker, tmp_path: Path) -> None:
     password = tmp_path / "mqtt-password"
     password.write_text("central-test-pw\n")
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "alarmlink_tools.cli", "central", "serve", "--db",
-         str(tmp_path / "c.db"), "--broker-url", mosquitto.url, "--username", "central",
+         str(tmp_path / "c.db"), "--broker-url", shared_mosquitto.url, "--username", "central",
          "--password-file", str(password), "--port", str(port), "--registry",
          str(DEMO_REGISTRY)],
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ, "NO_COLOR": "1"})

@@ -3,72 +3,41 @@ sound, apart from alarms, and the device board (state, class, clock skew)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-import uvicorn
-from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, Recorder, event_message, make_event
-from helpers import wait_for
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, event_message, make_event
+from playwright.sync_api import Page, expect
 
-from alarmlink.broker import free_port
 from alarmlink.wire import Heartbeat, Status, encode, utcnow
-from central.api import create_app
 from central.config import CentralConfig
 from central.supervision_config import SupervisionConfig
 
 pytestmark = pytest.mark.browser
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--no-first-run"]
 #: A class with no grace, so the trouble follows the last will within one check.
 QUICK = {"bound_s": 60, "heartbeat_s": 15, "silence_s": 31, "grace_s": 0}
 
 
 @pytest.fixture
-def server(db_path: Path, recorder: Recorder) -> Iterator[LiveServer]:
+def central_config(db_path: Path) -> CentralConfig:
+    """The demo registry with every device in the QUICK class, checked twice a second."""
     supervision = SupervisionConfig.model_validate(
         {"check_interval_s": 0.5, "default_class": "quick", "classes": {"quick": QUICK}})
-    config = CentralConfig(db=db_path, registry=DEMO_REGISTRY, supervision=supervision)
-    app = create_app(config, publisher=recorder)
-    port = free_port()
-    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=uv.run, name="uvicorn", daemon=True)
-    thread.start()
-    wait_for(lambda: uv.started or not thread.is_alive(), what="uvicorn start")
-    try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, recorder)
-    finally:
-        uv.should_exit = True
-        thread.join(timeout=10)
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    if not Path(CHROMIUM).exists():
-        pytest.fail("chromium is not installed (apt-get install chromium)")
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            yield launched
-        finally:
-            launched.close()
+    return CentralConfig(db=db_path, registry=DEMO_REGISTRY, supervision=supervision)
 
 
 def test_device_trouble_has_its_own_list_and_sound_and_the_board_shows_devices(
-        server: LiveServer, browser: Browser) -> None:
-    ingest = server.service.ingestor.handle
-    page: Page = browser.new_page()
+        live_server: LiveServer, chromium_page: Page) -> None:
+    ingest = live_server.service.ingestor.handle
+    page = chromium_page
     requested: list[str] = []
     errors: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(10_000)
-    page.goto(server.url + "/")
+    page.goto(live_server.url + "/")
     expect(page.locator("#conn")).to_have_text("live")
     page.get_by_role("button", name="Enable sound").click()
 

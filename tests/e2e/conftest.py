@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from e2e.harness import CentralProcess
+from fixtures.central import CentralProcess
 from helpers import wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -40,11 +40,11 @@ class Console:
 
 
 @pytest.fixture
-def console_for(central: CentralProcess) -> Iterator[Any]:
+def console_for(central_process: CentralProcess) -> Iterator[Any]:
     opened: list[Console] = []
 
     def open_console(station: str) -> Console:
-        console = Console(f"{central.ws_url}?station={station}")
+        console = Console(f"{central_process.ws_url}?station={station}")
         opened.append(console)
         return console
 

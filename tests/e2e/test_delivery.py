@@ -9,7 +9,8 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from e2e.harness import ALARMLINK, CentralProcess, button_only, venue_config, write_agent_config
+from e2e.harness import ALARMLINK, button_only, venue_config, write_agent_config
+from fixtures.central import CentralProcess
 from gpiozero.pins.mock import MockFactory
 from helpers import device_user, wait_for
 
@@ -30,22 +31,22 @@ def stored_count(central: CentralProcess, device_id: str) -> int:
 
 
 def test_fifty_presses_during_broker_outage_stored_exactly_once(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
-    sim = VenueSimulator(venue_config("school", mosquitto, tmp_path / "agent"), out=None)
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
+    sim = VenueSimulator(venue_config("school", fresh_mosquitto, tmp_path / "agent"), out=None)
     with sim:
         wait_for(lambda: sim.agent.connected, what="agent connected")
-        mosquitto.stop()
+        fresh_mosquitto.stop()
         wait_for(lambda: not sim.agent.connected, what="agent notices the outage")
         presses = [sim.press("gate-button") for _ in range(50)]
         assert sim.agent.outbox.depth() >= 50
         raised = {(e.event_id, e.seq) for e in sim.events}
         assert {(e.event_id, e.seq) for e in presses} <= raised
 
-        mosquitto.start()
-        wait_for(lambda: stored(central, "school-01") == raised, timeout=60,
+        fresh_mosquitto.start()
+        wait_for(lambda: stored(central_process, "school-01") == raised, timeout=60,
                  what="all events stored after the broker returned")
         wait_for(lambda: sim.agent.outbox.depth() == 0, timeout=30, what="outbox drained")
-    assert stored_count(central, "school-01") == len(raised)
+    assert stored_count(central_process, "school-01") == len(raised)
     seqs = sorted(seq for _id, seq in raised)
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "seq has gaps or repeats"
 
@@ -63,9 +64,9 @@ def _outbox_rows(path: Path) -> set[tuple[str, int]]:
 
 
 def test_agent_sigkilled_with_unpublished_events_delivers_all_after_restart(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
     state = tmp_path / "state"
-    config = button_only("school", mosquitto, state)
+    config = button_only("school", fresh_mosquitto, state)
     config_file = write_agent_config(config, tmp_path / "school.toml")
     scenario = tmp_path / "presses.toml"
     scenario.write_text("name = 'ten presses'\n" + "".join(
@@ -73,7 +74,7 @@ def test_agent_sigkilled_with_unpublished_events_delivers_all_after_restart(
         for i in range(10)))
     env = {**os.environ, "GPIOZERO_PIN_FACTORY": "mock"}
 
-    mosquitto.stop()  # the agent commits every press but can publish none of them
+    fresh_mosquitto.stop()  # the agent commits every press but can publish none of them
     first = subprocess.Popen([*ALARMLINK, "sim", "venue", "--config", str(config_file),
                               "--scenario", str(scenario), "--state-dir", str(state)],
                              env=env,
@@ -88,18 +89,18 @@ def test_agent_sigkilled_with_unpublished_events_delivers_all_after_restart(
     committed = _outbox_rows(outbox)
     assert len(committed) >= 10
 
-    mosquitto.start()
+    fresh_mosquitto.start()
     second = subprocess.Popen([*ALARMLINK, "agent", "run", "--config", str(config_file)],
                               env=env, stdout=subprocess.DEVNULL,
                               stderr=open(tmp_path / "agent.log", "wb"))  # noqa: SIM115
     try:
-        wait_for(lambda: stored(central, "school-01") == committed, timeout=60,
+        wait_for(lambda: stored(central_process, "school-01") == committed, timeout=60,
                  what="every committed event stored after the restart")
         wait_for(lambda: not _outbox_rows(outbox), timeout=30, what="outbox drained")
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(15)
-    assert stored_count(central, "school-01") == len(committed)
+    assert stored_count(central_process, "school-01") == len(committed)
 
     # seq continues without reuse after the crash and the restart
     agent = Agent(config, pin_factory=MockFactory())
@@ -111,9 +112,9 @@ def test_agent_sigkilled_with_unpublished_events_delivers_all_after_restart(
 
 
 def test_hundred_events_while_central_is_down_stored_exactly_once(
-        mosquitto: MosquittoBroker, central: CentralProcess, tmp_path: Path) -> None:
-    central.stop()  # its persistent session stays at the broker
-    config = button_only("hotel", mosquitto, tmp_path / "agent", resend_timeout_s=600,
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
+    central_process.stop()  # its persistent session stays at the broker
+    config = button_only("hotel", fresh_mosquitto, tmp_path / "agent", resend_timeout_s=600,
                           resend_max_s=600)
     agent = Agent(config, pin_factory=MockFactory())
     agent.start()
@@ -122,20 +123,21 @@ def test_hundred_events_while_central_is_down_stored_exactly_once(
         sent = {(e.event_id, e.seq) for e in
                 (agent.raise_event("panic", "alarm", "reception-button", "gpio")
                  for _ in range(100))}
-        central.start()
-        wait_for(lambda: stored(central, "hotel-01") == sent, timeout=60,
+        central_process.start()
+        wait_for(lambda: stored(central_process, "hotel-01") == sent, timeout=60,
                  what="100 events stored after central returned")
         wait_for(lambda: agent.outbox.depth() == 0, timeout=30, what="stored receipts")
     finally:
         agent.stop()
-    assert stored_count(central, "hotel-01") == 100
+    assert stored_count(central_process, "hotel-01") == 100
     assert device_user("hotel-01").username == "hotel-01"
 
 
-def test_event_ids_survive_resend_unchanged(mosquitto: MosquittoBroker,
-                                            central: CentralProcess, tmp_path: Path) -> None:
+def test_event_ids_survive_resend_unchanged(
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess,
+        tmp_path: Path) -> None:
     """A receipt lost in flight makes the agent resend; central stores it once."""
-    config = button_only("village", mosquitto, tmp_path / "agent")
+    config = button_only("village", fresh_mosquitto, tmp_path / "agent")
     agent = Agent(config, pin_factory=MockFactory())
     agent.start()
     try:
@@ -148,5 +150,5 @@ def test_event_ids_survive_resend_unchanged(mosquitto: MosquittoBroker,
         assert wire.decode(wire.Event, payload) == event
     finally:
         agent.stop()
-    assert stored(central, "village-01") >= {(event.event_id, event.seq)}
-    assert stored_count(central, "village-01") == 1
+    assert stored(central_process, "village-01") >= {(event.event_id, event.seq)}
+    assert stored_count(central_process, "village-01") == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from e2e.harness import CentralProcess, venue_config
+from e2e.harness import venue_config
+from fixtures.central import CentralProcess
 from helpers import wait_for
 
 from alarmlink.broker import MosquittoBroker
@@ -13,12 +14,13 @@ from simulators.venue import VenueSimulator
 
 
 def test_press_appears_on_station_console_and_ack_lights_venue_led(
-        mosquitto: MosquittoBroker, central: CentralProcess, console_for, tmp_path: Path) -> None:
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, console_for,
+        tmp_path: Path) -> None:
     school_station = console_for("chengxiang")
     other_station = console_for("dading")
     assert school_station.messages[0] == {"type": "snapshot", "incidents": []}
 
-    sim = VenueSimulator(venue_config("school", mosquitto, tmp_path / "agent"), out=None)
+    sim = VenueSimulator(venue_config("school", fresh_mosquitto, tmp_path / "agent"), out=None)
     with sim:
         wait_for(lambda: sim.agent.connected, what="agent connected")
         event = sim.press("gate-button")
@@ -30,12 +32,12 @@ def test_press_appears_on_station_console_and_ack_lights_venue_led(
         assert "gate-button" in incident["zones"]
         assert "panic" in incident["kinds"]
         assert incident["status"] == "new"
-        detail = central.api("GET", f"/api/incidents/{incident['id']}")
+        detail = central_process.api("GET", f"/api/incidents/{incident['id']}")
         assert [e["event_id"] for e in detail["events"]] == [event.event_id]
 
         wait_for(lambda: sim.stage == "stored", what="stored receipt at the venue")
-        central.api("POST", f"/api/incidents/{incident['id']}/acknowledge",
-                    {"actor": "officer-li"})
+        central_process.api("POST", f"/api/incidents/{incident['id']}/acknowledge",
+                            {"actor": "officer-li"})
         wait_for(lambda: sim.stage == "acknowledged", what="acknowledged receipt at the venue")
         led = sim.agent.feedback.led
         assert led is not None
@@ -48,7 +50,7 @@ def test_press_appears_on_station_console_and_ack_lights_venue_led(
                                     if i["status"] == "acknowledged"],
                            what="acknowledged status pushed to the console")
         assert updated[-1]["id"] == incident["id"]
-        log = central.api("GET", f"/api/incidents/{incident['id']}")["log"]
+        log = central_process.api("GET", f"/api/incidents/{incident['id']}")["log"]
         assert any(entry["actor"] == "officer-li" and entry["action"] == "acknowledge"
                    for entry in log)
     assert other_station.incidents() == [], "another station saw the school's alarm"

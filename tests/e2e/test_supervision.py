@@ -33,13 +33,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.harness import ALARMLINK, CentralProcess, button_only, write_agent_config
+from e2e.harness import ALARMLINK, button_only, write_agent_config
 from e2e.tcp_proxy import TcpProxy
+from fixtures.broker import running_mosquitto
+from fixtures.central import CentralProcess, running_central
 from helpers import CENTRAL_USER, device_user, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
-from alarmlink.broker import MosquittoBroker, mosquitto_binary
+from alarmlink.broker import MosquittoBroker
 from central.db import iso
 from central.supervision_config import SupervisionConfig
 
@@ -148,29 +150,25 @@ class Fleet:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CentralProcess, Fleet]]:
-    if mosquitto_binary() is None:
-        pytest.fail("mosquitto is not installed; run the suite through `make test`")
+    """A broker, central and three agent processes of this module's own: its devices are
+    in a registry of its own, all in the `fast` class."""
     base = tmp_path_factory.mktemp("supervision")
-    broker = MosquittoBroker([CENTRAL_USER, *map(device_user, DEVICES)],
-                             workdir=base / "mosquitto")
-    broker.start()
     (base / "registry.toml").write_text(REGISTRY)
-    central = CentralProcess(base / "central", broker, CENTRAL_USER,
-                             registry=base / "registry.toml")
-    fleet = Fleet(broker, base)
-    try:
-        central.start()
-        fleet.add("school-01")
-        fleet.add("hotel-01", proxied=True)
-        fleet.add("village-01", proxied=True)
-        wait_for(lambda: all(d["state"] == "online" and d["last_heartbeat"]
-                             for d in central.api("GET", "/api/devices")),
-                 timeout=30, what="three devices online with heartbeats")
-        yield central, fleet
-    finally:
-        fleet.close()
-        central.stop()
-        broker.close()
+    with running_mosquitto([CENTRAL_USER, *map(device_user, DEVICES)],
+                           base / "mosquitto") as broker, \
+            running_central(base / "central", broker,
+                            registry=base / "registry.toml") as central:
+        fleet = Fleet(broker, base)
+        try:
+            fleet.add("school-01")
+            fleet.add("hotel-01", proxied=True)
+            fleet.add("village-01", proxied=True)
+            wait_for(lambda: all(d["state"] == "online" and d["last_heartbeat"]
+                                 for d in central.api("GET", "/api/devices")),
+                     timeout=30, what="three devices online with heartbeats")
+            yield central, fleet
+        finally:
+            fleet.close()
 
 
 def board(central: CentralProcess, device_id: str) -> dict[str, Any]:

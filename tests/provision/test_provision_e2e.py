@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e.harness import CentralProcess
+from fixtures.central import CentralProcess, running_central
 from helpers import CENTRAL_USER, wait_for
 from provision.provision_testkit import GeneratedBroker, UrlOnly
 
@@ -62,12 +62,10 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
     db = open_db(workdir / "central.db")  # the db central will serve
     set_password(db, CENTRAL_USER.username, CENTRAL_USER.password, role="central")
     broker = GeneratedBroker(db, tmp_path / "broker").start()
-    central = CentralProcess(workdir, UrlOnly(broker.plain_url), CENTRAL_USER)  # type: ignore[arg-type]
     try:
-        central.start()
-        yield Deployment(broker, central, tmp_path)
+        with running_central(workdir, UrlOnly(broker.plain_url)) as central:
+            yield Deployment(broker, central, tmp_path)
     finally:
-        central.stop()
         broker.stop()
         db.close()
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from agent.agent_testkit import make_config
-from gpiozero.pins.mock import MockFactory
+from fixtures.agents import AgentSet
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
@@ -35,9 +35,10 @@ def serial_input(port: str | Path, protocol: str = "gb26875", **extra: Any) -> d
 
 
 def agent_config(tmp_path: Path, broker: MosquittoBroker, *serials: dict[str, Any],
-                 **top: Any) -> AgentConfig:
-    """A GPIO-less agent config for ``hotel-01`` with the given serial inputs."""
-    return make_config(tmp_path, device_id=DEVICE, url=broker.url, inputs=[],
+                 device_id: str = DEVICE, **top: Any) -> AgentConfig:
+    """A GPIO-less agent config for ``device_id`` (``hotel-01`` unless told) with the
+    given serial inputs."""
+    return make_config(tmp_path, device_id=device_id, url=broker.url, inputs=[],
                        serials=list(serials), **top)
 
 
@@ -91,15 +92,12 @@ class Recorder:
 
 @dataclass
 class Made:
-    agents: list[Agent] = field(default_factory=list)
+    agents: AgentSet = field(default_factory=AgentSet)
     links: list[SerialLink] = field(default_factory=list)
     panels: list[PanelSimulator] = field(default_factory=list)
 
     def agent(self, config: AgentConfig) -> Agent:
-        agent = Agent(config, pin_factory=MockFactory())
-        self.agents.append(agent)
-        agent.start()
-        return agent
+        return self.agents.new(config)
 
     def link(self, port: str | Path, recorder: Recorder, protocol: str = "gb26875",
              **extra: Any) -> SerialLink:
@@ -117,8 +115,7 @@ class Made:
         return panel.start()
 
     def close(self) -> None:
-        for agent in self.agents:
-            agent.stop(timeout=2)
+        self.agents.stop_all(timeout=2)
         for link in self.links:
             link.stop(timeout=2)
         for panel in self.panels:

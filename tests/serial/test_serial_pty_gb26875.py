@@ -5,33 +5,24 @@ central-side client, user central) and on the simulator's side of the line."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from agent.agent_testkit import CentralClient
+from fixtures.mqtt import CentralStub
 from helpers import wait_for
-from serial_testkit import DEVICE, SCENARIOS, Made, agent_config, serial_input
+from serial_testkit import SCENARIOS, Made, agent_config, serial_input
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
 from simulators.panel_scenario import load_panel_scenario
 
 
-@pytest.fixture
-def central(mosquitto: MosquittoBroker) -> Iterator[CentralClient]:
-    client = CentralClient(mosquitto, auto_store=True)
-    yield client
-    client.close()
-
-
 def test_gb26875_stream_over_a_pty_reaches_the_broker_and_every_frame_is_answered(
-        tmp_path: Path, mosquitto: MosquittoBroker, central: CentralClient,
-        made: Made) -> None:
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_stub: CentralStub, made: Made) -> None:
     tty = tmp_path / "ttyPANEL"
     panel = made.panel("gb26875", link=tty)
-    agent = made.agent(agent_config(tmp_path, mosquitto, serial_input(
-        tty, timezone="Asia/Shanghai")))
+    agent = made.agent(agent_config(tmp_path, shared_mosquitto, serial_input(
+        tty, timezone="Asia/Shanghai"), device_id=isolated_device_id))
     assert panel.wait_peer(10)
     wait_for(lambda: agent.connected, what="agent connected to the broker")
 
@@ -58,7 +49,7 @@ def test_gb26875_stream_over_a_pty_reaches_the_broker_and_every_frame_is_answere
         ("smoke", "restore", "sys1-addr0A000200 2F east corridor smoke detector"),
     ]
     events = wait_for(lambda: (lambda got: got if len(got) >= len(expected) else None)(
-        central.events(DEVICE)), what="six panel events at central")
+        central_stub.events(isolated_device_id)), what="six panel events at central")
     assert [(e.kind.value, e.state.value, e.zone) for e in events] == expected
     assert all(e.source == wire.Source.SERIAL and not e.test for e in events)
     fire = events[0].detail
