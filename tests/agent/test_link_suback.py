@@ -7,13 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from agent_testkit import TOPICS, CentralClient, make_config
+from agent_testkit import TOPICS, make_config
 from dynsec_broker import ALLOW_ALL, device_acls, dynsec_broker
-from gpiozero.pins.mock import MockFactory
+from fixtures.agents import AgentSet
+from fixtures.mqtt import CentralStub
 from helpers import CENTRAL_USER, device_user, wait_for
 
 from alarmlink.broker import MosquittoBroker
-from edge_agent.agent import Agent
 
 pytestmark = pytest.mark.broker
 
@@ -31,26 +31,15 @@ def no_receipts_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
         broker.close()
 
 
-@pytest.fixture
-def agents() -> Iterator[list[Agent]]:
-    made: list[Agent] = []
-    yield made
-    for agent in made:
-        if agent.running:
-            agent.stop(timeout=2)
-
-
 @pytest.mark.parametrize(("protocol", "code"), [("mqttv5", "0x87"), ("mqttv311", "0x80")])
 def test_refused_receipt_subscription_is_detected_and_events_still_go_out(
-        tmp_path: Path, no_receipts_broker: MosquittoBroker, agents: list[Agent],
+        tmp_path: Path, no_receipts_broker: MosquittoBroker, agent_set: AgentSet,
         protocol: str, code: str, caplog: pytest.LogCaptureFixture) -> None:
-    observer = CentralClient(no_receipts_broker)
+    observer = CentralStub(no_receipts_broker)
     try:
         config = make_config(tmp_path, url=no_receipts_broker.url,
                              broker={"protocol": protocol})
-        agent = Agent(config, pin_factory=MockFactory())
-        agents.append(agent)
-        agent.start()
+        agent = agent_set.new(config)
         error = wait_for(lambda: agent.link.last_error, what="the refused subscription")
         receipt_topic = TOPICS.receipt("school-01")
         assert f"refused the subscription to {receipt_topic}" in error
@@ -68,9 +57,7 @@ def test_refused_receipt_subscription_is_detected_and_events_still_go_out(
 
 
 def test_granted_subscriptions_make_the_link_ready(
-        tmp_path: Path, mosquitto: MosquittoBroker, agents: list[Agent]) -> None:
-    agent = Agent(make_config(tmp_path, url=mosquitto.url), pin_factory=MockFactory())
-    agents.append(agent)
-    agent.start()
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker, agent_set: AgentSet) -> None:
+    agent = agent_set.new(make_config(tmp_path, url=fresh_mosquitto.url))
     wait_for(lambda: agent.link.ready, what="both subscriptions granted")
     assert agent.link.last_error is None

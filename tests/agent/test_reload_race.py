@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
-from agent_testkit import CentralClient, config_dict
+from agent_testkit import config_dict
+from fixtures.agents import AgentSet
+from fixtures.mqtt import CentralStub
 from gpiozero.pins.mock import MockFactory
 from helpers import wait_for
 
@@ -79,21 +80,9 @@ class Reload:
         return self.result
 
 
-@pytest.fixture
-def agents() -> Iterator[list[Agent]]:
-    made: list[Agent] = []
-    yield made
-    for agent in made:
-        if agent.running:
-            agent.stop(timeout=2)
-
-
-def start_from_file(agents: list[Agent], path: Path, data: dict[str, Any]) -> Agent:
+def start_from_file(agents: AgentSet, path: Path, data: dict[str, Any]) -> Agent:
     path.write_text(tomli_w.dumps(data))
-    agent = Agent(load_config(path), pin_factory=MockFactory(), config_path=path)
-    agents.append(agent)
-    agent.start()
-    return agent
+    return agents.new(load_config(path), pin_factory=MockFactory(), config_path=path)
 
 
 def ticks_after(agent: Agent, count: int) -> None:
@@ -104,10 +93,10 @@ def ticks_after(agent: Agent, count: int) -> None:
 
 
 def test_a_reload_is_installed_by_the_main_loop_between_ticks(
-        tmp_path: Path, agents: list[Agent]) -> None:
+        tmp_path: Path, agent_set: AgentSet) -> None:
     data = config_dict(tmp_path, resend_timeout_s=10, resend_max_s=120)  # no broker needed
     path = tmp_path / "agent.toml"
-    agent = start_from_file(agents, path, data)
+    agent = start_from_file(agent_set, path, data)
     loop = HeldLoop(agent)
     old = agent.config
     announced: list[tuple[str, bool]] = []  # (thread name, inside a tick) of the status
@@ -139,10 +128,10 @@ def test_a_reload_is_installed_by_the_main_loop_between_ticks(
 
 
 def test_a_loop_that_does_not_take_the_reload_up_in_time_gets_nothing_applied(
-        tmp_path: Path, agents: list[Agent]) -> None:
+        tmp_path: Path, agent_set: AgentSet) -> None:
     data = config_dict(tmp_path, heartbeat_interval_s=60)
     path = tmp_path / "agent.toml"
-    agent = start_from_file(agents, path, data)
+    agent = start_from_file(agent_set, path, data)
     loop = HeldLoop(agent)
     old_config, old_hash = agent.config, agent.link.config_hash
     agent.loop_calls.timeout_s = 0.2  # how long the reload waits for a busy loop
@@ -163,13 +152,13 @@ def test_a_loop_that_does_not_take_the_reload_up_in_time_gets_nothing_applied(
 
 
 def test_events_raised_while_reloads_run_are_delivered_once_each(
-        tmp_path: Path, mosquitto: MosquittoBroker, central: CentralClient,
-        agents: list[Agent], caplog: pytest.LogCaptureFixture) -> None:
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker, central_stub: CentralStub,
+        agent_set: AgentSet, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.ERROR, logger="edge_agent")
     # Resend timers far longer than the test: any second copy at central is a bug.
-    data = config_dict(tmp_path, url=mosquitto.url, resend_timeout_s=60, resend_max_s=600)
+    data = config_dict(tmp_path, url=fresh_mosquitto.url, resend_timeout_s=60, resend_max_s=600)
     path = tmp_path / "agent.toml"
-    agent = start_from_file(agents, path, data)
+    agent = start_from_file(agent_set, path, data)
     wait_for(lambda: agent.connected, what="the agent to connect")
     raised: list[wire.Event] = []
     results: list[Result] = []
@@ -193,10 +182,10 @@ def test_events_raised_while_reloads_run_are_delivered_once_each(
     assert not any(worker.is_alive() for worker in workers), "raising or reloading hung"
 
     assert all(ok for ok, _detail in results), results
-    wait_for(lambda: len(central.events()) >= len(raised), timeout=30,
+    wait_for(lambda: len(central_stub.events()) >= len(raised), timeout=30,
              what="every raised event at central")
     wait_for(lambda: agent.outbox.depth() == 0, what="every event confirmed")
-    received = [(e.event_id, e.seq) for e in central.events()]
+    received = [(e.event_id, e.seq) for e in central_stub.events()]
     assert sorted(received, key=lambda pair: pair[1]) == [(e.event_id, e.seq) for e in raised]
     assert len(set(received)) == len(received) == 120, "an event was lost or sent twice"
     assert agent.config.heartbeat_interval_s == 30 + 11 % 3  # the last reload is in force
