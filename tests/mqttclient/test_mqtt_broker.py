@@ -78,11 +78,11 @@ def started(clients: list[MqttClient], client: MqttClient) -> MqttClient:
 
 @pytest.mark.parametrize("protocol", ["mqttv5", "mqttv311"])
 def test_refused_connect_has_a_readable_cause_and_never_counts_as_connected(
-        mosquitto: MosquittoBroker, clients: list[MqttClient], protocol: str) -> None:
+        fresh_mosquitto: MosquittoBroker, clients: list[MqttClient], protocol: str) -> None:
     ups: list[str] = []
     backoff = Backoff(1, 2)
     client = started(clients, MqttClient(
-        config(mosquitto.url, password="wrong", protocol=protocol), backoff=backoff,
+        config(fresh_mosquitto.url, password="wrong", protocol=protocol), backoff=backoff,
         on_connected=lambda: ups.append("up")))
     wait_for(lambda: backoff.attempts >= 2, what="a second refused attempt")
     assert not client.connected and not client.ready and client.connect_count == 0
@@ -91,7 +91,7 @@ def test_refused_connect_has_a_readable_cause_and_never_counts_as_connected(
     assert "refused the connection: not authorised" in client.last_error
     assert "check broker.username and the password" in client.last_error
     with pytest.raises(MqttConnectError, match="refused school-01: not authorised"):
-        connect_client(config(mosquitto.url, password="wrong", protocol=protocol), timeout=5)
+        connect_client(config(fresh_mosquitto.url, password="wrong", protocol=protocol), timeout=5)
 
 
 def test_reconnect_waits_follow_the_jittered_backoff(clients: list[MqttClient]) -> None:
@@ -106,15 +106,15 @@ def test_reconnect_waits_follow_the_jittered_backoff(clients: list[MqttClient]) 
 
 
 def test_last_will_on_a_dropped_link_then_online_again_and_stopped_on_a_clean_stop(
-        mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
+        fresh_mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
     statuses = Recorder()
-    observer = MqttClient(config(mosquitto.url, "central"), client_id="observer", clean=True)
+    observer = MqttClient(config(fresh_mosquitto.url, "central"), client_id="observer", clean=True)
     observer.subscribe(TOPICS.status("school-01"), statuses)
     started(clients, observer)
     assert observer.wait_ready(10), observer.last_error
     events: list[str] = []
     device = started(clients, MqttClient(
-        config(mosquitto.url),
+        config(fresh_mosquitto.url),
         availability=Availability(TOPICS.status("school-01"), online=lambda: b"online",
                                   offline=lambda: b"offline", stopped=lambda: b"stopped"),
         on_connected=lambda: events.append("up"),
@@ -131,14 +131,14 @@ def test_last_will_on_a_dropped_link_then_online_again_and_stopped_on_a_clean_st
 
 
 def test_handlers_per_topic_filter_and_publish_returns_message_info(
-        mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
+        fresh_mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
     receipts, commands = Recorder(), Recorder()
-    device = MqttClient(config(mosquitto.url))
+    device = MqttClient(config(fresh_mosquitto.url))
     device.subscribe(TOPICS.receipt("school-01"), receipts)
     device.subscribe(TOPICS.cmd("school-01"), commands)
     started(clients, device)
     assert device.wait_ready(10), device.last_error
-    central = connect_client(config(mosquitto.url, "central"), client_id="t-central")
+    central = connect_client(config(fresh_mosquitto.url, "central"), client_id="t-central")
     try:
         central.publish(TOPICS.receipt("school-01"), b"r1", qos=1).wait_for_publish(5)
         central.publish(TOPICS.cmd("school-01"), b"c1", qos=1).wait_for_publish(5)
@@ -153,14 +153,14 @@ def test_handlers_per_topic_filter_and_publish_returns_message_info(
 
 
 def test_persistent_session_keeps_what_arrived_while_stopped(
-        mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
+        fresh_mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
     commands = Recorder()
-    device = MqttClient(config(mosquitto.url, protocol="mqttv311"))
+    device = MqttClient(config(fresh_mosquitto.url, protocol="mqttv311"))
     device.subscribe(TOPICS.cmd("school-01"), commands)
     started(clients, device)
     assert device.wait_ready(10) and device.session_present is False
     device.stop()
-    central = connect_client(config(mosquitto.url, "central"), client_id="t-central")
+    central = connect_client(config(fresh_mosquitto.url, "central"), client_id="t-central")
     try:
         central.publish(TOPICS.cmd("school-01"), b"queued", qos=1).wait_for_publish(5)
     finally:
