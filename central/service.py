@@ -175,9 +175,9 @@ class CentralService:
         if self.bridge is None:
             mqtt, error = "disabled", None
         else:
-            mqtt = "connected" if self.bridge.ready else "disconnected"
+            mqtt = _mqtt_state(self.bridge.connected, self.bridge.ready, self.bridge.last_error)
             error = self.bridge.last_error
-        return {"ok": db_state == "ok" and mqtt != "disconnected", "db": db_state,
+        return {"ok": db_state == "ok" and mqtt in ("connected", "disabled"), "db": db_state,
                 "mqtt": mqtt, "mqtt_error": error, "writes_pending": self.writer.pending}
 
     async def devices(self, station: str | None = None) -> list[dict[str, Any]]:
@@ -242,3 +242,12 @@ class CentralService:
 
 def _select_one(db: Database) -> None:
     query_one(db, "SELECT 1 AS ok")
+
+
+def _mqtt_state(connected: bool, ready: bool, error: str | None) -> str:
+    """``/healthz``'s ``mqtt``: a refused subscription is told apart from a lost broker."""
+    if ready:
+        return "connected"
+    if not connected:
+        return "disconnected"
+    return "subscription_refused" if error else "subscribing"

@@ -188,7 +188,7 @@ class DeadLetter(BaseModel):
 class Health(BaseModel):
     ok: bool
     db: str
-    mqtt: Literal["connected", "disconnected", "disabled"]
+    mqtt: Literal["connected", "subscribing", "subscription_refused", "disconnected", "disabled"]
     mqtt_error: str | None = None
     writes_pending: int = Field(0, description="Database writes queued or running on central's "
                                                "one writer thread")

@@ -330,9 +330,12 @@
     try {
       const health = await (await fetch("/healthz")).json();
       const deaf = $("deaf");
-      deaf.hidden = health.mqtt !== "disconnected";
-      deaf.textContent = deaf.hidden ? "" : "Central cannot reach the MQTT broker: it hears " +
-        "no device, and device states below are not current.";
+      deaf.hidden = health.mqtt !== "disconnected" && health.mqtt !== "subscription_refused";
+      deaf.textContent = deaf.hidden ? "" : (health.mqtt === "subscription_refused"
+        ? "The MQTT broker refused central's subscriptions (" + (health.mqtt_error || "") +
+          "): it hears no device, and device states below are not current."
+        : "Central cannot reach the MQTT broker: it hears " +
+          "no device, and device states below are not current.");
     } catch (err) {
       // the WebSocket indicator already shows that central is unreachable
     }

@@ -67,4 +67,5 @@ def test_health_reports_the_refused_subscription(events_only_broker: MosquittoBr
         health = wait_for(lambda: (h := client.get("/healthz")).json()["mqtt_error"] and h,
                           what="health with the refusal")
         assert health.status_code == 503
+        assert health.json()["mqtt"] == "subscription_refused"
         assert "refused the subscription" in health.json()["mqtt_error"]
