@@ -6,7 +6,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FACTORY = "alarmlink/mqtt.py"
+FACTORY = "alarmlink/mqtt/factory.py"
 
 
 def files_containing(text: str) -> list[str]:

@@ -16,7 +16,7 @@ from helpers import CENTRAL_USER, wait_for
 from alarmlink.broker import MosquittoBroker, free_port
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.mqtt import Availability, MqttClient, MqttConnectError, connect_client
-from alarmlink.mqtt_reasons import Backoff
+from alarmlink.mqtt.reasons import Backoff
 from alarmlink.wire import Topics
 
 pytestmark = pytest.mark.broker

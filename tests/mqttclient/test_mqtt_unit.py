@@ -20,12 +20,12 @@ from alarmlink.mqtt import (
     Availability,
     MqttClient,
     MqttConnectError,
-    _connect_options,
     connect_client,
     make_client,
     paho_client,
 )
-from alarmlink.mqtt_reasons import (
+from alarmlink.mqtt.factory import connect_options
+from alarmlink.mqtt.reasons import (
     Backoff,
     check_suback,
     connect_cause,
@@ -179,12 +179,12 @@ def test_missing_password_is_a_config_error_only_when_required() -> None:
 
 
 def test_connect_options_persistent_or_clean() -> None:
-    persistent = _connect_options(config(session_expiry_s=600), clean=False)
+    persistent = connect_options(config(session_expiry_s=600), clean=False)
     assert persistent["clean_start"] is False
     assert persistent["properties"].SessionExpiryInterval == 600
-    assert _connect_options(config(), clean=True) == {"clean_start": True}
-    assert _connect_options(config(session_expiry_s=0), clean=False) == {"clean_start": True}
-    assert _connect_options(config(protocol="mqttv311"), clean=False) == {}
+    assert connect_options(config(), clean=True) == {"clean_start": True}
+    assert connect_options(config(session_expiry_s=0), clean=False) == {"clean_start": True}
+    assert connect_options(config(protocol="mqttv311"), clean=False) == {}
 
 
 def test_connect_client_unreachable_broker_is_a_readable_error() -> None:

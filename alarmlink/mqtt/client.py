@@ -1,9 +1,4 @@
-"""The one MQTT client factory (paho-mqtt >= 2.1, callback API v2) for all of alarmlink.
-
-No other module constructs a paho client. From a :class:`~alarmlink.broker_endpoint.BrokerConfig`:
-:func:`paho_client` (bare), :func:`make_client` (credentials, TLS with ``ca_file`` or the
-system CAs, reconnect bounds), :func:`connect_client` (connected, loop running; for probes,
-tests and the bench) and :class:`MqttClient`, the long-running connection of agent and central:
+"""The long-running MQTT connection of the agent and central (:class:`MqttClient`).
 
 * persistent session (MQTT 5 ``clean_start=False`` + Session Expiry Interval, 3.1.1
   ``clean_session=False``) unless ``clean`` or ``session_expiry_s = 0``;
@@ -22,22 +17,19 @@ tests and the bench) and :class:`MqttClient`, the long-running connection of age
 from __future__ import annotations
 
 import logging
-import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alarmlink.broker_endpoint import BrokerConfig
-from alarmlink.mqtt_reasons import (
+from alarmlink.mqtt.factory import connect_options, make_client
+from alarmlink.mqtt.reasons import (
     Backoff,
-    DropNoise,
     check_suback,
     connect_cause,
     should_log,
@@ -45,104 +37,8 @@ from alarmlink.mqtt_reasons import (
 
 logger = logging.getLogger(__name__)
 
-Protocol = Literal["mqttv5", "mqttv311"]
 #: Called with each message whose topic matches the handler's filter (paho's thread).
 Handler = Callable[[mqtt.MQTTMessage], None]
-
-
-_PAHO_LOGGER = logging.getLogger(f"{__name__}.paho")
-_PAHO_LOGGER.addFilter(DropNoise())
-
-
-class MqttConnectError(ConnectionError):
-    """A one-shot connect (:func:`connect_client`) that did not end in an accepted CONNACK."""
-
-
-def paho_client(*, client_id: str = "", protocol: Protocol = "mqttv5",
-                clean: bool = True, reconnect_on_failure: bool = True) -> mqtt.Client:
-    """A bare paho client, callback API v2: no credentials, no TLS, not connected.
-
-    The only place in the repository that constructs a paho client. Without
-    ``reconnect_on_failure`` a refused or dropped connection stays so (test probes).
-    """
-    v5 = protocol == "mqttv5"
-    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
-                       protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                       clean_session=None if v5 else clean,
-                       reconnect_on_failure=reconnect_on_failure)
-
-
-def _persistent(config: BrokerConfig, clean: bool) -> bool:
-    return not clean and config.session_expiry_s > 0
-
-
-def make_client(config: BrokerConfig, *, client_id: str | None = None, clean: bool = True,
-                require_password: bool = False) -> mqtt.Client:
-    """A paho client with ``config``'s credentials, TLS and reconnect bounds; not connected.
-
-    ``client_id`` defaults to ``config.effective_client_id``. ``require_password``
-    makes a missing password a :class:`~alarmlink.config_base.ConfigError` (as an
-    unreadable password file always is).
-    """
-    client = paho_client(client_id=client_id or config.effective_client_id,
-                         protocol=config.protocol, clean=not _persistent(config, clean))
-    password = config.resolve_password() if require_password else config.password_or_none()
-    client.username_pw_set(config.username,
-                           password.get_secret_value() if password is not None else None)
-    if config.tls:
-        client.tls_set(ca_certs=str(config.ca_file) if config.ca_file else None,
-                       cert_reqs=ssl.CERT_REQUIRED)
-    client.reconnect_delay_set(config.reconnect_min_s, config.reconnect_max_s)
-    client.max_queued_messages_set(0)  # 0 = unlimited: never drop a queued QoS 1 message
-    client.enable_logger(_PAHO_LOGGER)
-    return client
-
-
-def _connect_options(config: BrokerConfig, clean: bool) -> dict[str, Any]:
-    """``clean_start`` and ``properties`` for paho's connect (3.1.1 ignores both)."""
-    if config.protocol != "mqttv5":
-        return {}
-    if not _persistent(config, clean):
-        return {"clean_start": True}
-    props = Properties(PacketTypes.CONNECT)
-    props.SessionExpiryInterval = config.session_expiry_s
-    return {"clean_start": False, "properties": props}
-
-
-def connect_client(config: BrokerConfig, *, client_id: str | None = None, clean: bool = True,
-                   timeout: float = 10.0, keepalive: int | None = None) -> mqtt.Client:
-    """A client connected to ``config``'s broker with its network loop running.
-
-    Raises :class:`MqttConnectError` (with a one-line cause) when the broker cannot
-    be reached, refuses the connection or does not answer within ``timeout``.
-    The caller ends it with ``client.disconnect(); client.loop_stop()``.
-    """
-    client = make_client(config, client_id=client_id, clean=clean)
-    answered = threading.Event()
-    reasons: list[ReasonCode] = []
-
-    def on_connect(_c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
-        reasons.append(reason)
-        answered.set()
-
-    client.on_connect = on_connect
-    try:
-        client.connect(config.host, config.port, keepalive or config.keepalive_s,
-                       **_connect_options(config, clean))
-    except OSError as exc:
-        raise MqttConnectError(f"cannot reach {config.url}: {exc}") from exc
-    client.loop_start()
-    problem = None
-    if not answered.wait(timeout):
-        problem = f"no answer from {config.url} within {timeout:g}s"
-    elif reasons[0].is_failure:
-        problem = f"{config.url} refused {config.username}: {connect_cause(reasons[0])}"
-    if problem is not None:
-        client.disconnect()
-        client.loop_stop()
-        raise MqttConnectError(problem)
-    client.on_connect = None
-    return client
 
 
 @dataclass(frozen=True)
@@ -255,7 +151,7 @@ class MqttClient:
             self.paho.will_set(self.availability.topic, self.availability.offline(),
                                qos=self.availability.qos, retain=True)
         self.paho.connect_async(self.config.host, self.config.port, self.config.keepalive_s,
-                                **_connect_options(self.config, self.clean))
+                                **connect_options(self.config, self.clean))
         self.paho.loop_start()
         logger.info("%s: connecting to %s as %s (client id %s, %s)", self.name,
                     self.config.url, self.config.username, self.client_id, self.config.protocol)
