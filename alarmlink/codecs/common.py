@@ -25,7 +25,7 @@ logger = logging.getLogger(__name__)
 
 DetailValue = str | int | float | bool | None
 
-#: Limits of the wire contract (alarmlink/wire.py: Zone, Detail).
+#: Limits of the wire contract (alarmlink/wire/models.py: Zone, Detail).
 MAX_ZONE = wire.MAX_ZONE
 MAX_DETAIL_KEYS = wire.MAX_DETAIL_KEYS
 MAX_DETAIL_KEY = wire.MAX_DETAIL_KEY
