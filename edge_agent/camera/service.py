@@ -42,6 +42,7 @@ from alarmlink import wire
 from edge_agent.camera.config import META_ROOM_BYTES, CameraConfig
 from edge_agent.camera.jpeg import fit_jpeg
 from edge_agent.camera.sources import Camera, CameraError, Frame, open_camera
+from edge_agent.camera.watch import CameraWatch
 from edge_agent.snapshots import SnapshotOutbox, SnapshotOutboxError, SnapshotSender
 
 logger = logging.getLogger(__name__)
@@ -94,8 +95,7 @@ class CameraService:
         self.sender = SnapshotSender(self.outbox, link, topics, device_id, event_pending,
                                      clock=clock)
         self.on_trouble = on_trouble
-        self.offline = False
-        self.last_error: str | None = None
+        self.watch = CameraWatch(config.name, config.offline_after_s, self.clock())
         self.frames_captured = 0
         self._ring: deque[Frame] = deque(maxlen=max(config.buffer_frames, 1))
         self._bursts: list[_Burst] = []
@@ -104,20 +104,26 @@ class CameraService:
         self._requests: deque[tuple[str, float, Any]] = deque()
         self._frames: queue.SimpleQueue[Frame] = queue.SimpleQueue()
         self._interval = self._base_interval()
-        self._last_ok = self.clock()
-        self._offline_since = 0.0
-        self._capture_started: float | None = None
         self._last_now = float("-inf")
         self._capture_wake = threading.Event()
         self._dispatch_wake = threading.Event()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
 
+    @property
+    def offline(self) -> bool:
+        """A camera-offline trouble is reported and not yet restored."""
+        return self.watch.offline
+
+    @property
+    def last_error(self) -> str | None:
+        return self.watch.last_error
+
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
         self._stop.clear()
-        self._last_ok = self.clock()
+        self.watch.last_ok = self.clock()
         self._threads = [
             threading.Thread(target=self._capture_loop, daemon=True,
                              name=f"camera-{self.device_id}"),
@@ -217,7 +223,7 @@ class CameraService:
             now = self.clock()
             if self._capture_wake.is_set() or now >= next_at:
                 self._capture_wake.clear()
-                self._capture_started = now
+                self.watch.capture_started = now
                 try:
                     if not opened:
                         self.source.open()
@@ -225,21 +231,21 @@ class CameraService:
                     frame = self.source.capture()
                 except Exception as exc:  # drivers raise anything; never kill this thread
                     failures += 1
-                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    self.watch.last_error = f"{type(exc).__name__}: {exc}"
                     if failures & (failures - 1) == 0:
                         logger.warning("%s: camera %s failed (%d in a row): %s",
                                        self.device_id, self.config.name, failures,
-                                       self.last_error)
+                                       self.watch.last_error)
                     if opened and failures % 5 == 0:  # try a fresh open
                         opened = False
                         self._close_quietly()
                     next_at = self.clock() + min(self._interval, 1.0)
                     continue
                 finally:
-                    self._capture_started = None
+                    self.watch.capture_started = None
                 failures = 0
                 self.frames_captured += 1
-                self._last_ok = self.clock()
+                self.watch.last_ok = self.clock()
                 self._frames.put(frame)
                 self._dispatch_wake.set()
                 next_at = now + self._interval
@@ -377,23 +383,9 @@ class CameraService:
         return interval
 
     def _supervise(self, now: float) -> None:
-        silent = now - self._last_ok
-        if not self.offline and silent > self.config.offline_after_s:
-            started = self._capture_started
-            if started is not None and now - started > self.config.offline_after_s / 2:
-                cause = f"capture hung for {now - started:.0f} s"
-            else:
-                cause = self.last_error or "no frames"
-            detail: dict[str, wire.DetailValue] = {
-                "reason": "camera offline", "cause": cause[:400],
-                "camera": self.config.name, "silent_s": round(silent, 1)}
-            if self._report(True, detail):
-                self.offline, self._offline_since = True, now
-        elif self.offline and self._last_ok > self._offline_since:
-            detail = {"reason": "camera back online", "camera": self.config.name,
-                      "offline_s": round(now - self._offline_since, 1)}
-            if self._report(False, detail):
-                self.offline = False
+        verdict = self.watch.verdict(now)
+        if verdict is not None and self._report(*verdict):
+            self.watch.reported(verdict[0], now)
 
     def _report(self, offline: bool, detail: dict[str, wire.DetailValue]) -> bool:
         log = logger.error if offline else logger.info

@@ -42,9 +42,9 @@ from pydantic import ValidationError
 
 from alarmlink import wire
 from alarmlink.codecs import Decoded, PanelEvent, make_decoder
-from alarmlink.codecs.common import MAX_DETAIL_KEYS, clip_zone
 from edge_agent.outbox import OutboxError
 from edge_agent.serial.config import SerialInput
+from edge_agent.serial.naming import zone_and_detail
 from edge_agent.serial.watch import LinkWatch
 
 logger = logging.getLogger(__name__)
@@ -330,7 +330,7 @@ class SerialLink:
             self._pending.pop(0)
 
     def _raise(self, event: PanelEvent) -> None:
-        zone, detail = self._zone_and_detail(event)
+        zone, detail = zone_and_detail(event, self.config, self.name)
         try:
             self._raise_event(event.kind, event.state, zone, wire.Source.SERIAL, detail=detail,
                               test=event.test, ts=event.ts)
@@ -344,21 +344,6 @@ class SerialLink:
                                       "note": "decoded detail dropped: invalid"},
                               test=event.test, ts=event.ts)
         self.counters["events"] += 1
-
-    def _zone_and_detail(self, event: PanelEvent) -> tuple[str, dict[str, wire.DetailValue]]:
-        cfg = self.config
-        zone = event.zone
-        detail: dict[str, wire.DetailValue] = dict(event.detail)
-        label = cfg.zone_names.get(zone) or cfg.zone_names.get(zone.split(" ", 1)[0])
-        if label:
-            zone = f"{zone} {label.strip()}"
-            if not detail.get("description") and len(detail) < MAX_DETAIL_KEYS:
-                detail["description"] = label.strip()
-        if cfg.zone_prefix:
-            zone = f"{cfg.zone_prefix} {zone}"
-        if len(detail) < MAX_DETAIL_KEYS:
-            detail.setdefault("link", self.name)
-        return clip_zone(zone), detail
 
     # --- supervision -----------------------------------------------------------------
 
