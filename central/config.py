@@ -41,10 +41,15 @@ import logging
 import tomllib
 from pathlib import Path
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from alarmlink.broker_endpoint import BrokerConfig
-from alarmlink.config_base import ConfigError, StrictModel, describe_errors
+from alarmlink.config_base import (
+    ConfigError,
+    StrictModel,
+    describe_errors,
+    resolve_config_path,
+)
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
 
@@ -65,7 +70,8 @@ class HttpConfig(StrictModel):
 
 
 class CentralConfig(StrictModel):
-    data_dir: Path = Field(Path("alarmlink-data"), description="Directory for central's data.")
+    data_dir: Path = Field(Path("alarmlink-data"), validate_default=True,
+                           description="Directory for central's data.")
     db: Path | None = Field(None, description="SQLite database file; default data_dir/central.db.")
     registry: Path | None = Field(None, description="Registry TOML upserted at start.")
     clock_skew_threshold_s: float = Field(
@@ -83,6 +89,11 @@ class CentralConfig(StrictModel):
         default_factory=lambda: BrokerConfig.model_validate(BROKER_DEFAULTS),
         description="MQTT connection; keys left out take central's defaults (BROKER_DEFAULTS).")
     http: HttpConfig = Field(default_factory=lambda: HttpConfig(), description="HTTP server.")
+
+    @field_validator("data_dir", "db", "registry")
+    @classmethod
+    def _relative_paths(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return resolve_config_path(value, info)
 
     @field_validator("broker", mode="before")
     @classmethod
@@ -107,26 +118,8 @@ def load_config(path: Path) -> CentralConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
     try:
-        config = CentralConfig.model_validate(raw)
+        # relative paths (here and in [broker]) are relative to the file, not the cwd
+        return CentralConfig.model_validate(raw, context={"base_dir": path.parent})
     except ValidationError as exc:
         raise ConfigError([f"{path}: {line}"
                            for line in describe_errors(exc, CentralConfig, data=raw)]) from None
-    base = path.parent
-    return config.model_copy(update=_relative_to(config, base))
-
-
-def _relative_to(config: CentralConfig, base: Path) -> dict[str, object]:
-    """Relative paths in a config file are relative to the file, not the working dir."""
-    update: dict[str, object] = {}
-    for key in ("data_dir", "db", "registry"):
-        value = getattr(config, key)
-        if value is not None and not value.is_absolute():
-            update[key] = base / value
-    broker_update: dict[str, object] = {}
-    for key in ("password_file", "ca_file"):
-        value = getattr(config.broker, key)
-        if value is not None and not value.is_absolute():
-            broker_update[key] = base / value
-    if broker_update:
-        update["broker"] = config.broker.model_copy(update=broker_update)
-    return update

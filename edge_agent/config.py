@@ -59,8 +59,6 @@ class _Strict(StrictModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-_resolve_path = resolve_config_path
-
 
 Contact = Literal["normally_open", "normally_closed"]
 
@@ -204,7 +202,7 @@ class AgentConfig(_Strict):
     @field_validator("state_dir")
     @classmethod
     def _relative_state_dir(cls, value: Path, info: ValidationInfo) -> Path:
-        return _resolve_path(value, info) or value
+        return resolve_config_path(value, info) or value
 
     @field_validator("inputs")
     @classmethod

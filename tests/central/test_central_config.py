@@ -51,3 +51,16 @@ def test_password_from_systemd_credentials(tmp_path: Path,
     monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(tmp_path))
     password = CentralConfig().broker.resolve_password()
     assert password is not None and password.get_secret_value() == "from-credstore"
+
+
+def test_relative_paths_are_relative_to_the_file_default_data_dir_included(
+        tmp_path: Path) -> None:
+    path = tmp_path / "etc" / "central.toml"
+    path.parent.mkdir()
+    path.write_text('registry = "registry.toml"\n[broker]\nca_file = "ca.crt"\n'
+                    'url = "mqtts://broker.example:8883"\n')
+    config = load_config(path)
+    assert config.registry == path.parent / "registry.toml"
+    assert config.data_dir == path.parent / "alarmlink-data"
+    assert config.db_path == path.parent / "alarmlink-data" / "central.db"
+    assert config.broker.ca_file == path.parent / "ca.crt"
