@@ -64,6 +64,7 @@ from alarmlink.wire.models import (
     EventId,
     Heartbeat,
     Kind,
+    Message,
     Outcome,
     Receipt,
     ShortText,
@@ -76,7 +77,6 @@ from alarmlink.wire.models import (
     Status,
     UtcDatetime,
     Zone,
-    _Message,
 )
 from alarmlink.wire.topics import (
     Topics,
@@ -111,7 +111,7 @@ __all__ = [
     "Stage",
     "Outcome",
     "CommandName",
-    "_Message",
+    "Message",
     "Event",
     "Status",
     "Heartbeat",

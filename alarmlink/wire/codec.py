@@ -19,12 +19,12 @@ from alarmlink.wire.models import (
     SCHEMA_VERSION,
     SNAPSHOT_META_TAG,
     ContractError,
+    Message,
     SnapshotMeta,
     _describe,
-    _Message,
 )
 
-M = TypeVar("M", bound=_Message)
+M = TypeVar("M", bound=Message)
 
 
 def new_id() -> str:
@@ -36,7 +36,7 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def encode(message: _Message) -> bytes:
+def encode(message: Message) -> bytes:
     """Serialise a contract model to compact UTF-8 JSON."""
     return message.model_dump_json(exclude_none=False).encode()
 

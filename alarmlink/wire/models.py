@@ -10,13 +10,12 @@ from typing import Annotated, Literal
 from pydantic import (
     AfterValidator,
     BaseModel,
-    ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
 )
 
-from alarmlink.config_base import describe_error_list
+from alarmlink.config_base import FrozenStrictModel, describe_error_list
 
 SCHEMA_VERSION = 1
 DEFAULT_PREFIX = "alarmlink/v1"
@@ -130,14 +129,16 @@ class CommandName(StrEnum):
     REBOOT = "reboot"
 
 
-class _Message(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    # Python construction is lax (strings become enums); decode() validates strictly.
+class Message(FrozenStrictModel):
+    """The base of every JSON payload: unknown fields rejected, instances frozen.
+
+    Python construction is lax (strings become enums); :func:`decode` validates strictly.
+    """
 
     v: Literal[1] = Field(1, description="Schema version of the wire contract.")
 
 
-class Event(_Message):
+class Event(Message):
     """One alarm, trouble or restore from a device. Topic ``dev/{id}/event``, QoS 1."""
 
     event_id: EventId = Field(description="ULID; the same id on every resend.")
@@ -152,7 +153,7 @@ class Event(_Message):
     detail: Detail = Field(default_factory=dict, description="Decoded protocol fields.")
 
 
-class Status(_Message):
+class Status(Message):
     """Availability of a device. Topic ``dev/{id}/status``, QoS 1, retained."""
 
     state: Availability
@@ -162,7 +163,7 @@ class Status(_Message):
     config_hash: Annotated[str, StringConstraints(max_length=64)] = ""
 
 
-class Heartbeat(_Message):
+class Heartbeat(Message):
     """Periodic liveness. Topic ``dev/{id}/heartbeat``, QoS 0."""
 
     ts: UtcDatetime
@@ -174,7 +175,7 @@ class Heartbeat(_Message):
     temperature_c: float | None = None
 
 
-class Receipt(_Message):
+class Receipt(Message):
     """Central's answer about one event. Topic ``dev/{id}/receipt``, QoS 1."""
 
     event_id: EventId
@@ -185,7 +186,7 @@ class Receipt(_Message):
     outcome: Outcome | None = None
 
 
-class Command(_Message):
+class Command(Message):
     """A command to a device. Topic ``dev/{id}/cmd``, QoS 1, never retained."""
 
     cmd_id: EventId
@@ -195,7 +196,7 @@ class Command(_Message):
     args: Detail = Field(default_factory=dict)
 
 
-class CommandResult(_Message):
+class CommandResult(Message):
     """The device's answer to a command. Topic ``dev/{id}/cmd/result``, QoS 1."""
 
     cmd_id: EventId
@@ -213,7 +214,7 @@ class SnapshotPhase(StrEnum):
     LIVE = "live"  # asked for by central: live view or "snapshot now"
 
 
-class SnapshotMeta(_Message):
+class SnapshotMeta(Message):
     """One snapshot's metadata, carried in the JPEG's COM segment (see the module doc)."""
 
     event_id: EventId = Field(description="The event the frame belongs to; equals the topic's.")
@@ -225,14 +226,12 @@ class SnapshotMeta(_Message):
     height: int = Field(ge=1, le=10000)
 
 
-class SnapshotRequest(BaseModel):
+class SnapshotRequest(FrozenStrictModel):
     """The ``args`` of a ``snapshot`` :class:`Command`: one frame now, a live view, or stop.
 
     Frames go to ``snapshot/{event_id}``. The device clamps ``live_s`` and ``fps`` to
     its own limits and reports what it granted in the ``CommandResult``.
     """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     action: Literal["now", "live", "stop"]
     event_id: EventId
@@ -251,7 +250,7 @@ class SnapshotRequest(BaseModel):
             raise ContractError(_describe(cls, exc)) from None
 
 
-JSON_CHANNELS: dict[str, type[_Message]] = {
+JSON_CHANNELS: dict[str, type[Message]] = {
     "event": Event,
     "status": Status,
     "heartbeat": Heartbeat,

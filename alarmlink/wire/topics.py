@@ -24,12 +24,12 @@ from alarmlink.wire.models import (
     Event,
     Heartbeat,
     Kind,
+    Message,
     Receipt,
     Source,
     Stage,
     State,
     Status,
-    _Message,
 )
 
 
@@ -99,7 +99,7 @@ class Topics:
         raise ContractError(f"topic {topic!r} has an unknown channel {channel!r}")
 
 
-def model_for(channel: str) -> type[_Message]:
+def model_for(channel: str) -> type[Message]:
     """The payload model of a JSON channel, e.g. ``model_for("event") is Event``."""
     try:
         return JSON_CHANNELS[channel]
@@ -111,7 +111,7 @@ def example_payloads() -> dict[str, dict[str, Any]]:
     """One example payload per JSON channel, as documented in the README."""
     ts = datetime(2026, 11, 28, 9, 30, 0, tzinfo=UTC)
     eid = "01JDQ3ZK6N8Y4W2V7T5R3P1M0H"
-    examples: list[tuple[str, _Message]] = [
+    examples: list[tuple[str, Message]] = [
         ("event", Event(event_id=eid, device_id="school-01", seq=42, ts=ts, kind=Kind.PANIC,
                         state=State.ALARM, zone="gate-button", source=Source.GPIO)),
         ("status", Status(state=Availability.ONLINE, ts=ts, boot_id="7f3c", version="0.1.0",

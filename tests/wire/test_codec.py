@@ -48,7 +48,7 @@ any_message = st.one_of(events, receipts, statuses, heartbeats, commands, result
 
 @settings(max_examples=300, deadline=None)
 @given(any_message)
-def test_encode_decode_round_trip(message: wire._Message) -> None:
+def test_encode_decode_round_trip(message: wire.Message) -> None:
     payload = wire.encode(message)
     assert len(payload) <= wire.MAX_PAYLOAD_BYTES
     assert wire.decode(type(message), payload) == message
