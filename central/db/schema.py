@@ -253,3 +253,77 @@ CREATE TABLE commissioning_hits (
     PRIMARY KEY (session_id, zone)
 )
 """)
+
+
+@migrations()
+def m005_identity_and_audit(db: Database) -> None:
+    """Issue 9: the organisation tree above counties and below stations, officers'
+    accounts and sessions, login failures, and the hash-chained audit log."""
+    _run(db, """
+CREATE TABLE cities (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL
+);
+ALTER TABLE counties ADD COLUMN city_id TEXT REFERENCES cities(id);
+CREATE TABLE police_offices (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    station_id TEXT NOT NULL REFERENCES stations(id)
+);
+ALTER TABLE venues ADD COLUMN office_id TEXT REFERENCES police_offices(id);
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY,
+    username TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    display_name TEXT NOT NULL DEFAULT '',
+    role TEXT NOT NULL CHECK (role IN ('admin', 'county_command', 'station_leader',
+        'duty_officer', 'installer', 'auditor', 'viewer')),
+    node_kind TEXT NOT NULL CHECK (node_kind IN ('root', 'city', 'county', 'station',
+        'office')),
+    node_id TEXT NOT NULL DEFAULT '',
+    password_hash TEXT NOT NULL,
+    mobile TEXT NOT NULL DEFAULT '',
+    totp_secret TEXT,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    password_changed_at TEXT NOT NULL,
+    disabled_at TEXT,
+    disabled_by TEXT,
+    failed_logins INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT
+);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id INTEGER NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    source TEXT NOT NULL DEFAULT '',
+    user_agent TEXT NOT NULL DEFAULT '',
+    ended_at TEXT,
+    ended_reason TEXT
+);
+CREATE INDEX sessions_user ON sessions (user_id);
+CREATE TABLE login_failures (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    source TEXT NOT NULL
+);
+CREATE INDEX login_failures_source ON login_failures (source, at);
+CREATE INDEX login_failures_username ON login_failures (username, at);
+CREATE TABLE audit_log (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    username TEXT NOT NULL,
+    role TEXT NOT NULL,
+    source TEXT NOT NULL,
+    action TEXT NOT NULL,
+    object TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('allowed', 'denied')),
+    detail TEXT NOT NULL DEFAULT '{}',
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL UNIQUE
+);
+CREATE INDEX audit_log_object ON audit_log (object);
+CREATE INDEX audit_log_at ON audit_log (at)
+""")

@@ -1,0 +1,71 @@
+"""The roles and the permission matrix: written once, as data, and tested as a table.
+
+An action is allowed when the user's role is in :data:`MATRIX` for it **and** the
+object lies inside the user's node of the organisation tree (see
+:mod:`central.auth.principal`). Admins act everywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal, get_args
+
+Role = Literal["admin", "county_command", "station_leader", "duty_officer", "installer",
+               "auditor", "viewer"]
+ROLES: Final[tuple[Role, ...]] = get_args(Role)
+
+#: What each role is for (``alarmlink central user roles`` prints this).
+ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
+    "admin": "system administrator: users, the registry, every station",
+    "county_command": "county command centre: reads and acts for every station of its "
+                      "county; escalation target",
+    "station_leader": "station leader: everything at the station, including reboot, "
+                      "reload and revoke",
+    "duty_officer": "duty officer: receives, acknowledges, dispatches and resolves the "
+                    "station's alarms; snapshots and live view",
+    "installer": "installer: provisions and commissions the station's venue devices; "
+                 "sees no incidents",
+    "auditor": "auditor: reads the audit log, nothing else",
+    "viewer": "viewer: reads the station's incidents and devices, acts on nothing",
+}
+
+Action = Literal[
+    "incident.read", "incident.acknowledge", "incident.dispatch", "incident.resolve",
+    "incident.close", "snapshot.read", "snapshot.live",
+    "device.read", "device.self_test", "device.reload", "device.reboot", "device.revoke",
+    "commissioning.read", "commissioning.start", "commissioning.stop",
+    "registry.read", "dead_letter.read", "user.manage", "audit.read",
+]
+ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
+
+_OFFICERS: Final = frozenset({"admin", "county_command", "station_leader", "duty_officer"})
+_LEADERS: Final = frozenset({"admin", "station_leader"})
+_READERS: Final = _OFFICERS | {"viewer"}
+_FIELD: Final = _OFFICERS | {"installer", "viewer"}
+
+#: action -> the roles that may do it (inside their scope).
+MATRIX: Final[dict[Action, frozenset[str]]] = {
+    "incident.read": _READERS,
+    "incident.acknowledge": _OFFICERS,
+    "incident.dispatch": _OFFICERS,
+    "incident.resolve": _OFFICERS,
+    "incident.close": _OFFICERS,
+    "snapshot.read": _OFFICERS,
+    "snapshot.live": _OFFICERS,
+    "device.read": _FIELD,
+    "device.self_test": _OFFICERS | {"installer"},
+    "device.reload": _LEADERS,
+    "device.reboot": _LEADERS,
+    "device.revoke": _LEADERS,
+    "commissioning.read": _OFFICERS | {"installer"},
+    "commissioning.start": _LEADERS | {"installer"},
+    "commissioning.stop": _LEADERS | {"installer"},
+    "registry.read": _FIELD,
+    "dead_letter.read": frozenset({"admin"}),
+    "user.manage": frozenset({"admin"}),
+    "audit.read": frozenset({"admin", "auditor"}),
+}
+
+
+def allowed(role: str, action: Action) -> bool:
+    """True when ``role`` may do ``action`` (scope is checked separately)."""
+    return role in MATRIX[action]
