@@ -118,6 +118,10 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
 
     add_broker_config_command(commands)
 
+    from central.audit_cli import add_audit_commands
+
+    add_audit_commands(commands)
+
 
 def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--db", type=Path, required=required, help="central SQLite database")

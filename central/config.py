@@ -30,6 +30,14 @@ Example (every key is optional; these are the defaults unless noted)::
     host = "127.0.0.1"
     port = 8080
 
+    [audit]                                # see central/audit_config.py
+    retention_days = 365                   # at least 180
+    timezone = "Asia/Shanghai"
+
+    [commissioning]                        # see central/commissioning_config.py
+    default_duration_s = 3600
+    max_duration_s = 14400
+
 The broker password is looked up in this order: ``password``, ``password_file``,
 then ``$CREDENTIALS_DIRECTORY/mqtt-password`` (systemd ``LoadCredential=``).
 Secrets are :class:`~pydantic.SecretStr` and never logged.
@@ -50,6 +58,8 @@ from alarmlink.config_base import (
     describe_errors,
     resolve_config_path,
 )
+from central.audit_config import AuditConfig
+from central.commissioning_config import CommissioningConfig
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
 
@@ -89,6 +99,12 @@ class CentralConfig(StrictModel):
         default_factory=lambda: BrokerConfig.model_validate(BROKER_DEFAULTS),
         description="MQTT connection; keys left out take central's defaults (BROKER_DEFAULTS).")
     http: HttpConfig = Field(default_factory=lambda: HttpConfig(), description="HTTP server.")
+    audit: AuditConfig = Field(default_factory=lambda: AuditConfig(),
+                               description="Audit trail retention and time zone "
+                                           "(central/audit_config.py).")
+    commissioning: CommissioningConfig = Field(
+        default_factory=lambda: CommissioningConfig(),
+        description="Walk-test durations (central/commissioning_config.py).")
 
     @field_validator("data_dir", "db", "registry")
     @classmethod

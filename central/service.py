@@ -7,7 +7,7 @@ Threads, and what each may do with the database:
   for reads;
 * the writer thread (:class:`central.db.Writer`) runs every write: ingest
   (the MQTT thread waits for it), officers' actions, supervision passes,
-  snapshot retention;
+  snapshot retention, audit retention;
 * the reader threads (:class:`central.db.Readers`) run the API's queries.
 
 Pushes to consoles made on the writer thread go to the loop through
@@ -28,7 +28,7 @@ from sqlite_utils import Database
 
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
-from central import commands, commissioning, incidents, registry
+from central import audit_retention, commands, commissioning, incidents, registry
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
@@ -103,6 +103,9 @@ class CentralService:
             loop.create_task(retention_loop(self.writer, self.snapshot_files,
                                             self.config.snapshots, self.clock),
                              name="snapshot-retention"),
+            loop.create_task(audit_retention.retention_loop(self.writer, self.config.audit,
+                                                            self.clock),
+                             name="audit-retention"),
         ]
         logger.info("central started (db %s)", self.config.db_path)
 
