@@ -55,12 +55,12 @@ def prune(db: Database, older_than: datetime, *, now: datetime | None = None) ->
         cutoff = iso(older_than)
         keep = query_one(db, "SELECT min(id) AS id FROM audit_log WHERE at >= ?", [cutoff])
         keep_id = keep["id"] if keep and keep["id"] is not None else None
-        bound = "" if keep_id is None else " WHERE id < :keep"
+        bound, params = ("", []) if keep_id is None else (" WHERE id < ?", [keep_id])
         last = query_one(db, f"SELECT id, hash FROM audit_log{bound} ORDER BY id DESC LIMIT 1",
-                         {"keep": keep_id})
+                         params)
         if last is None:
             return 0
-        deleted = db.execute(f"DELETE FROM audit_log{bound}", {"keep": keep_id}).rowcount
+        deleted = db.execute(f"DELETE FROM audit_log{bound}", params).rowcount
         tip = query_one(db, "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1")
         prev = str(last["hash"]) if tip is None else str(tip["hash"])
         append_after(db, Entry(username="system", role="system", source="central",
