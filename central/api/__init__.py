@@ -2,8 +2,8 @@
 
 One router per area: :mod:`~central.api.incidents`, :mod:`~central.api.devices`
 (devices, commands, stations), :mod:`~central.api.commissioning`,
-:mod:`~central.api.snapshots`, :mod:`~central.api.health` (health, dead
-letters); shared dependencies in :mod:`~central.api.deps`, request and response
+:mod:`~central.api.snapshots`, :mod:`~central.api.audit`, :mod:`~central.api.health`
+(health, dead letters); shared dependencies in :mod:`~central.api.deps`, request and response
 shapes in :mod:`~central.api.models`.
 """
 

@@ -27,6 +27,7 @@ from fastapi.staticfiles import StaticFiles
 from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
 from central import incidents
+from central.api.audit import router as audit_router
 from central.api.commissioning import router as commissioning_router
 from central.api.devices import router as devices_router
 from central.api.health import router as health_router
@@ -65,7 +66,7 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
                   description="Venue alarms routed to police station duty officers.")
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     for router in (incidents_router, devices_router, health_router, snapshots_router,
-                   commissioning_router):
+                   commissioning_router, audit_router):
         app.include_router(router)
 
     @app.websocket("/ws")

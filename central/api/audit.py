@@ -1,0 +1,56 @@
+"""Audit trail routes: the log filtered, and one incident's audit rows.
+
+Reads only (the chain is written by :func:`central.audit.append` on the writer).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlite_utils import Database
+
+from central import audit, incidents
+from central.api.deps import Service
+
+logger = logging.getLogger(__name__)
+
+router = APIRouter(tags=["audit"])
+
+
+@router.get("/api/audit")
+async def list_audit(
+    service: Service,
+    object: str | None = Query(None, max_length=200,  # noqa: A002 - the column's name
+                               description="Only rows about this object, e.g. incident:12"),
+    username: str | None = Query(None, max_length=120, description="Only this user's acts"),
+    since: datetime | None = Query(None, description="Only rows written at or after this "
+                                   "time (ISO 8601 with a zone)"),
+    limit: int = Query(200, ge=1, le=audit.LIST_LIMIT_MAX),
+) -> list[dict[str, Any]]:
+    """Audit rows, newest first (every column, ``detail`` decoded)."""
+    # TODO(auth): audit.read
+    if since is not None and since.tzinfo is None:
+        raise HTTPException(422, "since: give a time zone, e.g. 2026-11-01T00:00:00+08:00")
+    return await service.readers.run(audit.list_entries, object=object, username=username,
+                                     since=since, limit=limit)
+
+
+def _incident_audit(db: Database, incident_id: int, limit: int) -> list[dict[str, Any]] | None:
+    if incidents.get_incident(db, incident_id) is None:
+        return None
+    return audit.list_entries(db, object=f"incident:{incident_id}", limit=limit)
+
+
+@router.get("/api/incidents/{incident_id}/audit", responses={404: {}})
+async def incident_audit(service: Service, incident_id: int,
+                         limit: int = Query(200, ge=1, le=audit.LIST_LIMIT_MAX)
+                         ) -> list[dict[str, Any]]:
+    """Who did what to one incident (allowed and denied), newest first."""
+    # TODO(auth): incident.read
+    rows = await service.readers.run(_incident_audit, incident_id, limit)
+    if rows is None:
+        raise HTTPException(404, f"incident {incident_id} not found")
+    return rows

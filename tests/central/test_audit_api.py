@@ -1,0 +1,42 @@
+"""``GET /api/audit`` and ``GET /api/incidents/{id}/audit`` over central's app."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from central_testkit import event_message, make_event
+from fastapi.testclient import TestClient
+
+from central import audit
+from central.audit import Entry
+from central.service import CentralService
+
+T0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
+
+
+def _service(client: TestClient) -> CentralService:
+    service: CentralService = client.app.state.central  # type: ignore[attr-defined]
+    return service
+
+
+def test_audit_routes_filter_and_name_a_missing_incident(client: TestClient) -> None:
+    service = _service(client)
+    service.ingestor.handle(*event_message(make_event("school-01")))
+    incident_id = client.get("/api/incidents").json()[0]["id"]
+    for i, (user, obj) in enumerate([("li", f"incident:{incident_id}"), ("wang", "device:x"),
+                                     ("li", "incident:999")]):
+        service.writer.call(audit.append, Entry(user, "duty_officer", "127.0.0.1",
+                                                "incident.acknowledge", obj, "denied",
+                                                {"why": "不在辖区"}), at=T0 + timedelta(hours=i))
+    rows = client.get("/api/audit", params={"username": "li"}).json()
+    assert [r["object"] for r in rows] == ["incident:999", f"incident:{incident_id}"]
+    assert rows[0]["detail"] == {"why": "不在辖区"} and "hash" in rows[0]
+    since = client.get("/api/audit", params={"since": "2026-11-01T10:00:00+08:00"}).json()
+    assert [r["object"] for r in since] == ["incident:999", "device:x"]
+    naive = client.get("/api/audit", params={"since": "2026-11-01T10:00:00"})
+    assert naive.status_code == 422 and "since" in naive.text
+    mine = client.get(f"/api/incidents/{incident_id}/audit").json()
+    assert [r["username"] for r in mine] == ["li"]
+    missing = client.get("/api/incidents/4242/audit")
+    assert missing.status_code == 404 and "incident 4242" in missing.text
+
