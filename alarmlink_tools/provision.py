@@ -87,6 +87,12 @@ def add_provision_commands(sub: Any, name: str, help_text: str) -> None:
         cmd.add_argument("--actor", default="installer")
         if action == "start":
             cmd.add_argument("--installer", default="", help="name printed on the report")
+            cmd.add_argument("--reason", required=True,
+                             help="why the venue's alarms are tests meanwhile (1-200 "
+                                  "characters; shown on the duty console)")
+            cmd.add_argument("--duration-s", type=int, default=3600,
+                             help="how long the walk test runs (default 3600; central's "
+                                  "[commissioning] max_duration_s caps it)")
         if action == "report":
             cmd.add_argument("--out", type=Path, required=True, help="report.html")
             cmd.add_argument("--stop", action="store_true", help="end the walk test first")
@@ -110,6 +116,7 @@ def _fail(message: str) -> int:
 
 
 def cmd_device(args: argparse.Namespace) -> int:
+    from central.audit import record_cli
     from central.credentials import regenerate_and_reload, set_password
     from central.db import iso, open_db
     from central.registry import Device, RegistryError, add_device
@@ -147,6 +154,8 @@ def cmd_device(args: argparse.Namespace) -> int:
         target = write_bundle(args.out, config=config, password=password, ca_cert=ca_file,
                               meta=meta, wheels=args.wheel, pip_spec=args.pip_spec)
         del password
+        record_cli(db, "device.provision", f"device:{args.device_id}",
+                   {"venue": args.venue, "generation": generation, "out": str(args.out)})
         reload_note = regenerate_and_reload(db, args.broker_dir, pid=args.broker_pid,
                                             command=args.reload_command)
     except (BundleError, RegistryError, BrokerError, TlsError, OSError) as exc:
@@ -162,12 +171,14 @@ def cmd_device(args: argparse.Namespace) -> int:
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
+    from central.audit import record_cli
     from central.credentials import regenerate_and_reload, revoke
     from central.db import open_db
 
     db = open_db(args.central_db)
     if not revoke(db, args.device_id, args.actor):
         return _fail(f"device {args.device_id!r} has no active credentials")
+    record_cli(db, "device.revoke", f"device:{args.device_id}", {"actor": args.actor})
     try:
         note = regenerate_and_reload(db, args.broker_dir, pid=args.broker_pid,
                                      command=args.reload_command)
@@ -200,8 +211,10 @@ def cmd_commission(args: argparse.Namespace) -> int:
 def _commission_http(args: argparse.Namespace) -> int:
     base = f"{args.central_url.rstrip('/')}/api/devices/{args.device}/commissioning"
     if args.action in ("start", "stop") or getattr(args, "stop", False):
-        body = {"action": "stop" if args.action != "start" else "start", "actor": args.actor,
-                "installer": getattr(args, "installer", "")}
+        body: dict[str, Any] = {"action": "stop" if args.action != "start" else "start",
+                                "actor": args.actor, "installer": getattr(args, "installer", "")}
+        if args.action == "start":
+            body.update(reason=args.reason, duration_s=args.duration_s)
         _http(base, "POST", body)
     if args.action == "report":
         args.out.write_bytes(_http(f"{base}/report", "GET"))
@@ -212,16 +225,23 @@ def _commission_http(args: argparse.Namespace) -> int:
 
 
 def _commission_db(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
     from central import commissioning
+    from central.audit import record_cli
     from central.db import open_db
 
     db = open_db(args.central_db)
     now = utcnow()
     try:
         if args.action == "start":
-            commissioning.start(db, args.device, args.actor, now, installer=args.installer)
+            commissioning.start(db, args.device, args.actor, now, installer=args.installer,
+                                reason=args.reason, duration=timedelta(seconds=args.duration_s))
+            record_cli(db, "commissioning.start", f"device:{args.device}",
+                       {"reason": args.reason, "duration_s": args.duration_s})
         elif args.action == "stop" or args.stop:
             commissioning.stop(db, args.device, args.actor, now)
+            record_cli(db, "commissioning.stop", f"device:{args.device}")
         if args.action == "report":
             view = commissioning.session_view(db, args.device)
             args.out.write_text(commissioning.render_report(view, now))

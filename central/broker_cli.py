@@ -10,6 +10,7 @@ from typing import Any
 
 from alarmlink.broker import BrokerError
 from alarmlink.tls import TlsError
+from central.audit import record_cli
 from central.credentials import BrokerSettings, reload_broker, set_password, write_broker_config
 from central.db import open_db
 
@@ -53,6 +54,8 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
                                   hostnames=args.hostname or ["localhost", "127.0.0.1"],
                                   data_dir=args.data_dir)
         conf = write_broker_config(db, args.out, settings)
+        record_cli(db, "broker.config", f"broker:{args.out}", {
+            "central_password_rotated": args.central_password_file is not None})
         print(f"broker config written: {conf}")
         print(reload_broker(pid=args.broker_pid, command=args.reload_command))
     except (OSError, IndexError, BrokerError, TlsError) as exc:

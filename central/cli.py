@@ -16,6 +16,7 @@ from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
 from central import dead_letters, incidents
+from central.audit import record_cli
 from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
@@ -183,10 +184,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_load(args: argparse.Namespace) -> int:
+    db = open_db(args.db)
     try:
-        counts = load_registry(open_db(args.db), args.file)
+        counts = load_registry(db, args.file)
     except RegistryError as exc:
         return _fail(str(exc))
+    record_cli(db, "registry.load", f"registry:{args.file.resolve()}", counts)
     print(", ".join(f"{n} {k}" for k, n in counts.items()) + f" loaded into {args.db}")
     return 0
 
@@ -194,11 +197,15 @@ def cmd_registry_load(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace, model: Any, adder: Any, keys: list[str]) -> int:
     try:
         record = model.model_validate({k: getattr(args, k) for k in keys})
-        adder(open_db(args.db), record)
+        db = open_db(args.db)
+        adder(db, record)
     except ValidationError as exc:
         return _fail("; ".join(describe_errors(exc, model)))
     except RegistryError as exc:
         return _fail(str(exc))
+    noun = model.__name__.lower()
+    record_cli(db, f"registry.add-{noun}", f"{noun}:{record.id}",
+               record.model_dump(mode="json", by_alias=True))
     print(f"{model.__name__.lower()} {record.id} saved")
     return 0
 

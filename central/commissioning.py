@@ -7,6 +7,13 @@ zone is recorded in ``commissioning_hits`` with the time it was first and last
 seen. Stopping the session ends it; the report lists every zone of the
 registry (and any extra zone the device sent) as tested or not.
 
+Every session has a ``reason`` (why the venue's alarms are tests meanwhile, shown
+on the duty console) and an end time, ``ends_at`` = start + the requested duration
+(at most ``[commissioning] max_duration_s``): at that moment the session is over
+by itself, and the device's alarms are real again. Expired sessions are closed
+(``ended_by = "expired"``, ``ended_at = ends_at``) by the next start, stop or
+event; every query in between already treats them as ended.
+
 The device board (``GET /api/devices``) flags ``untested_zones``: registry zones
 that no commissioning session ever saw.
 """
@@ -18,18 +25,21 @@ import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlite_utils import Database
 
 from alarmlink.wire import Event
-from central.db import iso, query_one, write_tx
+from central.db import iso, parse_iso, query_one, write_tx
 
 logger = logging.getLogger(__name__)
 
 
-#: A forgotten session must not silence a device for good: once a session is this old,
-#: the device's next event closes it (``ended_by = "expired"``) and counts as real.
+#: The longest walk test when central's config says nothing else
+#: (``[commissioning] max_duration_s``); a forgotten session must not silence a device.
 MAX_SESSION = timedelta(hours=4)
+DEFAULT_DURATION = timedelta(hours=1)
+REASON_MAX = 200
 
 
 class CommissioningError(ValueError):
@@ -53,15 +63,44 @@ def active_session(db: Database, device_id: str) -> int | None:
     return None if row is None else int(row["id"])
 
 
-def start(db: Database, device_id: str, actor: str, now: datetime,
-          installer: str = "") -> dict[str, Any]:
-    """Put a device into commissioning mode (idempotent: an open session is kept)."""
+def close_expired(db: Database, now: datetime, device_id: str | None = None) -> int:
+    """Close the sessions whose end time has come (all, or one device's); returns how many."""
+    closed = db.execute(
+        "UPDATE commissioning SET ended_at = ends_at, ended_by = 'expired' WHERE "
+        "ended_at IS NULL AND ends_at <= ? AND (? IS NULL OR device_id = ?)",
+        [iso(now), device_id, device_id]).rowcount
+    if closed:
+        logger.warning("%s walk test(s) reached their end time%s: their devices' alarms are "
+                       "real again", closed, f" ({device_id})" if device_id else "")
+    return int(closed)
+
+
+def start(db: Database, device_id: str, actor: str, now: datetime, installer: str = "", *,
+          reason: str, duration: timedelta = DEFAULT_DURATION,
+          max_duration: timedelta = MAX_SESSION) -> dict[str, Any]:
+    """Put a device into commissioning mode until ``now + duration``.
+
+    Idempotent: an open session is kept as it is (its reason and end time too).
+    Raises :class:`CommissioningError` for an empty or too long reason or a duration
+    outside (0, ``max_duration``].
+    """
+    reason = reason.strip()
+    if not 1 <= len(reason) <= REASON_MAX:
+        raise CommissioningError(f"reason: give why the alarms are tests, 1 to {REASON_MAX} "
+                                 "characters")
+    if not timedelta(0) < duration <= max_duration:
+        raise CommissioningError(f"duration_s: must be more than 0 and at most "
+                                 f"{int(max_duration.total_seconds())} s")
     _device(db, device_id)
     with write_tx(db):
+        close_expired(db, now, device_id)
         if active_session(db, device_id) is None:
-            db.execute("INSERT INTO commissioning (device_id, installer, started_at, started_by)"
-                       " VALUES (?, ?, ?, ?)", [device_id, installer or actor, iso(now), actor])
-            logger.info("device %s: commissioning started by %s", device_id, actor)
+            db.execute("INSERT INTO commissioning (device_id, installer, started_at, started_by,"
+                       " reason, ends_at) VALUES (?, ?, ?, ?, ?, ?)",
+                       [device_id, installer or actor, iso(now), actor, reason,
+                        iso(now + duration)])
+            logger.info("device %s: commissioning started by %s until %s", device_id, actor,
+                        iso(now + duration))
     return session_view(db, device_id)
 
 
@@ -69,6 +108,7 @@ def stop(db: Database, device_id: str, actor: str, now: datetime) -> dict[str, A
     """End the open session; its events are test events no longer."""
     _device(db, device_id)
     with write_tx(db):
+        close_expired(db, now, device_id)
         session = active_session(db, device_id)
         if session is None:
             raise CommissioningError(f"device {device_id!r} is not in commissioning mode")
@@ -80,13 +120,7 @@ def stop(db: Database, device_id: str, actor: str, now: datetime) -> dict[str, A
 
 def record_hit(db: Database, event: Event, now: datetime) -> bool:
     """Inside ingest's transaction: True (and the zone noted) if the device is commissioning."""
-    expired = db.execute(
-        "UPDATE commissioning SET ended_at = ?, ended_by = 'expired' WHERE device_id = ? "
-        "AND ended_at IS NULL AND started_at < ?",
-        [iso(now), event.device_id, iso(now - MAX_SESSION)]).rowcount
-    if expired:
-        logger.warning("device %s: commissioning session older than %s closed; its events "
-                       "are real alarms again", event.device_id, MAX_SESSION)
+    close_expired(db, now, event.device_id)
     session = active_session(db, event.device_id)
     if session is None:
         return False
@@ -101,13 +135,16 @@ def record_hit(db: Database, event: Event, now: datetime) -> bool:
 
 
 def _latest_session(db: Database, device_id: str) -> dict[str, Any] | None:
-    return query_one(db, "SELECT id, installer, started_at, started_by, ended_at, ended_by "
-                         "FROM commissioning WHERE device_id = ? ORDER BY id DESC LIMIT 1",
+    return query_one(db, "SELECT id, installer, started_at, started_by, ended_at, ended_by, "
+                         "reason, ends_at FROM commissioning WHERE device_id = ? ORDER BY id DESC LIMIT 1",
                      [device_id])
 
 
-def session_view(db: Database, device_id: str) -> dict[str, Any]:
-    """The latest session with every zone tested or not (the report's data)."""
+def session_view(db: Database, device_id: str, now: datetime | None = None) -> dict[str, Any]:
+    """The latest session with every zone tested or not (the report's data).
+
+    ``active`` is False for a session past its end time at ``now`` (when given).
+    """
     device = _device(db, device_id)
     session = _latest_session(db, device_id)
     if session is None:
@@ -124,7 +161,9 @@ def session_view(db: Database, device_id: str) -> dict[str, Any]:
                           "device_state WHERE device_id = ?", [device_id])
     last_beat = state["last_heartbeat"] if state else None
     beat_in_session = bool(last_beat and last_beat >= session["started_at"])
-    return {**device, "session": session, "active": session["ended_at"] is None,
+    active = session["ended_at"] is None and (
+        now is None or session["ends_at"] is None or session["ends_at"] > iso(now))
+    return {**device, "session": session, "active": active,
             "zones": rows, "all_tested": bool(rows) and all(r["tested"] for r in rows),
             "heartbeat_seen": beat_in_session, "last_heartbeat": last_beat,
             "temperature_c": state["temperature_c"] if state else None,
@@ -144,9 +183,27 @@ def untested_zones(db: Database) -> dict[str, list[str]]:
             for device in db.query("SELECT id, zones FROM devices")}
 
 
-def commissioning_devices(db: Database) -> set[str]:
+def commissioning_devices(db: Database, now: datetime | None = None) -> set[str]:
+    """Devices in a walk test (at ``now``: sessions past their end time are not)."""
     return {r["device_id"] for r in db.query(
-        "SELECT device_id FROM commissioning WHERE ended_at IS NULL")}
+        "SELECT device_id FROM commissioning WHERE ended_at IS NULL AND "
+        "(? IS NULL OR ends_at > ?)", [None if now is None else iso(now)] * 2)}
+
+
+def active_walk_tests(db: Database, now: datetime, timezone: str) -> list[dict[str, Any]]:
+    """The walk tests running at ``now``, for the console's banner, by venue.
+
+    ``ends_at_local`` is the end time as HH:MM in ``timezone`` (the stations' zone).
+    """
+    zone = ZoneInfo(timezone)
+    rows = db.query(
+        "SELECT c.device_id, v.id AS venue_id, v.name AS venue_name, v.station_id, "
+        "s.name AS station_name, c.reason, c.started_by, c.started_at, c.ends_at "
+        "FROM commissioning c JOIN devices d ON d.id = c.device_id "
+        "JOIN venues v ON v.id = d.venue_id JOIN stations s ON s.id = v.station_id "
+        "WHERE c.ended_at IS NULL AND c.ends_at > ? ORDER BY v.id, c.device_id", [iso(now)])
+    return [{**r, "ends_at_local": parse_iso(r["ends_at"]).astimezone(zone).strftime("%H:%M")}
+            for r in rows]
 
 
 def render_report(view: dict[str, Any], generated_at: datetime) -> str:
@@ -167,8 +224,9 @@ def render_report(view: dict[str, Any], generated_at: datetime) -> str:
         ("Police station", view["station_name"]),
         ("Installer", session["installer"] or "-"),
         ("Walk test started", f"{session['started_at']} by {session['started_by']}"),
+        ("Reason", session["reason"] or "-"),
         ("Walk test ended", f"{session['ended_at']} by {session['ended_by']}"
-         if session["ended_at"] else "still running"),
+         if session["ended_at"] else f"still running (until {session['ends_at']})"),
         ("Heartbeat seen", f"yes, last {view['last_heartbeat']}" if view["heartbeat_seen"]
          else "NO heartbeat during the walk test"),
         ("Signal quality", "n/a (the agent's heartbeat does not report it)"

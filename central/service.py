@@ -190,7 +190,7 @@ class CentralService:
     def _devices(self, db: Database, station: str | None) -> list[dict[str, Any]]:
         board = self.supervisor.board(db)
         untested = commissioning.untested_zones(db)
-        walking = commissioning.commissioning_devices(db)
+        walking = commissioning.commissioning_devices(db, self.clock())
         out = []
         for device in registry.list_devices(db, station):
             extra = board.get(device["device_id"], {})

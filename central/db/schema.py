@@ -327,3 +327,18 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_object ON audit_log (object);
 CREATE INDEX audit_log_at ON audit_log (at)
 """)
+
+
+@migrations()
+def m007_walk_test_bounds(db: Database) -> None:
+    """Issue 9: a walk test says why it runs and until when (``reason``, ``ends_at``).
+
+    Sessions already in the table get the old fixed bound: four hours after their start.
+    """
+    _run(db, """
+ALTER TABLE commissioning ADD COLUMN reason TEXT NOT NULL DEFAULT '';
+ALTER TABLE commissioning ADD COLUMN ends_at TEXT;
+UPDATE commissioning SET ends_at = strftime('%Y-%m-%dT%H:%M:%fZ', started_at, '+4 hours')
+    WHERE ends_at IS NULL;
+CREATE INDEX commissioning_open ON commissioning (ended_at, ends_at)
+""")

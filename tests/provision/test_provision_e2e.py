@@ -95,7 +95,8 @@ def test_walk_test_records_every_zone_and_opens_no_incident(deployment: Deployme
         wait_for(lambda: deployment.device("school-09")["online"], timeout=15,
                  what="school-09 online")
         started = api("POST", "/api/devices/school-09/commissioning",
-                      {"action": "start", "actor": "officer-li", "installer": "Wang Wei"})
+                      {"action": "start", "actor": "officer-li", "installer": "Wang Wei",
+                       "reason": "安装调试 walk test"})
         assert started["active"] and not started["all_tested"]
         assert deployment.device("school-09")["commissioning"]
         # the installer triggers each input once
@@ -138,13 +139,17 @@ def test_events_after_commissioning_are_real_again(deployment: Deployment) -> No
     bundle = deployment.provision()
     db_path = str(deployment.central.db_path)
     assert main(["provision", "commission", "start", "--device", "school-09",
-                 "--central-db", db_path, "--installer", "Wang Wei"]) == 0
+                 "--central-db", db_path, "--installer", "Wang Wei",
+                 "--reason", "新装设备调试"]) == 0
     with deployment.agent(bundle) as sim:
         sim.press("gate-button")
         wait_for(lambda: _rows(deployment, "SELECT 1 FROM commissioning_hits"),
                  what="walk-test hit")
         assert main(["provision", "commission", "stop", "--device", "school-09",
                      "--central-db", db_path]) == 0
+        acts = [r["action"] for r in _rows(deployment, "SELECT action FROM audit_log "
+                                           "WHERE object = 'device:school-09' ORDER BY id")]
+        assert acts == ["device.provision", "commissioning.start", "commissioning.stop"]
         sim.press("office-button")
         incidents = wait_for(lambda: deployment.central.api("GET", "/api/incidents"),
                              what="a real alarm after the walk test")
