@@ -1,0 +1,44 @@
+"""The duty console shows a banner for a venue in a walk test (headless Chromium)."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from central_testkit import LiveServer
+from playwright.sync_api import Page, expect
+
+pytestmark = pytest.mark.browser
+
+
+def test_banner_appears_for_a_running_walk_test(live_server: LiveServer,
+                                                chromium_page: Page) -> None:
+    page = chromium_page
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("response", lambda r: errors.append(f"{r.status} {r.url}")
+            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+    page.set_default_timeout(10_000)
+    resp = httpx.post(f"{live_server.url}/api/devices/hotel-01/commissioning",
+                      json={"action": "start", "actor": "installer-wang",
+                            "reason": "更换三楼烟感", "duration_s": 1800})
+    assert resp.status_code == 200, resp.text
+    page.goto(live_server.url + "/")
+    banner = page.locator("#walktests .walktest")
+    expect(banner).to_have_count(1)
+    expect(banner).to_be_visible()
+    expect(banner).to_have_attribute("data-venue", "hotel-01")
+    (active,) = httpx.get(f"{live_server.url}/api/commissioning/active").json()
+    expect(banner.locator(".walktest-zh")).to_have_text(
+        f"调试测试中：报警记为测试 — 原因 更换三楼烟感 至 {active['ends_at_local']}")
+    expect(banner.locator(".walktest-en")).to_contain_text("Walk test running")
+    expect(banner).to_contain_text("Riverside Hotel")
+    # a banner styled by the stylesheet walktest.js loads (no inline styles)
+    assert page.evaluate("getComputedStyle(document.querySelector('.walktest'))"
+                         ".borderTopStyle") == "solid"
+
+    # stopping the walk test removes the banner (on the next poll or a station change)
+    httpx.post(f"{live_server.url}/api/devices/hotel-01/commissioning",
+               json={"action": "stop", "actor": "installer-wang"}).raise_for_status()
+    page.reload()
+    expect(page.locator("#walktests")).to_be_hidden()
+    assert errors == []
