@@ -20,13 +20,17 @@ from central.audit import record_cli
 from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
+    City,
     County,
     Device,
+    Office,
     RegistryError,
     Station,
     Venue,
+    add_city,
     add_county,
     add_device,
+    add_office,
     add_station,
     add_venue,
     list_registry,
@@ -55,7 +59,8 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     serve.add_argument("--registry", type=Path, help="registry TOML to load at start")
     serve.set_defaults(func=cmd_serve)
 
-    registry = commands.add_parser("registry", help="counties, stations, venues, devices")
+    registry = commands.add_parser("registry", help="cities, counties, stations, police "
+                                   "offices, venues, devices")
     reg = registry.add_subparsers(dest="registry_command", metavar="COMMAND")
     registry.set_defaults(func=lambda _args: (registry.print_help(), 2)[1])
 
@@ -64,11 +69,18 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     _db_arg(load)
     load.set_defaults(func=cmd_registry_load)
 
+    city = reg.add_parser("add-city", help="add or update a city bureau (above counties)")
+    city.add_argument("--id", required=True)
+    city.add_argument("--name", required=True)
+    _db_arg(city)
+    city.set_defaults(func=lambda a: _add(a, City, add_city, ["id", "name"]))
+
     county = reg.add_parser("add-county", help="add or update a county bureau")
     county.add_argument("--id", required=True)
     county.add_argument("--name", required=True)
+    county.add_argument("--city", help="id of the city bureau above it (optional)")
     _db_arg(county)
-    county.set_defaults(func=lambda a: _add(a, County, add_county, ["id", "name"]))
+    county.set_defaults(func=lambda a: _add(a, County, add_county, ["id", "name", "city"]))
 
     station = reg.add_parser("add-station", help="add or update a police station")
     station.add_argument("--id", required=True)
@@ -79,15 +91,26 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     station.set_defaults(func=lambda a: _add(a, Station, add_station,
                                              ["id", "name", "county", "phone"]))
 
+    office = reg.add_parser("add-office", help="add or update a police office (警务室) of a "
+                            "station")
+    office.add_argument("--id", required=True)
+    office.add_argument("--name", required=True)
+    office.add_argument("--station", required=True)
+    _db_arg(office)
+    office.set_defaults(func=lambda a: _add(a, Office, add_office, ["id", "name", "station"]))
+
     venue = reg.add_parser("add-venue", help="add or update a venue")
     venue.add_argument("--id", required=True)
     venue.add_argument("--name", required=True)
     venue.add_argument("--kind", required=True, choices=["school", "hotel", "village"])
     venue.add_argument("--address", default="")
     venue.add_argument("--station", required=True)
+    venue.add_argument("--office", help="id of the station's police office looking after it "
+                       "(optional)")
     _db_arg(venue)
     venue.set_defaults(func=lambda a: _add(a, Venue, add_venue,
-                                           ["id", "name", "kind", "address", "station"]))
+                                           ["id", "name", "kind", "address", "station",
+                                            "office"]))
 
     device = reg.add_parser("add-device", help="add or update a venue device")
     device.add_argument("--id", required=True)

@@ -1,15 +1,29 @@
-"""The registry: counties, police stations, venues and venue devices.
+"""The registry: the organisation tree (cities, counties, police stations, police
+offices), venues and venue devices.
 
-A TOML file describes them (see ``central/demo_registry.toml``)::
+The tree is city → county → station → (police office) → venue. Cities and
+offices are optional: a county may have no ``city``, a venue no ``office``.
+A TOML file describes them (see ``central/demo_registry.toml``; the models
+are in :mod:`central.registry_models`)::
+
+    [[cities]]
+    id = "sanming"
+    name = "三明市公安局"
 
     [[counties]]
     id = "duan"
     name = "Du'an County Public Security Bureau"
+    city = "sanming"           # optional
 
     [[stations]]
     id = "duan-chengxiang"
     name = "Chengxiang Police Station"
     county = "duan"
+
+    [[offices]]                # police office (警务室) under a station
+    id = "chengxiang-xuefu"
+    name = "学府警务室"
+    station = "duan-chengxiang"
 
     [[venues]]
     id = "school-01"
@@ -17,6 +31,7 @@ A TOML file describes them (see ``central/demo_registry.toml``)::
     kind = "school"            # school | hotel | village
     address = "1 School Road"
     station = "duan-chengxiang"
+    office = "chengxiang-xuefu"   # optional; must be an office of the venue's station
 
     [[devices]]
     id = "school-01"           # the MQTT user name and topic id of the edge agent
@@ -34,68 +49,32 @@ import json
 import logging
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-from pydantic import ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import ValidationError
 from sqlite_utils import Database
 
-from alarmlink.config_base import StrictModel, describe_errors
-from alarmlink.wire import DEVICE_ID_PATTERN, Zone
+from alarmlink.config_base import describe_errors
 from central.db import OPEN_STATUSES, query_one, write_tx
+from central.registry_models import (
+    City,
+    County,
+    Device,
+    Office,
+    RegistryError,
+    RegistryFile,
+    Station,
+    Venue,
+)
+
+__all__ = [
+    "City", "County", "Device", "Office", "RegistryError", "RegistryFile", "Station", "Venue",
+    "add_city", "add_county", "add_device", "add_office", "add_station", "add_venue",
+    "device_route", "list_devices", "list_registry", "list_stations", "load_registry",
+    "parse_registry",
+]
 
 logger = logging.getLogger(__name__)
-
-RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-VenueKind = Literal["school", "hotel", "village"]
-
-
-class RegistryError(ValueError):
-    """A registry file or record that cannot be loaded. ``str()`` names the key."""
-
-
-class _Record(StrictModel):
-    """Unknown keys are errors."""
-
-
-class County(_Record):
-    id: RecordId = Field(description="Short id, lower case, e.g. 'duan'.")
-    name: Name
-
-
-class Station(_Record):
-    id: RecordId
-    name: Name
-    county: RecordId = Field(description="Id of the county bureau the station belongs to.")
-    phone: Annotated[str, StringConstraints(max_length=40)] = ""
-
-
-class Venue(_Record):
-    id: RecordId
-    name: Name
-    kind: VenueKind
-    address: Annotated[str, StringConstraints(max_length=300)] = ""
-    station: RecordId = Field(description="Id of the police station responsible for the venue.")
-
-
-class Device(_Record):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
-
-    id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] = Field(
-        description="Device id: its MQTT user name and the id in its topics.")
-    venue: RecordId
-    zones: list[Zone] = Field(default_factory=list, description="Zones the device reports.")
-    device_class: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9_-]{0,31})?$")] = \
-        Field("", alias="class", description="Supervision class (central config "
-                                             "[supervision.classes]); empty = the default.")
-
-
-class RegistryFile(_Record):
-    counties: list[County] = Field(default_factory=list)
-    stations: list[Station] = Field(default_factory=list)
-    venues: list[Venue] = Field(default_factory=list)
-    devices: list[Device] = Field(default_factory=list)
-
 
 def parse_registry(path: Path) -> RegistryFile:
     try:
@@ -119,28 +98,46 @@ def load_registry(db: Database, path: Path) -> dict[str, int]:
     reg = parse_registry(path)
     try:
         with write_tx(db):
+            for city in reg.cities:
+                add_city(db, city)
             for county in reg.counties:
                 add_county(db, county)
             for station in reg.stations:
                 add_station(db, station)
+            for office in reg.offices:
+                add_office(db, office)
             for venue in reg.venues:
                 add_venue(db, venue)
             for device in reg.devices:
                 add_device(db, device)
     except RegistryError as exc:
         raise RegistryError(f"{path}: {exc}") from None
-    counts = {"counties": len(reg.counties), "stations": len(reg.stations),
+    counts = {"cities": len(reg.cities), "counties": len(reg.counties),
+              "stations": len(reg.stations), "offices": len(reg.offices),
               "venues": len(reg.venues), "devices": len(reg.devices)}
     logger.info("registry %s loaded: %s", path, counts)
     return counts
 
 
-_NOUNS = {"counties": "county", "stations": "station", "venues": "venue"}
+#: table -> (noun, the command that creates one)
+_PARENTS = {
+    "cities": ("city", "alarmlink central registry add-city --id {id} --name NAME"),
+    "counties": ("county", "alarmlink central registry add-county --id {id} --name NAME"),
+    "stations": ("station", "alarmlink central registry add-station --id {id} --name NAME "
+                 "--county COUNTY"),
+    "police_offices": ("police office", "alarmlink central registry add-office --id {id} "
+                       "--name NAME --station STATION"),
+    "venues": ("venue", "alarmlink central registry add-venue --id {id} --name NAME "
+               "--kind KIND --station STATION"),
+}
 
 
 def _require(db: Database, table: str, key: str, value: str) -> None:
     if query_one(db, f"SELECT id FROM {table} WHERE id = ?", [value]) is None:
-        raise RegistryError(f"{key}: {value!r} is not a known {_NOUNS[table]}")
+        noun, command = _PARENTS[table]
+        raise RegistryError(f"{key}: {value!r} is not a known {noun}; add it first "
+                            f"(a [[{table.removeprefix('police_')}]] entry in the file, or "
+                            f"'{command.format(id=value)}')")
 
 
 def _upsert(db: Database, table: str, row: dict[str, Any]) -> None:
@@ -153,9 +150,23 @@ def _upsert(db: Database, table: str, row: dict[str, Any]) -> None:
     )
 
 
+def add_city(db: Database, city: City) -> None:
+    with write_tx(db):
+        _upsert(db, "cities", {"id": city.id, "name": city.name})
+
+
 def add_county(db: Database, county: County) -> None:
     with write_tx(db):
-        _upsert(db, "counties", {"id": county.id, "name": county.name})
+        if county.city is not None:
+            _require(db, "cities", f"counties[{county.id}].city", county.city)
+        _upsert(db, "counties", {"id": county.id, "name": county.name, "city_id": county.city})
+
+
+def add_office(db: Database, office: Office) -> None:
+    with write_tx(db):
+        _require(db, "stations", f"offices[{office.id}].station", office.station)
+        _upsert(db, "police_offices", {"id": office.id, "name": office.name,
+                                       "station_id": office.station})
 
 
 def add_station(db: Database, station: Station) -> None:
@@ -168,8 +179,19 @@ def add_station(db: Database, station: Station) -> None:
 def add_venue(db: Database, venue: Venue) -> None:
     with write_tx(db):
         _require(db, "stations", f"venues[{venue.id}].station", venue.station)
+        if venue.office is not None:
+            key = f"venues[{venue.id}].office"
+            _require(db, "police_offices", key, venue.office)
+            owner = query_one(db, "SELECT station_id FROM police_offices WHERE id = ?",
+                              [venue.office])
+            if owner is not None and owner["station_id"] != venue.station:
+                raise RegistryError(
+                    f"{key}: police office {venue.office!r} belongs to station "
+                    f"{owner['station_id']!r}, not to the venue's station {venue.station!r}; "
+                    "give an office of that station, or leave office out")
         _upsert(db, "venues", {"id": venue.id, "name": venue.name, "kind": venue.kind,
-                               "address": venue.address, "station_id": venue.station})
+                               "address": venue.address, "station_id": venue.station,
+                               "office_id": venue.office})
 
 
 def add_device(db: Database, device: Device) -> None:
@@ -183,11 +205,14 @@ def add_device(db: Database, device: Device) -> None:
 def list_registry(db: Database) -> dict[str, list[dict[str, Any]]]:
     """Everything in the registry, for ``registry list``."""
     return {
-        "counties": list(db.query("SELECT id, name FROM counties ORDER BY id")),
+        "cities": list(db.query("SELECT id, name FROM cities ORDER BY id")),
+        "counties": list(db.query("SELECT id, name, city_id FROM counties ORDER BY id")),
         "stations": list(db.query(
             "SELECT id, name, county_id, phone FROM stations ORDER BY id")),
+        "offices": list(db.query(
+            "SELECT id, name, station_id FROM police_offices ORDER BY id")),
         "venues": list(db.query(
-            "SELECT id, name, kind, address, station_id FROM venues ORDER BY id")),
+            "SELECT id, name, kind, address, station_id, office_id FROM venues ORDER BY id")),
         "devices": [
             {**row, "zones": json.loads(row["zones"])}
             for row in db.query("SELECT id, venue_id, zones FROM devices ORDER BY id")

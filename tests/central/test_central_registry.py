@@ -16,7 +16,8 @@ from central.registry import RegistryError, device_route, list_registry, load_re
 def test_demo_registry_loads_and_routes(db_path: Path) -> None:
     db = open_db(db_path)
     counts = load_registry(db, DEMO_REGISTRY)
-    assert counts == {"counties": 1, "stations": 2, "venues": 3, "devices": 3}
+    assert counts == {"cities": 1, "counties": 1, "stations": 2, "offices": 1, "venues": 3,
+                      "devices": 3}
     route = device_route(db, "village-01")
     assert route is not None and route["station_id"] == "dading"
     assert "gate-button" in (device_route(db, "school-01") or {})["zones"]

@@ -1,0 +1,83 @@
+"""The registry's records as pydantic models (see :mod:`central.registry` for the file).
+
+Unknown keys are errors; ids are short lower-case names.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+
+from pydantic import ConfigDict, Field, StringConstraints
+
+from alarmlink.config_base import StrictModel
+from alarmlink.wire import DEVICE_ID_PATTERN, Zone
+
+logger = logging.getLogger(__name__)
+
+RecordId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+VenueKind = Literal["school", "hotel", "village"]
+
+
+class RegistryError(ValueError):
+    """A registry file or record that cannot be loaded. ``str()`` names the key."""
+
+
+class _Record(StrictModel):
+    """Unknown keys are errors."""
+
+
+class City(_Record):
+    id: RecordId = Field(description="Short id, lower case, e.g. 'sanming'.")
+    name: Name = Field(description="The city bureau's name, e.g. 三明市公安局.")
+
+
+class County(_Record):
+    id: RecordId = Field(description="Short id, lower case, e.g. 'duan'.")
+    name: Name = Field(description="The county bureau's name.")
+    city: RecordId | None = Field(None, description="Id of the city above it (optional).")
+
+
+class Station(_Record):
+    id: RecordId
+    name: Name
+    county: RecordId = Field(description="Id of the county bureau the station belongs to.")
+    phone: Annotated[str, StringConstraints(max_length=40)] = ""
+
+
+class Office(_Record):
+    id: RecordId = Field(description="Short id of the police office (警务室).")
+    name: Name = Field(description="The office's name, e.g. 学府警务室.")
+    station: RecordId = Field(description="Id of the police station the office belongs to.")
+
+
+class Venue(_Record):
+    id: RecordId
+    name: Name
+    kind: VenueKind
+    address: Annotated[str, StringConstraints(max_length=300)] = ""
+    station: RecordId = Field(description="Id of the police station responsible for the venue.")
+    office: RecordId | None = Field(None, description="Id of the police office (of the same "
+                                    "station) that looks after the venue (optional).")
+
+
+class Device(_Record):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    id: Annotated[str, StringConstraints(pattern=DEVICE_ID_PATTERN)] = Field(
+        description="Device id: its MQTT user name and the id in its topics.")
+    venue: RecordId
+    zones: list[Zone] = Field(default_factory=list, description="Zones the device reports.")
+    device_class: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9_-]{0,31})?$")] = \
+        Field("", alias="class", description="Supervision class (central config "
+                                             "[supervision.classes]); empty = the default.")
+
+
+class RegistryFile(_Record):
+    cities: list[City] = Field(default_factory=list)
+    counties: list[County] = Field(default_factory=list)
+    stations: list[Station] = Field(default_factory=list)
+    offices: list[Office] = Field(default_factory=list)
+    venues: list[Venue] = Field(default_factory=list)
+    devices: list[Device] = Field(default_factory=list)
