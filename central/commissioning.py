@@ -136,8 +136,8 @@ def record_hit(db: Database, event: Event, now: datetime) -> bool:
 
 def _latest_session(db: Database, device_id: str) -> dict[str, Any] | None:
     return query_one(db, "SELECT id, installer, started_at, started_by, ended_at, ended_by, "
-                         "reason, ends_at FROM commissioning WHERE device_id = ? ORDER BY id DESC LIMIT 1",
-                     [device_id])
+                         "reason, ends_at FROM commissioning WHERE device_id = ? "
+                         "ORDER BY id DESC LIMIT 1", [device_id])
 
 
 def session_view(db: Database, device_id: str, now: datetime | None = None) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlite_utils import Database
@@ -26,8 +26,8 @@ async def list_audit(
     object: str | None = Query(None, max_length=200,  # noqa: A002 - the column's name
                                description="Only rows about this object, e.g. incident:12"),
     username: str | None = Query(None, max_length=120, description="Only this user's acts"),
-    since: datetime | None = Query(None, description="Only rows written at or after this "
-                                   "time (ISO 8601 with a zone)"),
+    since: Annotated[datetime | None, Query(description="Only rows written at or after this "
+                                            "time (ISO 8601 with a zone)")] = None,
     limit: int = Query(200, ge=1, le=audit.LIST_LIMIT_MAX),
 ) -> list[dict[str, Any]]:
     """Audit rows, newest first (every column, ``detail`` decoded)."""
