@@ -186,18 +186,20 @@ def chain_anchor(db: Database) -> tuple[str, int | None]:
     return (anchor if isinstance(anchor, str) else ""), int(row["id"])
 
 
-def verify(db: Database) -> VerifyResult:
+def verify(db: Database, *, up_to_id: int | None = None) -> VerifyResult:
     """Walk the chain in id order and report the FIRST row that does not fit.
 
     Each row's ``prev_hash`` must be the previous row's stored hash (for the first
     row: the anchor, see :func:`chain_anchor`), and its stored hash must be the one
-    recomputed from its fields. An empty log verifies.
+    recomputed from its fields. An empty log verifies. ``up_to_id`` stops the walk
+    after that row (prune checks only what it is about to delete).
     """
     anchor, prune_id = chain_anchor(db)
     count = 0
     first_id: int | None = None
     prev: dict[str, Any] | None = None
-    for row in iter_rows(db):
+    where, params = ("", {}) if up_to_id is None else ("id <= :last", {"last": up_to_id})
+    for row in iter_rows(db, where=where, params=params):
         count += 1
         rid = int(row["id"])
         if prev is None:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
-from central_testkit import event_message, make_event
+from central_testkit import DEMO_REGISTRY, Recorder, event_message, make_event
 from fastapi.testclient import TestClient
+from helpers import wait_for
 
 from central import audit
+from central.api import create_app
 from central.audit import Entry
+from central.config import CentralConfig
+from central.db import open_db
 from central.service import CentralService
 
 T0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
@@ -40,3 +45,22 @@ def test_audit_routes_filter_and_name_a_missing_incident(client: TestClient) -> 
     missing = client.get("/api/incidents/4242/audit")
     assert missing.status_code == 404 and "incident 4242" in missing.text
 
+
+
+def test_central_prunes_old_audit_rows_at_start(db_path: Path, recorder: Recorder) -> None:
+    now = datetime(2027, 6, 1, tzinfo=UTC)
+    db = open_db(db_path)
+    for days in (400, 200, 10):
+        audit.append(db, Entry("li", "duty_officer", "x", "incident.resolve", "incident:1",
+                               "allowed"), at=now - timedelta(days=days))
+    db.close()
+    config = CentralConfig.model_validate({"db": db_path, "registry": DEMO_REGISTRY,
+                                           "audit": {"retention_days": 180}})
+    with TestClient(create_app(config, publisher=recorder, clock=lambda: now)) as client:
+        pruned = wait_for(lambda: client.get("/api/audit", params={"object": "audit_log"})
+                          .json(), what="the audit.prune row")
+    assert pruned[0]["action"] == "audit.prune" and pruned[0]["detail"]["rows"] == 2
+    check = open_db(db_path)
+    assert audit.verify(check).ok
+    assert check.execute("SELECT count(*) FROM audit_log").fetchone()[0] == 2
+    check.close()
