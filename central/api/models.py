@@ -186,9 +186,26 @@ class DeadLetter(BaseModel):
 
 
 class Health(BaseModel):
-    ok: bool
-    db: str
+    """``GET /healthz``: 200 when ``ok``, else 503; each problem is one line with its fix."""
+
+    ok: bool = Field(description="True when central can take alarms: broker link up, "
+                                 "database writing, ingest not lagging")
+    problems: list[str] = Field(default_factory=list, description="One line per failing "
+                                "part: cause and fix, e.g. 'database: disk full (SQLITE_FULL) "
+                                "at 12:03:04 — free space on /var/lib/alarmlink'")
+    db: str = Field(description="'ok' or 'error: ...' (the first database problem)")
     mqtt: Literal["connected", "subscribing", "subscription_refused", "disconnected", "disabled"]
     mqtt_error: str | None = None
     writes_pending: int = Field(0, description="Database writes queued or running on central's "
                                                "one writer thread")
+    ingest_lag_s: float = Field(0.0, description="How long the oldest queued database job "
+                                                 "(ingest, an action) has waited; 0 when idle")
+    last_commit_at: str | None = Field(None, description="Last successful database write "
+                                                         "(UTC)")
+    last_commit_age_s: float | None = Field(None, description="Seconds since that write")
+    last_write_error: str | None = Field(None, description="Last failed write: SQLite's error "
+                                                           "name and message, and when (UTC)")
+    free_mb: float | None = Field(None, description="Free space on the database's file "
+                                                    "system, MiB")
+    last_broker_message_age_s: float | None = Field(
+        None, description="Seconds since the broker last delivered a message (informational)")

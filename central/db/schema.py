@@ -327,3 +327,17 @@ CREATE TABLE audit_log (
 CREATE INDEX audit_log_object ON audit_log (object);
 CREATE INDEX audit_log_at ON audit_log (at)
 """)
+
+
+@migrations()
+def m007_health_probe(db: Database) -> None:
+    # One row the writer rewrites every few seconds (central/health.py): a full disk or a
+    # broken database shows in /healthz even when no alarm arrives. (Named m007 so it
+    # cannot clash with another branch's m006; migrations are applied by name, in order.)
+    _run(db, """
+CREATE TABLE health_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0
+)
+""")
