@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, Field, StringConstraints
 
 from alarmlink.config_base import StrictModel
@@ -11,6 +12,9 @@ from alarmlink.wire import CommandName, Outcome
 
 OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
+#: SQLite's largest INTEGER: a bigger id would make the query raise (a 500), not a 404.
+MAX_DB_INT = 2**63 - 1
+IncidentId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Incident id")]
 
 
 class _Body(StrictModel):
