@@ -29,6 +29,14 @@ Example (every key is optional; these are the defaults unless noted)::
     [http]
     host = "127.0.0.1"
     port = 8080
+    max_body_bytes = 65536                 # larger request bodies get 413
+    allowed_hosts = ["localhost", "127.0.0.1", "::1"]   # default: these + host
+
+    [health]                               # see central/health.py
+    probe_interval_s = 2
+    max_write_age_s = 10
+    max_ingest_lag_s = 30
+    min_free_mb = 16
 
     [audit]                                # see central/audit_config.py
     retention_days = 365                   # at least 180
@@ -60,6 +68,7 @@ from alarmlink.config_base import (
 )
 from central.audit_config import AuditConfig
 from central.commissioning_config import CommissioningConfig
+from central.health_config import HealthConfig
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
 
@@ -74,9 +83,36 @@ BROKER_DEFAULTS: dict[str, object] = {
 }
 
 
+#: Largest request body by default. The API takes small JSON bodies only: an action
+#: (officer id <= 64 chars, note <= 2000 chars, i.e. at most ~12 KiB of JSON even with
+#: every character escaped) and a command (name, small args, ttl); 64 KiB leaves room.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: Host names every central answers to (the Host header), besides ``http.host``.
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
 class HttpConfig(StrictModel):
     host: str = Field("127.0.0.1", description="Address the HTTP server listens on.")
     port: int = Field(8080, ge=0, le=65535, description="HTTP port (0 picks a free one).")
+    max_body_bytes: int = Field(
+        DEFAULT_MAX_BODY_BYTES, ge=1024, le=64 * 1024 * 1024,
+        description="Largest request body accepted; a larger one is refused with 413 "
+                    "before it is read (the API takes small JSON bodies only).")
+    allowed_hosts: list[str] | None = Field(
+        None, min_length=1,
+        description="Host names (or IPs) browsers may use to reach central (checked against "
+                    "the Host header; '*.example.org' allowed). Default: localhost, 127.0.0.1, "
+                    "::1 and http.host unless it is 0.0.0.0 or ::. A station serving on a LAN "
+                    "name or IP must list it here.")
+
+    def effective_allowed_hosts(self) -> list[str]:
+        """``allowed_hosts`` as configured, else the loopback names plus ``host``."""
+        if self.allowed_hosts is not None:
+            return list(self.allowed_hosts)
+        hosts = list(LOOPBACK_HOSTS)
+        if self.host not in ("0.0.0.0", "::", "") and self.host not in hosts:
+            hosts.append(self.host)
+        return hosts
 
 
 class CentralConfig(StrictModel):
@@ -105,6 +141,9 @@ class CentralConfig(StrictModel):
     commissioning: CommissioningConfig = Field(
         default_factory=lambda: CommissioningConfig(),
         description="Walk-test durations (central/commissioning_config.py).")
+    health: HealthConfig = Field(
+        default_factory=lambda: HealthConfig(),
+        description="When /healthz reports central unhealthy (central/health_config.py).")
 
     @field_validator("data_dir", "db", "registry")
     @classmethod

@@ -20,6 +20,7 @@ Built on :class:`alarmlink.mqtt.MqttClient`:
 from __future__ import annotations
 
 import logging
+import time
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
@@ -43,6 +44,7 @@ class MqttBridge:
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
         self.client = MqttClient(config, name="central", clean=False)
+        self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():
             self.client.subscribe(self.topics.all_devices(channel), self._on_message, qos)
 
@@ -66,6 +68,12 @@ class MqttBridge:
         """The broker still had central's session at the last connect (None before one)."""
         return self.client.session_present
 
+    @property
+    def last_message_age_s(self) -> float | None:
+        """Seconds since the broker last delivered a message (None: none since start)."""
+        last = self._last_message
+        return None if last is None else time.monotonic() - last
+
     def wait_ready(self, timeout: float) -> bool:
         """Block until :attr:`ready` (or ``timeout`` seconds); returns :attr:`ready`."""
         return self.client.wait_ready(timeout)
@@ -87,4 +95,5 @@ class MqttBridge:
             logger.warning("publish to %s queued: not connected", topic)
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        self._last_message = time.monotonic()
         self.ingestor.handle(message.topic, bytes(message.payload))

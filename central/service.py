@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
+import time
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,14 @@ from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, e
 from central import audit_retention, commands, commissioning, incidents, registry
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
+from central.health import (
+    broker_problems,
+    database_problems,
+    free_bytes,
+    ingest_problems,
+    probe_loop,
+    writer_facts,
+)
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
@@ -84,6 +93,7 @@ class CentralService:
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.notifier = Notifier()
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = time.monotonic()
 
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, not retained; thread-safe (the writer thread publishes receipts)."""
@@ -106,6 +116,8 @@ class CentralService:
             loop.create_task(audit_retention.retention_loop(self.writer, self.config.audit,
                                                             self.clock),
                              name="audit-retention"),
+            loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
+                             name="health-probe"),
         ]
         logger.info("central started (db %s)", self.config.db_path)
 
@@ -166,22 +178,38 @@ class CentralService:
     # ------------------------------------------------------------ queries
 
     async def health(self) -> dict[str, Any]:
+        """``/healthz``: see :mod:`central.health` for what is judged and how."""
+        directory = self.config.db_path.parent
+        problems: list[str] = []
         try:
             await asyncio.wait_for(self.readers.run(_select_one), HEALTH_READ_TIMEOUT_S)
-            db_state = "ok"
         except sqlite3.Error as exc:
-            logger.exception("health check: database failed")
-            db_state = f"error: {exc}"
+            logger.error("health check: database read failed: %s", exc)
+            problems.append(f"database: read failed ({exc}) — check {directory} and "
+                            f"central's log")
         except TimeoutError:
             logger.error("health check: no database answer within %s s", HEALTH_READ_TIMEOUT_S)
-            db_state = f"error: no answer within {HEALTH_READ_TIMEOUT_S:g} s"
+            problems.append(f"database: no answer to a read within "
+                            f"{HEALTH_READ_TIMEOUT_S:g} s — check the disk holding {directory}")
+        free = await asyncio.to_thread(free_bytes, directory)
+        problems += database_problems(self.writer, self.config.health, directory,
+                                      self._started, free)
+        db_state = "ok" if not problems else "error: " + problems[0].removeprefix("database: ")
         if self.bridge is None:
-            mqtt, error = "disabled", None
+            mqtt, error, message_age = "disabled", None, None
         else:
             mqtt = _mqtt_state(self.bridge.connected, self.bridge.ready, self.bridge.last_error)
             error = self.bridge.last_error
-        return {"ok": db_state == "ok" and mqtt in ("connected", "disabled"), "db": db_state,
-                "mqtt": mqtt, "mqtt_error": error, "writes_pending": self.writer.pending}
+            message_age = self.bridge.last_message_age_s
+        facts = writer_facts(self.writer)
+        problems += ingest_problems(facts["ingest_lag_s"], self.config.health)
+        problems = broker_problems(mqtt, error) + problems
+        return {"ok": not problems, "problems": problems, "db": db_state,
+                "mqtt": mqtt, "mqtt_error": error,
+                "free_mb": None if free is None else round(free / (1024 * 1024), 1),
+                "last_broker_message_age_s": (None if message_age is None
+                                              else round(message_age, 3)),
+                **facts}
 
     async def devices(self, station: str | None = None) -> list[dict[str, Any]]:
         """Every device (or one station's) with its supervision state for the board."""

@@ -30,6 +30,7 @@ from central import incidents
 from central.api.audit import router as audit_router
 from central.api.commissioning import router as commissioning_router
 from central.api.devices import router as devices_router
+from central.api.edge import install_edge
 from central.api.health import router as health_router
 from central.api.incidents import router as incidents_router
 from central.api.snapshots import router as snapshots_router
@@ -65,6 +66,7 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
                   docs_url=None, redoc_url=None,
                   description="Venue alarms routed to police station duty officers.")
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    install_edge(app, config.http)
     for router in (incidents_router, devices_router, health_router, snapshots_router,
                    commissioning_router, audit_router):
         app.include_router(router)

@@ -11,7 +11,13 @@ from sqlite_utils import Database
 from alarmlink.wire import Outcome
 from central import incidents
 from central.api.deps import Service, acting_officer
-from central.api.models import ActionBody, Incident, IncidentDetail, ResolveBody
+from central.api.models import (
+    ActionBody,
+    Incident,
+    IncidentDetail,
+    IncidentId,
+    ResolveBody,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +46,7 @@ def _detail(db: Database, incident_id: int) -> dict[str, Any] | None:
 
 
 @router.get("/api/incidents/{incident_id}", response_model=IncidentDetail)
-async def get_incident(service: Service, incident_id: int) -> dict[str, Any]:
+async def get_incident(service: Service, incident_id: IncidentId) -> dict[str, Any]:
     detail = await service.readers.run(_detail, incident_id)
     if detail is None:
         raise HTTPException(404, f"incident {incident_id} does not exist")
@@ -64,27 +70,27 @@ _ANSWERS: dict[int | str, dict[str, Any]] = {404: {}, 409: {}}
 
 @router.post("/api/incidents/{incident_id}/acknowledge", response_model=Incident,
              responses=_ANSWERS)
-async def acknowledge(request: Request, service: Service, incident_id: int,
+async def acknowledge(request: Request, service: Service, incident_id: IncidentId,
                       body: ActionBody) -> dict[str, Any]:
     return await _act(request, service, incident_id, "acknowledge", body)
 
 
 @router.post("/api/incidents/{incident_id}/dispatch", response_model=Incident,
              responses=_ANSWERS)
-async def dispatch(request: Request, service: Service, incident_id: int,
+async def dispatch(request: Request, service: Service, incident_id: IncidentId,
                    body: ActionBody) -> dict[str, Any]:
     return await _act(request, service, incident_id, "dispatch", body)
 
 
 @router.post("/api/incidents/{incident_id}/resolve", response_model=Incident,
              responses=_ANSWERS)
-async def resolve(request: Request, service: Service, incident_id: int,
+async def resolve(request: Request, service: Service, incident_id: IncidentId,
                   body: ResolveBody) -> dict[str, Any]:
     return await _act(request, service, incident_id, "resolve", body, body.outcome)
 
 
 @router.post("/api/incidents/{incident_id}/close", response_model=Incident,
              responses=_ANSWERS)
-async def close(request: Request, service: Service, incident_id: int,
+async def close(request: Request, service: Service, incident_id: IncidentId,
                 body: ActionBody) -> dict[str, Any]:
     return await _act(request, service, incident_id, "close", body)

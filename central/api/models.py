@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
+from fastapi import Path
 from pydantic import BaseModel, Field, StringConstraints
 
 from alarmlink.config_base import StrictModel
@@ -11,6 +12,9 @@ from alarmlink.wire import CommandName, Outcome
 
 OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
+#: SQLite's largest INTEGER: a bigger id would make the query raise (a 500), not a 404.
+MAX_DB_INT = 2**63 - 1
+IncidentId = Annotated[int, Path(ge=1, le=MAX_DB_INT, description="Incident id")]
 
 
 class _Body(StrictModel):
@@ -186,9 +190,26 @@ class DeadLetter(BaseModel):
 
 
 class Health(BaseModel):
-    ok: bool
-    db: str
+    """``GET /healthz``: 200 when ``ok``, else 503; each problem is one line with its fix."""
+
+    ok: bool = Field(description="True when central can take alarms: broker link up, "
+                                 "database writing, ingest not lagging")
+    problems: list[str] = Field(default_factory=list, description="One line per failing "
+                                "part: cause and fix, e.g. 'database: disk full (SQLITE_FULL) "
+                                "at 12:03:04 — free space on /var/lib/alarmlink'")
+    db: str = Field(description="'ok' or 'error: ...' (the first database problem)")
     mqtt: Literal["connected", "subscribing", "subscription_refused", "disconnected", "disabled"]
     mqtt_error: str | None = None
     writes_pending: int = Field(0, description="Database writes queued or running on central's "
                                                "one writer thread")
+    ingest_lag_s: float = Field(0.0, description="How long the oldest queued database job "
+                                                 "(ingest, an action) has waited; 0 when idle")
+    last_commit_at: str | None = Field(None, description="Last successful database write "
+                                                         "(UTC)")
+    last_commit_age_s: float | None = Field(None, description="Seconds since that write")
+    last_write_error: str | None = Field(None, description="Last failed write: SQLite's error "
+                                                           "name and message, and when (UTC)")
+    free_mb: float | None = Field(None, description="Free space on the database's file "
+                                                    "system, MiB")
+    last_broker_message_age_s: float | None = Field(
+        None, description="Seconds since the broker last delivered a message (informational)")

@@ -23,7 +23,7 @@ from sqlite_utils import Database
 
 from central import incidents
 from central.api.deps import Service, acting_officer
-from central.api.models import ActionBody
+from central.api.models import MAX_DB_INT, ActionBody, IncidentId
 from central.snapshot_control import Action, SnapshotRequestError
 from central.snapshots import find_snapshot, incident_snapshots
 
@@ -57,8 +57,8 @@ def _filmstrip(db: Database, incident_id: int,
 
 
 @router.get("/api/incidents/{incident_id}/snapshots", responses={404: {}})
-async def list_snapshots(request: Request, service: Service, incident_id: int,
-                         since_id: int = Query(0, ge=0)) -> dict[str, Any]:
+async def list_snapshots(request: Request, service: Service, incident_id: IncidentId,
+                         since_id: int = Query(0, ge=0, le=MAX_DB_INT)) -> dict[str, Any]:
     incident, frames = await service.readers.run(_filmstrip, incident_id, since_id)
     if incident is None:
         raise HTTPException(404, f"incident {incident_id} does not exist")
@@ -101,7 +101,7 @@ async def _send(request: Request, service: Service, incident_id: int, action: Ac
 
 
 @router.post("/api/incidents/{incident_id}/snapshots/live", responses={404: {}, 409: {}})
-async def live_view(request: Request, service: Service, incident_id: int,
+async def live_view(request: Request, service: Service, incident_id: IncidentId,
                     body: LiveBody) -> dict[str, Any]:
     return await _send(request, service, incident_id, "live", body, live_s=body.live_s,
                        fps=body.fps)
@@ -109,12 +109,12 @@ async def live_view(request: Request, service: Service, incident_id: int,
 
 @router.post("/api/incidents/{incident_id}/snapshots/now",
              responses={404: {}, 409: {}, 429: {}})
-async def snapshot_now(request: Request, service: Service, incident_id: int,
+async def snapshot_now(request: Request, service: Service, incident_id: IncidentId,
                        body: ActionBody) -> dict[str, Any]:
     return await _send(request, service, incident_id, "now", body)
 
 
 @router.post("/api/incidents/{incident_id}/snapshots/stop", responses={404: {}})
-async def stop_live(request: Request, service: Service, incident_id: int,
+async def stop_live(request: Request, service: Service, incident_id: IncidentId,
                     body: ActionBody) -> dict[str, Any]:
     return await _send(request, service, incident_id, "stop", body)

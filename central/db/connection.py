@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -75,6 +76,27 @@ def open_db(path: Path | str, *, query_only: bool = False) -> Database:
     return db
 
 
+#: A commit observer: called with None after a commit, with the error when one failed.
+CommitObserver = Callable[[sqlite3.Error | None], None]
+_observers: weakref.WeakKeyDictionary[Database, CommitObserver] = weakref.WeakKeyDictionary()
+
+
+def observe_commits(db: Database, observer: CommitObserver) -> None:
+    """Tell ``observer`` the outcome of every outermost :func:`write_tx` on ``db``.
+
+    The writer uses it for ``/healthz`` (last commit, last error): ingest catches
+    its own failures and dead-letters them, so a failed commit would otherwise not
+    be seen outside the log.
+    """
+    _observers[db] = observer
+
+
+def _tell(db: Database, outcome: sqlite3.Error | None) -> None:
+    observer = _observers.get(db)
+    if observer is not None:
+        observer(outcome)
+
+
 @contextmanager
 def write_tx(db: Database) -> Iterator[Database]:
     """A write transaction that takes SQLite's write lock at the start.
@@ -85,14 +107,25 @@ def write_tx(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    db.execute("BEGIN IMMEDIATE")
+    try:
+        db.execute("BEGIN IMMEDIATE")
+    except sqlite3.Error as exc:
+        _tell(db, exc)
+        raise
     try:
         yield db
-    except BaseException:
+    except BaseException as exc:
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
+        if isinstance(exc, sqlite3.Error):
+            _tell(db, exc)
         raise
-    db.conn.execute("COMMIT")
+    try:
+        db.conn.execute("COMMIT")
+    except sqlite3.Error as exc:
+        _tell(db, exc)
+        raise
+    _tell(db, None)
 
 
 def query_one(db: Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:

@@ -342,3 +342,16 @@ UPDATE commissioning SET ends_at = strftime('%Y-%m-%dT%H:%M:%fZ', started_at, '+
     WHERE ends_at IS NULL;
 CREATE INDEX commissioning_open ON commissioning (ended_at, ends_at)
 """)
+
+
+@migrations()
+def m008_health_probe(db: Database) -> None:
+    # One row the writer rewrites every few seconds (central/health.py): a full disk or a
+    # broken database shows in /healthz even when no alarm arrives.
+    _run(db, """
+CREATE TABLE health_probe (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at TEXT NOT NULL,
+    count INTEGER NOT NULL DEFAULT 0
+)
+""")

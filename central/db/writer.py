@@ -30,13 +30,19 @@ lets the awaiting coroutine push it.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlite_utils import Database
+
+from central.db.connection import observe_commits
+from central.db.outcomes import CommitLog
 
 logger = logging.getLogger(__name__)
 
@@ -60,11 +66,23 @@ class Writer:
         self._pending = 0
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
+        #: Submission times (monotonic) of unfinished jobs, oldest first (jobs run in order).
+        self._submitted: dict[int, float] = {}
+        self._ids = itertools.count()
+        #: The last commit on this connection and the last failure (``/healthz``).
+        self.commits = CommitLog()
+        observe_commits(db, self.commits.record)
 
     @property
     def pending(self) -> int:
         """Jobs submitted and not finished (the one running included)."""
         return self._pending
+
+    def oldest_pending_age_s(self) -> float:
+        """How long the oldest unfinished job has waited or run (0 when idle): ingest lag."""
+        with self._lock:
+            oldest = next(iter(self._submitted.values()), None)
+        return 0.0 if oldest is None else time.monotonic() - oldest
 
     def serve_loop(self, loop: asyncio.AbstractEventLoop) -> None:
         """The server's event loop: :meth:`call` refuses to block it."""
@@ -81,7 +99,9 @@ class Writer:
                 raise WriterClosed(f"writer closed: {getattr(fn, '__qualname__', fn)} not run")
             future = self._executor.submit(self._job, fn, *args, **kwargs)
             self._pending += 1
-        future.add_done_callback(self._finished)
+            job_id = next(self._ids)
+            self._submitted[job_id] = time.monotonic()
+        future.add_done_callback(lambda done: self._finished(job_id, done))
         return future
 
     def call(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
@@ -136,11 +156,16 @@ class Writer:
     def _job(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
              **kwargs: P.kwargs) -> T:
         self._thread_id = threading.get_ident()
-        return fn(self.db, *args, **kwargs)
+        try:
+            return fn(self.db, *args, **kwargs)
+        except sqlite3.Error as exc:  # a write outside write_tx, or one it did not see
+            self.commits.record(exc)
+            raise
 
-    def _finished(self, _future: Future[Any]) -> None:
+    def _finished(self, job_id: int, _future: Future[Any]) -> None:
         with self._lock:
             self._pending -= 1
+            self._submitted.pop(job_id, None)
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

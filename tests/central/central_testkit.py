@@ -13,6 +13,9 @@ from fastapi import FastAPI
 from alarmlink.wire import Event, Receipt, Topics, decode, encode, new_id, utcnow
 from central.service import CentralService
 
+#: TestClient's base URL: a Host central allows by default ([http] allowed_hosts); the
+#: TestClient default, "testserver", is refused with 400 like any unknown host.
+TEST_BASE_URL = "http://127.0.0.1"
 DEMO_REGISTRY = Path(__file__).resolve().parents[2] / "central" / "demo_registry.toml"
 TOPICS = Topics()
 _seq = itertools.count(1)

@@ -16,7 +16,7 @@ from helpers import wait_for
 if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))
 
-from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, Recorder  # noqa: E402
+from central_testkit import DEMO_REGISTRY, TEST_BASE_URL, TOPICS, LiveServer, Recorder  # noqa: E402
 from sqlite_utils import Database  # noqa: E402
 
 from alarmlink.broker import free_port
@@ -60,7 +60,7 @@ def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]]
 def client(db_path: Path, recorder: Recorder) -> Iterator[TestClient]:
     """Central's app in FastAPI's TestClient (in process; publisher = recorder, no MQTT)."""
     config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
-    with TestClient(create_app(config, publisher=recorder)) as test_client:
+    with TestClient(create_app(config, publisher=recorder), base_url=TEST_BASE_URL) as test_client:
         yield test_client
 
 

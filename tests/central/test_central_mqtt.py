@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from central_testkit import DEMO_REGISTRY, TOPICS, make_event
+from central_testkit import DEMO_REGISTRY, TEST_BASE_URL, TOPICS, make_event
 from fastapi.testclient import TestClient
 from fixtures.mqtt import MqttTestClient
 from helpers import device_user, wait_for
@@ -138,7 +138,7 @@ def test_app_acknowledgement_reaches_the_device(
         mqtt_test_client: Callable[..., MqttTestClient]) -> None:
     config = CentralConfig(db=db_path, registry=DEMO_REGISTRY,
                            broker=broker_config(fresh_mosquitto))
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url=TEST_BASE_URL) as client:
         wait_for(lambda: client.get("/healthz").json()["mqtt"] == "connected",
                  what="central connected")
         school = device(mqtt_test_client, fresh_mosquitto)
@@ -151,6 +151,7 @@ def test_app_acknowledgement_reaches_the_device(
                  what="acknowledged receipt at the device")
         ack = receipts(school)[-1]
         assert ack.by == "officer-li" and ack.incident_id == 1
-    with TestClient(create_app(config)) as client:  # health reports a broken broker link
+    # health reports a broken broker link
+    with TestClient(create_app(config), base_url=TEST_BASE_URL) as client:
         fresh_mosquitto.stop()
         wait_for(lambda: client.get("/healthz").status_code == 503, what="503 without broker")

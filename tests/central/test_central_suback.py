@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from central_testkit import DEMO_REGISTRY, TOPICS
+from central_testkit import DEMO_REGISTRY, TEST_BASE_URL, TOPICS
 from dynsec_broker import ALLOW_ALL, dynsec_broker
 from fastapi.testclient import TestClient
 from helpers import CENTRAL_USER, wait_for
@@ -63,7 +63,7 @@ def test_health_reports_the_refused_subscription(events_only_broker: MosquittoBr
                                                  db_path: Path) -> None:
     config = CentralConfig(db=db_path, registry=DEMO_REGISTRY,
                            broker=broker_config(events_only_broker))
-    with TestClient(create_app(config)) as client:
+    with TestClient(create_app(config), base_url=TEST_BASE_URL) as client:
         health = wait_for(lambda: (h := client.get("/healthz")).json()["mqtt_error"] and h,
                           what="health with the refusal")
         assert health.status_code == 503
