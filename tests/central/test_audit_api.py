@@ -5,7 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from central_testkit import DEMO_REGISTRY, Recorder, event_message, make_event
+from central_testkit import (
+    DEMO_REGISTRY,
+    TEST_BASE_URL,
+    Recorder,
+    event_message,
+    make_event,
+)
 from fastapi.testclient import TestClient
 from helpers import wait_for
 
@@ -56,7 +62,8 @@ def test_central_prunes_old_audit_rows_at_start(db_path: Path, recorder: Recorde
     db.close()
     config = CentralConfig.model_validate({"db": db_path, "registry": DEMO_REGISTRY,
                                            "audit": {"retention_days": 180}})
-    with TestClient(create_app(config, publisher=recorder, clock=lambda: now)) as client:
+    with TestClient(create_app(config, publisher=recorder, clock=lambda: now),
+                    base_url=TEST_BASE_URL) as client:
         pruned = wait_for(lambda: client.get("/api/audit", params={"object": "audit_log"})
                           .json(), what="the audit.prune row")
     assert pruned[0]["action"] == "audit.prune" and pruned[0]["detail"]["rows"] == 2

@@ -8,7 +8,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from central_testkit import DEMO_REGISTRY, Recorder, event_message, make_event
+from central_testkit import (
+    DEMO_REGISTRY,
+    TEST_BASE_URL,
+    Recorder,
+    event_message,
+    make_event,
+)
 from fastapi.testclient import TestClient
 
 from central.api import create_app
@@ -38,7 +44,8 @@ def clock() -> Clock:
 def walk_client(db_path: Path, recorder: Recorder, clock: Clock) -> Iterator[TestClient]:
     config = CentralConfig.model_validate({"db": db_path, "registry": DEMO_REGISTRY,
                                            "commissioning": {"max_duration_s": 7200}})
-    with TestClient(create_app(config, publisher=recorder, clock=clock)) as test_client:
+    with TestClient(create_app(config, publisher=recorder, clock=clock),
+                    base_url=TEST_BASE_URL) as test_client:
         yield test_client
 
 
