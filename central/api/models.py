@@ -9,7 +9,6 @@ from pydantic import BaseModel, Field, StringConstraints
 from alarmlink.config_base import StrictModel
 from alarmlink.wire import CommandName, Outcome
 
-OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 
 
@@ -18,9 +17,8 @@ class _Body(StrictModel):
 
 
 class ActionBody(_Body):
-    """Every state-changing request says who acted."""
+    """A state-changing request. Who acts is the session's user, never the body."""
 
-    actor: OfficerId = Field(description="Id of the officer who acts, e.g. 'officer-li'.")
     note: Note = Field("", description="Free text for the incident log.")
 
 
@@ -136,7 +134,7 @@ CommandArgValue = str | int | float | bool | None
 
 
 class CommandBody(ActionBody):
-    """``POST /api/devices/{id}/commands``: what to run, who asks, how long it may wait."""
+    """``POST /api/devices/{id}/commands``: what to run and how long it may wait."""
 
     name: CommandName = Field(description="self_test | reload_config | reboot | silence | "
                                           "snapshot")
