@@ -16,8 +16,8 @@ from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
 from central import dead_letters, incidents
-from central.config import CentralConfig, load_config
 from central.auth.users import any_users
+from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
     County,

@@ -109,9 +109,9 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _db(args: argparse.Namespace) -> Any:
-    if not args.db.exists():
-        raise _Refused(f"database {args.db} does not exist: give central's --db "
-                       "(run `alarmlink central serve` once, or load the registry, first)")
+    if not args.db.parent.is_dir():
+        raise _Refused(f"directory {args.db.parent} does not exist: give central's --db "
+                       "(the database file is created there if it is new)")
     return open_db(args.db)
 
 

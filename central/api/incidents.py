@@ -10,9 +10,9 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Outcome
 from central import incidents
-from central.auth.permissions import Action
 from central.api.deps import CurrentPrincipal, Service, authorize
 from central.api.models import ActionBody, Incident, IncidentDetail, ResolveBody
+from central.auth.permissions import Action
 
 logger = logging.getLogger(__name__)
 

@@ -31,7 +31,8 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
 Action = Literal[
     "incident.read", "incident.acknowledge", "incident.dispatch", "incident.resolve",
     "incident.close", "snapshot.read", "snapshot.live",
-    "device.read", "device.self_test", "device.silence", "device.reload", "device.reboot", "device.revoke",
+    "device.read", "device.self_test", "device.silence", "device.reload", "device.reboot",
+    "device.revoke",
     "commissioning.read", "commissioning.start", "commissioning.stop",
     "registry.read", "dead_letter.read", "user.manage", "audit.read",
 ]
