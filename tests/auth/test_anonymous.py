@@ -22,6 +22,7 @@ from central.config import CentralConfig
 REGISTRY = Path(__file__).resolve().parents[2] / "central" / "demo_registry.toml"
 #: routes that must answer without a session
 PUBLIC = {("POST", "/api/login"), ("GET", "/api/setup"), ("GET", "/healthz"), ("GET", "/")}
+FORGED = {"Cookie": "alarmlink_session=" + "x" * 43}
 DUMMY = {"incident_id": "1", "device_id": "school-01", "ref": "abc", "username": "admin",
          "action": "disable"}
 
@@ -75,13 +76,13 @@ def test_anonymous_websocket_is_refused(anonymous: TestClient) -> None:
             pass
     assert info.value.status_code == 401
     with pytest.raises(WebSocketDenialResponse) as info:  # a made-up cookie is no session
-        with anonymous.websocket_connect("/ws", headers={"Cookie": "alarmlink_session=" + "x" * 43}):
+        with anonymous.websocket_connect("/ws", headers=FORGED):
             pass
     assert info.value.status_code == 401
 
 
 def test_a_forged_cookie_is_no_session(anonymous: TestClient) -> None:
-    answer = anonymous.get("/api/incidents", headers={"Cookie": "alarmlink_session=" + "x" * 43})
+    answer = anonymous.get("/api/incidents", headers=FORGED)
     assert answer.status_code == 401
 
 
