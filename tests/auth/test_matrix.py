@@ -27,15 +27,15 @@ NODES = {"admin": "root", "county_command": "county:duan",
 #: log's routes come with the audit tools)
 NO_ROUTE = {"device.revoke", "audit.read"}
 
-I = "{incident}"
+INC = "{incident}"
 REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
-    "incident.read": ("GET", f"/api/incidents/{I}", None),
-    "incident.acknowledge": ("POST", f"/api/incidents/{I}/acknowledge", {}),
-    "incident.dispatch": ("POST", f"/api/incidents/{I}/dispatch", {}),
-    "incident.resolve": ("POST", f"/api/incidents/{I}/resolve", {"outcome": "test"}),
-    "incident.close": ("POST", f"/api/incidents/{I}/close", {}),
-    "snapshot.read": ("GET", f"/api/incidents/{I}/snapshots", None),
-    "snapshot.live": ("POST", f"/api/incidents/{I}/snapshots/stop", {}),
+    "incident.read": ("GET", f"/api/incidents/{INC}", None),
+    "incident.acknowledge": ("POST", f"/api/incidents/{INC}/acknowledge", {}),
+    "incident.dispatch": ("POST", f"/api/incidents/{INC}/dispatch", {}),
+    "incident.resolve": ("POST", f"/api/incidents/{INC}/resolve", {"outcome": "test"}),
+    "incident.close": ("POST", f"/api/incidents/{INC}/close", {}),
+    "snapshot.read": ("GET", f"/api/incidents/{INC}/snapshots", None),
+    "snapshot.live": ("POST", f"/api/incidents/{INC}/snapshots/stop", {}),
     "device.read": ("GET", "/api/devices/school-01/commands", None),
     "device.self_test": ("POST", "/api/devices/school-01/commands", {"name": "self_test"}),
     "device.silence": ("POST", "/api/devices/school-01/commands", {"name": "silence"}),
@@ -83,7 +83,7 @@ def test_each_role_each_action(fresh_mosquitto: MosquittoBroker,
 
     outcome: dict[tuple[str, str], int] = {}
     for action, (method, path, body) in REQUESTS.items():
-        path = path.replace(I, str(incident["id"]))
+        path = path.replace(INC, str(incident["id"]))
         for role in ROLES:
             outcome[(role, action)] = _status(central, sessions[role], method, path, body)
 
