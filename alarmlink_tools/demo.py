@@ -133,6 +133,34 @@ def _wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60.0) -> 
     raise DemoError(f"central did not become healthy at {url} within {timeout:.0f}s")
 
 
+#: the demo's officers: user name, role, node (random passwords, printed at start)
+DEMO_USERS = (
+    ("admin", "admin", "root"),
+    ("duty-chengxiang", "duty_officer", "station:chengxiang"),
+    ("leader-chengxiang", "station_leader", "station:chengxiang"),
+    ("duty-dading", "duty_officer", "station:dading"),
+    ("installer", "installer", "station:chengxiang"),
+)
+
+
+def _demo_users(db: Path, secrets_dir: Path) -> list[tuple[str, str, str, str]]:
+    """Create the demo's users with the real CLI; returns (name, role, node, password)."""
+    made = []
+    for name, role, node in DEMO_USERS:
+        password = secrets.token_urlsafe(12)
+        secret = _private(secrets_dir / f"user-{name}.password", password)
+        user = ["--db", str(db), "--username", name, "--password-file", str(secret)]
+        done = subprocess.run([*CLI, "central", "user", "add", *user, "--role", role,
+                               "--node", node], capture_output=True, text=True, check=False)
+        if done.returncode != 0 and "already exists" in done.stderr:  # a kept --data-dir
+            done = subprocess.run([*CLI, "central", "user", "passwd", *user],
+                                  capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DemoError(f"could not create demo user {name}: {done.stderr.strip()}")
+        made.append((name, role, node, password))
+    return made
+
+
 def run_demo(args: argparse.Namespace) -> int:
     venues = [v.strip() for v in args.venues.split(",") if v.strip()]
     for venue in venues:
@@ -208,6 +236,7 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
     url = f"http://127.0.0.1:{port}"
     _spawn([*CLI, "central", "serve", "--config", str(central_conf)], "[central] ", children)
     _wait_http(url, children[0])
+    officers = _demo_users(workdir / "central" / "central.db", secrets_dir)
 
     for venue in venues:
         conf = _venue_config(
@@ -220,7 +249,9 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
         _spawn(cmd, "", children)
 
     print(f"\n  alarmlink demo is running.\n"
-          f"  Console:  {url}/   (type an officer name, click 'Enable sound')\n"
+          f"  Console:  {url}/   (log in as one of these, click 'Enable sound')\n"
+          + "".join(f"    {name:<20} {role:<15} {node:<20} password {password}\n"
+                    for name, role, node, password in officers) +
           f"  Broker:   {broker.url} ({protocol})\n"
           f"  Venues:   {', '.join(device_ids.values())} raise alarms every so often;\n"
           f"            their LED lines below show sent -> stored -> acknowledged.\n"

@@ -83,8 +83,13 @@ def add_provision_commands(sub: Any, name: str, help_text: str) -> None:
         cmd.add_argument("--device", required=True)
         where = cmd.add_mutually_exclusive_group(required=True)
         where.add_argument("--central-db", type=Path, help="central SQLite database")
-        where.add_argument("--central-url", help="central's HTTP address")
-        cmd.add_argument("--actor", default="installer")
+        where.add_argument("--central-url", help="central's HTTP address (log in with "
+                           "--username and --password-file)")
+        cmd.add_argument("--actor", default="installer",
+                         help="name recorded with --central-db (over HTTP: the user)")
+        cmd.add_argument("--username", help="your central user name (with --central-url)")
+        cmd.add_argument("--password-file", type=Path,
+                         help="file holding your central password (with --central-url)")
         if action == "start":
             cmd.add_argument("--installer", default="", help="name printed on the report")
             cmd.add_argument("--reason", required=True,
@@ -188,13 +193,35 @@ def cmd_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
-def _http(url: str, method: str, body: dict[str, Any] | None = None) -> bytes:
+def _http(url: str, method: str, body: dict[str, Any] | None = None,
+          headers: dict[str, str] | None = None) -> bytes:
     data = None if body is None else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
+                                 headers={"Content-Type": "application/json", **(headers or {})})
     with urllib.request.urlopen(req, timeout=15) as resp:
         payload: bytes = resp.read()
         return payload
+
+
+def _login(central_url: str, username: str | None, password_file: Path | None
+           ) -> dict[str, str]:
+    """Log in to central; the headers (session cookie, X-CSRF-Token) for the next calls."""
+    if not username or password_file is None:
+        raise ValueError("--central-url needs --username and --password-file (your central "
+                         "user, e.g. an installer account)")
+    try:
+        password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ValueError(f"cannot read {password_file}: {exc.strerror}") from None
+    req = urllib.request.Request(f"{central_url.rstrip('/')}/api/login", method="POST",
+                                 data=json.dumps({"username": username,
+                                                  "password": password}).encode(),
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=15) as resp:
+        answer = json.loads(resp.read())
+        cookies = [c.split(";", 1)[0] for c in resp.headers.get_all("set-cookie") or []]
+    session = next(c for c in cookies if c.startswith("alarmlink_session="))
+    return {"Cookie": session, "X-CSRF-Token": answer["csrf_token"]}
 
 
 def cmd_commission(args: argparse.Namespace) -> int:
@@ -204,20 +231,21 @@ def cmd_commission(args: argparse.Namespace) -> int:
         return _commission_db(args)
     except urllib.error.HTTPError as exc:
         return _fail(f"central answered {exc.code}: {exc.read().decode(errors='replace')}")
-    except (urllib.error.URLError, OSError) as exc:
+    except (urllib.error.URLError, OSError, ValueError) as exc:
         return _fail(str(exc))
 
 
 def _commission_http(args: argparse.Namespace) -> int:
+    headers = _login(args.central_url, args.username, args.password_file)
     base = f"{args.central_url.rstrip('/')}/api/devices/{args.device}/commissioning"
     if args.action in ("start", "stop") or getattr(args, "stop", False):
         body: dict[str, Any] = {"action": "stop" if args.action != "start" else "start",
-                                "actor": args.actor, "installer": getattr(args, "installer", "")}
+                                "installer": getattr(args, "installer", "")}
         if args.action == "start":
             body.update(reason=args.reason, duration_s=args.duration_s)
-        _http(base, "POST", body)
+        _http(base, "POST", body, headers)
     if args.action == "report":
-        args.out.write_bytes(_http(f"{base}/report", "GET"))
+        args.out.write_bytes(_http(f"{base}/report", "GET", None, headers))
         print(f"report written: {args.out}")
     else:
         print(f"device {args.device}: commissioning {args.action}")

@@ -17,6 +17,7 @@ from pydantic import SecretStr, ValidationError
 from alarmlink.config_base import ConfigError, describe_errors
 from central import dead_letters, incidents
 from central.audit import record_cli
+from central.auth.users import any_users
 from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.registry import (
@@ -39,6 +40,9 @@ from central.registry import (
 )
 
 logger = logging.getLogger(__name__)
+
+#: How to create the first admin (printed by serve on a central with no users).
+FIRST_ADMIN = "alarmlink central user add --db {db} --username admin --role admin --node root"
 
 
 def add_central_commands(sub: Any, name: str, help_text: str) -> None:
@@ -139,8 +143,10 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     dead.set_defaults(func=cmd_dead_letters)
 
     from central.broker_cli import add_broker_config_command
+    from central.user_cli import add_user_commands
 
     add_broker_config_command(commands)
+    add_user_commands(commands)
 
     from central.audit_cli import add_audit_commands
 
@@ -202,6 +208,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return _fail(str(exc))
     print(f"alarmlink central: console at http://{config.http.host}:{config.http.port}/ "
           f"(db {config.db_path}, broker {config.broker.url})", flush=True)
+    db = open_db(config.db_path)
+    try:
+        have_users = any_users(db)
+    finally:
+        db.close()
+    if not have_users:
+        print(f"alarmlink central: no users yet: create the first admin with "
+              f"`{FIRST_ADMIN.format(db=config.db_path)}`", flush=True)
     uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info")
     return 0
 

@@ -46,6 +46,18 @@ Example (every key is optional; these are the defaults unless noted)::
     default_duration_s = 3600
     max_duration_s = 14400
 
+    [auth]                                 # see central/auth/config.py
+    idle_timeout_s = 7200                  # the console's WebSocket keepalive counts as use
+    session_lifetime_s = 43200             # one shift
+    lockout_failures = 5                   # wrong passwords within lockout_window_s ...
+    lockout_window_s = 900
+    lockout_s = 900                        # ... lock the account this long
+    source_failures = 20                   # failed logins from one address within
+    source_window_s = 600                  # source_window_s -> 429 for that address
+    cookie_secure = "auto"                 # Secure cookie over https; or true / false
+    allowed_origins = []                   # extra origins allowed to POST
+    totp_roles = []                        # roles that must give a TOTP code
+
 The broker password is looked up in this order: ``password``, ``password_file``,
 then ``$CREDENTIALS_DIRECTORY/mqtt-password`` (systemd ``LoadCredential=``).
 Secrets are :class:`~pydantic.SecretStr` and never logged.
@@ -67,6 +79,7 @@ from alarmlink.config_base import (
     resolve_config_path,
 )
 from central.audit_config import AuditConfig
+from central.auth.config import AuthConfig
 from central.commissioning_config import CommissioningConfig
 from central.health_config import HealthConfig
 from central.snapshot_config import SnapshotsConfig
@@ -144,6 +157,9 @@ class CentralConfig(StrictModel):
     health: HealthConfig = Field(
         default_factory=lambda: HealthConfig(),
         description="When /healthz reports central unhealthy (central/health_config.py).")
+    auth: AuthConfig = Field(default_factory=lambda: AuthConfig(),
+                             description="Sessions, lockout, CSRF origins, second factor "
+                                         "(central/auth/config.py).")
 
     @field_validator("data_dir", "db", "registry")
     @classmethod

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -270,12 +271,20 @@ def get_incident(db: Database, incident_id: int) -> dict[str, Any] | None:
 
 
 def list_incidents(db: Database, *, station: str | None = None, open_only: bool = True,
-                   category: str | None = None, limit: int = 200) -> list[dict[str, Any]]:
-    """Incidents, newest first."""
-    where, params = [], []
+                   category: str | None = None, limit: int = 200,
+                   stations: Sequence[str] | None = None,
+                   venues: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    """Incidents, newest first. ``stations`` / ``venues``: only these (a user's scope)."""
+    where: list[str] = []
+    params: list[Any] = []
     if station is not None:
         where.append("i.station_id = ?")
         params.append(station)
+    for column, allowed in (("i.station_id", stations), ("i.venue_id", venues)):
+        if allowed is not None:
+            where.append(f"{column} IN ({', '.join('?' * len(allowed))})" if allowed
+                         else "0")
+            params.extend(allowed)
     if open_only:
         where.append("i." + _OPEN_SQL)
     if category is not None:

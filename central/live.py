@@ -1,6 +1,10 @@
 """Live push to duty consoles over a WebSocket.
 
-``GET /ws?station=ID`` (``station`` optional: all stations). Messages, JSON:
+``GET /ws?station=ID`` (``station`` optional: every station the user sees). It needs
+a logged-in session cookie and an allowed ``Origin`` (see :mod:`central.api.deps`):
+without a session the handshake is answered HTTP 401, from a foreign origin 403.
+A console receives only incidents of its user's part of the organisation
+(:class:`Scope`); ``station`` narrows that, never widens it. Messages, JSON:
 
 * first ``{"type": "snapshot", "incidents": [...]}``: the open incidents of the
   station, newest first, as ``GET /api/incidents`` returns them;
@@ -12,8 +16,10 @@
 * ``{"type": "pong", "id": ...}`` in answer to a ``{"type": "ping", "id": ...}``
   the console sent (``id`` echoed if it is a number or a string of at most
   :data:`MAX_PING_ID` characters, else null), through the same queue as
-  the incidents: it proves the push path is alive end to end. Anything else a
-  console sends is ignored.
+  the incidents: it proves the push path is alive end to end. A ping also counts
+  as use of the session (the duty-room screen stays logged in); when the session
+  has ended (logout, disabled user, timeout) the socket is closed with code
+  :data:`SESSION_ENDED_CLOSE_CODE`. Anything else a console sends is ignored.
 
 Changes are committed on central's writer thread (:mod:`central.db.writer`),
 which hands incidents over with ``loop.call_soon_threadsafe``
@@ -40,11 +46,26 @@ logger = logging.getLogger(__name__)
 CLIENT_QUEUE_SIZE = 256
 SLOW_CLIENT_CLOSE_CODE = 1013
 MAX_PING_ID = 64
+SESSION_ENDED_CLOSE_CODE = 4401
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What a console may receive: None = every station / every venue of them."""
+
+    stations: frozenset[str] | None = None
+    venues: frozenset[str] | None = None
+
+    def sees(self, incident: dict[str, Any]) -> bool:
+        if self.stations is not None and incident.get("station_id") not in self.stations:
+            return False
+        return self.venues is None or incident.get("venue_id") in self.venues
 
 
 @dataclass(eq=False)
 class _Client:
     station: str | None
+    scope: Scope = field(default_factory=Scope)
     queue: asyncio.Queue[dict[str, Any] | None] = field(
         default_factory=lambda: asyncio.Queue(CLIENT_QUEUE_SIZE))
     dropped: bool = False
@@ -82,6 +103,8 @@ class LiveHub:
         for client in list(self._clients):
             if client.station is not None and client.station != incident.get("station_id"):
                 continue
+            if not client.scope.sees(incident):
+                continue
             self._queue(client, message)
 
     def _queue(self, client: _Client, message: dict[str, Any]) -> None:
@@ -102,20 +125,24 @@ class LiveHub:
         client.queue.put_nowait(None)  # wakes the sender, which closes the socket
 
     async def serve(self, websocket: WebSocket, station: str | None,
-                    snapshot: Callable[[str | None], Awaitable[list[dict[str, Any]]]]) -> None:
+                    snapshot: Callable[[str | None], Awaitable[list[dict[str, Any]]]], *,
+                    scope: Scope | None = None,
+                    alive: Callable[[], Awaitable[bool]] | None = None) -> None:
         """Run one console connection until it closes or is dropped.
 
         The client is registered before the snapshot is read (off the loop, by
         ``snapshot``), so every change is in the snapshot, in the queue, or in
         both (then the queued copy is not newer and the console ignores it).
+        ``scope`` filters what the client gets (the snapshot too); ``alive`` is
+        awaited on every ping: False closes the socket (the session ended).
         """
         await websocket.accept()
-        client = _Client(station)
+        client = _Client(station, scope or Scope())
         self._clients.add(client)
         try:
-            incidents = await snapshot(station)
+            incidents = [i for i in await snapshot(station) if client.scope.sees(i)]
             await websocket.send_json({"type": "snapshot", "incidents": incidents})
-            receiver = asyncio.create_task(self._drain_incoming(websocket, client))
+            receiver = asyncio.create_task(self._drain_incoming(websocket, client, alive))
             try:
                 while True:
                     getter = asyncio.create_task(client.queue.get())
@@ -123,6 +150,10 @@ class LiveHub:
                                                  return_when=asyncio.FIRST_COMPLETED)
                     if receiver in done:
                         getter.cancel()
+                        if not receiver.cancelled() and receiver.exception() is None \
+                                and receiver.result() == "session ended":
+                            client.dropped = True
+                            await websocket.close(SESSION_ENDED_CLOSE_CODE, "session ended")
                         return
                     message = getter.result()
                     if message is None:
@@ -141,14 +172,17 @@ class LiveHub:
                 except (RuntimeError, OSError) as exc:  # the client went away first
                     logger.debug("closing console socket: %s", exc)
 
-    async def _drain_incoming(self, websocket: WebSocket, client: _Client) -> None:
+    async def _drain_incoming(self, websocket: WebSocket, client: _Client,
+                              alive: Callable[[], Awaitable[bool]] | None) -> str:
         """Answer pings; reading also notices when the console goes away."""
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
-                return
+                return "disconnected"
             ping = _parse_ping(message.get("text"))
             if ping is not None:
+                if alive is not None and not await alive():
+                    return "session ended"
                 ping_id = ping.get("id")
                 if isinstance(ping_id, bool) or not isinstance(ping_id, int | float | str) or (
                         isinstance(ping_id, str) and len(ping_id) > MAX_PING_ID):

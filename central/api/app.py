@@ -28,14 +28,18 @@ from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
 from central import incidents
 from central.api.audit import router as audit_router
+from central.api.auth import router as auth_router
 from central.api.commissioning import router as commissioning_router
+from central.api.deps import lookup_session, origin_allowed
 from central.api.devices import router as devices_router
 from central.api.edge import install_edge
 from central.api.health import router as health_router
 from central.api.incidents import router as incidents_router
 from central.api.snapshots import router as snapshots_router
+from central.api.users import router as users_router
 from central.config import CentralConfig
 from central.ingest import Clock, Publish
+from central.live import Scope
 from central.service import CentralService
 
 logger = logging.getLogger(__name__)
@@ -67,18 +71,44 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
                   description="Venue alarms routed to police station duty officers.")
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     install_edge(app, config.http)
-    for router in (incidents_router, devices_router, health_router, snapshots_router,
-                   commissioning_router, audit_router):
+    for router in (auth_router, users_router, incidents_router, devices_router,
+                   health_router, snapshots_router, commissioning_router, audit_router):
         app.include_router(router)
 
     @app.websocket("/ws")
     async def live(websocket: WebSocket, station: str | None = None) -> None:
+        """The console's live push: a session and an allowed Origin, else refused."""
         service: CentralService = websocket.app.state.central
+        if not origin_allowed(websocket, service.config.auth):
+            logger.warning("console WebSocket from foreign origin %s refused",
+                           websocket.headers.get("origin"))
+            await websocket.send_denial_response(JSONResponse(
+                {"detail": "cross-origin WebSocket refused"}, status_code=403))
+            return
+        session = await lookup_session(service, websocket)
+        if session is None:
+            await websocket.send_denial_response(JSONResponse(
+                {"detail": "login required"}, status_code=401))
+            return
+        principal = session.principal
+        if not principal.may("incident.read"):
+            await websocket.send_denial_response(JSONResponse(
+                {"detail": f"your role {principal.role} may not read incidents"},
+                status_code=403))
+            return
 
         async def snapshot(station_id: str | None) -> list[dict[str, Any]]:
-            return await service.readers.run(incidents.list_incidents, station=station_id)
+            return await service.readers.run(
+                incidents.list_incidents, station=station_id,
+                stations=principal.station_filter,
+                venues=None if principal.venues is None else sorted(principal.venues))
 
-        await service.hub.serve(websocket, station or None, snapshot)
+        async def alive() -> bool:
+            return await lookup_session(service, websocket) is not None
+
+        await service.hub.serve(websocket, station or None, snapshot,
+                                scope=Scope(principal.stations, principal.venues),
+                                alive=alive)
 
     @app.get("/", include_in_schema=False)
     async def console() -> FileResponse:

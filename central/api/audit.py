@@ -10,10 +10,11 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
-from sqlite_utils import Database
 
 from central import audit, incidents
-from central.api.deps import Service
+from central.api.deps import CurrentPrincipal, Service, authorize
+from central.api.incidents import authorize_incident
+from central.api.models import IncidentId
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ router = APIRouter(tags=["audit"])
 @router.get("/api/audit")
 async def list_audit(
     service: Service,
+    principal: CurrentPrincipal,
     object: str | None = Query(None, max_length=200,  # noqa: A002 - the column's name
                                description="Only rows about this object, e.g. incident:12"),
     username: str | None = Query(None, max_length=120, description="Only this user's acts"),
@@ -31,26 +33,24 @@ async def list_audit(
     limit: int = Query(200, ge=1, le=audit.LIST_LIMIT_MAX),
 ) -> list[dict[str, Any]]:
     """Audit rows, newest first (every column, ``detail`` decoded)."""
-    # TODO(auth): audit.read
+    await authorize(service, principal, "audit.read", obj="audit")
     if since is not None and since.tzinfo is None:
         raise HTTPException(422, "since: give a time zone, e.g. 2026-11-01T00:00:00+08:00")
     return await service.readers.run(audit.list_entries, object=object, username=username,
                                      since=since, limit=limit)
 
 
-def _incident_audit(db: Database, incident_id: int, limit: int) -> list[dict[str, Any]] | None:
-    if incidents.get_incident(db, incident_id) is None:
-        return None
-    return audit.list_entries(db, object=f"incident:{incident_id}", limit=limit)
-
-
-@router.get("/api/incidents/{incident_id}/audit", responses={404: {}})
-async def incident_audit(service: Service, incident_id: int,
+@router.get("/api/incidents/{incident_id}/audit", responses={403: {}, 404: {}})
+async def incident_audit(service: Service, principal: CurrentPrincipal,
+                         incident_id: IncidentId,
                          limit: int = Query(200, ge=1, le=audit.LIST_LIMIT_MAX)
                          ) -> list[dict[str, Any]]:
-    """Who did what to one incident (allowed and denied), newest first."""
-    # TODO(auth): incident.read
-    rows = await service.readers.run(_incident_audit, incident_id, limit)
-    if rows is None:
+    """Who did what to one incident (allowed and denied), newest first: for whoever
+    may read the incident (the incident page shows it)."""
+    await authorize(service, principal, "incident.read", obj=f"incident:{incident_id}")
+    incident = await service.readers.run(incidents.get_incident, incident_id)
+    if incident is None:
         raise HTTPException(404, f"incident {incident_id} not found")
-    return rows
+    await authorize_incident(service, principal, "incident.read", incident)
+    return await service.readers.run(audit.list_entries, object=f"incident:{incident_id}",
+                                     limit=limit)

@@ -11,13 +11,15 @@ import logging
 from datetime import timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 from pydantic import Field, StringConstraints
 
 from central import commissioning
-from central.api.deps import Service, acting_officer
+from central.api.deps import CurrentPrincipal, Service, authorize
+from central.api.devices import authorize_device
 from central.api.models import ActionBody
+from central.auth.permissions import Action
 
 logger = logging.getLogger(__name__)
 
@@ -36,11 +38,14 @@ class CommissioningBody(ActionBody):
                                    "most max_duration_s); it ends by itself then.")
 
 
-@router.post("/api/devices/{device_id}/commissioning", responses={404: {}, 409: {}})
-async def commission(request: Request, service: Service, device_id: str,
+@router.post("/api/devices/{device_id}/commissioning", responses={403: {}, 404: {}, 409: {}})
+async def commission(service: Service, principal: CurrentPrincipal, device_id: str,
                      body: CommissioningBody) -> dict[str, Any]:
     """Start or stop a walk test: while it runs the device's events are test events."""
-    actor = acting_officer(request, body)
+    await authorize_device(service, principal, "commissioning." + body.action,  # type: ignore[arg-type]
+                           device_id,
+                           audit_allowed=True)
+    actor = principal.username
     limits = service.config.commissioning
     if body.action == "start":
         if body.reason is None:
@@ -62,19 +67,27 @@ async def commission(request: Request, service: Service, device_id: str,
         raise HTTPException(code, str(exc)) from None
 
 
-@router.get("/api/commissioning/active")
-async def active_walk_tests(service: Service) -> list[dict[str, Any]]:
-    """Walk tests running now: device, venue, station, reason, who started it, end time.
+@router.get("/api/commissioning/active", responses={403: {}})
+async def active_walk_tests(service: Service,
+                            principal: CurrentPrincipal) -> list[dict[str, Any]]:
+    """Walk tests running now in the user's part of the tree: device, venue, station,
+    reason, who started it, end time.
 
-    ``ends_at`` is UTC; ``ends_at_local`` is HH:MM in ``[audit] timezone``.
+    ``ends_at`` is UTC; ``ends_at_local`` is HH:MM in ``[audit] timezone``. Anyone who
+    sees incidents or walk tests sees these (the console's banner).
     """
-    # TODO(auth): incident.read (the user's stations only)
-    return await service.readers.run(commissioning.active_walk_tests, service.clock(),
+    action: Action = "incident.read" if principal.may("incident.read") else \
+        "commissioning.read"
+    await authorize(service, principal, action)
+    rows = await service.readers.run(commissioning.active_walk_tests, service.clock(),
                                      service.config.audit.timezone)
+    return [r for r in rows if principal.sees_venue(r["venue_id"], r["station_id"])]
 
 
-@router.get("/api/devices/{device_id}/commissioning", responses={404: {}})
-async def commissioning_state(service: Service, device_id: str) -> dict[str, Any]:
+@router.get("/api/devices/{device_id}/commissioning", responses={403: {}, 404: {}})
+async def commissioning_state(service: Service, principal: CurrentPrincipal,
+                              device_id: str) -> dict[str, Any]:
+    await authorize_device(service, principal, "commissioning.read", device_id)
     try:
         return await service.readers.run(commissioning.session_view, device_id,
                                           service.clock())
@@ -83,9 +96,11 @@ async def commissioning_state(service: Service, device_id: str) -> dict[str, Any
 
 
 @router.get("/api/devices/{device_id}/commissioning/report", response_class=HTMLResponse,
-            responses={404: {}})
-async def commissioning_report(service: Service, device_id: str) -> HTMLResponse:
+            responses={403: {}, 404: {}})
+async def commissioning_report(service: Service, principal: CurrentPrincipal,
+                               device_id: str) -> HTMLResponse:
     """The printable HTML commissioning report of the latest walk test."""
+    await authorize_device(service, principal, "commissioning.read", device_id)
     try:
         view = await service.readers.run(commissioning.session_view, device_id,
                                          service.clock())

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from central.api.deps import Service
+from central.api.deps import CurrentPrincipal, Service, authorize
 from central.api.models import DeadLetter, Health
 from central.dead_letters import list_dead_letters
 
@@ -18,8 +18,9 @@ router = APIRouter()
 
 
 @router.get("/api/dead-letters", response_model=list[DeadLetter], tags=["ingest"])
-async def dead_letters(service: Service,
+async def dead_letters(service: Service, principal: CurrentPrincipal,
                        limit: int = Query(100, ge=1, le=1000)) -> list[dict[str, Any]]:
+    await authorize(service, principal, "dead_letter.read")
     return await service.readers.run(list_dead_letters, limit)
 
 

@@ -10,7 +10,6 @@ from pydantic import BaseModel, Field, StringConstraints
 from alarmlink.config_base import StrictModel
 from alarmlink.wire import CommandName, Outcome
 
-OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
 Note = Annotated[str, StringConstraints(max_length=2000)]
 #: SQLite's largest INTEGER: a bigger id would make the query raise (a 500), not a 404.
 MAX_DB_INT = 2**63 - 1
@@ -22,9 +21,8 @@ class _Body(StrictModel):
 
 
 class ActionBody(_Body):
-    """Every state-changing request says who acted."""
+    """A state-changing request. Who acts is the session's user, never the body."""
 
-    actor: OfficerId = Field(description="Id of the officer who acts, e.g. 'officer-li'.")
     note: Note = Field("", description="Free text for the incident log.")
 
 
@@ -140,7 +138,7 @@ CommandArgValue = str | int | float | bool | None
 
 
 class CommandBody(ActionBody):
-    """``POST /api/devices/{id}/commands``: what to run, who asks, how long it may wait."""
+    """``POST /api/devices/{id}/commands``: what to run and how long it may wait."""
 
     name: CommandName = Field(description="self_test | reload_config | reboot | silence | "
                                           "snapshot")

@@ -31,7 +31,8 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
 Action = Literal[
     "incident.read", "incident.acknowledge", "incident.dispatch", "incident.resolve",
     "incident.close", "snapshot.read", "snapshot.live",
-    "device.read", "device.self_test", "device.reload", "device.reboot", "device.revoke",
+    "device.read", "device.self_test", "device.silence", "device.reload", "device.reboot",
+    "device.revoke",
     "commissioning.read", "commissioning.start", "commissioning.stop",
     "registry.read", "dead_letter.read", "user.manage", "audit.read",
 ]
@@ -53,6 +54,7 @@ MATRIX: Final[dict[Action, frozenset[str]]] = {
     "snapshot.live": _OFFICERS,
     "device.read": _FIELD,
     "device.self_test": _OFFICERS | {"installer"},
+    "device.silence": _OFFICERS,
     "device.reload": _LEADERS,
     "device.reboot": _LEADERS,
     "device.revoke": _LEADERS,

@@ -11,7 +11,8 @@
     ["", "Outcome…"], ["real_fire", "Real fire"], ["false_alarm", "False alarm"],
     ["test", "Test"], ["malicious", "Malicious"], ["other", "Other"],
   ];
-  const KEY_OFFICER = "alarmlink.officer";
+  const api = window.alarmlink.api;
+  const KEEPALIVE_MS = 30000;  // a ping keeps the live push and the session in use
   const KEY_STATION = "alarmlink.station";
   const state = {
     incidents: new Map(),   // id -> incident (open ones only)
@@ -194,18 +195,11 @@
       showError("Choose the outcome before resolving.");
       return;
     }
-    const actor = $("officer").value.trim();
-    if (!actor) {
-      showError("Enter your officer id (top right) before acting.");
-      $("officer").focus();
-      return;
-    }
     b.disabled = true;
     try {
-      const response = await fetch(`/api/incidents/${id}/${action}`, {
+      const response = await api(`/api/incidents/${id}/${action}`, {
         method: "POST",
-        headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ actor, ...extra }),
+        body: JSON.stringify({ ...extra }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
@@ -235,6 +229,13 @@
     const ws = new WebSocket(`${scheme}://${location.host}/ws${query}`);
     state.ws = ws;
     ws.onopen = () => { state.retries = 0; setConn(true, "live"); };
+    const keepalive = setInterval(() => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: "ping", id: Date.now() }));
+    }, KEEPALIVE_MS);
+    ws.addEventListener("close", (event) => {
+      clearInterval(keepalive);
+      if (event.code === 4401) window.alarmlink.showLogin(true);  // the session ended
+    });
     ws.onmessage = (event) => {
       if (ws !== state.ws) return;
       const msg = JSON.parse(event.data);
@@ -268,7 +269,7 @@
 
   async function loadStations() {
     try {
-      const response = await fetch("/api/stations");
+      const response = await api("/api/stations");
       const stations = await response.json();
       const select = $("station");
       for (const s of stations) {
@@ -316,7 +317,7 @@
   async function loadDevices() {
     const query = state.station ? `?station=${encodeURIComponent(state.station)}` : "";
     try {
-      const response = await fetch(`/api/devices${query}`);
+      const response = await api(`/api/devices${query}`);
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
       const devices = await response.json();
       devices.sort((a, b) => (STATE_ORDER[a.state || "never"] - STATE_ORDER[b.state || "never"])
@@ -347,13 +348,12 @@
     reconnect();
     loadDevices();
   });
-  const officer = $("officer");
-  officer.value = localStorage.getItem(KEY_OFFICER) || "";
-  officer.addEventListener("input", () => localStorage.setItem(KEY_OFFICER, officer.value.trim()));
 
-  render();
-  connect();
-  loadStations();
-  loadDevices();
-  setInterval(loadDevices, 5000);
+  window.alarmlink.whenLoggedIn(() => {
+    render();
+    connect();
+    loadStations();
+    loadDevices();
+    setInterval(loadDevices, 5000);
+  });
 })();

@@ -84,18 +84,11 @@
   }
 
   async function request(id, action, extra, button) {
-    const actor = $("officer").value.trim();
     const error = $("error");
-    if (!actor) {
-      error.textContent = "Enter your officer id (top right) before asking for pictures.";
-      error.hidden = false;
-      return;
-    }
     button.disabled = true;
     try {
-      const response = await fetch(`/api/incidents/${id}/snapshots/${action}`, {
-        method: "POST", headers: { "Content-Type": "application/json" },
-        body: JSON.stringify({ actor, ...extra }),
+      const response = await window.alarmlink.api(`/api/incidents/${id}/snapshots/${action}`, {
+        method: "POST", body: JSON.stringify({ ...extra }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
@@ -119,7 +112,7 @@
 
   async function poll(id) {
     const s = stripFor(id);
-    const response = await fetch(`/api/incidents/${id}/snapshots?since_id=${s.lastId}`);
+    const response = await window.alarmlink.api(`/api/incidents/${id}/snapshots?since_id=${s.lastId}`);
     if (!response.ok) return;
     const body = await response.json();
     s.liveUntil = body.live_until;

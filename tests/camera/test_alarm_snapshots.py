@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import time
-import urllib.request
 from pathlib import Path
 
 from camera_testkit import camera_venue, incident_frames, open_incident, phases
@@ -55,7 +54,7 @@ def test_alarm_pictures_with_pre_alarm_frames_are_at_central_within_2_seconds(
     assert len({f["sha256"] for f in frames}) == len(frames), "frames must differ"
 
     alarm = next(f for f in frames if f["phase"] == "alarm")
-    with urllib.request.urlopen(central_process.url + alarm["url"], timeout=5) as resp:
+    with central_process.open(alarm["url"]) as resp:
         assert resp.headers["Content-Type"] == "image/jpeg"
         body = resp.read()
     assert body.startswith(wire.JPEG_MAGIC) and len(body) == alarm["size"]
@@ -65,8 +64,7 @@ def test_alarm_pictures_with_pre_alarm_frames_are_at_central_within_2_seconds(
     assert Image.open(io.BytesIO(body)).size == (1280, 720)
     by_sha = central_process.api("GET", f"/api/incidents/{incident['id']}/snapshots")
     assert by_sha["snapshots"][0]["url"].endswith(".jpg")
-    with urllib.request.urlopen(f"{central_process.url}/api/snapshots/{alarm['sha256']}.jpg",
-                                timeout=5) as resp:
+    with central_process.open(f"/api/snapshots/{alarm['sha256']}.jpg") as resp:
         assert resp.read() == body
     stored = central_process.rows("SELECT sha256 FROM snapshots WHERE id = ?", (alarm["id"],))[0]
     on_disk = central_process.workdir / "snapshots" / stored["sha256"][:2] / stored["sha256"][2:4]

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from camera_testkit import camera_venue
+from fixtures.auth import TEST_PASSWORD, TEST_USER
+from fixtures.browser import console_login
 from fixtures.central import CentralProcess
 from helpers import wait_for
 from playwright.sync_api import Page, expect
@@ -33,9 +35,8 @@ def test_filmstrip_shows_the_alarm_frames_and_the_live_view(
         page.on("request", lambda request: requested.append(request.url))
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.set_default_timeout(10_000)
-        page.goto(central_process.url + "/")
+        console_login(page, central_process.url, TEST_USER, TEST_PASSWORD)
         expect(page.locator("#conn")).to_have_text("live")
-        page.fill("#officer", "officer-li")
         wait_for(lambda: sim.agent.connected and camera.frames_captured >= 2,
                  what="agent connected with pre-alarm frames")
         sim.press("gate-button")

@@ -18,7 +18,7 @@ from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
 from simulators.venue import VenueSimulator
 
-OFFICER = {"actor": "officer-li"}
+OFFICER = {}
 
 
 def live_frames(central: CentralProcess, incident_id: int) -> list[dict[str, object]]:

@@ -63,7 +63,7 @@ def alarm_then_outage(mosquitto: MosquittoBroker, central: CentralProcess, tmp_p
         incident = wait_for(lambda: open_incident(central), what="incident at central")
         # The officer watches live (routine frames) when the link goes down.
         central.api("POST", f"/api/incidents/{incident['id']}/snapshots/live",
-                    {"actor": "officer-li", "live_s": live_s, "fps": fps})
+                    {"live_s": live_s, "fps": fps})
         wait_for(lambda: central.rows("SELECT 1 FROM snapshots WHERE phase = 'live'"),
                  what="live frames arriving")
         mosquitto.stop()
@@ -155,7 +155,7 @@ def test_sixty_second_outage_with_live_view_running(
         wait_for(lambda: sim.agent.outbox.depth() == 0, timeout=30,
                  what="alarm events stored after reconnect")
         central_process.api("POST", f"/api/incidents/{incident['id']}/snapshots/stop",
-                            {"actor": "officer-li"})
+                            {})
         wait_for(lambda: camera.idle, timeout=30, what="live view stopped")
         wait_for(lambda: camera.outbox.stats()["frames"] == 0, timeout=30,
                  what="snapshot outbox drained")

@@ -9,6 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI
+from fixtures.auth import Session
 
 from alarmlink.wire import Event, Receipt, Topics, decode, encode, new_id, utcnow
 from central.service import CentralService
@@ -63,6 +64,13 @@ class LiveServer:
     url: str
     app: FastAPI
     recorder: Recorder
+    #: the admin ``officer-li``, logged in
+    session: Session
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Session cookie and X-CSRF-Token of :attr:`session`."""
+        return self.session.headers
 
     @property
     def service(self) -> CentralService:

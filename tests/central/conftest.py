@@ -17,6 +17,7 @@ if str(Path(__file__).parent) not in sys.path:
     sys.path.append(str(Path(__file__).parent))
 
 from central_testkit import DEMO_REGISTRY, TEST_BASE_URL, TOPICS, LiveServer, Recorder  # noqa: E402
+from fixtures.auth import add_user, login, login_testclient  # noqa: E402
 from sqlite_utils import Database  # noqa: E402
 
 from alarmlink.broker import free_port
@@ -58,9 +59,12 @@ def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]]
 
 @pytest.fixture
 def client(db_path: Path, recorder: Recorder) -> Iterator[TestClient]:
-    """Central's app in FastAPI's TestClient (in process; publisher = recorder, no MQTT)."""
+    """Central's app in FastAPI's TestClient (in process; publisher = recorder, no MQTT),
+    logged in as the admin ``officer-li`` (cookie kept, X-CSRF-Token sent)."""
     config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
+    add_user(db_path)
     with TestClient(create_app(config, publisher=recorder), base_url=TEST_BASE_URL) as test_client:
+        login_testclient(test_client)
         yield test_client
 
 
@@ -73,7 +77,8 @@ def central_config(db_path: Path) -> CentralConfig:
 @pytest.fixture
 def live_server(central_config: CentralConfig, recorder: Recorder) -> Iterator[LiveServer]:
     """Central's app served by a real uvicorn on a loopback port, in this process
-    (publisher = recorder, no MQTT)."""
+    (publisher = recorder, no MQTT); ``session`` is the admin ``officer-li`` logged in."""
+    add_user(central_config.db_path)
     app = create_app(central_config, publisher=recorder)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
@@ -83,7 +88,8 @@ def live_server(central_config: CentralConfig, recorder: Recorder) -> Iterator[L
     wait_for(lambda: server.started or not thread.is_alive(), what="uvicorn start")
     assert server.started, "uvicorn did not start"
     try:
-        yield LiveServer(f"http://127.0.0.1:{port}", app, recorder)
+        url = f"http://127.0.0.1:{port}"
+        yield LiveServer(url, app, recorder, login(url))
     finally:
         server.should_exit = True
         thread.join(timeout=10)

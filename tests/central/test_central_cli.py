@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from central_testkit import DEMO_REGISTRY, TOPICS, Recorder
+from fixtures.auth import TEST_PASSWORD, add_user_cli, login
 from helpers import wait_for
 from sqlite_utils import Database
 
@@ -57,10 +58,21 @@ def test_serve_runs_until_interrupted(shared_mosquitto: MosquittoBroker, tmp_pat
 
         wait_for(healthy, timeout=20, what="central serve to be healthy")
         assert proc.poll() is None, proc.stdout.read() if proc.stdout else ""
-        stations = httpx.get(f"http://127.0.0.1:{port}/api/stations").json()
+        url = f"http://127.0.0.1:{port}"
+        assert httpx.get(f"{url}/api/stations").status_code == 401
+        assert httpx.get(f"{url}/api/setup").json() == {"users": False}
+        # the first admin, exactly as serve's hint says, while central runs
+        add_user_cli(tmp_path / "c.db", tmp_path, "admin", "admin", "root")
+        session = login(url, "admin")
+        stations = httpx.get(f"{url}/api/stations", headers=session.headers).json()
         assert len(stations) == 2
+        assert httpx.get(f"{url}/api/setup").json() == {"users": True}
     finally:
         proc.send_signal(signal.SIGINT)
         output = proc.communicate(timeout=20)[0].decode()
     assert proc.returncode == 0, output
     assert "central-test-pw" not in output
+    hint = ("no users yet: create the first admin with `alarmlink central user add --db "
+            f"{tmp_path / 'c.db'} --username admin --role admin --node root`")
+    assert hint in output
+    assert TEST_PASSWORD not in output and session.token not in output

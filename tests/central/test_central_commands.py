@@ -21,7 +21,7 @@ def test_command_is_stored_published_and_its_result_joined(client: TestClient,
                                                            recorder: Recorder) -> None:
     before = utcnow()
     response = client.post("/api/devices/school-01/commands",
-                           json={"name": "self_test", "actor": "officer-li", "ttl_s": 30,
+                           json={"name": "self_test", "ttl_s": 30,
                                  "args": {"verbose": True}})
     assert response.status_code == 202, response.text
     sent = response.json()
@@ -44,11 +44,11 @@ def test_command_is_stored_published_and_its_result_joined(client: TestClient,
 
 def test_expired_refusal_and_unanswered_commands_are_told_apart(client: TestClient) -> None:
     refused = client.post("/api/devices/school-01/commands",
-                          json={"name": "reboot", "actor": "officer-li"}).json()
+                          json={"name": "reboot"}).json()
     service(client).ingestor.handle(TOPICS.cmd_result("school-01"), encode(CommandResult(
         cmd_id=refused["cmd_id"], ok=False, ts=utcnow(), detail={"reason": "expired"})))
     quiet = client.post("/api/devices/school-01/commands",
-                        json={"name": "reload_config", "actor": "officer-li", "ttl_s": 1})
+                        json={"name": "reload_config", "ttl_s": 1})
     service(client).clock = lambda: utcnow() + timedelta(seconds=5)  # later, no answer came
     statuses = {c["cmd_id"]: c["status"] for c in
                 client.get("/api/devices/school-01/commands").json()}
@@ -57,13 +57,14 @@ def test_expired_refusal_and_unanswered_commands_are_told_apart(client: TestClie
 
 def test_command_requests_are_checked(client: TestClient, recorder: Recorder) -> None:
     assert client.post("/api/devices/nope/commands",
-                       json={"name": "self_test", "actor": "a"}).status_code == 404
+                       json={"name": "self_test"}).status_code == 404
     assert client.get("/api/devices/nope/commands").status_code == 404
-    for body in ({"name": "launch", "actor": "a"}, {"name": "self_test"},
-                 {"name": "self_test", "actor": "a", "ttl_s": 0},
-                 {"name": "self_test", "actor": "a", "args": {"x": [1]}},
-                 {"name": "self_test", "actor": "a", "retain": True},
-                 {"name": "self_test", "actor": "a", "args": {f"k{i}": i for i in range(40)}}):
+    # the acting officer comes from the session: a body naming one is refused
+    for body in ({"name": "launch"}, {"name": "self_test", "actor": "officer-wang"},
+                 {"name": "self_test", "ttl_s": 0},
+                 {"name": "self_test", "args": {"x": [1]}},
+                 {"name": "self_test", "retain": True},
+                 {"name": "self_test", "args": {f"k{i}": i for i in range(40)}}):
         response = client.post("/api/devices/school-01/commands", json=body)
         assert response.status_code == 422, body
     assert not [m for m in recorder.messages if m[0].endswith("/cmd")]

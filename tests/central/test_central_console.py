@@ -1,4 +1,4 @@
-"""The duty console in headless Chromium: self-contained, live, and actionable."""
+"""The duty console in headless Chromium: login, self-contained, live, actionable, logout."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ from urllib.parse import urlsplit
 
 import pytest
 from central_testkit import LiveServer, event_message, make_event
+from fixtures.auth import TEST_PASSWORD, add_user
+from fixtures.browser import console_login
 from playwright.sync_api import Page, expect
 
 pytestmark = pytest.mark.browser
 
 
-def test_console_shows_a_new_alarm_live_and_acknowledges_it(
+def test_console_logs_in_shows_a_new_alarm_live_acknowledges_it_and_logs_out(
         live_server: LiveServer, chromium_page: Page) -> None:
     page = chromium_page
     requested: list[str] = []
@@ -21,9 +23,12 @@ def test_console_shows_a_new_alarm_live_and_acknowledges_it(
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(10_000)
     page.goto(live_server.url + "/")
+    expect(page.locator("#login")).to_be_visible()  # nobody logged in: the form only
+    expect(page.locator("#app")).to_be_hidden()
+    console_login(page, live_server.url, "officer-li", TEST_PASSWORD)
+    expect(page.locator("#user-role")).to_have_text("系统管理员")
     expect(page.locator("#conn")).to_have_text("live")
     expect(page.locator("#station option")).to_have_count(3)  # all + two stations
-    page.fill("#officer", "officer-li")
     page.get_by_role("button", name="Enable sound").click()  # browsers need a click for audio
     expect(page.locator("#sound")).to_have_text("Sound on")
 
@@ -50,4 +55,43 @@ def test_console_shows_a_new_alarm_live_and_acknowledges_it(
     hosts = {urlsplit(url).hostname for url in requested}
     assert hosts == {"127.0.0.1"}, f"requests left the machine: {requested}"
     assert any(url.startswith("ws://127.0.0.1") for url in requested)
-    assert page.evaluate("localStorage.getItem('alarmlink.officer')") == "officer-li"
+
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.locator("#login")).to_be_visible()
+    expect(page.locator("#app")).to_be_hidden()
+    ended = live_server.service.db.execute(
+        "SELECT ended_reason FROM sessions WHERE ended_at IS NOT NULL").fetchall()
+    assert ("logout",) in ended
+    assert page.request.get(live_server.url + "/api/me").status == 401
+
+
+def test_a_wrong_password_shows_the_chinese_error(live_server: LiveServer,
+                                                  chromium_page: Page) -> None:
+    page = chromium_page
+    page.set_default_timeout(10_000)
+    page.goto(live_server.url + "/")
+    page.get_by_label("用户名").fill("officer-li")
+    page.get_by_label("密码").fill("not-the-password")
+    page.get_by_role("button", name="登录").click()
+    error = page.locator("#login-error")
+    expect(error).to_be_visible()
+    expect(error).to_contain_text("用户名或密码错误")
+    expect(error).to_contain_text("wrong user name or password")
+    expect(page.locator("#app")).to_be_hidden()
+
+
+def test_a_duty_officer_sees_only_their_station_and_their_name(
+        live_server: LiveServer, chromium_page: Page) -> None:
+    add_user(live_server.service.config.db_path, "wang", "duty_officer", "station:dading",
+             display_name="王警官")
+    page = chromium_page
+    page.set_default_timeout(10_000)
+    console_login(page, live_server.url, "wang", TEST_PASSWORD)
+    expect(page.locator("#user-name")).to_have_text("王警官")
+    expect(page.locator("#user-role")).to_have_text("值班民警")
+    expect(page.locator("#station option")).to_have_count(2)  # all + dading
+    live_server.service.ingestor.handle(*event_message(make_event("hotel-01")))
+    live_server.service.ingestor.handle(*event_message(make_event("village-01",
+                                                                  zone="square-button")))
+    expect(page.locator("li.incident")).to_have_count(1)
+    expect(page.locator("li.incident").first).to_contain_text("square-button")

@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from central_testkit import DEMO_REGISTRY, TOPICS, LiveServer, event_message, make_event
+from fixtures.auth import TEST_PASSWORD, TEST_USER
+from fixtures.browser import console_login
 from playwright.sync_api import Page, expect
 
 from alarmlink.wire import Heartbeat, Status, encode, utcnow
@@ -37,7 +39,7 @@ def test_device_trouble_has_its_own_list_and_sound_and_the_board_shows_devices(
     page.on("request", lambda request: requested.append(request.url))
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.set_default_timeout(10_000)
-    page.goto(live_server.url + "/")
+    console_login(page, live_server.url, TEST_USER, TEST_PASSWORD)
     expect(page.locator("#conn")).to_have_text("live")
     page.get_by_role("button", name="Enable sound").click()
 

@@ -27,7 +27,8 @@ def alarm(server: LiveServer, device: str = "school-01", zone: str = "gate-butto
 
 
 def test_snapshot_then_updates_for_one_station(live_server: LiveServer) -> None:
-    with connect(live_server.ws_url + "?station=chengxiang") as ws:
+    with connect(live_server.ws_url + "?station=chengxiang",
+                 additional_headers=live_server.session.cookie) as ws:
         assert recv(ws) == {"type": "snapshot", "incidents": []}
         alarm(live_server)
         first = recv(ws)
@@ -40,7 +41,7 @@ def test_snapshot_then_updates_for_one_station(live_server: LiveServer) -> None:
         second = recv(ws)
         assert second["incident"]["venue_id"] == "hotel-01", "village or test leaked through"
         response = httpx.post(f"{live_server.url}/api/incidents/{first['incident']['id']}"
-                              "/acknowledge", json={"actor": "officer-li"})
+                              "/acknowledge", json={}, headers=live_server.headers)
         assert response.status_code == 200
         update = recv(ws)["incident"]
         assert (update["id"], update["status"]) == (first["incident"]["id"], "acknowledged")
@@ -50,11 +51,12 @@ def test_snapshot_then_updates_for_one_station(live_server: LiveServer) -> None:
 def test_late_console_gets_open_incidents_first(live_server: LiveServer) -> None:
     alarm(live_server)
     alarm(live_server, "village-01", "square-button")
-    with connect(live_server.ws_url) as ws:
+    with connect(live_server.ws_url, additional_headers=live_server.session.cookie) as ws:
         snapshot = recv(ws)
         assert snapshot["type"] == "snapshot"
         assert {i["venue_id"] for i in snapshot["incidents"]} == {"school-01", "village-01"}
-    with connect(live_server.ws_url + "?station=dading") as ws:
+    with connect(live_server.ws_url + "?station=dading",
+                 additional_headers=live_server.session.cookie) as ws:
         assert [i["venue_id"] for i in recv(ws)["incidents"]] == ["village-01"]
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from central_testkit import DEMO_REGISTRY, TEST_BASE_URL, TOPICS, make_event
 from fastapi.testclient import TestClient
+from fixtures.auth import add_user, login_testclient
 from fixtures.mqtt import MqttTestClient
 from helpers import device_user, wait_for
 from paho.mqtt.enums import MQTTProtocolVersion
@@ -138,14 +139,16 @@ def test_app_acknowledgement_reaches_the_device(
         mqtt_test_client: Callable[..., MqttTestClient]) -> None:
     config = CentralConfig(db=db_path, registry=DEMO_REGISTRY,
                            broker=broker_config(fresh_mosquitto))
+    add_user(db_path)
     with TestClient(create_app(config), base_url=TEST_BASE_URL) as client:
+        login_testclient(client)
         wait_for(lambda: client.get("/healthz").json()["mqtt"] == "connected",
                  what="central connected")
         school = device(mqtt_test_client, fresh_mosquitto)
         event = make_event()
         send(school, event)
         wait_for(lambda: client.get("/api/incidents").json(), what="incident")
-        response = client.post("/api/incidents/1/acknowledge", json={"actor": "officer-li"})
+        response = client.post("/api/incidents/1/acknowledge", json={})
         assert response.status_code == 200
         wait_for(lambda: stages(school, event.event_id) == [Stage.STORED, Stage.ACKNOWLEDGED],
                  what="acknowledged receipt at the device")

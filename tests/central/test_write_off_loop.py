@@ -24,6 +24,7 @@ import pytest
 import uvicorn
 from central_testkit import DEMO_REGISTRY, Recorder, event_message, make_event
 from fastapi import FastAPI
+from fixtures.auth import Session, add_user, login
 from helpers import wait_for
 from starlette.types import ASGIApp, Receive, Scope, Send
 from websockets.sync.client import connect
@@ -71,6 +72,7 @@ class Server:
     app: FastAPI
     arrivals: Arrivals
     recorder: Recorder
+    session: Session
 
     def ingest(self, topic: str, payload: bytes) -> None:
         """As if the MQTT thread delivered it (returns after the commit)."""
@@ -84,6 +86,7 @@ class Server:
 @pytest.fixture(name="srv")
 def server_fixture(db_path: Path, recorder: Recorder) -> Iterator[Server]:
     """Central in a real uvicorn on a loopback port, with a real SQLite file."""
+    add_user(db_path)
     app = create_app(CentralConfig(db=db_path, registry=DEMO_REGISTRY), publisher=recorder)
     arrivals = Arrivals()
     app.add_middleware(NoteArrivals, arrivals=arrivals)
@@ -95,7 +98,8 @@ def server_fixture(db_path: Path, recorder: Recorder) -> Iterator[Server]:
     wait_for(lambda: uv.started or not thread.is_alive(), what="uvicorn start")
     assert uv.started, "uvicorn did not start"
     try:
-        yield Server(f"http://127.0.0.1:{port}", app, arrivals, recorder)
+        url = f"http://127.0.0.1:{port}"
+        yield Server(url, app, arrivals, recorder, login(url))
     finally:
         uv.should_exit = True
         thread.join(timeout=30)
@@ -109,10 +113,11 @@ def recv(ws: Connection, timeout: float = TIMEOUT) -> dict[str, Any]:
 def test_a_stalled_write_leaves_health_and_consoles_alive(srv: Server, db_path: Path) -> None:
     event = make_event("school-01", zone="gate-button")
     srv.ingest(*event_message(event))
-    [incident] = httpx.get(f"{srv.url}/api/incidents").json()
+    [incident] = httpx.get(f"{srv.url}/api/incidents", headers=srv.session.headers).json()
     ack_path = f"/api/incidents/{incident['id']}/acknowledge"
 
-    with connect(srv.ws_url) as console, ThreadPoolExecutor(1) as pool:
+    with connect(srv.ws_url, additional_headers=srv.session.cookie) as console, \
+            ThreadPoolExecutor(1) as pool:
         assert [i["id"] for i in recv(console)["incidents"]] == [incident["id"]]
 
         blocker = sqlite3.connect(db_path, isolation_level=None)
@@ -120,7 +125,8 @@ def test_a_stalled_write_leaves_health_and_consoles_alive(srv: Server, db_path: 
         released = False
         try:
             ack: Future[httpx.Response] = pool.submit(
-                httpx.post, srv.url + ack_path, json={"actor": "officer-li"}, timeout=60)
+                httpx.post, srv.url + ack_path, json={}, timeout=60,
+                headers=srv.session.headers)
             wait_for(lambda: srv.arrivals.has("POST", ack_path), what="the acknowledgement "
                      "to reach central")
 
@@ -142,11 +148,11 @@ def test_a_stalled_write_leaves_health_and_consoles_alive(srv: Server, db_path: 
             assert pong == {"type": "pong", "id": "while-stalled"}
 
             # (c) a console that connects now gets its snapshot; reads answer
-            with connect(srv.ws_url) as late:
+            with connect(srv.ws_url, additional_headers=srv.session.cookie) as late:
                 snapshot = recv(late, timeout=ANSWER_WITHIN_S)
                 assert [i["status"] for i in snapshot["incidents"]] == ["new"]
             detail = httpx.get(f"{srv.url}/api/incidents/{incident['id']}",
-                               timeout=ANSWER_WITHIN_S).json()
+                               timeout=ANSWER_WITHIN_S, headers=srv.session.headers).json()
             assert detail["incident"]["status"] == "new"
             assert not ack.done(), "the acknowledgement did not wait for the write lock"
             assert "acknowledged" not in srv.recorder.stages(event.event_id), \
@@ -166,7 +172,8 @@ def test_a_stalled_write_leaves_health_and_consoles_alive(srv: Server, db_path: 
         assert pushed["type"] == "incident"
         assert (pushed["incident"]["id"], pushed["incident"]["status"]) == (
             incident["id"], "acknowledged")
-    detail = httpx.get(f"{srv.url}/api/incidents/{incident['id']}").json()
+    detail = httpx.get(f"{srv.url}/api/incidents/{incident['id']}",
+                       headers=srv.session.headers).json()
     assert detail["incident"]["acknowledged_by"] == "officer-li"
     assert detail["log"][-1]["action"] == "acknowledge"
     wait_for(lambda: "acknowledged" in srv.recorder.stages(event.event_id),

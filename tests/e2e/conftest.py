@@ -17,9 +17,9 @@ from websockets.sync.client import connect
 class Console:
     """A duty-room console: a WebSocket client that records every pushed message."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str] | None = None) -> None:
         self.messages: list[dict[str, Any]] = []
-        self._ws = connect(url, open_timeout=10)
+        self._ws = connect(url, open_timeout=10, additional_headers=headers)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         wait_for(lambda: self.messages, what="the console's first (snapshot) message")
@@ -44,7 +44,8 @@ def console_for(central_process: CentralProcess) -> Iterator[Any]:
     opened: list[Console] = []
 
     def open_console(station: str) -> Console:
-        console = Console(f"{central_process.ws_url}?station={station}")
+        console = Console(f"{central_process.ws_url}?station={station}",
+                          central_process.ws_headers)
         opened.append(console)
         return console
 

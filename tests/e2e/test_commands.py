@@ -29,7 +29,7 @@ def start_agent(agents: AgentSet, mosquitto: MosquittoBroker, state: Path) -> Ag
 
 def send(central: CentralProcess, name: str, ttl_s: int = 30) -> dict[str, Any]:
     result: dict[str, Any] = central.api("POST", "/api/devices/school-01/commands",
-                                         {"name": name, "actor": "officer-li", "ttl_s": ttl_s})
+                                         {"name": name, "ttl_s": ttl_s})
     return result
 
 

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
-import json
 import re
 import signal
 import subprocess
 import threading
-import urllib.request
 
 import pytest
 from e2e.harness import ALARMLINK
+from fixtures.auth import Session, api, login
 from helpers import wait_for
 
+from alarmlink_tools.demo import DEMO_USERS
 
-def _incidents(url: str) -> list[dict[str, object]]:
-    with urllib.request.urlopen(f"{url}/api/incidents?status=all", timeout=5) as resp:
-        result: list[dict[str, object]] = json.loads(resp.read())
-        return result
+
+def _incidents(url: str, session: Session) -> list[dict[str, object]]:
+    result: list[dict[str, object]] = api(url, session, "GET", "/api/incidents?status=all")
+    return result
+
+
+def _password(lines: list[str], username: str) -> str | None:
+    return next((m.group(1) for line in list(lines)
+                 if (m := re.match(rf"\s+{username}\s+.*password (\S+)$", line))), None)
 
 
 @pytest.mark.parametrize("broker", ["mosquitto", "embedded"])
@@ -40,7 +45,13 @@ def test_demo_shows_alarms_and_stops_cleanly_on_ctrl_c(broker: str) -> None:
                                        if (m := re.search(r"Console:\s+(http://\S+)/", line))),
                                       None), timeout=60, what="the demo's console URL")
         url = match.group(1)
-        incidents = wait_for(lambda: _incidents(url), timeout=60, what="a demo alarm")
+        password = wait_for(lambda: _password(lines, "duty-chengxiang"), what="the demo's "
+                            "duty officer and password")
+        session = login(url, "duty-chengxiang", password)
+        incidents = wait_for(lambda: _incidents(url, session), timeout=60, what="a demo alarm")
+        assert {i["station_id"] for i in incidents} == {"chengxiang"}
+        for user, *_ in DEMO_USERS:
+            assert _password(lines, user), f"the demo printed no password for {user}"
         assert incidents[0]["venue_name"]
         wait_for(lambda: any(": stored" in line for line in list(lines)), timeout=30,
                  what="a venue's LED line reaching 'stored'")

@@ -37,7 +37,7 @@ def test_press_appears_on_station_console_and_ack_lights_venue_led(
 
         wait_for(lambda: sim.stage == "stored", what="stored receipt at the venue")
         central_process.api("POST", f"/api/incidents/{incident['id']}/acknowledge",
-                            {"actor": "officer-li"})
+                            {})
         wait_for(lambda: sim.stage == "acknowledged", what="acknowledged receipt at the venue")
         led = sim.agent.feedback.led
         assert led is not None

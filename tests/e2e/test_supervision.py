@@ -77,9 +77,9 @@ class = "fast"
 class TimedConsole:
     """A station's live console that notes when each pushed message arrived."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, headers: dict[str, str]) -> None:
         self.messages: list[tuple[float, dict[str, Any]]] = []
-        self._ws = connect(url, open_timeout=10)
+        self._ws = connect(url, open_timeout=10, additional_headers=headers)
         self._thread = threading.Thread(target=self._read, daemon=True)
         self._thread.start()
         wait_for(lambda: self.messages, what="the console's snapshot")
@@ -178,7 +178,7 @@ def board(central: CentralProcess, device_id: str) -> dict[str, Any]:
 def test_sigkill_and_silent_network_loss_each_raise_device_offline_within_the_bound(
         world: tuple[CentralProcess, Fleet]) -> None:
     central, fleet = world
-    console = TimedConsole(f"{central.ws_url}?station=chengxiang")
+    console = TimedConsole(f"{central.ws_url}?station=chengxiang", central.ws_headers)
     try:
         killed_at = time.monotonic()
         fleet.kill("school-01")
