@@ -1,7 +1,8 @@
 // alarmlink console: login, logout and authenticated requests. Loaded before console.js.
 // window.alarmlink.api(url, options): fetch with the session cookie and, for state
 // changes, the X-CSRF-Token header; a 401 at any time shows the login form again.
-// window.alarmlink.whenLoggedIn(start): runs start() once the user is logged in.
+// window.alarmlink.whenLoggedIn(start): runs start() once the user is logged in (any
+// number of scripts may wait for it; each start runs once).
 "use strict";
 
 (() => {
@@ -19,7 +20,12 @@
   };
   let csrf = "";
   let started = false;
-  let startFn = null;
+  let meAsked = false;
+  const startFns = [];
+
+  function runStarts() {
+    for (const fn of startFns.splice(0)) fn();
+  }
 
   function showLogin(show) {
     $("login").hidden = !show;
@@ -91,7 +97,7 @@
       if (started) { location.reload(); return; }  // back after a 401: start afresh
       showLogin(false);
       started = true;
-      if (startFn) startFn();
+      runStarts();
     } catch (err) {
       loginError(0, String(err));
     }
@@ -106,13 +112,16 @@
   }
 
   async function whenLoggedIn(start) {
-    startFn = start;
+    if (started) { start(); return; }
+    startFns.push(start);
+    if (meAsked) return;
+    meAsked = true;
     const response = await fetch("/api/me", { credentials: "same-origin" });
     if (response.ok) {
       setUser(await response.json());
       showLogin(false);
       started = true;
-      start();
+      runStarts();
     } else {
       showLogin(true);
       setupHint();

@@ -52,7 +52,8 @@
 
   async function refresh() {
     try {
-      const resp = await fetch("/api/commissioning/active", { cache: "no-store" });
+      const resp = await window.alarmlink.api("/api/commissioning/active",
+                                              { cache: "no-store" });
       if (resp.ok) render(await resp.json());
     } catch (err) {
       // offline: keep what is shown; the next poll tries again
@@ -61,6 +62,8 @@
 
   const select = document.getElementById("station");
   if (select) select.addEventListener("change", refresh);
-  refresh();
-  setInterval(refresh, POLL_MS);
+  window.alarmlink.whenLoggedIn(() => {
+    refresh();
+    setInterval(refresh, POLL_MS);
+  });
 })();

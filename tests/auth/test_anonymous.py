@@ -31,7 +31,7 @@ DUMMY = {"incident_id": "1", "device_id": "school-01", "ref": "abc", "username":
 def anonymous(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
     db = tmp_path_factory.mktemp("anon") / "central.db"
     app = create_app(CentralConfig(db=db, registry=REGISTRY), publisher=lambda _t, _p: None)
-    with TestClient(app) as client:
+    with TestClient(app, base_url="http://127.0.0.1") as client:
         yield client
 
 
@@ -72,11 +72,11 @@ def test_anonymous_request_is_refused(anonymous: TestClient, method: str, path: 
 
 def test_anonymous_websocket_is_refused(anonymous: TestClient) -> None:
     with pytest.raises(WebSocketDenialResponse) as info:
-        with anonymous.websocket_connect("/ws"):
+        with anonymous.websocket_connect("ws://127.0.0.1/ws"):
             pass
     assert info.value.status_code == 401
     with pytest.raises(WebSocketDenialResponse) as info:  # a made-up cookie is no session
-        with anonymous.websocket_connect("/ws", headers=FORGED):
+        with anonymous.websocket_connect("ws://127.0.0.1/ws", headers=FORGED):
             pass
     assert info.value.status_code == 401
 

@@ -35,7 +35,8 @@ def test_totp_login(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert uri.startswith("otpauth://totp/alarmlink:li?secret=")
     totp = pyotp.parse_uri(uri)
     config = CentralConfig(db=db, registry=REGISTRY, auth=AuthConfig(totp_roles=["admin"]))
-    with TestClient(create_app(config, publisher=lambda _t, _p: None)) as client:
+    with TestClient(create_app(config, publisher=lambda _t, _p: None),
+                    base_url="http://127.0.0.1") as client:
         status, detail = _login(client, "li")
         assert status == 401 and "TOTP code required" in detail
         wrong = f"{(int(totp.now()) + 1) % 1_000_000:06d}"

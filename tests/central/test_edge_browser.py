@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from central_testkit import LiveServer
+from fixtures.auth import TEST_PASSWORD, TEST_USER
+from fixtures.browser import console_login
 from fixtures.central import CentralProcess
 from playwright.sync_api import Page, expect
 
@@ -28,8 +30,10 @@ def _watch(page: Page) -> list[str]:
     page.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
     page.on("console", lambda msg: problems.append(f"console: {msg.text}")
             if "Content Security Policy" in msg.text else None)
+    # (the console's first /api/me before login answers 401: that is the login form's cue)
     page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-            if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+            if r.status >= 400 and not r.url.endswith(("/favicon.ico", "/api/me"))
+            else None)
     page.set_default_timeout(15_000)
     return problems
 
@@ -40,11 +44,11 @@ def test_console_works_under_the_csp(live_server: LiveServer, chromium_page: Pag
     response = page.goto(live_server.url + "/")
     assert response is not None
     assert response.headers["content-security-policy"] == CONTENT_SECURITY_POLICY
+    console_login(page, live_server.url, TEST_USER, TEST_PASSWORD)  # the login form too
     # the WebSocket (connect-src 'self' must cover ws:// to the same host) and /healthz
     expect(page.locator("#central-health")).to_have_text("实时 / live")
     expect(page.locator("#central-health")).to_have_class("conn up")
     expect(page.locator("#station option")).to_have_count(3)  # fetch under connect-src
-    page.fill("#officer", "officer-li")
     page.get_by_role("button", name="Enable sound").click()
     expect(page.locator("#sound")).to_have_text("Sound on")
     assert page.evaluate("window.__cspViolations") == []
@@ -68,7 +72,7 @@ def test_header_says_when_central_lost_the_broker(central_process: CentralProces
                                                   chromium_page: Page) -> None:
     page = chromium_page
     problems = _watch(page)
-    page.goto(central_process.url + "/")
+    console_login(page, central_process.url, TEST_USER, TEST_PASSWORD)
     pill = page.locator("header #central-health")
     expect(pill).to_have_text("实时 / live")
     fresh_mosquitto.stop()

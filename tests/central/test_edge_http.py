@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -52,7 +53,7 @@ def test_console_has_no_inline_script_style_or_handler() -> None:
     """The CSP would block them: the page must not need them."""
     html = (Path(__file__).resolve().parents[2] / "central/static/index.html").read_text()
     assert "<style" not in html and " style=" not in html
-    assert " on" not in html.replace(" one ", " ")  # no onclick= etc.
+    assert not re.search(r"\son[a-z]+\s*=", html)  # no onclick= etc.
     for tag in html.split("<script")[1:]:
         assert tag.lstrip().startswith("src="), f"inline script: {tag[:60]}"
 
@@ -107,7 +108,7 @@ def test_websocket_from_an_unknown_host_is_refused(client: TestClient) -> None:
 
 def test_default_limit_fits_the_largest_legal_action(client: TestClient) -> None:
     """A resolve with the longest note, every character escaped, is under the limit."""
-    body = {"actor": "o" * 64, "note": "\u2028" * 2000, "outcome": "other"}
+    body = {"note": "\u2028" * 2000, "outcome": "other"}
     encoded = json.dumps(body).encode()
     assert len(encoded) < DEFAULT_MAX_BODY_BYTES
     response = client.post("/api/incidents/999/resolve", content=encoded,

@@ -16,6 +16,7 @@ from central_testkit import (
     make_event,
 )
 from fastapi.testclient import TestClient
+from fixtures.auth import add_user, login_testclient
 
 from central.api import create_app
 from central.config import CentralConfig
@@ -44,13 +45,15 @@ def clock() -> Clock:
 def walk_client(db_path: Path, recorder: Recorder, clock: Clock) -> Iterator[TestClient]:
     config = CentralConfig.model_validate({"db": db_path, "registry": DEMO_REGISTRY,
                                            "commissioning": {"max_duration_s": 7200}})
+    add_user(db_path)
     with TestClient(create_app(config, publisher=recorder, clock=clock),
                     base_url=TEST_BASE_URL) as test_client:
+        login_testclient(test_client)
         yield test_client
 
 
 def _start(client: TestClient, **extra: object) -> httpx.Response:
-    return client.post(URL, json={"action": "start", "actor": "installer-wang", **extra})
+    return client.post(URL, json={"action": "start", **extra})
 
 
 @pytest.mark.parametrize(("body", "field"), [
@@ -81,7 +84,7 @@ def test_walk_test_is_listed_and_ends_at_the_requested_duration(
     assert {k: active[k] for k in ("device_id", "venue_id", "station_id", "reason",
                                    "started_by", "ends_at", "ends_at_local")} == {
         "device_id": "school-01", "venue_id": "school-01", "station_id": "chengxiang",
-        "reason": "更换烟感后测试", "started_by": "installer-wang",
+        "reason": "更换烟感后测试", "started_by": "officer-li",
         "ends_at": "2026-11-28T01:30:00.000Z", "ends_at_local": "09:30"}
     service: CentralService = walk_client.app.state.central
 
