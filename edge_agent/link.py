@@ -62,7 +62,7 @@ class MqttLink:
         self.on_command = on_command
         status_topic = self.topics.status(self.device_id)
         self.mqtt = MqttClient(
-            config.broker, client_id=self.device_id, name=self.device_id,
+            config.broker, name=self.device_id,
             require_password=True,
             availability=Availability(
                 status_topic, online=lambda: self._status(wire.Availability.ONLINE),
