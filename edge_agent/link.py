@@ -93,6 +93,11 @@ class MqttLink:
         return self.mqtt.connected
 
     @property
+    def session_takeovers(self) -> int:
+        """Times since start the broker dropped this device for a session takeover (0x8E)."""
+        return self.mqtt.takeovers
+
+    @property
     def ready(self) -> bool:
         """Connected and the broker granted the ``receipt`` and ``cmd`` subscriptions."""
         return self.mqtt.ready

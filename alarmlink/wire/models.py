@@ -177,6 +177,11 @@ class Heartbeat(Message):
         default_factory=dict, description="Zone -> normal | alarm | trouble."
     )
     temperature_c: float | None = None
+    session_takeovers: int = Field(
+        0, ge=0, le=2**31,
+        description="Times since the agent started that the broker disconnected it because "
+                    "another connection with its credentials took over its session (MQTT 5 "
+                    "reason code 0x8E): a duplicate device or stolen credentials.")
 
 
 class Receipt(Message):
