@@ -47,8 +47,8 @@ from alarmlink.wire import (
 )
 from central import commissioning, dead_letters, incidents, supervision
 from central.db import Writer, iso, query_one, write_tx
-from central.registry import device_route
 from central.reconnects import ReconnectWatch
+from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
 from central.supervision_config import SupervisionConfig
 
