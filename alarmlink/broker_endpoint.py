@@ -7,6 +7,7 @@ derived host, port and TLS flag, the topic-prefix check and the password lookup
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import Literal
@@ -24,8 +25,13 @@ from pydantic import (
 from alarmlink.config_base import ConfigError, StrictModel, resolve_config_path
 from alarmlink.wire import DEFAULT_PREFIX, Topics
 
+logger = logging.getLogger(__name__)
+
 #: File name of the MQTT password in systemd's credential directory.
 CREDENTIAL_NAME = "mqtt-password"
+
+#: ``(username, client_id)`` pairs already warned about, so each is logged once.
+_warned_client_ids: set[tuple[str, str]] = set()
 
 
 def check_url(value: str) -> str:
@@ -108,8 +114,10 @@ class BrokerConfig(BrokerEndpoint, StrictModel):
     topic_prefix: str = Field(DEFAULT_PREFIX, description="Topic prefix shared by all clients.")
     client_id: str | None = Field(
         None, min_length=1, max_length=64,
-        description="MQTT client id; the broker keeps the session under it. "
-                    "Default: the user name.")
+        description="Ignored: the broker binds the client id to the account "
+                    "(use_username_as_clientid), so the client id is always the user name. "
+                    "Kept so older config files still load; a different value is warned "
+                    "about once.")
     keepalive_s: int = Field(30, ge=5, le=600,
                              description="MQTT keepalive; the broker sends the last will after "
                                          "about 1.5 times this without traffic.")
@@ -147,8 +155,21 @@ class BrokerConfig(BrokerEndpoint, StrictModel):
 
     @property
     def effective_client_id(self) -> str:
-        """``client_id``, or the user name when none is set."""
-        return self.client_id or self.username
+        """The MQTT client id: always the user name.
+
+        alarmlink's broker (``use_username_as_clientid true`` on every password listener)
+        replaces whatever client id a client sends with its user name, so one account
+        cannot take over another's session; the broker keeps the persistent session
+        under the user name. A configured ``client_id`` that differs is logged once.
+        """
+        if self.client_id is not None and self.client_id != self.username:
+            key = (self.username, self.client_id)
+            if key not in _warned_client_ids:
+                _warned_client_ids.add(key)
+                logger.warning("broker.client_id %r ignored: the client id is the user name "
+                               "%r (the broker binds it to the account); remove client_id",
+                               self.client_id, self.username)
+        return self.username
 
     def password_source(self) -> str:
         """Where the password comes from, for messages (never the password itself)."""

@@ -113,9 +113,11 @@ def ensure_server_cert(directory: Path, hostnames: list[str]) -> TlsFiles:
 
 
 def render_tls_listener(port: int, bind: str, files: TlsFiles) -> str:
-    """A mosquitto.conf listener block for TLS (server auth; devices log in with passwords)."""
+    """A mosquitto.conf listener block for TLS (server auth; devices log in with passwords,
+    and the client id is the user name: ``use_username_as_clientid``)."""
     return "\n".join([
         f"listener {port} {bind}",
+        "use_username_as_clientid true",
         f"cafile {files.ca_cert}",
         f"certfile {files.server_cert}",
         f"keyfile {files.server_key}",

@@ -170,7 +170,8 @@ def run_demo(args: argparse.Namespace) -> int:
             return 2
     workdir = (args.data_dir or Path(tempfile.mkdtemp(prefix="alarmlink-demo-"))).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
-    os.chmod(workdir, 0o700)
+    # as root, Mosquitto drops to user mosquitto, which must pass through (not list) it
+    os.chmod(workdir, 0o711 if os.geteuid() == 0 else 0o700)
     children: list[subprocess.Popen[str]] = []
     brokers: list[Broker] = []
     stop = threading.Event()

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import ipaddress
 import json
 import logging
 import secrets
@@ -21,6 +22,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from alarmlink.broker import BrokerError
 from alarmlink.tls import TlsError
@@ -50,6 +52,9 @@ def add_provision_commands(sub: Any, name: str, help_text: str) -> None:
                              "'gate-button,dorm-smoke,cabinet-tamper' (or NAME:TYPE)")
     device.add_argument("--device-id", required=True)
     device.add_argument("--broker-url", required=True, help="e.g. mqtts://mqtt.example:8883")
+    device.add_argument("--insecure", action="store_true",
+                        help="allow a plain mqtt:// URL to a host that is not loopback (the "
+                             "password and every alarm would cross the network unencrypted)")
     device.add_argument("--out", type=Path, required=True,
                         help="the bundle directory: the card's mounted boot partition")
     device.add_argument("--class", dest="device_class", default="",
@@ -120,12 +125,37 @@ def _fail(message: str) -> int:
     return 2
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def plain_url_refusal(url: str, *, insecure: bool) -> str | None:
+    """Why a device must not get ``url`` (None: fine). A plain ``mqtt://`` URL to a
+    host other than this machine sends the device's password and its alarms in clear
+    text; ``--insecure`` accepts that knowingly."""
+    parts = urlsplit(url)
+    if parts.scheme != "mqtt" or insecure or is_loopback(parts.hostname or ""):
+        return None
+    return (f"--broker-url {url} is not encrypted: the device's password and alarms would "
+            f"cross the network in clear text; use mqtts://{parts.hostname}:8883 (the "
+            "broker's TLS listener), or add --insecure on a closed test network")
+
+
 def cmd_device(args: argparse.Namespace) -> int:
     from central.audit import record_cli
     from central.credentials import regenerate_and_reload, set_password
     from central.db import iso, open_db
     from central.registry import Device, RegistryError, add_device
 
+    refusal = plain_url_refusal(args.broker_url, insecure=args.insecure)
+    if refusal is not None:
+        return _fail(refusal)
     db = open_db(args.central_db)
     venue = db.execute("SELECT name, kind FROM venues WHERE id = ?", [args.venue]).fetchone()
     if venue is None:

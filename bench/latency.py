@@ -89,7 +89,9 @@ def baseline_hop(broker: MosquittoBroker, users: dict[str, BrokerUser], n: int) 
     """Bare broker hop: a device publishes QoS 1, a central-user subscriber receives it."""
     topics = wire.Topics()
     got = threading.Event()
-    sub = client(broker, users["central"], "bench-baseline-sub")
+    # an account of its own: the broker binds client ids to accounts, so "central" here
+    # would take over the running central's session
+    sub = client(broker, users["bench-probe"], "bench-probe")
     sub.on_message = lambda _c, _u, _m: got.set()
     sub.subscribe(topics.event("school-02"), qos=1)
     pub = client(broker, users["school-02"], "bench-baseline-pub")
@@ -156,7 +158,10 @@ def main() -> int:
 
     work = Path(tempfile.mkdtemp(prefix="alarmlink-bench-"))
     bg_ids = [f"bg-{i:04d}" for i in range(args.background)]
+    if os.geteuid() == 0:  # Mosquitto drops root for user mosquitto: let it through
+        os.chmod(work, 0o711)
     users = {u.username: u for u in [BrokerUser("central", "bench-central", "central"),
+                                    BrokerUser("bench-probe", "bench-probe-pw", "central"),
                                     BrokerUser("school-01", "bench-school"),
                                     BrokerUser("school-02", "bench-school2"),
                                     *(BrokerUser(d, f"bench-{d}") for d in bg_ids)]}

@@ -22,8 +22,7 @@ Example (every key is optional; these are the defaults unless noted)::
     username = "central"
     password_file = "/etc/alarmlink/mqtt-password"  # or password = "..."
     protocol = "mqttv5"                    # or "mqttv311"
-    topic_prefix = "alarmlink/v1"
-    client_id = "alarmlink-central"
+    topic_prefix = "alarmlink/v1"                # the client id is always the username
     session_expiry_s = 604800
 
     [http]
@@ -91,7 +90,6 @@ logger = logging.getLogger(__name__)
 BROKER_DEFAULTS: dict[str, object] = {
     "url": "mqtt://127.0.0.1:1883",
     "username": "central",
-    "client_id": "alarmlink-central",
     "session_expiry_s": 7 * 24 * 3600,
 }
 

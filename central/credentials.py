@@ -35,7 +35,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alarmlink.broker import BrokerError, BrokerUser, render_acl, render_config
+from alarmlink.broker import (
+    BrokerError,
+    BrokerUser,
+    grant_broker_access,
+    render_acl,
+    render_config,
+)
 from alarmlink.tls import ensure_server_cert, render_tls_listener
 from alarmlink.wire import DEFAULT_PREFIX, utcnow
 from central.db import iso, query_one, write_tx
@@ -160,6 +166,10 @@ def write_broker_config(db: Database, out: Path, settings: BrokerSettings) -> Pa
                                                            settings.tls_bind, tls)
     (out / "mosquitto.conf").write_text(conf)
     _private(out / SETTINGS_FILE, json.dumps(asdict(settings), indent=2) + "\n")
+    hint = grant_broker_access(data_dir=data_dir,
+                               readable=[out / "passwd", out / "acl", tls.server_key])
+    if hint is not None:
+        logger.warning("Mosquitto's files: %s", hint)
     logger.info("broker config in %s: %d accounts", out, len(accounts))
     return out / "mosquitto.conf"
 

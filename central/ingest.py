@@ -31,6 +31,7 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink.wire import (
+    Availability,
     CommandResult,
     ContractError,
     Event,
@@ -46,8 +47,10 @@ from alarmlink.wire import (
 )
 from central import commissioning, dead_letters, incidents, supervision
 from central.db import Writer, iso, query_one, write_tx
+from central.reconnects import ReconnectWatch
 from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
+from central.supervision_config import SupervisionConfig
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +92,8 @@ class Ingestor:
     def __init__(self, db: Database | Writer, topics: Topics, publish: Publish,
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
                  clock_skew_threshold_s: float = 30.0,
-                 snapshot_files: SnapshotFiles | None = None) -> None:
+                 snapshot_files: SnapshotFiles | None = None,
+                 supervision_config: SupervisionConfig | None = None) -> None:
         self.writer = db if isinstance(db, Writer) else None
         self.db = db.db if isinstance(db, Writer) else db
         if snapshot_files is None:  # default: beside the database
@@ -103,6 +107,8 @@ class Ingestor:
         self.notify = notify
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
+        #: Reconnect and takeover troubles (central/reconnects.py).
+        self.reconnects = ReconnectWatch(supervision_config or SupervisionConfig())
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Process one message (on the writer, waiting for it). Failures end as dead letters."""
@@ -152,9 +158,9 @@ class Ingestor:
         if isinstance(message, Event):
             self._event(topic, payload, message, route)
         elif isinstance(message, Status):
-            self._status(device_id, message)
+            self._status(route, message)
         elif isinstance(message, Heartbeat):
-            self._heartbeat(device_id, message)
+            self._heartbeat(route, message)
         elif isinstance(message, CommandResult):
             self._command_result(device_id, message)
 
@@ -250,11 +256,15 @@ class Ingestor:
 
     # ------------------------------------------------------ device supervision
 
-    def _status(self, device_id: str, status: Status) -> None:
+    def _status(self, route: dict[str, Any], status: Status) -> None:
+        device_id = route["device_id"]
         moment = self.clock()
         now = iso(moment)
+        changed = None
         with write_tx(self.db):
             supervision.record_status(self.db, device_id, status.state, moment)
+            if status.state == Availability.ONLINE:
+                changed = self.reconnects.online(self.db, route, status.ts, moment)
             self.db.execute(
                 "INSERT INTO device_state (device_id, availability, status_ts, last_seen, boot_id, "
                 "version, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO "
@@ -265,11 +275,23 @@ class Ingestor:
                  status.version, status.config_hash])
         logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
                     status.boot_id, status.version)
+        self._push(changed)
 
-    def _heartbeat(self, device_id: str, beat: Heartbeat) -> None:
+    def _push(self, incident_id: int | None) -> None:
+        """Push an incident a trouble opened or changed (after its commit)."""
+        if incident_id is None:
+            return
+        incident = incidents.get_incident(self.db, incident_id)
+        if incident is not None:
+            self._notify(incident)
+
+    def _heartbeat(self, route: dict[str, Any], beat: Heartbeat) -> None:
+        device_id = route["device_id"]
         now = self.clock()
         offset = (beat.ts - now).total_seconds()
+        changed = None
         with write_tx(self.db):
+            changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers, now)
             self.db.execute(
                 "INSERT INTO device_state (device_id, availability, last_seen, last_heartbeat, "
                 "clock_offset_s, uptime_s, outbox_depth, inputs, temperature_c) "
@@ -281,6 +303,7 @@ class Ingestor:
                 "temperature_c = excluded.temperature_c",
                 [device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
                  json.dumps(beat.inputs), beat.temperature_c])
+        self._push(changed)
 
     def _command_result(self, device_id: str, result: CommandResult) -> None:
         with write_tx(self.db):

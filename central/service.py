@@ -85,7 +85,8 @@ class CentralService:
         self.ingestor = Ingestor(self.writer, self.topics, self.publish,
                                  self.hub.submit_threadsafe, clock,
                                  clock_skew_threshold_s=config.clock_skew_threshold_s,
-                                 snapshot_files=self.snapshot_files)
+                                 snapshot_files=self.snapshot_files,
+                                 supervision_config=config.supervision)
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor)
         # Its own connection is the writer's: tick() runs only as a writer job.

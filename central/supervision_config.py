@@ -12,6 +12,10 @@
     silence_s = 11                # no message for this long = the device is not heard
     grace_s = 5                   # a dropout shorter than this raises no trouble
 
+    [supervision]                 # (same table) a device sharing its identity
+    reconnect_alert_count = 6     # more online statuses than this ...
+    reconnect_window_s = 600      # ... within this window: one trouble (central/reconnects.py)
+
 Classes given in the file are merged over the built-in ``standard`` (60 s),
 ``fast`` (20 s) and ``slow`` (180 s, for mobile-data links) ones. Every class
 must keep its promise on the heartbeat path alone, whatever the broker's
@@ -68,6 +72,13 @@ class SupervisionConfig(FrozenStrictModel):
     default_class: str = Field("standard", description="Class of devices that name none.")
     classes: dict[str, DeviceClass] = Field(default_factory=lambda: dict(BUILTIN_CLASSES),
                                             description="Device classes by name.")
+    reconnect_alert_count: int = Field(
+        6, ge=1, le=10_000,
+        description="More 'online' statuses than this from one device within "
+                    "reconnect_window_s raise a 'reconnects unusually often' trouble "
+                    "(central/reconnects.py).")
+    reconnect_window_s: float = Field(600.0, gt=0, le=86_400,
+                                      description="The window reconnects are counted in.")
 
     @field_validator("classes", mode="before")
     @classmethod

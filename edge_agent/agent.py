@@ -301,7 +301,8 @@ class Agent:
     def heartbeat(self) -> wire.Heartbeat:
         return wire.Heartbeat(ts=wire.utcnow(), uptime_s=self.uptime_s(),
                               outbox_depth=self._outbox.depth(), inputs=self.input_states(),
-                              temperature_c=_cpu_temperature())
+                              temperature_c=_cpu_temperature(),
+                              session_takeovers=self.link.session_takeovers)
 
     # --- link callbacks (paho's thread) ---------------------------------------------
 

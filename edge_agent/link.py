@@ -62,7 +62,7 @@ class MqttLink:
         self.on_command = on_command
         status_topic = self.topics.status(self.device_id)
         self.mqtt = MqttClient(
-            config.broker, client_id=self.device_id, name=self.device_id,
+            config.broker, name=self.device_id,
             require_password=True,
             availability=Availability(
                 status_topic, online=lambda: self._status(wire.Availability.ONLINE),
@@ -91,6 +91,11 @@ class MqttLink:
     @property
     def connected(self) -> bool:
         return self.mqtt.connected
+
+    @property
+    def session_takeovers(self) -> int:
+        """Times since start the broker dropped this device for a session takeover (0x8E)."""
+        return self.mqtt.takeovers
 
     @property
     def ready(self) -> bool:

@@ -67,15 +67,19 @@ def config_warnings(config: AgentConfig) -> list[str]:
 
 
 def check_broker(config: AgentConfig, timeout: float = 5.0) -> tuple[bool, str]:
-    """Connect once with the device's credentials (separate client id); report the result."""
+    """Connect once with the device's credentials; report the result.
+
+    The broker binds the client id to the account, so this is the device's own session:
+    it is resumed (``clean_start`` false), never wiped, but a running agent is pushed
+    off once. Stop the agent first (the pin test needs that anyway).
+    """
     broker = config.broker
     try:
         broker.resolve_password()
     except ConfigError as exc:
         return False, str(exc)
     try:
-        client = connect_client(broker, client_id=f"{config.device_id}-selftest",
-                                timeout=timeout, keepalive=10)
+        client = connect_client(broker, clean=False, timeout=timeout, keepalive=10)
     except MqttConnectError as exc:
         return False, str(exc)
     client.disconnect()

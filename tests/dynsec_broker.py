@@ -13,11 +13,11 @@ import glob
 import hashlib
 import json
 import os
-from pathlib import Path
+import shutil
 
 import pytest
 
-from alarmlink.broker import BrokerUser, MosquittoBroker
+from alarmlink.broker import BROKER_USER, BrokerUser, MosquittoBroker
 from alarmlink.wire import Topics
 
 PLUGIN_GLOBS = ["/usr/lib/*/mosquitto_dynamic_security.so",
@@ -57,9 +57,10 @@ def _client(user: BrokerUser) -> dict[str, object]:
             "roles": [{"rolename": user.username}]}
 
 
-def dynsec_broker(workdir: Path, accounts: dict[BrokerUser, list[Acl]]) -> MosquittoBroker:
-    """A MosquittoBroker (not started) whose accounts may do exactly ``accounts[user]``."""
-    broker = MosquittoBroker(list(accounts), workdir=workdir)
+def dynsec_broker(accounts: dict[BrokerUser, list[Acl]]) -> MosquittoBroker:
+    """A MosquittoBroker (not started; its own workdir under /tmp, which Mosquitto can
+    reach after dropping root) whose accounts may do exactly ``accounts[user]``."""
+    broker = MosquittoBroker(list(accounts))
     config = {
         "clients": [_client(user) for user in accounts],
         "groups": [],
@@ -73,6 +74,8 @@ def dynsec_broker(workdir: Path, accounts: dict[BrokerUser, list[Acl]]) -> Mosqu
     dynsec = broker.workdir / "dynamic-security.json"
     dynsec.write_text(json.dumps(config))
     os.chmod(dynsec, 0o600)
+    if os.geteuid() == 0:  # Mosquitto reads (and rewrites) it as the user it drops root for
+        shutil.chown(dynsec, BROKER_USER, BROKER_USER)
     conf = broker.workdir / "mosquitto.conf"
     lines = [line for line in conf.read_text().splitlines()
              if not line.startswith(("password_file ", "acl_file "))]

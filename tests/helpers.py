@@ -25,6 +25,15 @@ def wait_for(predicate: Callable[[], T], timeout: float = 10.0, interval: float 
 
 
 CENTRAL_USER = BrokerUser("central", "central-test-pw", "central")
+#: Accounts with central's rights for the tests' stand-ins and probes. The broker binds
+#: the client id to the user name, so two connections of one account at once take over
+#: each other's session: central, each stand-in and each probe need an account of their own.
+OBSERVER_USERS = [BrokerUser(f"central-observer-{n}", f"observer-{n}-test-pw", "central")
+                  for n in range(1, 4)]
+#: A raw client with central's rights (``mqtt_test_client``) beside a running central.
+PROBE_USER = BrokerUser("central-probe", "probe-test-pw", "central")
+#: Every central-side account a test broker has.
+CENTRAL_ACCOUNTS = [CENTRAL_USER, *OBSERVER_USERS, PROBE_USER]
 #: Devices known to the test broker; password = "<id>-pw".
 TEST_DEVICES = ["school-01", "hotel-01", "village-01", "school-02", "dev-a", "dev-b"]
 

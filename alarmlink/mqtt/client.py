@@ -29,6 +29,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.mqtt.factory import connect_options, make_client
 from alarmlink.mqtt.reasons import (
+    SESSION_TAKEN_OVER,
     Backoff,
     check_suback,
     connect_cause,
@@ -76,6 +77,8 @@ class MqttClient:
         #: Why the last connect or subscription failed; None after an accepted connect.
         self.last_error: str | None = None
         self.connect_count = 0
+        #: Times the broker disconnected us with "session taken over" (0x8E).
+        self.takeovers = 0
         self.session_present: bool | None = None
         self.backoff = backoff or Backoff(config.reconnect_min_s, config.reconnect_max_s)
         #: The wait before the next reconnect attempt, as last chosen.
@@ -289,6 +292,12 @@ class MqttClient:
         self._retry_later()
         if self._stopping:
             logger.info("%s: disconnected from %s", self.name, self.config.url)
+        elif getattr(reason_code, "value", None) == SESSION_TAKEN_OVER:
+            self.takeovers += 1
+            logger.error("%s: session taken over (MQTT reason 0x8E): another connection logged "
+                         "in to %s as %s — a duplicate device or stolen credentials; "
+                         "reconnecting in %.1f s", self.name, self.config.url,
+                         self.config.username, self.next_retry_s or 0)
         elif was_connected:
             logger.warning("%s: connection to %s lost (%s); reconnecting in %.1f s",
                            self.name, self.config.url, reason_code, self.next_retry_s or 0)

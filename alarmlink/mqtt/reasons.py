@@ -11,6 +11,10 @@ import random
 from collections.abc import Sequence
 from typing import Protocol
 
+#: MQTT 5 DISCONNECT reason code "Session taken over": another connection logged in with
+#: the same client id, which the broker binds to the account (the same credentials).
+SESSION_TAKEN_OVER = 0x8E
+
 #: MQTT 3.1.1 CONNACK return codes (1..5) as the MQTT 5 reason codes paho reports.
 V311_CONNACK = {1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87}
 

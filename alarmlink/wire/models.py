@@ -23,6 +23,10 @@ DEFAULT_PREFIX = "alarmlink/v1"
 MAX_PAYLOAD_BYTES = 16 * 1024
 #: Largest snapshot payload accepted (bytes), JPEG plus its metadata segment.
 MAX_SNAPSHOT_BYTES = 512 * 1024
+#: Largest picture a snapshot's JPEG frame header (SOF) may declare, in pixels. A
+#: decoder allocates by the header, not by the payload's size: 60000x60000 in a few
+#: hundred bytes would ask for gigabytes.
+MAX_SNAPSHOT_PIXELS = 40_000_000
 #: Every snapshot payload starts with these bytes (JPEG SOI + the next marker's FF).
 JPEG_MAGIC = b"\xff\xd8\xff"
 #: A JPEG comment (COM) segment starting with this tag holds the SnapshotMeta JSON.
@@ -173,6 +177,11 @@ class Heartbeat(Message):
         default_factory=dict, description="Zone -> normal | alarm | trouble."
     )
     temperature_c: float | None = None
+    session_takeovers: int = Field(
+        0, ge=0, le=2**31,
+        description="Times since the agent started that the broker disconnected it because "
+                    "another connection with its credentials took over its session (MQTT 5 "
+                    "reason code 0x8E): a duplicate device or stolen credentials.")
 
 
 class Receipt(Message):

@@ -11,7 +11,7 @@ from agent_testkit import TOPICS, make_config
 from dynsec_broker import ALLOW_ALL, device_acls, dynsec_broker
 from fixtures.agents import AgentSet
 from fixtures.mqtt import CentralStub
-from helpers import CENTRAL_USER, device_user, wait_for
+from helpers import CENTRAL_USER, OBSERVER_USERS, device_user, wait_for
 
 from alarmlink.broker import MosquittoBroker
 
@@ -19,10 +19,10 @@ pytestmark = pytest.mark.broker
 
 
 @pytest.fixture
-def no_receipts_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+def no_receipts_broker() -> Iterator[MosquittoBroker]:
     """Mosquitto that lets school-01 subscribe to its commands but not to its receipts."""
-    broker = dynsec_broker(tmp_path / "mosquitto", {
-        CENTRAL_USER: ALLOW_ALL,
+    broker = dynsec_broker({
+        CENTRAL_USER: ALLOW_ALL, OBSERVER_USERS[0]: ALLOW_ALL,
         device_user("school-01"): device_acls("school-01", TOPICS, receipt=False)})
     broker.start()
     try:

@@ -3,6 +3,8 @@ Each test has a broker of its own (``fresh_mosquitto``): these check its account
 
 from __future__ import annotations
 
+import os
+import pwd
 from collections.abc import Callable
 from pathlib import Path
 
@@ -10,7 +12,13 @@ import pytest
 from fixtures.mqtt import MqttTestClient
 from helpers import CENTRAL_USER, device_user, wait_for
 
-from alarmlink.broker import MAX_QUEUED_MESSAGES, BrokerUser, MosquittoBroker, render_config
+from alarmlink.broker import (
+    BROKER_USER,
+    MAX_QUEUED_MESSAGES,
+    BrokerUser,
+    MosquittoBroker,
+    render_config,
+)
 from alarmlink.wire import Topics
 
 topics = Topics()
@@ -71,6 +79,8 @@ def test_config_raises_queue_limit_and_persists(tmp_path: Path) -> None:
 def test_password_file_is_private_and_hashed(fresh_mosquitto: MosquittoBroker) -> None:
     passwd = fresh_mosquitto.workdir / "passwd"
     assert passwd.stat().st_mode & 0o077 == 0
+    if os.geteuid() == 0:  # Mosquitto drops root: the file must be its user's
+        assert passwd.stat().st_uid == pwd.getpwnam(BROKER_USER).pw_uid
     text = passwd.read_text()
     assert "central-test-pw" not in text and "central:" in text
 

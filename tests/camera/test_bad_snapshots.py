@@ -86,6 +86,34 @@ def test_bad_snapshots_are_dead_lettered_and_good_ones_still_stored(
     assert central_process.api("GET", "/healthz")["ok"] is True
 
 
+def test_giant_jpeg_header_with_small_metadata_is_dead_lettered(
+        fresh_mosquitto: MosquittoBroker, central_process: CentralProcess,
+        mqtt_test_client: Callable[..., MqttTestClient]) -> None:
+    """A frame header declaring 60000x60000 pixels in a few dozen bytes, with metadata
+    saying 64x48: dead-lettered with the dimensions, never stored; a good frame after
+    it is."""
+    device = mqtt_test_client(fresh_mosquitto.url, device_user("school-01"))
+    event = wire.Event(event_id=wire.new_id(), device_id="school-01", seq=1,
+                       ts=wire.utcnow(), kind="panic", state="alarm", zone="gate-button",
+                       source="gpio")
+    device.publish(TOPICS.event("school-01"), wire.encode(event))
+    wait_for(lambda: central_process.rows("SELECT 1 FROM events"), what="event stored")
+    sof = (b"\xff\xc0\x00\x0b\x08" + (60000).to_bytes(2, "big") * 2
+           + b"\x01\x01\x11\x00")
+    bomb = b"\xff\xd8" + sof + b"\xff\xda\x00\x02" + b"\x00" * 32 + b"\xff\xd9"
+    topic = TOPICS.snapshot("school-01", event.event_id)
+    payload = snapshot(event.event_id, body=bomb)
+    assert len(payload) < 1024
+    device.publish(topic, payload)
+    device.publish(topic, snapshot(event.event_id, seq=2))
+    wait_for(lambda: central_process.rows("SELECT 1 FROM snapshots"), what="the good frame")
+    (dead,) = wait_for(lambda: central_process.api("GET", "/api/dead-letters"),
+                       what="the bomb dead-lettered")
+    assert "60000x60000" in dead["reason"] and "pixel cap" in dead["reason"], dead["reason"]
+    assert dead["payload_size"] == len(payload) and dead["device_id"] == "school-01"
+    assert [r["seq"] for r in central_process.rows("SELECT seq FROM snapshots")] == [2]
+
+
 def test_agent_shrinks_a_frame_over_its_cap(tmp_path: Path) -> None:
     big = jpeg(1600, 1200, noise=True, quality=95)
     cap = 48 * 1024

@@ -11,7 +11,8 @@ from central.config import CentralConfig, ConfigError, load_config
 
 def test_defaults_are_usable() -> None:
     config = CentralConfig()
-    assert config.broker.client_id == "alarmlink-central"
+    assert config.broker.client_id is None
+    assert config.broker.effective_client_id == config.broker.username == "central"
     assert config.broker.protocol == "mqttv5"
     assert config.db_path == Path("alarmlink-data/central.db")
 

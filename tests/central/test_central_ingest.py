@@ -172,7 +172,9 @@ def test_snapshot_is_stored(ingestor: Ingestor, db: Database) -> None:
 
     event = make_event()
     ingestor.handle(*event_message(event))
-    jpeg = b"\xff\xd8\xff\xe0\x00\x04\x00\x00" + b"\x00" * 100 + b"\xff\xd9"
+    sof = b"\xff\xc0\x00\x0b\x08\x00\x04\x00\x04\x01\x01\x11\x00"  # 4x4, one component
+    jpeg = (b"\xff\xd8\xff\xe0\x00\x04\x00\x00" + sof + b"\xff\xda\x00\x02"
+            + b"\x00" * 100 + b"\xff\xd9")
     meta = SnapshotMeta(event_id=event.event_id, seq=1, ts=utcnow(), phase=SnapshotPhase.ALARM,
                         camera="main", width=4, height=4)
     payload = encode_snapshot(meta, jpeg)

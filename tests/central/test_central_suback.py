@@ -23,11 +23,10 @@ EVENTS = TOPICS.all_devices("event")
 
 
 @pytest.fixture
-def events_only_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+def events_only_broker() -> Iterator[MosquittoBroker]:
     """Mosquitto that lets central subscribe to events and to nothing else."""
     acls = [acl for acl in ALLOW_ALL if acl[0] != "subscribePattern"]
-    broker = dynsec_broker(tmp_path / "mosquitto",
-                           {CENTRAL_USER: [*acls, ("subscribeLiteral", EVENTS)]})
+    broker = dynsec_broker({CENTRAL_USER: [*acls, ("subscribeLiteral", EVENTS)]})
     broker.start()
     try:
         yield broker

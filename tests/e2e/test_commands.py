@@ -14,7 +14,7 @@ from e2e.harness import button_only
 from fixtures.agents import AgentSet
 from fixtures.central import CentralProcess
 from fixtures.mqtt import MqttTestClient
-from helpers import CENTRAL_USER, wait_for
+from helpers import PROBE_USER, wait_for
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
@@ -74,7 +74,7 @@ def test_commands_are_never_retained(
     send(central_process, "self_test")
     send(central_process, "reboot")
     marker = f"alarmlink/v1/test-marker/{uuid.uuid4().hex}"
-    late = mqtt_test_client(fresh_mosquitto.url, CENTRAL_USER)
+    late = mqtt_test_client(fresh_mosquitto.url, PROBE_USER)
     assert late.accepted
     late.subscribe([("alarmlink/v1/dev/+/cmd", 1), (marker, 1)])
     # Retained messages are sent on subscribe, before anything published after it.

@@ -37,7 +37,7 @@ from e2e.harness import ALARMLINK, button_only, write_agent_config
 from e2e.tcp_proxy import TcpProxy
 from fixtures.broker import running_mosquitto
 from fixtures.central import CentralProcess, running_central
-from helpers import CENTRAL_USER, device_user, wait_for
+from helpers import CENTRAL_ACCOUNTS, device_user, wait_for
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -154,8 +154,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[CentralPro
     in a registry of its own, all in the `fast` class."""
     base = tmp_path_factory.mktemp("supervision")
     (base / "registry.toml").write_text(REGISTRY)
-    with running_mosquitto([CENTRAL_USER, *map(device_user, DEVICES)],
-                           base / "mosquitto") as broker, \
+    with running_mosquitto([*CENTRAL_ACCOUNTS, *map(device_user, DEVICES)]) as broker, \
             running_central(base / "central", broker,
                             registry=base / "registry.toml") as central:
         fleet = Fleet(broker, base)

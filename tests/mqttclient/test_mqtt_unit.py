@@ -300,3 +300,28 @@ def test_last_will_is_the_offline_status(monkeypatch: pytest.MonkeyPatch) -> Non
     client.start()
     assert client.paho.will_topic == "st" and client.paho.will_payload == b"offline"
     client._started = False
+
+
+def test_session_taken_over_is_counted_and_named_once(caplog: pytest.LogCaptureFixture) -> None:
+    """Mosquitto 2.0.11 closes a taken-over connection without flushing its DISCONNECT, so
+    no test broker here sends 0x8E: this feeds paho's callback the packet's reason code."""
+    client = MqttClient(config(), name="school-01")
+    taken = ReasonCode(PacketTypes.DISCONNECT, identifier=0x8E)
+    lost = ReasonCode(PacketTypes.DISCONNECT, identifier=0x80)
+    with caplog.at_level(logging.ERROR, logger="alarmlink.mqtt.client"):
+        client._on_disconnect(client.paho, None, None, taken, None)
+        client._on_disconnect(client.paho, None, None, lost, None)
+    assert client.takeovers == 1
+    lines = [r.getMessage() for r in caplog.records if "taken over" in r.getMessage()]
+    assert len(lines) == 1 and "0x8E" in lines[0] and "school-01" in lines[0]
+
+
+def test_client_id_is_the_user_name_and_a_different_one_is_warned_once(
+        caplog: pytest.LogCaptureFixture) -> None:
+    cfg = config(username="hotel-01", client_id="alarmlink-hotel")
+    with caplog.at_level(logging.WARNING, logger="alarmlink.broker_endpoint"):
+        assert cfg.effective_client_id == "hotel-01"
+        assert cfg.effective_client_id == "hotel-01"
+        assert MqttClient(cfg).client_id == "hotel-01"
+    assert len([r for r in caplog.records if "client_id" in r.getMessage()]) == 1
+    assert config(username="hotel-01").effective_client_id == "hotel-01"

@@ -35,7 +35,7 @@ PASSWORDS = {"central": "central-pw", "dev-a": "dev-a-pw-0123456789", "dev-b": "
 
 
 @pytest.fixture
-def generated_broker(tmp_path: Path) -> Iterator[GeneratedBroker]:
+def generated_broker(tmp_path: Path, broker_tmp_path: Path) -> Iterator[GeneratedBroker]:
     """Mosquitto run from the generated config, with central and two device accounts."""
     db = open_db(tmp_path / "central.db")
     add_county(db, County(id="c", name="County"))
@@ -45,7 +45,7 @@ def generated_broker(tmp_path: Path) -> Iterator[GeneratedBroker]:
         add_device(db, Device(id=device, venue="v"))
         set_password(db, device, PASSWORDS[device])
     set_password(db, "central", PASSWORDS["central"], role="central")
-    generated = GeneratedBroker(db, tmp_path / "broker").start()
+    generated = GeneratedBroker(db, broker_tmp_path).start()
     try:
         yield generated
     finally:

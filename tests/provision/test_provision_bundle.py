@@ -134,3 +134,29 @@ def test_bad_zone_and_profile_and_venue_are_refused(central_db: Path, tmp_path: 
                  "--device-id", "x-1", "--broker-url", "mqtts://h:8883", "--out",
                  str(tmp_path / "boot"), "--ca-file", str(ca)])
     assert code == 2 and not (tmp_path / "boot").exists()
+
+
+def test_plain_broker_url_to_another_host_is_refused_unless_insecure(
+        central_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ca, _ = ensure_ca(tmp_path / "ca")
+    plain = "mqtt://mqtt.example:1883"
+    assert provision(central_db, tmp_path / "refused", ca, "--broker-url", plain) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "not encrypted" in err and "mqtts://mqtt.example:8883" in err and "--insecure" in err
+    assert not (tmp_path / "refused").exists()
+    db = open_db(central_db)
+    assert db.execute("SELECT count(*) FROM devices").fetchone()[0] == 0
+    db.close()
+    assert provision(central_db, tmp_path / "insecure", ca, "--broker-url", plain,
+                     "--insecure") == 0
+    config = load_config(tmp_path / "insecure" / "alarmlink" / "agent.toml")
+    assert config.broker.url == plain and not config.broker.tls
+
+
+@pytest.mark.parametrize("url", ["mqtt://127.0.0.1:1883", "mqtt://localhost:1883",
+                                 "mqtt://[::1]:1883"])
+def test_plain_broker_url_on_loopback_is_accepted(central_db: Path, tmp_path: Path,
+                                                  url: str) -> None:
+    ca, _ = ensure_ca(tmp_path / "ca")
+    assert provision(central_db, tmp_path / "boot", ca, "--broker-url", url) == 0

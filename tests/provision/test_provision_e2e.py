@@ -57,12 +57,12 @@ class Deployment:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, broker_tmp_path: Path) -> Iterator[Deployment]:
     workdir = tmp_path / "central"
     workdir.mkdir()
     db = open_db(workdir / "central.db")  # the db central will serve
     set_password(db, CENTRAL_USER.username, CENTRAL_USER.password, role="central")
-    broker = GeneratedBroker(db, tmp_path / "broker").start()
+    broker = GeneratedBroker(db, broker_tmp_path).start()
     try:
         with running_central(workdir, UrlOnly(broker.plain_url)) as central:
             yield Deployment(broker, central, tmp_path)
