@@ -46,6 +46,12 @@ def test_console_logs_in_shows_a_new_alarm_live_acknowledges_it_and_logs_out(
         "SELECT status, acknowledged_by FROM incidents").fetchone()
     assert incident == ("acknowledged", "officer-li")
 
+    # the incident's audit on its card: who acknowledged it, allowed
+    card.locator(".incident-audit summary").click()
+    acked = card.locator(".incident-audit li", has_text="incident.acknowledge")
+    expect(acked).to_contain_text("officer-li (admin)")
+    expect(acked).to_contain_text("允许 allowed")
+
     card.locator("select.outcome").select_option("false_alarm")
     card.get_by_role("button", name="Resolve").click()
     expect(page.locator("li.incident")).to_have_count(0)
