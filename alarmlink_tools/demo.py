@@ -85,7 +85,11 @@ def _private(path: Path, text: str) -> Path:
 
 def _start_broker(users: list[BrokerUser], workdir: Path, embedded: bool) -> tuple[Broker, str]:
     if not embedded and mosquitto_binary() is not None:
-        broker: Broker = MosquittoBroker(users, workdir=workdir / "mosquitto")
+        # As root, Mosquitto drops to user mosquitto, which may not be able to enter the
+        # data dir's parents (e.g. /root): the broker then gets its own directory under
+        # the system temp dir, removed when the demo stops.
+        broker_dir = None if os.geteuid() == 0 else workdir / "mosquitto"
+        broker: Broker = MosquittoBroker(users, workdir=broker_dir)
         broker.start()
         return broker, "mqttv5"
     from alarmlink_tools.embedded_broker import EmbeddedBroker

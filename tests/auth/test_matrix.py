@@ -23,9 +23,9 @@ from central.auth.permissions import ACTIONS, MATRIX, ROLES
 NODES = {"admin": "root", "county_command": "county:duan",
          "station_leader": "station:chengxiang", "duty_officer": "station:chengxiang",
          "installer": "station:chengxiang", "auditor": "root", "viewer": "station:chengxiang"}
-#: actions with no HTTP route yet (device.revoke is the provisioning CLI's; the audit
-#: log's routes come with the audit tools)
-NO_ROUTE = {"device.revoke", "audit.read"}
+#: actions with no HTTP route (revoking a device is the provisioning CLI's: it rewrites
+#: the broker's password file on the broker's machine)
+NO_ROUTE = {"device.revoke"}
 
 INC = "{incident}"
 REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
@@ -48,6 +48,7 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "registry.read": ("GET", "/api/stations", None),
     "dead_letter.read": ("GET", "/api/dead-letters", None),
     "user.manage": ("GET", "/api/users", None),
+    "audit.read": ("GET", "/api/audit", None),
 }
 
 

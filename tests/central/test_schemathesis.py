@@ -101,5 +101,7 @@ def test_no_operation_answers_5xx(api_schema: schemathesis.BaseSchema, api_auth:
 
     statuses: list[int] = []
     run()
-    # the session really let the requests in (a run of 401s would prove nothing)
-    assert any(status != 401 for status in statuses), (method, path, statuses[:10])
+    # the session really let the requests in (a run of 401s would prove nothing);
+    # a login with generated credentials is rightly refused
+    if path != "/api/login":
+        assert any(status != 401 for status in statuses), (method, path, statuses[:10])
