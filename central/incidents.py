@@ -96,6 +96,24 @@ def create(db: Database, *, category: Category, venue_id: str, station_id: str, 
     return int(cursor.lastrowid or 0)
 
 
+def raise_trouble(db: Database, *, venue_id: str, station_id: str, kind: str, zone: str,
+                  label: str, first_event_id: str, at: str) -> tuple[int, str]:
+    """Open the venue's trouble incident with ``zone`` at ``label``, or join the open one
+    (adding ``kind``). Returns ``(incident id, "opened" | "joined")``."""
+    found = find_open(db, venue_id, "trouble")
+    if found is None:
+        incident_id = create(db, category="trouble", venue_id=venue_id, station_id=station_id,
+                             kind=kind, zones={zone: label}, first_event_id=first_event_id,
+                             event_count=0, at=at)
+        return incident_id, "opened"
+    incident_id, kinds, zones = found["id"], found["kinds"], found["zones"]
+    if kind not in kinds:
+        kinds.append(kind)
+    zones[zone] = label
+    record_change(db, incident_id, at, zones=zones, kinds=kinds, counts_event=False)
+    return incident_id, "joined"
+
+
 def record_change(db: Database, incident_id: int, at: str, *, zones: dict[str, str],
                   kinds: list[str] | None = None, counts_event: bool) -> None:
     """Store new zones (and kinds), touch the times and bump ``version``.

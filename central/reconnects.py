@@ -97,20 +97,9 @@ class ReconnectWatch:
             logger.info("device %s: %s (trouble already open in incident %s)", device_id,
                         text, found["id"])
             return None
-        if found is None:
-            incident_id = incidents.create(
-                db, category="trouble", venue_id=venue_id, station_id=route["station_id"],
-                kind=TROUBLE_KIND, zones={zone: label},
-                first_event_id=f"identity:{device_id}:{at}", event_count=0, at=at)
-            action = "opened"
-        else:
-            incident_id, kinds, zones = found["id"], found["kinds"], found["zones"]
-            if TROUBLE_KIND not in kinds:
-                kinds.append(TROUBLE_KIND)
-            zones[zone] = label
-            incidents.record_change(db, incident_id, at, zones=zones, kinds=kinds,
-                                    counts_event=False)
-            action = "joined"
+        incident_id, action = incidents.raise_trouble(
+            db, venue_id=venue_id, station_id=route["station_id"], kind=TROUBLE_KIND,
+            zone=zone, label=label, first_event_id=f"identity:{device_id}:{at}", at=at)
         incidents.log_action(db, incident_id, at, incidents.SYSTEM_ACTOR, text,
                              {"device_id": device_id, **facts, "incident": action})
         logger.warning("device %s: %s: trouble incident %s at station %s", device_id, text,

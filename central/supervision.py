@@ -257,21 +257,9 @@ class Supervisor:
                   "last_heard": iso(view.last_seen) if view.last_seen else None,
                   "down_since": iso(view.down_since) if view.down_since else None,
                   "class": class_name, "bound_s": cls.bound_s, "grace_s": cls.grace_s}
-        found = incidents.find_open(self.db, view.venue_id, "trouble")
-        if found is None:
-            incident_id = incidents.create(
-                self.db, category="trouble", venue_id=view.venue_id, station_id=view.station_id,
-                kind=TROUBLE_KIND, zones={zone: label},
-                first_event_id=f"supervision:{view.device_id}", event_count=0, at=at)
-            action = "opened"
-        else:
-            incident_id, kinds, zones = found["id"], found["kinds"], found["zones"]
-            if TROUBLE_KIND not in kinds:
-                kinds.append(TROUBLE_KIND)
-            zones[zone] = label
-            incidents.record_change(self.db, incident_id, at, zones=zones, kinds=kinds,
-                                    counts_event=False)
-            action = "joined"
+        incident_id, action = incidents.raise_trouble(
+            self.db, venue_id=view.venue_id, station_id=view.station_id, kind=TROUBLE_KIND,
+            zone=zone, label=label, first_event_id=f"supervision:{view.device_id}", at=at)
         incidents.log_action(self.db, incident_id, at, SYSTEM_ACTOR, f"device {label}",
                              {**detail, "incident": action})
         logger.warning("device %s %s (%s): trouble incident %s at station %s", view.device_id,
