@@ -12,6 +12,13 @@ Rules (docs/architecture.md):
 
 Lifecycle: new -> acknowledged -> dispatched -> resolved (with an outcome) ->
 closed. Every transition is written to ``incident_log`` with who and when.
+
+Re-alert: an alarm or trouble event that joins an incident an officer has already
+acknowledged (or dispatched) sets ``new_since_ack``; the consoles sound again and
+the incident may (and should) be acknowledged again, which clears the flag. An
+event's "acknowledged" (or "dispatched") receipt goes to the venue only once an
+officer acknowledged the incident after that event arrived (``events.acknowledged``),
+so the venue's LED never says "acknowledged" for a press no officer has seen.
 At most one open incident per venue and category (a partial unique index).
 """
 
@@ -76,11 +83,11 @@ def log_action(db: Database, incident_id: int, at: str, actor: str, action: str,
 
 def find_open(db: Database, venue_id: str, category: Category) -> dict[str, Any] | None:
     """The venue's open incident of ``category`` as ``{id, kinds, zones}`` (parsed), or None."""
-    row = query_one(db, f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? "
+    row = query_one(db, f"SELECT id, status, kinds, zones FROM incidents WHERE venue_id = ? "
                         f"AND category = ? AND {_OPEN_SQL}", [venue_id, category])
     if row is None:
         return None
-    return {"id": int(row["id"]), "kinds": json.loads(row["kinds"]),
+    return {"id": int(row["id"]), "status": row["status"], "kinds": json.loads(row["kinds"]),
             "zones": json.loads(row["zones"])}
 
 
@@ -144,6 +151,11 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
         kinds.append(event.kind.value)
     zones[event.zone] = zone_state
     record_change(db, found["id"], at, zones=zones, kinds=kinds, counts_event=True)
+    if found["status"] != "new":  # seen by an officer before: this event is not
+        db.execute("UPDATE incidents SET new_since_ack = 1 WHERE id = ?", [found["id"]])
+        detail["after_acknowledgement"] = True
+        logger.info("incident %s (%s): new event %s after acknowledgement", found["id"],
+                    found["status"], event.event_id)
     log_action(db, found["id"], at, SYSTEM_ACTOR, "event", detail)
     return int(found["id"])
 
@@ -189,14 +201,24 @@ def transition(db: Database, incident_id: int, action: Action, actor: str, now: 
     allowed, target = TRANSITIONS[action]
     at = iso(now)
     with write_tx(db):
-        row = query_one(db, "SELECT status FROM incidents WHERE id = ?", [incident_id])
+        row = query_one(db, "SELECT status, new_since_ack FROM incidents WHERE id = ?",
+                        [incident_id])
         if row is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
         status = row["status"]
-        if status not in allowed:
+        reacknowledge = action == "acknowledge" and bool(row["new_since_ack"]) \
+            and status in OPEN_STATUSES
+        if status not in allowed and not reacknowledge:
             raise TransitionError(_refusal(db, incident_id, action, status))
-        sets: dict[str, str | None] = {"status": target, "updated_at": at}
-        if action in ("acknowledge", "dispatch"):
+        if reacknowledge and status != "new":
+            target = status  # acknowledging the new event keeps a dispatch in force
+        sets: dict[str, str | int | None] = {"status": target, "updated_at": at,
+                                             "new_since_ack": 0}
+        # Every event the officer has now seen may be receipted "acknowledged".
+        db.execute("UPDATE events SET acknowledged = 1 WHERE incident_id = ?", [incident_id])
+        if reacknowledge:
+            sets |= {"acknowledged_at": at, "acknowledged_by": actor}
+        elif action in ("acknowledge", "dispatch"):
             db.execute("UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ? "
                        "WHERE id = ? AND acknowledged_at IS NULL", [at, actor, incident_id])
         if action == "dispatch":
@@ -240,8 +262,10 @@ def receipts_for(db: Database, incident_id: int, stage: Stage, now: datetime,
     by = {Stage.ACKNOWLEDGED: inc["acknowledged_by"], Stage.DISPATCHED: inc["dispatched_by"],
           Stage.RESOLVED: inc["resolved_by"]}.get(stage)
     outcome = Outcome(inc["outcome"]) if stage == Stage.RESOLVED and inc["outcome"] else None
-    rows = db.query("SELECT event_id, device_id FROM events WHERE incident_id = ? "
-                    "ORDER BY received_at, event_id", [incident_id])
+    # "acknowledged"/"dispatched" only for events an officer has seen (module docstring).
+    seen = "" if stage == Stage.RESOLVED else " AND acknowledged = 1"
+    rows = db.query("SELECT event_id, device_id FROM events WHERE incident_id = ?" + seen +
+                    " ORDER BY received_at, event_id", [incident_id])
     return [
         (row["device_id"], Receipt(event_id=row["event_id"], stage=stage, ts=now,
                                    incident_id=incident_id, by=by, outcome=outcome))
@@ -262,6 +286,7 @@ def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
     out["kinds"] = json.loads(out["kinds"])
     out["zones"] = json.loads(out["zones"])
     out["open"] = out["status"] in OPEN_STATUSES
+    out["new_since_ack"] = bool(out.get("new_since_ack"))
     return out
 
 

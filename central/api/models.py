@@ -60,6 +60,8 @@ class Incident(BaseModel):
     closed_at: str | None
     closed_by: str | None
     version: int = Field(description="Grows with every change; newer copies win.")
+    new_since_ack: bool = Field(False, description="An event joined after the last "
+                                "acknowledgement; acknowledging again clears it.")
 
 
 class StoredEvent(BaseModel):
