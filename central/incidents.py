@@ -274,14 +274,14 @@ def receipts_for(db: Database, incident_id: int, stage: Stage, now: datetime,
     ]
 
 
-_INCIDENT_SELECT = """
+INCIDENT_SELECT = """
 SELECT i.*, v.name AS venue_name, v.kind AS venue_kind, v.address AS venue_address,
        s.name AS station_name
 FROM incidents i JOIN venues v ON v.id = i.venue_id JOIN stations s ON s.id = i.station_id
 """
 
 
-def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
+def incident_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["kinds"] = json.loads(out["kinds"])
     out["zones"] = json.loads(out["zones"])
@@ -291,8 +291,8 @@ def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_incident(db: Database, incident_id: int) -> dict[str, Any] | None:
-    rows = list(db.query(_INCIDENT_SELECT + " WHERE i.id = ?", [incident_id]))
-    return _incident_dict(rows[0]) if rows else None
+    rows = list(db.query(INCIDENT_SELECT + " WHERE i.id = ?", [incident_id]))
+    return incident_dict(rows[0]) if rows else None
 
 
 def list_incidents(db: Database, *, station: str | None = None, open_only: bool = True,
@@ -315,9 +315,9 @@ def list_incidents(db: Database, *, station: str | None = None, open_only: bool 
     if category is not None:
         where.append("i.category = ?")
         params.append(category)
-    sql = _INCIDENT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql = INCIDENT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY i.opened_at DESC, i.id DESC LIMIT ?"
-    return [_incident_dict(r) for r in db.query(sql, [*params, limit])]
+    return [incident_dict(r) for r in db.query(sql, [*params, limit])]
 
 
 def incident_events(db: Database, incident_id: int) -> list[dict[str, Any]]:

@@ -95,6 +95,10 @@ class IncidentDetail(BaseModel):
     incident: Incident
     events: list[StoredEvent]
     log: list[LogEntry]
+    venue: dict[str, Any] | None = Field(None, description="The venue card: address, lat, "
+                                         "lon, contacts (and keyholders), procedure (预案)")
+    procedure: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="step (0-based) -> its last tick: done, actor, at")
 
 
 class DeviceInfo(BaseModel):
