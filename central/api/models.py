@@ -27,7 +27,8 @@ class ActionBody(_Body):
 
 
 class ResolveBody(ActionBody):
-    outcome: Outcome = Field(description="real_fire | false_alarm | test | malicious | other")
+    outcome: Outcome = Field(description="real_fire | real_emergency | false_alarm | test | "
+                                         "malicious | repaired | device_fault | power | other")
 
 
 class Incident(BaseModel):
