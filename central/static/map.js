@@ -2,7 +2,7 @@
 // alarms as blinking markers. The base layer is the station's own: a tile directory or
 // one PMTiles file served by central (GET /api/console: map), or with none installed a
 // plain background with the county outlines of the registry. No request leaves central.
-import { el, kind, t } from "/static/i18n.js";
+import { kind } from "/static/i18n.js";
 
 const api = window.alarmlink.api;
 const L = window.L;
@@ -24,22 +24,21 @@ export async function startMap(settings) {
   const layer = L.geoJSON(outlines, { style: { color: "#5c7cfa", weight: 2, fillOpacity: 0.05 } })
     .addTo(map);
   const venues = await (await api("/api/venues")).json();
-  const missing = [];
-  const points = [];
-  for (const v of venues) {
-    if (v.lat === null || v.lon === null) { missing.push(v.name); continue; }
-    const marker = L.marker([v.lat, v.lon], { icon: icon("quiet"), title: v.name,
-      keyboard: false }).addTo(map);
-    marker.getElement().dataset.venueId = v.id;
-    marker.bindTooltip(v.name);
-    markers.set(v.id, marker);
-    points.push([v.lat, v.lon]);
-  }
-  document.getElementById("map-missing").textContent = missing.join(", ") || "—";
-  const bounds = layer.getBounds();
+  const placed = venues.filter((v) => v.lat !== null && v.lon !== null);
+  document.getElementById("map-missing").textContent =
+    venues.filter((v) => !placed.includes(v)).map((v) => v.name).join(", ") || "—";
+  const bounds = layer.getBounds();   // a view first: markers get their elements on it
   if (bounds.isValid()) map.fitBounds(bounds);
-  else if (points.length) map.fitBounds(points, { padding: [40, 40] });
+  else if (placed.length) map.fitBounds(placed.map((v) => [v.lat, v.lon]), { padding: [40, 40] });
   else map.setView([23.9, 108.1], 9);
+  for (const v of placed) {
+    const marker = L.marker([v.lat, v.lon], { icon: icon("quiet"), title: v.name, keyboard: false })
+      .addTo(map);
+    marker.bindTooltip(v.name);
+    const node = marker.getElement();
+    if (node) node.dataset.venueId = v.id;
+    markers.set(v.id, marker);
+  }
   markIncidents(open);
   document.addEventListener("alarmlink:tab", (e) => { if (e.detail === "map") map.invalidateSize(); });
 }
@@ -60,9 +59,9 @@ export function markIncidents(incidents) {
   for (const [id, marker] of markers) {
     const w = worst.get(id);
     const node = marker.getElement();
+    if (!node) continue;
     node.className = node.className.replace(/\bvm-\w+/g, "").trim() + ` vm-${w ? w.s : "quiet"}`;
     marker.setTooltipContent(w ? `${w.inc.venue_name}: ${w.inc.kinds.map(kind).join(" · ")}`
       : marker.options.title);
   }
 }
-export { el, t };
