@@ -132,3 +132,38 @@ def test_procedure_step_and_note_are_in_the_timeline_after_reload_and_english_sw
     expect(page.locator("#queue li.incident .status")).to_have_text("unacknowledged")
     expect(page.locator("#detail .timeline .tl-note .what")).to_have_text("note")
     assert errors == []
+
+
+def test_map_marks_the_alarm_and_history_filters_and_exports(
+        live_server: LiveServer, chromium_page: Page) -> None:
+    page = chromium_page
+    page.set_default_timeout(10_000)
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    console_login(page, live_server.url, "officer-li", TEST_PASSWORD)
+    page.locator("[data-tab=map]").click()
+    expect(page.locator(".venue-marker")).to_have_count(3)   # every venue with coordinates
+    press(live_server)
+    expect(page.locator(".venue-marker.vm-alarm")).to_have_count(1, timeout=1000)
+    # history: resolve it, then filter by venue and today's date
+    page.locator("[data-tab=queue]").click()
+    page.locator("#queue li.incident").first.click()
+    page.locator("#detail select.outcome").select_option("false_alarm")
+    page.locator("#detail button.resolve").click()
+    expect(page.locator("#queue li.incident")).to_have_count(0)
+    page.locator("[data-tab=history]").click()
+    page.locator("#h-venue").select_option("hotel-01")
+    today = page.evaluate("new Date().toLocaleDateString('sv-SE', {timeZone: 'Asia/Shanghai'})")
+    page.locator("#h-from").fill(today)
+    page.locator("#h-to").fill(today)
+    page.locator("#history-form button[type=submit]").click()
+    expect(page.locator("#history tbody tr")).to_have_count(1)
+    csv_href = page.locator("#h-csv").get_attribute("href")
+    assert csv_href is not None and "venue=hotel-01" in csv_href
+    body = page.request.get(live_server.url + csv_href).text()
+    assert len(body.strip().splitlines()) == 2 and "Riverside Hotel" in body
+    page.locator("#h-from").fill("2001-01-01")
+    page.locator("#h-to").fill("2001-01-02")
+    page.locator("#history-form button[type=submit]").click()
+    expect(page.locator("#history tbody tr")).to_have_count(0)
+    assert {u.split("/")[2] for u in requested} == {live_server.url.split("/")[2]}
