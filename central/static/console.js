@@ -95,7 +95,7 @@ function row(inc) {
   if (inc.new_since_ack) li.classList.add("flagged");
   if (inc.id === selectedId()) li.classList.add("selected");
   const status = el("span", `status st-${inc.status}`, t(`st_${inc.status}`));
-  const zones = Object.entries(inc.zones).filter(([, s]) => s !== "restored").map(([z]) => z);
+  const zones = Object.entries(inc.zones).map(([z, s]) => `${z} (${s})`);
   li.append(status,
     el("span", "kinds", inc.kinds.map(kind).join(" · ")),
     el("span", "venue", inc.venue_name),

@@ -11,6 +11,12 @@ let stationOf = () => "";
 let lastDevices = [];
 let lastHealth = null;
 
+function clock(d) {
+  const known = d.clock_offset_s !== null && d.clock_offset_s !== undefined;
+  return el("td", d.clock_skewed ? "warn clock-skewed" : "",
+    !known ? "" : d.clock_skewed ? `${t("d_skewed")} ${d.clock_offset_s.toFixed(1)} s` : "ok");
+}
+
 function deviceRow(d) {
   const tr = el("tr");
   tr.dataset.deviceId = d.device_id;
@@ -21,7 +27,7 @@ function deviceRow(d) {
   tr.append(el("td", "", d.device_id), el("td", "", d.venue_name), stateCell,
     el("td", "", ago(d.silent_for_s)), el("td", "", d.outbox_depth ?? "—"),
     el("td", "", signal === undefined || signal === null ? "—" : `${signal} dBm`),
-    el("td", "", d.version || "—"), el("td", "", d.commissioning ? t("d_walking") : "—"));
+    el("td", "", d.version || "—"), el("td", "", d.commissioning ? t("d_walking") : "—"), clock(d));
   return tr;
 }
 
