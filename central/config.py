@@ -78,9 +78,9 @@ from alarmlink.config_base import (
     resolve_config_path,
 )
 from central.audit_config import AuditConfig
-from central.console_config import ConsoleConfig
 from central.auth.config import AuthConfig
 from central.commissioning_config import CommissioningConfig
+from central.console_config import ConsoleConfig
 from central.health_config import HealthConfig
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig

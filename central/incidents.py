@@ -130,7 +130,8 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
     if role == "test":
         return None
     at = iso(now)
-    detail = {"event_id": event.event_id, "kind": event.kind.value, "zone": event.zone,
+    detail: dict[str, Any] = {"event_id": event.event_id, "kind": event.kind.value,
+                              "zone": event.zone,
               "state": event.state.value}
     if role == "restore":
         return _restore(db, event, venue_id, at, detail)

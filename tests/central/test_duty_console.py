@@ -66,9 +66,10 @@ def test_queue_order_density_and_the_acknowledgement_target(
     page.set_viewport_size({"width": 1440, "height": 900})
     page.set_default_timeout(10_000)
     add = live_server.service.config.db_path
+    from sqlite_utils import Database
+
     from central.registry import add_venue
     from central.registry_models import Venue
-    from sqlite_utils import Database
     db = Database(add)
     kinds = ["smoke", "panic", "tamper", "medical", "fire", "panic", "tamper", "heat",
              "panic", "smoke", "medical", "tamper"]
