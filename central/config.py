@@ -80,6 +80,7 @@ from alarmlink.config_base import (
 from central.audit_config import AuditConfig
 from central.auth.config import AuthConfig
 from central.commissioning_config import CommissioningConfig
+from central.console_config import ConsoleConfig
 from central.health_config import HealthConfig
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
@@ -155,6 +156,9 @@ class CentralConfig(StrictModel):
     health: HealthConfig = Field(
         default_factory=lambda: HealthConfig(),
         description="When /healthz reports central unhealthy (central/health_config.py).")
+    console: ConsoleConfig = Field(default_factory=lambda: ConsoleConfig(),
+                                   description="Duty console: acknowledgement target, map "
+                                               "tiles (central/console_config.py).")
     auth: AuthConfig = Field(default_factory=lambda: AuthConfig(),
                              description="Sessions, lockout, CSRF origins, second factor "
                                          "(central/auth/config.py).")

@@ -12,6 +12,13 @@ Rules (docs/architecture.md):
 
 Lifecycle: new -> acknowledged -> dispatched -> resolved (with an outcome) ->
 closed. Every transition is written to ``incident_log`` with who and when.
+
+Re-alert: an alarm or trouble event that joins an incident an officer has already
+acknowledged (or dispatched) sets ``new_since_ack``; the consoles sound again and
+the incident may (and should) be acknowledged again, which clears the flag. An
+event's "acknowledged" (or "dispatched") receipt goes to the venue only once an
+officer acknowledged the incident after that event arrived (``events.acknowledged``),
+so the venue's LED never says "acknowledged" for a press no officer has seen.
 At most one open incident per venue and category (a partial unique index).
 """
 
@@ -76,11 +83,11 @@ def log_action(db: Database, incident_id: int, at: str, actor: str, action: str,
 
 def find_open(db: Database, venue_id: str, category: Category) -> dict[str, Any] | None:
     """The venue's open incident of ``category`` as ``{id, kinds, zones}`` (parsed), or None."""
-    row = query_one(db, f"SELECT id, kinds, zones FROM incidents WHERE venue_id = ? "
+    row = query_one(db, f"SELECT id, status, kinds, zones FROM incidents WHERE venue_id = ? "
                         f"AND category = ? AND {_OPEN_SQL}", [venue_id, category])
     if row is None:
         return None
-    return {"id": int(row["id"]), "kinds": json.loads(row["kinds"]),
+    return {"id": int(row["id"]), "status": row["status"], "kinds": json.loads(row["kinds"]),
             "zones": json.loads(row["zones"])}
 
 
@@ -141,7 +148,8 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
     if role == "test":
         return None
     at = iso(now)
-    detail = {"event_id": event.event_id, "kind": event.kind.value, "zone": event.zone,
+    detail: dict[str, Any] = {"event_id": event.event_id, "kind": event.kind.value,
+                              "zone": event.zone,
               "state": event.state.value}
     if role == "restore":
         return _restore(db, event, venue_id, at, detail)
@@ -162,6 +170,11 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
         kinds.append(event.kind.value)
     zones[event.zone] = zone_state
     record_change(db, found["id"], at, zones=zones, kinds=kinds, counts_event=True)
+    if found["status"] != "new":  # seen by an officer before: this event is not
+        db.execute("UPDATE incidents SET new_since_ack = 1 WHERE id = ?", [found["id"]])
+        detail["after_acknowledgement"] = True
+        logger.info("incident %s (%s): new event %s after acknowledgement", found["id"],
+                    found["status"], event.event_id)
     log_action(db, found["id"], at, SYSTEM_ACTOR, "event", detail)
     return int(found["id"])
 
@@ -207,14 +220,24 @@ def transition(db: Database, incident_id: int, action: Action, actor: str, now: 
     allowed, target = TRANSITIONS[action]
     at = iso(now)
     with write_tx(db):
-        row = query_one(db, "SELECT status FROM incidents WHERE id = ?", [incident_id])
+        row = query_one(db, "SELECT status, new_since_ack FROM incidents WHERE id = ?",
+                        [incident_id])
         if row is None:
             raise IncidentNotFound(f"incident {incident_id} does not exist")
         status = row["status"]
-        if status not in allowed:
+        reacknowledge = action == "acknowledge" and bool(row["new_since_ack"]) \
+            and status in OPEN_STATUSES
+        if status not in allowed and not reacknowledge:
             raise TransitionError(_refusal(db, incident_id, action, status))
-        sets: dict[str, str | None] = {"status": target, "updated_at": at}
-        if action in ("acknowledge", "dispatch"):
+        if reacknowledge and status != "new":
+            target = status  # acknowledging the new event keeps a dispatch in force
+        sets: dict[str, str | int | None] = {"status": target, "updated_at": at,
+                                             "new_since_ack": 0}
+        # Every event the officer has now seen may be receipted "acknowledged".
+        db.execute("UPDATE events SET acknowledged = 1 WHERE incident_id = ?", [incident_id])
+        if reacknowledge:
+            sets |= {"acknowledged_at": at, "acknowledged_by": actor}
+        elif action in ("acknowledge", "dispatch"):
             db.execute("UPDATE incidents SET acknowledged_at = ?, acknowledged_by = ? "
                        "WHERE id = ? AND acknowledged_at IS NULL", [at, actor, incident_id])
         if action == "dispatch":
@@ -258,8 +281,10 @@ def receipts_for(db: Database, incident_id: int, stage: Stage, now: datetime,
     by = {Stage.ACKNOWLEDGED: inc["acknowledged_by"], Stage.DISPATCHED: inc["dispatched_by"],
           Stage.RESOLVED: inc["resolved_by"]}.get(stage)
     outcome = Outcome(inc["outcome"]) if stage == Stage.RESOLVED and inc["outcome"] else None
-    rows = db.query("SELECT event_id, device_id FROM events WHERE incident_id = ? "
-                    "ORDER BY received_at, event_id", [incident_id])
+    # "acknowledged"/"dispatched" only for events an officer has seen (module docstring).
+    seen = "" if stage == Stage.RESOLVED else " AND acknowledged = 1"
+    rows = db.query("SELECT event_id, device_id FROM events WHERE incident_id = ?" + seen +
+                    " ORDER BY received_at, event_id", [incident_id])
     return [
         (row["device_id"], Receipt(event_id=row["event_id"], stage=stage, ts=now,
                                    incident_id=incident_id, by=by, outcome=outcome))
@@ -268,24 +293,25 @@ def receipts_for(db: Database, incident_id: int, stage: Stage, now: datetime,
     ]
 
 
-_INCIDENT_SELECT = """
+INCIDENT_SELECT = """
 SELECT i.*, v.name AS venue_name, v.kind AS venue_kind, v.address AS venue_address,
        s.name AS station_name
 FROM incidents i JOIN venues v ON v.id = i.venue_id JOIN stations s ON s.id = i.station_id
 """
 
 
-def _incident_dict(row: dict[str, Any]) -> dict[str, Any]:
+def incident_dict(row: dict[str, Any]) -> dict[str, Any]:
     out = dict(row)
     out["kinds"] = json.loads(out["kinds"])
     out["zones"] = json.loads(out["zones"])
     out["open"] = out["status"] in OPEN_STATUSES
+    out["new_since_ack"] = bool(out.get("new_since_ack"))
     return out
 
 
 def get_incident(db: Database, incident_id: int) -> dict[str, Any] | None:
-    rows = list(db.query(_INCIDENT_SELECT + " WHERE i.id = ?", [incident_id]))
-    return _incident_dict(rows[0]) if rows else None
+    rows = list(db.query(INCIDENT_SELECT + " WHERE i.id = ?", [incident_id]))
+    return incident_dict(rows[0]) if rows else None
 
 
 def list_incidents(db: Database, *, station: str | None = None, open_only: bool = True,
@@ -308,9 +334,9 @@ def list_incidents(db: Database, *, station: str | None = None, open_only: bool 
     if category is not None:
         where.append("i.category = ?")
         params.append(category)
-    sql = _INCIDENT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
+    sql = INCIDENT_SELECT + (" WHERE " + " AND ".join(where) if where else "")
     sql += " ORDER BY i.opened_at DESC, i.id DESC LIMIT ?"
-    return [_incident_dict(r) for r in db.query(sql, [*params, limit])]
+    return [incident_dict(r) for r in db.query(sql, [*params, limit])]
 
 
 def incident_events(db: Database, incident_id: int) -> list[dict[str, Any]]:

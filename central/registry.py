@@ -159,7 +159,9 @@ def add_county(db: Database, county: County) -> None:
     with write_tx(db):
         if county.city is not None:
             _require(db, "cities", f"counties[{county.id}].city", county.city)
-        _upsert(db, "counties", {"id": county.id, "name": county.name, "city_id": county.city})
+        _upsert(db, "counties", {"id": county.id, "name": county.name, "city_id": county.city,
+                                 "outline": json.dumps(county.outline) if county.outline
+                                 else None})
 
 
 def add_office(db: Database, office: Office) -> None:
@@ -191,7 +193,10 @@ def add_venue(db: Database, venue: Venue) -> None:
                     "give an office of that station, or leave office out")
         _upsert(db, "venues", {"id": venue.id, "name": venue.name, "kind": venue.kind,
                                "address": venue.address, "station_id": venue.station,
-                               "office_id": venue.office})
+                               "office_id": venue.office, "lat": venue.lat, "lon": venue.lon,
+                               "contacts": json.dumps([c.model_dump() for c in venue.contacts],
+                                                      ensure_ascii=False),
+                               "procedure": json.dumps(venue.procedure, ensure_ascii=False)})
 
 
 def add_device(db: Database, device: Device) -> None:

@@ -33,10 +33,19 @@ class City(_Record):
     name: Name = Field(description="The city bureau's name, e.g. 三明市公安局.")
 
 
+Latitude = Annotated[float, Field(ge=-90, le=90)]
+Longitude = Annotated[float, Field(ge=-180, le=180)]
+Phone = Annotated[str, StringConstraints(max_length=40)]
+
+
 class County(_Record):
     id: RecordId = Field(description="Short id, lower case, e.g. 'duan'.")
     name: Name = Field(description="The county bureau's name.")
     city: RecordId | None = Field(None, description="Id of the city above it (optional).")
+    outline: list[tuple[Longitude, Latitude]] = Field(
+        default_factory=list, max_length=5000,
+        description="The county's boundary as [longitude, latitude] points (WGS 84), drawn "
+                    "on the console's map when no tiles are installed; empty = none.")
 
 
 class Station(_Record):
@@ -52,6 +61,15 @@ class Office(_Record):
     station: RecordId = Field(description="Id of the police station the office belongs to.")
 
 
+class Contact(_Record):
+    name: Name = Field(description="The person's name, e.g. 张校长.")
+    role: Literal["contact", "keyholder"] = Field(
+        "contact", description="contact (联系人) or keyholder (钥匙持有人).")
+    title: Annotated[str, StringConstraints(max_length=100)] = Field(
+        "", description="What they are at the venue, e.g. 校长 (head teacher).")
+    phone: Phone = Field(description="Phone number to call.")
+
+
 class Venue(_Record):
     id: RecordId
     name: Name
@@ -60,6 +78,13 @@ class Venue(_Record):
     station: RecordId = Field(description="Id of the police station responsible for the venue.")
     office: RecordId | None = Field(None, description="Id of the police office (of the same "
                                     "station) that looks after the venue (optional).")
+    lat: Latitude | None = Field(None, description="Latitude (WGS 84) for the console's map.")
+    lon: Longitude | None = Field(None, description="Longitude (WGS 84) for the console's map.")
+    contacts: list[Contact] = Field(default_factory=list, max_length=20,
+                                    description="Who to call: contacts and keyholders.")
+    procedure: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
+        default_factory=list, max_length=30,
+        description="The venue's own response procedure (预案): steps the officer ticks.")
 
 
 class Device(_Record):

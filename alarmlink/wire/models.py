@@ -118,10 +118,18 @@ class Stage(StrEnum):
 
 
 class Outcome(StrEnum):
+    """How an incident ended. The console offers them by category: a fire alarm
+    real_fire/false_alarm/malicious/test, a panic or medical alarm real_emergency/
+    false_alarm/malicious/test, a trouble repaired/device_fault/power/other."""
+
     REAL_FIRE = "real_fire"
+    REAL_EMERGENCY = "real_emergency"
     FALSE_ALARM = "false_alarm"
     TEST = "test"
     MALICIOUS = "malicious"
+    REPAIRED = "repaired"
+    DEVICE_FAULT = "device_fault"
+    POWER = "power"
     OTHER = "other"
 
 

@@ -30,6 +30,7 @@ from central import incidents
 from central.api.audit import router as audit_router
 from central.api.auth import router as auth_router
 from central.api.commissioning import router as commissioning_router
+from central.api.console import router as console_router
 from central.api.deps import lookup_session, origin_allowed
 from central.api.devices import router as devices_router
 from central.api.edge import install_edge
@@ -72,7 +73,8 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     install_edge(app, config.http)
     for router in (auth_router, users_router, incidents_router, devices_router,
-                   health_router, snapshots_router, commissioning_router, audit_router):
+                   health_router, snapshots_router, commissioning_router, audit_router,
+                   console_router):
         app.include_router(router)
 
     @app.websocket("/ws")

@@ -9,7 +9,7 @@ from fastapi import APIRouter, HTTPException, Query
 from sqlite_utils import Database
 
 from alarmlink.wire import Outcome
-from central import incidents
+from central import duty, incidents
 from central.api.deps import CurrentPrincipal, Service, authorize
 from central.api.models import ActionBody, Incident, IncidentDetail, IncidentId, ResolveBody
 from central.auth.permissions import Action
@@ -44,8 +44,10 @@ def _detail(db: Database, incident_id: int) -> dict[str, Any] | None:
     incident = incidents.get_incident(db, incident_id)
     if incident is None:
         return None
+    log = incidents.incident_log(db, incident_id)
     return {"incident": incident, "events": incidents.incident_events(db, incident_id),
-            "log": incidents.incident_log(db, incident_id)}
+            "log": log, "venue": duty.venue_card(db, incident["venue_id"]),
+            "procedure": {str(k): v for k, v in duty.procedure_state(log).items()}}
 
 
 @router.get("/api/incidents/{incident_id}", response_model=IncidentDetail,

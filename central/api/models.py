@@ -27,7 +27,8 @@ class ActionBody(_Body):
 
 
 class ResolveBody(ActionBody):
-    outcome: Outcome = Field(description="real_fire | false_alarm | test | malicious | other")
+    outcome: Outcome = Field(description="real_fire | real_emergency | false_alarm | test | "
+                                         "malicious | repaired | device_fault | power | other")
 
 
 class Incident(BaseModel):
@@ -60,6 +61,8 @@ class Incident(BaseModel):
     closed_at: str | None
     closed_by: str | None
     version: int = Field(description="Grows with every change; newer copies win.")
+    new_since_ack: bool = Field(False, description="An event joined after the last "
+                                "acknowledgement; acknowledging again clears it.")
 
 
 class StoredEvent(BaseModel):
@@ -93,6 +96,10 @@ class IncidentDetail(BaseModel):
     incident: Incident
     events: list[StoredEvent]
     log: list[LogEntry]
+    venue: dict[str, Any] | None = Field(None, description="The venue card: address, lat, "
+                                         "lon, contacts (and keyholders), procedure (预案)")
+    procedure: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="step (0-based) -> its last tick: done, actor, at")
 
 
 class DeviceInfo(BaseModel):

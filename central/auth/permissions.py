@@ -30,7 +30,7 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
 
 Action = Literal[
     "incident.read", "incident.acknowledge", "incident.dispatch", "incident.resolve",
-    "incident.close", "snapshot.read", "snapshot.live",
+    "incident.close", "incident.note", "snapshot.read", "snapshot.live",
     "device.read", "device.self_test", "device.silence", "device.reload", "device.reboot",
     "device.revoke",
     "commissioning.read", "commissioning.start", "commissioning.stop",
@@ -50,6 +50,7 @@ MATRIX: Final[dict[Action, frozenset[str]]] = {
     "incident.dispatch": _OFFICERS,
     "incident.resolve": _OFFICERS,
     "incident.close": _OFFICERS,
+    "incident.note": _OFFICERS,
     "snapshot.read": _OFFICERS,
     "snapshot.live": _OFFICERS,
     "device.read": _FIELD,

@@ -355,3 +355,27 @@ CREATE TABLE health_probe (
     count INTEGER NOT NULL DEFAULT 0
 )
 """)
+
+
+@migrations()
+def m009_duty_console(db: Database) -> None:
+    """Issue 12: re-alert after acknowledgement, the venue card and the map.
+
+    ``incidents.new_since_ack``: an alarm event joined the incident after an officer
+    acknowledged it; cleared by the next acknowledgement. ``events.acknowledged``: an
+    officer acknowledged the incident after this event arrived (only such events get
+    the venue's "acknowledged" receipt). Venues get coordinates, contacts and keyholders,
+    and their response procedure (预案); counties an outline (GeoJSON geometry) for the map.
+    """
+    _run(db, """
+ALTER TABLE incidents ADD COLUMN new_since_ack INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE events ADD COLUMN acknowledged INTEGER NOT NULL DEFAULT 0;
+UPDATE events SET acknowledged = 1 WHERE incident_id IN
+    (SELECT id FROM incidents WHERE acknowledged_at IS NOT NULL);
+ALTER TABLE venues ADD COLUMN lat REAL;
+ALTER TABLE venues ADD COLUMN lon REAL;
+ALTER TABLE venues ADD COLUMN contacts TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE venues ADD COLUMN procedure TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE counties ADD COLUMN outline TEXT;
+CREATE INDEX incidents_opened ON incidents (opened_at)
+""")

@@ -107,7 +107,7 @@
   }
 
   function cards() {
-    return [...document.querySelectorAll("li.incident.cat-alarm[data-incident-id]")];
+    return [...document.querySelectorAll(".incident-detail.cat-alarm[data-incident-id]")];
   }
 
   async function poll(id) {

@@ -62,7 +62,7 @@
   }
 
   new MutationObserver(() => {
-    for (const card of document.querySelectorAll("li.incident[data-incident-id]")) {
+    for (const card of document.querySelectorAll(".incident-detail[data-incident-id]")) {
       if (!card.querySelector(".incident-audit")) attach(card);
     }
   }).observe(document.querySelector("main"), { childList: true, subtree: true });

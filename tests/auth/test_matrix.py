@@ -34,6 +34,7 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "incident.dispatch": ("POST", f"/api/incidents/{INC}/dispatch", {}),
     "incident.resolve": ("POST", f"/api/incidents/{INC}/resolve", {"outcome": "test"}),
     "incident.close": ("POST", f"/api/incidents/{INC}/close", {}),
+    "incident.note": ("POST", f"/api/incidents/{INC}/notes", {"text": "called the venue"}),
     "snapshot.read": ("GET", f"/api/incidents/{INC}/snapshots", None),
     "snapshot.live": ("POST", f"/api/incidents/{INC}/snapshots/stop", {}),
     "device.read": ("GET", "/api/devices/school-01/commands", None),

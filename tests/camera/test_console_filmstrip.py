@@ -36,12 +36,13 @@ def test_filmstrip_shows_the_alarm_frames_and_the_live_view(
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.set_default_timeout(10_000)
         console_login(page, central_process.url, TEST_USER, TEST_PASSWORD)
-        expect(page.locator("#conn")).to_have_text("live")
+        expect(page.locator("#conn")).to_have_class("conn up")
         wait_for(lambda: sim.agent.connected and camera.frames_captured >= 2,
                  what="agent connected with pre-alarm frames")
         sim.press("gate-button")
 
-        strip = page.locator("li.incident .filmstrip")
+        page.locator("#queue li.incident").first.click()   # the detail pane holds the strip
+        strip = page.locator("#detail .filmstrip")
         expect(strip.locator(".frame.phase-alarm")).to_have_count(1)
         expect(strip.locator(".frame.phase-pre").first).to_be_visible()
         expect(strip.locator(".frame.phase-post")).to_have_count(2)

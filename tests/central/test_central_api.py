@@ -105,7 +105,14 @@ def test_nothing_is_loaded_from_outside_the_station_network(client: TestClient) 
     assert client.get("/docs").status_code == 404
     assert client.get("/redoc").status_code == 404
     assert client.get("/openapi.json").status_code == 200
+    # Vendored Leaflet names the SVG namespace (an identifier, never fetched) and two bug
+    # trackers in CSS comments; the browser tests record every request the page makes.
+    not_fetched = ("http://www.w3.org/2000/svg", "https://bugs.chromium.org/",
+                   "https://bugzilla.mozilla.org/")
     for asset in STATIC_DIR.rglob("*"):
         if asset.is_file():
             text = asset.read_text(errors="replace")
+            if "vendor" in asset.parts:
+                for identifier in not_fetched:
+                    text = text.replace(identifier, "")
             assert not re.search(r"(https?:)?//[a-z0-9.-]+\.[a-z]{2,}/", text, re.I), asset

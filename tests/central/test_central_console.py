@@ -27,21 +27,23 @@ def test_console_logs_in_shows_a_new_alarm_live_acknowledges_it_and_logs_out(
     expect(page.locator("#app")).to_be_hidden()
     console_login(page, live_server.url, "officer-li", TEST_PASSWORD)
     expect(page.locator("#user-role")).to_have_text("系统管理员")
-    expect(page.locator("#conn")).to_have_text("live")
+    expect(page.locator("#conn")).to_have_class("conn up")
     expect(page.locator("#station option")).to_have_count(3)  # all + two stations
-    page.get_by_role("button", name="Enable sound").click()  # browsers need a click for audio
-    expect(page.locator("#sound")).to_have_text("Sound on")
+    page.get_by_role("button", name="开启声音").click()  # browsers need a click for audio
+    expect(page.locator("#sound")).to_have_text("声音已开")
 
     event = make_event("hotel-01", zone="corridor-3f-smoke", kind="smoke")
     live_server.service.ingestor.handle(*event_message(event))
-    card = page.locator("li.incident").first
-    expect(card).to_contain_text("Riverside Hotel")
-    expect(card).to_contain_text("corridor-3f-smoke")
-    expect(card.locator(".status")).to_have_text("new")
+    row = page.locator("#queue li.incident").first
+    expect(row).to_contain_text("Riverside Hotel")
+    expect(row).to_contain_text("corridor-3f-smoke")
+    expect(row.locator(".status")).to_have_text("未确认")
+    row.click()
+    card = page.locator("#detail")
 
-    card.get_by_role("button", name="Acknowledge").click()
-    expect(card.locator(".status")).to_have_text("acknowledged")
-    expect(card).to_contain_text("acknowledged by officer-li")
+    card.get_by_role("button", name="确认").click()
+    expect(row.locator(".status")).to_have_text("已确认")
+    expect(card).to_contain_text("确认: officer-li")
     incident = live_server.service.db.execute(
         "SELECT status, acknowledged_by FROM incidents").fetchone()
     assert incident == ("acknowledged", "officer-li")
@@ -53,8 +55,8 @@ def test_console_logs_in_shows_a_new_alarm_live_acknowledges_it_and_logs_out(
     expect(acked).to_contain_text("允许 allowed")
 
     card.locator("select.outcome").select_option("false_alarm")
-    card.get_by_role("button", name="Resolve").click()
-    expect(page.locator("li.incident")).to_have_count(0)
+    card.get_by_role("button", name="处置完毕").click()
+    expect(page.locator("#queue li.incident")).to_have_count(0)
     expect(page.locator("#empty")).to_be_visible()
 
     assert errors == []
@@ -99,5 +101,5 @@ def test_a_duty_officer_sees_only_their_station_and_their_name(
     live_server.service.ingestor.handle(*event_message(make_event("hotel-01")))
     live_server.service.ingestor.handle(*event_message(make_event("village-01",
                                                                   zone="square-button")))
-    expect(page.locator("li.incident")).to_have_count(1)
-    expect(page.locator("li.incident").first).to_contain_text("square-button")
+    expect(page.locator("#queue li.incident")).to_have_count(1)
+    expect(page.locator("#queue li.incident").first).to_contain_text("square-button")

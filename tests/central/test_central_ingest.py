@@ -184,18 +184,37 @@ def test_snapshot_is_stored(ingestor: Ingestor, db: Database) -> None:
         len(payload), event.event_id, "alarm")
 
 
-def test_stage_receipt_follows_stored_when_station_already_acted(
+def test_an_event_joining_an_acknowledged_incident_is_flagged_not_receipted_acknowledged(
         ingestor: Ingestor, db: Database, recorder: Recorder) -> None:
-    from central.incidents import transition
+    """Issue 12: the silent join. The venue's LED may say "acknowledged" only for an
+    event an officer acknowledged; the incident says "new event since acknowledgement"."""
+    from central.incidents import get_incident, transition
 
     first = make_event()
     ingestor.handle(*event_message(first))
     transition(db, 1, "acknowledge", "officer-li", utcnow())
     second = make_event(zone="dorm-2f-smoke", kind="smoke")
     ingestor.handle(*event_message(second))
-    assert recorder.stages(second.event_id) == [Stage.STORED, Stage.ACKNOWLEDGED]
-    ack = [r for r in recorder.receipts() if r.event_id == second.event_id][-1]
-    assert ack.by == "officer-li" and ack.incident_id == 1
+    assert recorder.stages(second.event_id) == [Stage.STORED]
+    incident = get_incident(db, 1)
+    assert incident is not None and incident["new_since_ack"] is True
+    assert incident["status"] == "acknowledged"
+    result = transition(db, 1, "acknowledge", "officer-wang", utcnow())
+    ack = [r for _, r in result.receipts if r.event_id == second.event_id]
+    assert [(r.stage, r.by, r.incident_id) for r in ack] == [
+        (Stage.ACKNOWLEDGED, "officer-wang", 1)]
+    incident = get_incident(db, 1)
+    assert incident is not None and incident["new_since_ack"] is False
+    # a third press after a dispatch: flagged again; acknowledging keeps the dispatch
+    transition(db, 1, "dispatch", "officer-li", utcnow())
+    third = make_event()
+    ingestor.handle(*event_message(third))
+    assert recorder.stages(third.event_id) == [Stage.STORED]
+    result = transition(db, 1, "acknowledge", "officer-li", utcnow())
+    assert result.incident["status"] == "dispatched"
+    assert {r.event_id for _, r in result.receipts} == {
+        first.event_id, second.event_id, third.event_id}
+    assert {r.stage for _, r in result.receipts} == {Stage.DISPATCHED}
 
 
 def test_conflicting_duplicate_is_kept_as_dead_letter_and_still_receipted(

@@ -1,0 +1,147 @@
+// alarmlink console: the message catalogue. zh-CN by default, English on the switch.
+// Every label on the page comes from here: elements with data-i18n="key" get the text,
+// data-i18n-title / data-i18n-placeholder / data-i18n-aria the attribute. Times are
+// shown in the station's zone (GET /api/console: timezone), never the browser's.
+"use strict";
+
+const ZH = {
+  title: "报警值班台", queue: "警情队列", map: "地图", history: "历史警情", devices: "设备与故障",
+  station: "派出所", all_stations: "全部派出所", logout: "退出登录",
+  sound_off: "开启声音", sound_on: "声音已开", lang: "English",
+  ws_up: "值班台已连接", ws_down: "值班台与中心断开",
+  deaf: "中心收不到设备报警：与消息服务器断开。请立即检查中心服务器和网络，并电话联系各场所。",
+  deaf_refused: "中心收不到设备报警：消息服务器拒绝订阅。请检查中心的 MQTT 账号权限。",
+  no_open: "当前没有未处理警情。", select_hint: "选择左侧警情查看详情（↑↓ 选择，A 确认，Enter 打开）",
+  st_new: "未确认", st_acknowledged: "已确认", st_dispatched: "已出警", st_resolved: "已处置",
+  st_closed: "已关闭", new_since_ack: "确认后有新报警",
+  cat_alarm: "报警", cat_trouble: "故障",
+  k_fire: "火警", k_smoke: "烟感", k_heat: "温感", k_panic: "一键报警", k_medical: "医疗求助",
+  k_intrusion: "入侵", k_tamper: "防拆", k_trouble: "故障", k_power: "电源故障", k_test: "测试",
+  k_other: "其他", k_device_offline: "设备离线", d_clock: "时钟", d_skewed: "时钟偏差",
+  acknowledge: "确认", dispatch: "出警", resolve: "处置完毕", outcome: "处置结果…",
+  o_real_fire: "真实火警", o_real_emergency: "真实警情", o_false_alarm: "误报",
+  o_malicious: "恶意报警", o_test: "测试", o_repaired: "已修复", o_device_fault: "设备故障",
+  o_power: "电源问题", o_other: "其他",
+  choose_outcome: "请先选择处置结果。", action_failed: "操作失败",
+  timeline: "时间线", notes: "备注", add_note: "添加备注", note_placeholder: "输入备注…",
+  venue: "场所", address: "地址", coords: "坐标", contacts: "联系人", keyholder: "钥匙持有人",
+  contact: "联系人", procedure: "处置预案", no_procedure: "该场所没有登记预案。",
+  age: "时长", opened: "报警时间", events: "事件",
+  t_opened: "报警", t_event: "新事件", t_restored: "恢复", t_acknowledge: "确认",
+  t_dispatch: "出警", t_resolve: "处置完毕", t_close: "关闭", t_note: "备注",
+  t_procedure: "预案步骤", t_snapshot: "图像", t_step_done: "完成", t_step_undone: "取消",
+  h_venue: "场所", h_kind: "类型", h_outcome: "结果", h_from: "开始日期", h_to: "结束日期",
+  h_text: "备注全文", search: "查询", export_csv: "导出 CSV", h_any: "全部", h_none: "没有符合条件的警情。",
+  h_id: "编号", h_opened: "报警时间", h_resolved: "处置时间", h_by: "处置人",
+  d_device: "设备", d_state: "状态", d_heard: "最后心跳", d_outbox: "待发队列", d_signal: "信号",
+  d_version: "软件版本", d_walk: "步测", d_online: "在线", d_offline: "离线", d_stopped: "已停止",
+  d_never: "从未连接", d_walking: "步测中", troubles: "故障列表", no_troubles: "没有未处理的故障。",
+  ago_s: "秒前", ago_min: "分钟前", ago_h: "小时前", never: "从未",
+  map_no_coords: "没有坐标的场所", audit: "审计记录",
+};
+
+const EN = {
+  title: "Alarm duty console", queue: "Queue", map: "Map", history: "History",
+  devices: "Devices and troubles",
+  station: "Station", all_stations: "All stations", logout: "Log out",
+  sound_off: "Enable sound", sound_on: "Sound on", lang: "中文",
+  ws_up: "console connected", ws_down: "console lost central",
+  deaf: "Central cannot hear devices: it lost the MQTT broker. Check central's server and network now, and phone the venues.",
+  deaf_refused: "Central cannot hear devices: the broker refused its subscriptions. Check central's MQTT account.",
+  no_open: "No open incidents.", select_hint: "Select an incident to see it (↑↓ move, A acknowledge, Enter open)",
+  st_new: "unacknowledged", st_acknowledged: "acknowledged", st_dispatched: "dispatched",
+  st_resolved: "resolved", st_closed: "closed", new_since_ack: "new event since acknowledgement",
+  cat_alarm: "alarm", cat_trouble: "trouble",
+  k_fire: "fire", k_smoke: "smoke", k_heat: "heat", k_panic: "panic", k_medical: "medical",
+  k_intrusion: "intrusion", k_tamper: "tamper", k_trouble: "trouble", k_power: "power",
+  k_test: "test", k_other: "other", k_device_offline: "device offline", d_clock: "Clock",
+  d_skewed: "SKEWED",
+  acknowledge: "Acknowledge", dispatch: "Dispatch", resolve: "Resolve", outcome: "Outcome…",
+  o_real_fire: "Real fire", o_real_emergency: "Real emergency", o_false_alarm: "False alarm",
+  o_malicious: "Malicious", o_test: "Test", o_repaired: "Repaired", o_device_fault: "Device fault",
+  o_power: "Power", o_other: "Other",
+  choose_outcome: "Choose the outcome before resolving.", action_failed: "Action failed",
+  timeline: "Timeline", notes: "Notes", add_note: "Add note", note_placeholder: "Type a note…",
+  venue: "Venue", address: "Address", coords: "Coordinates", contacts: "Contacts",
+  keyholder: "keyholder", contact: "contact", procedure: "Response procedure",
+  no_procedure: "No procedure registered for this venue.",
+  age: "Age", opened: "Opened", events: "events",
+  t_opened: "alarm", t_event: "new event", t_restored: "restored", t_acknowledge: "acknowledged",
+  t_dispatch: "dispatched", t_resolve: "resolved", t_close: "closed", t_note: "note",
+  t_procedure: "procedure step", t_snapshot: "snapshot", t_step_done: "done",
+  t_step_undone: "undone",
+  h_venue: "Venue", h_kind: "Kind", h_outcome: "Outcome", h_from: "From", h_to: "To",
+  h_text: "Notes text", search: "Search", export_csv: "Export CSV", h_any: "any",
+  h_none: "No incidents match.", h_id: "No.", h_opened: "Opened", h_resolved: "Resolved",
+  h_by: "By",
+  d_device: "Device", d_state: "State", d_heard: "Last heartbeat", d_outbox: "Outbox",
+  d_signal: "Signal", d_version: "Software", d_walk: "Walk test", d_online: "online",
+  d_offline: "offline", d_stopped: "stopped", d_never: "never connected", d_walking: "walk test",
+  troubles: "Troubles", no_troubles: "No open troubles.",
+  ago_s: "s ago", ago_min: "min ago", ago_h: "h ago", never: "never",
+  map_no_coords: "Venues without coordinates", audit: "Audit",
+};
+
+const CATALOGUES = { "zh-CN": ZH, en: EN };
+const KEY_LANG = "alarmlink.lang";
+let lang = localStorage.getItem(KEY_LANG) === "en" ? "en" : "zh-CN";
+let zone = "Asia/Shanghai";
+const listeners = [];
+
+export const t = (key) => CATALOGUES[lang][key] ?? ZH[key] ?? key;
+export const kind = (k) => t(`k_${k}`) === `k_${k}` ? k : t(`k_${k}`);
+export const currentLang = () => lang;
+export function setZone(name) { zone = name || zone; }
+export function onLangChange(fn) { listeners.push(fn); }
+
+export function setLang(next) {
+  lang = next === "en" ? "en" : "zh-CN";
+  localStorage.setItem(KEY_LANG, lang);
+  applyStatic();
+  for (const fn of listeners) fn();
+}
+
+export function applyStatic(root = document) {
+  document.documentElement.lang = lang;
+  for (const node of root.querySelectorAll("[data-i18n]")) node.textContent = t(node.dataset.i18n);
+  for (const [attr, data] of [["title", "i18nTitle"], ["placeholder", "i18nPlaceholder"],
+    ["aria-label", "i18nAria"]]) {
+    for (const node of root.querySelectorAll(`[data-${data.replace(/[A-Z]/g, (c) => "-" + c.toLowerCase())}]`)) {
+      node.setAttribute(attr, t(node.dataset[data]));
+    }
+  }
+}
+
+// A time in the station's zone: HH:MM:SS today, else YYYY-MM-DD HH:MM:SS.
+export function when(iso) {
+  if (!iso) return "";
+  const opts = { timeZone: zone, hour12: false };
+  const d = new Date(iso);
+  const day = (x) => x.toLocaleDateString("sv-SE", opts);
+  const time = d.toLocaleTimeString("sv-SE", opts);
+  return day(d) === day(new Date()) ? time : `${day(d)} ${time}`;
+}
+
+// The station-local day of an ISO time, YYYY-MM-DD.
+export const localDay = (date) => date.toLocaleDateString("sv-SE", { timeZone: zone });
+
+export function age(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const mm = String(Math.floor(s / 60) % 60).padStart(2, "0");
+  const ss = String(s % 60).padStart(2, "0");
+  return s >= 3600 ? `${Math.floor(s / 3600)}:${mm}:${ss}` : `${mm}:${ss}`;
+}
+
+export function ago(seconds) {
+  if (seconds === null || seconds === undefined) return t("never");
+  if (seconds < 120) return `${Math.round(seconds)} ${t("ago_s")}`;
+  if (seconds < 7200) return `${Math.round(seconds / 60)} ${t("ago_min")}`;
+  return `${Math.round(seconds / 3600)} ${t("ago_h")}`;
+}
+
+export function el(tag, className, text) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  if (text !== undefined) node.textContent = text;   // text only, never HTML
+  return node;
+}
