@@ -355,3 +355,13 @@ CREATE TABLE health_probe (
     count INTEGER NOT NULL DEFAULT 0
 )
 """)
+
+
+@migrations()
+def m009_dc09_accounts(db: Database) -> None:
+    """Issue 10: a device may be a panel reporting SIA DC-09 to central's IP receiver."""
+    _run(db, """
+ALTER TABLE devices ADD COLUMN dc09_account TEXT;
+CREATE UNIQUE INDEX devices_dc09_account ON devices (dc09_account)
+    WHERE dc09_account IS NOT NULL
+""")
