@@ -199,9 +199,8 @@ def build_config(args: argparse.Namespace) -> CentralConfig:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from central.receiver.keys import KeyFileError, load_keys
-
     from central.api import create_app
+    from central.receiver.keys import KeyFileError, load_keys
 
     try:
         config = build_config(args)

@@ -76,8 +76,8 @@ from central.registry_models import (
 __all__ = [
     "City", "County", "Device", "Office", "RegistryError", "RegistryFile", "Station", "Venue",
     "add_city", "add_county", "add_device", "add_office", "add_station", "add_venue",
-    "dc09_accounts", "device_route", "list_devices", "list_registry", "list_stations", "load_registry",
-    "parse_registry",
+    "dc09_accounts", "device_route", "list_devices", "list_registry", "list_stations",
+    "load_registry", "parse_registry",
 ]
 
 logger = logging.getLogger(__name__)

@@ -16,12 +16,15 @@ every S seconds until interrupted.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import random
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from alarmlink.codecs.dc09_crypto import decrypt_content, parse_key
@@ -150,3 +153,37 @@ class Dc09IpPanel:
             except DecodeError:
                 return None  # an ACK we cannot decrypt is no ACK
         return msg.id
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """``alarmlink sim panel --receiver URL``: 0 if every message was ACKed, 1 if not,
+    2 for bad arguments."""
+    try:
+        key = Path(args.key_file).read_text().strip() if args.key_file else None
+        panel = Dc09IpPanel(args.receiver, args.account, key=key,
+                            answer_timeout=args.answer_timeout, retries=args.retries,
+                            corrupt=args.corrupt, seed=args.seed)
+        alarms = [item.split(":", 1) for item in args.alarm]
+        if any(len(a) != 2 or len(a[0]) != 2 for a in alarms):
+            raise ValueError("--alarm is CODE:ZONE, e.g. FA:12")
+    except (OSError, ValueError) as exc:
+        print(f"sim panel: {exc}", file=sys.stderr)
+        return 2
+    failed = 0
+    try:
+        with panel:
+            for code, zone in alarms:
+                answer = panel.alarm(code.upper(), zone)
+                print(f"seq {panel.seq:04d} {code}{zone}: {answer.kind or 'no answer'} "
+                      f"({answer.seconds * 1000:.0f} ms)", flush=True)
+                failed += answer.kind != "ACK"
+            while args.link_test:
+                answer = panel.link_test()
+                print(f"seq {panel.seq:04d} NULL: {answer.kind or 'no answer'}", flush=True)
+                time.sleep(args.link_test)
+    except KeyboardInterrupt:
+        pass
+    except OSError as exc:
+        print(f"sim panel: receiver {args.receiver}: {exc}", file=sys.stderr)
+        return 1
+    return 1 if failed else 0

@@ -5,12 +5,19 @@ process with [receiver] on, the panel simulator (simulators/dc09_ip.py) over TCP
 from __future__ import annotations
 
 import socket
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from fixtures.central import REGISTRY, CentralProcess, private_file, running_central
+from fixtures.central import (
+    ALARMLINK,
+    REGISTRY,
+    CentralProcess,
+    private_file,
+    running_central,
+)
 from helpers import wait_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -79,6 +86,14 @@ def test_panel_alarm_opens_incident_acked_after_commit_and_stored_once(
     incidents = central.api("GET", "/api/incidents?station=chengxiang")
     mine = [i for i in incidents if i["id"] == stored[0]["incident_id"]]
     assert mine and mine[0]["venue_id"] == "school-01" and mine[0]["kind"] == "fire"
+    if scheme == "tcp":  # the command an installer types
+        done = subprocess.run([*ALARMLINK, "sim", "panel", "--receiver", url(central, scheme),
+                               "--account", "1234", "--alarm", "PA:3"],
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0, done.stderr
+        assert "PA3: ACK" in done.stdout
+        assert ("panic", "alarm", "sia-1234-z3") in [
+            (e["kind"], e["state"], e["zone"]) for e in events(central, "school-01-panel")]
 
 
 def test_encrypted_panel_and_bad_messages_are_nakked_and_dead_lettered(
