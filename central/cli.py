@@ -122,6 +122,8 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     device.add_argument("--zones", default="", help="comma-separated zone names")
     device.add_argument("--class", dest="device_class", default="",
                         help="supervision class, e.g. fast (default: central's default_class)")
+    device.add_argument("--dc09-account", dest="dc09_account", default=None,
+                        help="SIA DC-09 account of a panel reporting to central's IP receiver")
     _db_arg(device)
     device.set_defaults(func=cmd_add_device)
 
@@ -198,13 +200,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from central.api import create_app
+    from central.receiver.keys import KeyFileError, load_keys
 
     try:
         config = build_config(args)
         if config.registry is not None:
             parse_registry(config.registry)  # fail here, before the server starts
+        if config.receiver.enabled and config.receiver.keys_file is not None:
+            load_keys(config.receiver.keys_file)  # a bad or readable key file: fail now
         app = create_app(config)
-    except (ConfigError, RegistryError) as exc:
+    except (ConfigError, RegistryError, KeyFileError) as exc:
         return _fail(str(exc))
     print(f"alarmlink central: console at http://{config.http.host}:{config.http.port}/ "
           f"(db {config.db_path}, broker {config.broker.url})", flush=True)
@@ -249,7 +254,8 @@ def _add(args: argparse.Namespace, model: Any, adder: Any, keys: list[str]) -> i
 
 def cmd_add_device(args: argparse.Namespace) -> int:
     args.zones = [z.strip() for z in args.zones.split(",") if z.strip()]
-    return _add(args, Device, add_device, ["id", "venue", "zones", "device_class"])
+    return _add(args, Device, add_device, ["id", "venue", "zones", "device_class",
+                                           "dc09_account"])
 
 
 def cmd_registry_list(args: argparse.Namespace) -> int:

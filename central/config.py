@@ -45,6 +45,11 @@ Example (every key is optional; these are the defaults unless noted)::
     default_duration_s = 3600
     max_duration_s = 14400
 
+    [receiver]                             # SIA DC-09 over IP, off by default;
+    tcp_port = 9000                        # see central/receiver/config.py
+    udp_port = 9000
+    keys_file = "/etc/alarmlink/dc09-keys.toml"
+
     [auth]                                 # see central/auth/config.py
     idle_timeout_s = 7200                  # the console's WebSocket keepalive counts as use
     session_lifetime_s = 43200             # one shift
@@ -82,6 +87,7 @@ from central.auth.config import AuthConfig
 from central.commissioning_config import CommissioningConfig
 from central.console_config import ConsoleConfig
 from central.health_config import HealthConfig
+from central.receiver.config import ReceiverConfig
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
 
@@ -159,6 +165,10 @@ class CentralConfig(StrictModel):
     console: ConsoleConfig = Field(default_factory=lambda: ConsoleConfig(),
                                    description="Duty console: acknowledgement target, map "
                                                "tiles (central/console_config.py).")
+    receiver: ReceiverConfig = Field(
+        default_factory=lambda: ReceiverConfig(),
+        description="The SIA DC-09 IP receiver for panels without a Pi "
+                    "(central/receiver/config.py); off unless a port is given.")
     auth: AuthConfig = Field(default_factory=lambda: AuthConfig(),
                              description="Sessions, lockout, CSRF origins, second factor "
                                          "(central/auth/config.py).")

@@ -117,6 +117,25 @@ class Ingestor:
         else:
             self.writer.call(self._handle_safely, topic, bytes(payload))
 
+    async def handle_async(self, topic: str, payload: bytes) -> None:
+        """:meth:`handle` for callers on the event loop (central's DC-09 receiver)."""
+        if self.writer is None:
+            self._handle_safely(self.db, topic, bytes(payload))
+        else:
+            await self.writer.run(self._handle_safely, topic, bytes(payload))
+
+    async def dead_letter_async(self, topic: str, payload: bytes, reason: str,
+                                device_id: str | None = None) -> None:
+        """:meth:`dead_letter` for callers on the event loop (run on the writer)."""
+        if self.writer is None:
+            self.dead_letter(topic, payload, reason, device_id)
+        else:
+            await self.writer.run(self._dead_letter_job, topic, payload, reason, device_id)
+
+    def _dead_letter_job(self, _db: Database, topic: str, payload: bytes, reason: str,
+                         device_id: str | None) -> None:
+        self.dead_letter(topic, payload, reason, device_id)
+
     def _handle_safely(self, _db: Database, topic: str, payload: bytes) -> None:
         try:
             self._handle(topic, payload)

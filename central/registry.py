@@ -39,6 +39,12 @@ are in :mod:`central.registry_models`)::
     zones = ["gate-button", "dorm-2f-smoke"]
     class = "fast"             # supervision class; optional (central's default_class)
 
+    [[devices]]                # a panel with its own IP communicator, no Pi
+    id = "school-01-panel"
+    venue = "school-01"
+    dc09_account = "1234"      # SIA DC-09 account (central's [receiver]); its class
+    class = "fast"             # gives the link-test supervision interval
+
 Loading upserts: loading the same file twice changes nothing, and records
 missing from a file are kept (nothing is deleted by a load).
 """
@@ -70,8 +76,8 @@ from central.registry_models import (
 __all__ = [
     "City", "County", "Device", "Office", "RegistryError", "RegistryFile", "Station", "Venue",
     "add_city", "add_county", "add_device", "add_office", "add_station", "add_venue",
-    "device_route", "list_devices", "list_registry", "list_stations", "load_registry",
-    "parse_registry",
+    "dc09_accounts", "device_route", "list_devices", "list_registry", "list_stations",
+    "load_registry", "parse_registry",
 ]
 
 logger = logging.getLogger(__name__)
@@ -202,9 +208,17 @@ def add_venue(db: Database, venue: Venue) -> None:
 def add_device(db: Database, device: Device) -> None:
     with write_tx(db):
         _require(db, "venues", f"devices[{device.id}].venue", device.venue)
+        if device.dc09_account is not None:
+            owner = query_one(db, "SELECT id FROM devices WHERE dc09_account = ? AND id != ?",
+                              [device.dc09_account, device.id])
+            if owner is not None:
+                raise RegistryError(
+                    f"devices[{device.id}].dc09_account: account {device.dc09_account!r} "
+                    f"already belongs to device {owner['id']!r}; each panel needs its own")
         _upsert(db, "devices", {"id": device.id, "venue_id": device.venue,
                                 "zones": json.dumps(device.zones),
-                                "device_class": device.device_class})
+                                "device_class": device.device_class,
+                                "dc09_account": device.dc09_account})
 
 
 def list_registry(db: Database) -> dict[str, list[dict[str, Any]]]:
@@ -247,6 +261,12 @@ def list_devices(db: Database, station: str | None = None) -> list[dict[str, Any
         "LEFT JOIN device_state s ON s.device_id = d.id "
         "WHERE ? IS NULL OR v.station_id = ? ORDER BY d.id", [station, station])
     return [{**row, "zones": json.loads(row["zones"])} for row in rows]
+
+
+def dc09_accounts(db: Database) -> dict[str, str]:
+    """``{DC-09 account: device id}`` of every panel registered for the IP receiver."""
+    return {row["dc09_account"]: row["id"] for row in db.query(
+        "SELECT id, dc09_account FROM devices WHERE dc09_account IS NOT NULL")}
 
 
 def device_route(db: Database, device_id: str) -> dict[str, Any] | None:

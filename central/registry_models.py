@@ -97,6 +97,9 @@ class Device(_Record):
     device_class: Annotated[str, StringConstraints(pattern=r"^([a-z0-9][a-z0-9_-]{0,31})?$")] = \
         Field("", alias="class", description="Supervision class (central config "
                                              "[supervision.classes]); empty = the default.")
+    dc09_account: Annotated[str, StringConstraints(pattern=r"^[0-9A-F]{3,16}$")] | None = Field(
+        None, description="SIA DC-09 account of a panel that reports straight to central's "
+                          "IP receiver (a device without a Pi); 3-16 upper-case hex digits.")
 
 
 class RegistryFile(_Record):

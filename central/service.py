@@ -43,6 +43,10 @@ from central.health import (
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
+from central.receiver.accounts import AccountMap
+from central.receiver.handler import Dc09Handler
+from central.receiver.keys import load_keys
+from central.receiver.server import Dc09Receiver
 from central.snapshot_control import SnapshotControl
 from central.snapshots import SnapshotFiles, retention_loop
 from central.supervision import Supervisor
@@ -93,6 +97,13 @@ class CentralService:
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.notifier = Notifier()
+        #: The SIA DC-09 IP receiver ([receiver]), or None when no port is configured.
+        self.receiver: Dc09Receiver | None = None
+        if config.receiver.enabled:
+            keys = load_keys(config.receiver.keys_file) if config.receiver.keys_file else {}
+            accounts = AccountMap(lambda: self.readers.run(registry.dc09_accounts))
+            handler = Dc09Handler(self.ingestor, self.topics, accounts, clock)
+            self.receiver = Dc09Receiver(config.receiver, handler, keys, clock)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
 
@@ -122,9 +133,25 @@ class CentralService:
         ]
         logger.info("central started (db %s)", self.config.db_path)
 
+    async def start_receiver(self) -> None:
+        """Bind the DC-09 listeners if configured (after :meth:`start`, on the loop)."""
+        if self.receiver is not None:
+            try:
+                await self.receiver.start()
+            except OSError as exc:
+                cfg = self.config.receiver
+                message = (f"DC-09 receiver cannot listen on {cfg.host} (tcp {cfg.tcp_port}, "
+                           f"udp {cfg.udp_port}): {exc.strerror or exc}; change [receiver] "
+                           "tcp_port/udp_port or stop the program using the port")
+                logger.error("%s", message)
+                raise RuntimeError(message) from None
+
     async def stop(self) -> None:
-        """Stop the timers, then (off the loop) MQTT, the writer and the readers."""
+        """Stop the receiver and the timers, then (off the loop) MQTT, the writer and the
+        readers."""
         self.notifier.stopping("stopping")
+        if self.receiver is not None:
+            await self.receiver.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)

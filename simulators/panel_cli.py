@@ -66,10 +66,25 @@ def add_panel_command(commands: Any) -> None:
     panel.add_argument("--answer-timeout", type=float, default=3.0, metavar="S",
                        help="resend a frame not answered within S seconds (default 3)")
     panel.add_argument("--retries", type=int, default=3, help="resends per frame (default 3)")
+    ip = panel.add_argument_group("SIA DC-09 over IP to central's receiver "
+                                  "(simulators/dc09_ip.py)")
+    ip.add_argument("--receiver", metavar="URL",
+                    help="tcp://HOST:PORT or udp://HOST:PORT: speak DC-09 to a receiver")
+    ip.add_argument("--account", default="1234", help="DC-09 account (default 1234)")
+    ip.add_argument("--key-file", metavar="FILE",
+                    help="file holding the AES key (hex): encrypt every message")
+    ip.add_argument("--alarm", action="append", default=[], metavar="CODE:ZONE",
+                    help="send a SIA event, e.g. FA:12 (repeatable)")
+    ip.add_argument("--link-test", type=float, metavar="S",
+                    help="then send a NULL link test every S seconds until interrupted")
     panel.set_defaults(func=cmd_panel)
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
+    if args.receiver:
+        from simulators.dc09_ip import run_cli
+
+        return run_cli(args)
     from simulators.panel import PanelSimulator
     from simulators.panel_ports import open_panel_port
     from simulators.panel_scenario import load_panel_scenario

@@ -28,8 +28,16 @@ code       meaning                                     kind / state when Q=1 or 
            312, 337, 338, 342, 384 -> power
 601-604,   manual/periodic test, fire test, walk test  test / alarm, test=True
 607, 608
-others     open/close (4xx), bypass (5xx), ...         no event (counted as ignored)
+400-599,   open/close, remote access (4xx), bypasses   status only: no event
+other 6xx  and disables (5xx), logs and programming    (counted as ignored)
+           (6xx)
+000-099,   not in the standard's lists (vendor codes)  trouble / trouble,
+700-999                                                ``detail["category"]="unmapped"``
 =========  ==========================================  ===========================
+
+A valid code is never dropped in silence: anything outside the listed ranges raises a
+trouble carrying the raw code. The same real-world event gives the same kind and state
+as its SIA code (:mod:`alarmlink.codecs.sia_code_table`).
 
 Q=3 turns the state into ``restore`` (same kind). Q=6 (still present) is reported like
 Q=1 with ``detail["qualifier"]=6``. Messages carry no time: events have ``ts=None``.
@@ -64,8 +72,11 @@ DESCRIPTIONS = {
     118: "near alarm", 120: "panic", 121: "duress", 122: "silent panic", 123: "audible panic",
     130: "burglary", 131: "perimeter burglary", 132: "interior burglary", 133: "24h burglary",
     134: "entry/exit burglary", 137: "tamper", 140: "general alarm", 144: "sensor tamper",
-    151: "gas detected", 162: "carbon monoxide", 301: "AC loss", 302: "low system battery",
-    350: "communication trouble", 373: "fire trouble", 380: "sensor trouble",
+    151: "gas detected", 154: "water leakage", 158: "high temperature",
+    159: "low temperature", 162: "carbon monoxide", 200: "fire supervisory",
+    301: "AC loss", 302: "low system battery", 333: "expansion module failure",
+    350: "communication trouble", 351: "telco 1 fault", 373: "fire trouble",
+    380: "sensor trouble",
     401: "open/close by user", 601: "manual test", 602: "periodic test",
 }
 
@@ -155,7 +166,8 @@ def parse_message(text: str | bytes) -> ContactIdMessage:
 
 
 def classify(code: int) -> Classification | None:
-    """Kind and new-event state of a Contact ID event code (table above), or ``None``."""
+    """Kind and new-event state of a Contact ID event code (table above), or ``None`` for a
+    status code (4xx, 5xx, 6xx other than tests) that makes no event."""
     if 100 <= code <= 109:
         return Classification(Kind.MEDICAL, State.ALARM, False, "medical")
     if 110 <= code <= 119:
@@ -179,7 +191,9 @@ def classify(code: int) -> Classification | None:
         return Classification(kind, State.TROUBLE, False, "trouble")
     if code in TEST_CODES:
         return Classification(Kind.TEST, State.ALARM, True, "test")
-    return None
+    if 400 <= code <= 699:
+        return None  # status: openings/closings, bypasses, logs, programming
+    return Classification(Kind.TROUBLE, State.TROUBLE, False, "unmapped")
 
 
 def to_event(msg: ContactIdMessage, zone_prefix: str = "cid", protocol: str = "contactid",
@@ -191,7 +205,8 @@ def to_event(msg: ContactIdMessage, zone_prefix: str = "cid", protocol: str = "c
     state = State.RESTORE if msg.qualifier == 3 else cls.state
     detail: dict[str, str | int | float | bool | None] = {
         "protocol": protocol, "account": msg.account, "event_code": msg.event_code,
-        "event": DESCRIPTIONS.get(msg.event_code, ""), "qualifier": msg.qualifier,
+        "event": DESCRIPTIONS.get(msg.event_code, "") if cls.category != "unmapped"
+        else f"unmapped Contact ID code {msg.event_code:03d}", "qualifier": msg.qualifier,
         "group": msg.group, "zone": msg.zone, "message_type": msg.message_type,
         "category": cls.category,
     }

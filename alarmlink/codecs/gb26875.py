@@ -9,7 +9,8 @@ Checksum variants (the ``checksum`` option): ``"sum"`` (the standard: sum mod 25
 every byte from the serial number through the end of the app data, default),
 ``"sum-from-command"`` (sum from the command byte only) and ``"xor"`` (XOR over the
 standard's range). Commands: 1 control, 2 send data, 3 confirm, 4 request, 5 response,
-6 deny.
+6 deny. A "send data" frame with no application data is the device's heartbeat (link
+check): it is confirmed and makes no event.
 
 The agent plays the centre: every data frame (command 2) is answered with a confirm
 (command 3) echoing the business serial number and version, source and destination
@@ -363,6 +364,9 @@ class Gb26875Decoder(BaseDecoder):
         if command != CMD_SEND:
             self.stats.ignored[f"command_{command}"] += 1
             return self.accept((), raw, None, GbMessage(raw, None))
+        if length == 0:  # the transmission device's heartbeat (link check): confirm it
+            self.stats.ignored["heartbeat"] += 1
+            return self.accept((), raw, self._answer(raw, CMD_CONFIRM), GbMessage(raw, None))
         try:
             app = decode_app_data(raw[HEADER_SIZE : HEADER_SIZE + length])
             if not app.supported:

@@ -40,8 +40,13 @@ b3 alarm cleared, b4 self-test, b5 confirm / duty-check answer, b6 test): manual
 -> kind fire, state alarm (the UITD's manual "one-key" button); alarm cleared or reset
 -> kind fire, state restore; silence, self-test and duty-check answers make no event
 (the frame is still confirmed); b6 -> ``test=True``. Zones: ``sys{addr} panel`` for
-system records, ``uitd`` for UITD records, ``sys{addr}-addr{ADDRHEX} {description}``
+system records, ``uitd`` for UITD records, ``sys{addr}-loop{L}-pt{P} {description}``
 for components. Analog values (type 3) make no event.
+
+Component address: 4 bytes, read as two little-endian 16-bit numbers like every other
+integer of the standard: bytes 0-1 the point (device number on its loop), bytes 2-3 the
+loop (zone) -- ``0A 00 02 00`` is loop 2, point 10, what the panel's own display shows
+(2回路10号). The wire-order hex stays in ``detail["component_addr"]``.
 """
 
 from __future__ import annotations
@@ -108,9 +113,15 @@ def flag_names(bits: int, names: tuple[str, ...]) -> str:
 _COMPONENT_FLAG_TEXT = tuple(flag_names(bits, COMPONENT_FLAGS) for bits in range(512))
 
 
-def component_zone(rec: ComponentState, addr_hex: str | None = None) -> str:
-    """``sys{addr}-addr{ADDRHEX} {description}``, at most 64 characters."""
-    zone = f"sys{rec.sys_addr}-addr{addr_hex or rec.comp_addr.hex().upper()}"
+def loop_point(addr: bytes) -> tuple[int, int]:
+    """``(loop, point)`` of a 4-byte component address (two little-endian 16-bit words)."""
+    return addr[2] | addr[3] << 8, addr[0] | addr[1] << 8
+
+
+def component_zone(rec: ComponentState) -> str:
+    """``sys{addr}-loop{L}-pt{P} {description}``, at most 64 characters."""
+    loop, point = loop_point(rec.comp_addr)
+    zone = f"sys{rec.sys_addr}-loop{loop}-pt{point}"
     if rec.description:
         zone = f"{zone} {rec.description}"
     return clip_zone(zone) if len(zone) > MAX_ZONE else zone
@@ -153,14 +164,16 @@ class EventMapper:
                    out: list[PanelEvent]) -> None:
         s = rec.state
         addr = rec.comp_addr.hex().upper()
+        loop, point = loop_point(rec.comp_addr)
         detail: dict[str, DetailValue] = {
             **base, "record_type": 2, "sys_type": rec.sys_type, "sys_addr": rec.sys_addr,
             "component_type": rec.comp_type, "component_addr": addr,
+            "component_loop": loop, "component_point": point,
             "description": rec.description, "state": s,
             "flags": _COMPONENT_FLAG_TEXT[s & 0x1FF], "test_bit": not s & 1,
             "panel_time": rec.time.iso(),
         }
-        self._emit(out, component_zone(rec, addr), _KINDS[rec.comp_type],
+        self._emit(out, component_zone(rec), _KINDS[rec.comp_type],
                    s & 2, s & 0x14, s & 0x100, not s & 0x1FE, self._test(s), detail, rec.time)
 
     def _system(self, rec: SystemState, base: dict[str, DetailValue],

@@ -1,29 +1,18 @@
-"""SIA event codes and SIA-DCS / ADM-CID data blocks of SIA DC-09 frames.
+"""SIA-DCS / ADM-CID data blocks of SIA DC-09 frames, and their events.
 
 docs/protocols.md, section "SIA DC-09": a ``SIA-DCS`` data block looks like
 ``#12345A|NFA129``: account, ``|``, ``N`` (new event), then events separated by ``/``,
 each made of optional lowercase modifiers (``ri1`` area, ``id12`` user, ``ti10:30``
-time), a two-letter event code and an address (zone). ``^text^`` is free text. An
-``ADM-CID`` data block is ``#acct|QXYZ GG CCC`` and reuses the Contact ID mapping.
+time), a two-letter event code and an address (zone). ``^text^`` is free text. The
+account may be left out (``|NFA129``, the usual form inside encrypted messages) or
+absent with its ``|`` (``NFA129``). An ``ADM-CID`` data block is ``#acct|QXYZ GG CCC``
+(or ``|QXYZ GG CCC``) and reuses the Contact ID mapping.
 
-Two-letter code -> event (:data:`SIA_CODES`; codes not listed make no event):
-
-====================================  =============================================
-codes                                 kind / state
-====================================  =============================================
-FA / FH, FR                           fire / alarm, restore
-KA / KH, KR                           heat / alarm, restore
-SA / SH, SR (sprinkler)               fire / alarm, restore
-PA, HA (panic, hold-up) / PH PR HH HR panic / alarm, restore
-MA / MH, MR                           medical / alarm, restore
-BA / BH, BR (burglary, as Contact ID) tamper / alarm, restore
-TA / TR                               tamper / alarm, restore
-GA / GH, GR (gas)                     trouble / alarm, restore
-FT FS PT MT BT KT ET LT YC YS / FJ FV trouble / trouble, restore
-PJ MJ BJ KJ ER LR YK
-AT YT YP / AR YR YQ                   power / trouble, restore (AC, battery, supply)
-RP RX FX FI / FK                      test / alarm (restore for FK), test=True
-====================================  =============================================
+Event codes -> kind/state: :mod:`alarmlink.codecs.sia_code_table`. A status code
+(opening, closing...) makes no event; a valid code in neither table makes a
+``trouble`` event with the raw code; a token that does not parse at all makes a
+``trouble`` event with the raw text, as long as the block holds at least one event
+that parses (else the whole block is refused: :class:`DecodeError`).
 """
 
 from __future__ import annotations
@@ -35,56 +24,13 @@ from typing import NamedTuple
 
 from alarmlink.codecs.common import DecodeError, DetailValue, PanelEvent, clip_zone
 from alarmlink.codecs.contactid import ContactIdMessage, to_event
+from alarmlink.codecs.sia_code_table import SIA_CODES, SIA_STATUS_CODES, SiaCode, unmapped
 from alarmlink.wire import Kind, State
 
 logger = logging.getLogger(__name__)
 
-_A, _R, _T = State.ALARM, State.RESTORE, State.TROUBLE
-
-SIA_CODES: dict[str, tuple[Kind, State, bool, str]] = {
-    "FA": (Kind.FIRE, _A, False, "fire alarm"), "FH": (Kind.FIRE, _R, False, "fire restore"),
-    "FR": (Kind.FIRE, _R, False, "fire restoral"),
-    "KA": (Kind.HEAT, _A, False, "heat alarm"), "KH": (Kind.HEAT, _R, False, "heat restore"),
-    "KR": (Kind.HEAT, _R, False, "heat restoral"),
-    "SA": (Kind.FIRE, _A, False, "sprinkler alarm"),
-    "SH": (Kind.FIRE, _R, False, "sprinkler restore"),
-    "SR": (Kind.FIRE, _R, False, "sprinkler restoral"),
-    "PA": (Kind.PANIC, _A, False, "panic alarm"), "PH": (Kind.PANIC, _R, False, "panic restore"),
-    "PR": (Kind.PANIC, _R, False, "panic restoral"),
-    "HA": (Kind.PANIC, _A, False, "hold-up alarm"),
-    "HH": (Kind.PANIC, _R, False, "hold-up restore"),
-    "HR": (Kind.PANIC, _R, False, "hold-up restoral"),
-    "MA": (Kind.MEDICAL, _A, False, "medical alarm"),
-    "MH": (Kind.MEDICAL, _R, False, "medical restore"),
-    "MR": (Kind.MEDICAL, _R, False, "medical restoral"),
-    "BA": (Kind.TAMPER, _A, False, "burglary alarm"),
-    "BH": (Kind.TAMPER, _R, False, "burglary restore"),
-    "BR": (Kind.TAMPER, _R, False, "burglary restoral"),
-    "TA": (Kind.TAMPER, _A, False, "tamper alarm"),
-    "TR": (Kind.TAMPER, _R, False, "tamper restoral"),
-    "GA": (Kind.TROUBLE, _A, False, "gas alarm"), "GH": (Kind.TROUBLE, _R, False, "gas restore"),
-    "GR": (Kind.TROUBLE, _R, False, "gas restoral"),
-    "AT": (Kind.POWER, _T, False, "AC trouble"), "AR": (Kind.POWER, _R, False, "AC restoral"),
-    "YT": (Kind.POWER, _T, False, "system battery trouble"),
-    "YR": (Kind.POWER, _R, False, "system battery restoral"),
-    "YP": (Kind.POWER, _T, False, "power supply trouble"),
-    "YQ": (Kind.POWER, _R, False, "power supply restored"),
-    "RP": (Kind.TEST, _A, True, "automatic test"), "RX": (Kind.TEST, _A, True, "manual test"),
-    "FX": (Kind.TEST, _A, True, "fire test"), "FI": (Kind.TEST, _A, True, "fire test begin"),
-    "FK": (Kind.TEST, _R, True, "fire test end"),
-}
-for _code, _text in (("FT", "fire trouble"), ("FS", "fire supervisory"),
-                     ("PT", "panic trouble"), ("MT", "medical trouble"),
-                     ("BT", "burglary trouble"), ("KT", "heat trouble"),
-                     ("ET", "expansion trouble"), ("LT", "phone line trouble"),
-                     ("YC", "communications fail"), ("YS", "communications trouble")):
-    SIA_CODES[_code] = (Kind.TROUBLE, _T, False, _text)
-for _code, _text in (("FJ", "fire trouble restore"), ("FV", "fire supervisory restore"),
-                     ("PJ", "panic trouble restore"), ("MJ", "medical trouble restore"),
-                     ("BJ", "burglary trouble restore"), ("KJ", "heat trouble restore"),
-                     ("ER", "expansion restoral"), ("LR", "phone line restoral"),
-                     ("YK", "communications restoral")):
-    SIA_CODES[_code] = (Kind.TROUBLE, _R, False, _text)
+__all__ = ["SIA_CODES", "SIA_STATUS_CODES", "SiaEvent", "adm_cid_data", "adm_cid_event",
+           "parse_sia_data", "sia_data", "sia_events", "split_account"]
 
 _TOKEN = re.compile(r"((?:[a-z]{2}[0-9:]*)*)([A-Z]{2})([0-9A-Za-z]*)(?:\^([^^]*)\^?)?")
 _MODS_ONLY = re.compile(r"(?:[a-z]{2}[0-9:]*)+")
@@ -103,21 +49,21 @@ class SiaEvent(NamedTuple):
 
 
 def split_account(data: str) -> tuple[str, str]:
-    """``"#12345A|NFA129"`` -> ``("12345A", "NFA129")``; no ``#acct|`` -> ``("", data)``."""
+    """``"#12345A|NFA129"`` -> ``("12345A", "NFA129")``; ``"|NFA129"`` -> ``("", "NFA129")``;
+    no ``|`` -> ``("", data)``."""
+    if data.startswith("|"):
+        return "", data[1:]
     if data.startswith("#") and "|" in data:
         acct, _, rest = data[1:].partition("|")
         return acct, rest
     return "", data
 
 
-def parse_sia_data(content: str) -> list[SiaEvent]:
-    """Events of a SIA-DCS data block (the part after ``|``). Raises :class:`DecodeError`.
-
-    A leading ``N`` is the new-event marker and is dropped.
-    """
+def _parse(content: str) -> tuple[list[SiaEvent], list[str]]:
     if content.startswith("N"):
         content = content[1:]
     events: list[SiaEvent] = []
+    bad: list[str] = []
     area = ""
     mods: list[tuple[str, str]] = []
     for token in content.split("/"):
@@ -129,33 +75,60 @@ def parse_sia_data(content: str) -> list[SiaEvent]:
             continue
         m = _TOKEN.fullmatch(token)
         if m is None:
-            raise DecodeError(f"sia_data: cannot parse event {token[:40]!r}")
+            bad.append(token)
+            continue
         if m.group(1):
             mods = _MOD.findall(m.group(1))
             area = dict(mods).get("ri", area)
         events.append(SiaEvent(m.group(2), m.group(3), area, m.group(4) or "", tuple(mods)))
+    return events, bad
+
+
+def parse_sia_data(content: str) -> list[SiaEvent]:
+    """Events of a SIA-DCS data block (the part after ``|``). Raises :class:`DecodeError`
+    on any token that does not parse. A leading ``N`` is the new-event marker and is dropped.
+    """
+    events, bad = _parse(content)
+    if bad:
+        raise DecodeError(f"sia_data: cannot parse event {bad[0][:40]!r}")
     return events
 
 
 def sia_events(account: str, content: str, ts: datetime | None,
                base: dict[str, DetailValue]) -> tuple[list[PanelEvent], list[str]]:
-    """Panel events for a SIA-DCS data block, and the codes that have no mapping."""
+    """Panel events for a SIA-DCS data block, and the status codes that made none.
+
+    Raises :class:`DecodeError` when no token of a non-empty block parses.
+    """
+    events, bad = _parse(content)
+    if bad and not events:
+        raise DecodeError(f"sia_data: cannot parse event {bad[0][:40]!r}")
     out: list[PanelEvent] = []
-    unmapped: list[str] = []
-    for ev in parse_sia_data(content):
+    status: list[str] = []
+    prefix = f"sia-{account}" if account else "sia"
+    for ev in events:
         entry = SIA_CODES.get(ev.code)
         if entry is None:
-            unmapped.append(ev.code)
-            continue
-        kind, state, test, text = entry
-        zone = f"sia-{account}-z{ev.address}" if ev.address else f"sia-{account}"
+            if ev.code in SIA_STATUS_CODES:
+                status.append(ev.code)
+                continue
+            entry = unmapped(ev.code)
+        zone = f"{prefix}-z{ev.address}" if ev.address else prefix
         if ev.area:
             zone = f"{zone}-a{ev.area}"
-        detail = dict(base)
-        detail.update(event_code=ev.code, event=text, address=ev.address, area=ev.area,
-                      text=ev.text[:256])
-        out.append(PanelEvent(kind, state, clip_zone(zone), detail, test, ts))
-    return out, unmapped
+        out.append(_event(entry, zone, ts, base, event_code=ev.code, address=ev.address,
+                          area=ev.area, text=ev.text[:256]))
+    for token in bad:  # never silence: the officer sees what the panel sent
+        out.append(_event(SiaCode(Kind.TROUBLE, State.TROUBLE, False, "unparsed SIA event"),
+                          prefix, ts, base, event_code="", raw=token[:256]))
+    return out, status
+
+
+def _event(entry: SiaCode, zone: str, ts: datetime | None, base: dict[str, DetailValue],
+           **fields: DetailValue) -> PanelEvent:
+    detail = dict(base)
+    detail.update(fields, event=entry.text)
+    return PanelEvent(entry.kind, entry.state, clip_zone(zone), detail, entry.test, ts)
 
 
 def adm_cid_event(account: str, content: str, ts: datetime | None,

@@ -61,6 +61,7 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
         app.state.central = service
         service.start(asyncio.get_running_loop())
         try:
+            await service.start_receiver()
             yield
         finally:
             await service.stop()

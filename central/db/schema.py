@@ -379,3 +379,13 @@ ALTER TABLE venues ADD COLUMN procedure TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE counties ADD COLUMN outline TEXT;
 CREATE INDEX incidents_opened ON incidents (opened_at)
 """)
+
+
+@migrations()
+def m010_dc09_accounts(db: Database) -> None:
+    """Issue 10: a device may be a panel reporting SIA DC-09 to central's IP receiver."""
+    _run(db, """
+ALTER TABLE devices ADD COLUMN dc09_account TEXT;
+CREATE UNIQUE INDEX devices_dc09_account ON devices (dc09_account)
+    WHERE dc09_account IS NOT NULL
+""")

@@ -88,7 +88,7 @@ def test_public_example_event_and_byte_identical_confirm() -> None:
     assert result.reply == GB_CONFIRM
     (ev,) = result.events
     assert (ev.kind, ev.state, ev.zone, ev.test, ev.ts) == (
-        Kind.SMOKE, State.ALARM, "sys1-addr0A000200", False, None)
+        Kind.SMOKE, State.ALARM, "sys1-loop2-pt10", False, None)
     assert ev.detail["component_type"] == 40 and ev.detail["state"] == 2
     assert ev.detail["panel_time"] == "2012-09-26T09:58:02"
     assert ev.detail["test_bit"] is True  # b0 = 0, yet the standard calls it a fire alarm
@@ -240,7 +240,7 @@ def test_zone_is_clipped_to_64_characters() -> None:
 def test_gb18030_description() -> None:
     rec = component(3, desc="7楼02室会议室烟感")
     (result,) = decoder().feed(frame_of(rec))
-    assert result.events[0].zone == "sys1-addr0A000200 7楼02室会议室烟感"
+    assert result.events[0].zone == "sys1-loop2-pt10 7楼02室会议室烟感"
     assert result.message.app.records[0].description == "7楼02室会议室烟感"  # type: ignore[attr-defined]
 
 

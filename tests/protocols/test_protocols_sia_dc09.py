@@ -74,14 +74,14 @@ def test_invalid_frames_are_nakked(raw: bytes, reason: str) -> None:
     assert dec.stats.failures[reason] == 1
 
 
-def test_encrypted_frames_are_refused_with_duh() -> None:
+def test_encrypted_frame_without_a_key_is_nakked() -> None:
     raw = frame_body(b'"*SIA-DCS"0002R1L0#1234[89AB3C2D11]')
     (result,) = decoder().feed(raw)
     assert result.events == () and result.error is not None
-    assert result.error.startswith("encrypted")
-    assert result.reply is not None and decode_frame(result.reply).id == "DUH"
-    with pytest.raises(ValueError, match="cryptography"):
-        SiaDc09Decoder(key="00" * 16)
+    assert result.error.startswith("no_key")
+    assert result.reply == build_nak(NOW)
+    with pytest.raises(ValueError, match="32, 48 or 64 hex digits"):
+        SiaDc09Decoder(key="00" * 15)
 
 
 def test_null_message_is_acked_without_events() -> None:

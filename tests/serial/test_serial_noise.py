@@ -11,8 +11,8 @@ from serial_testkit import Made, Recorder
 
 from simulators.panel_scenario import PanelStep
 
-SMOKE = "sys1-addr0A000200 2F east corridor smoke detector"
-FAULTY = "sys1-addr0B000300 三层客房走廊感烟探测器"
+SMOKE = "sys1-loop2-pt10 2F east corridor smoke detector"
+FAULTY = "sys1-loop3-pt11 三层客房走廊感烟探测器"
 
 #: (step, event it must produce or None) per protocol; corrupt steps produce nothing.
 ROUNDS: dict[str, list[tuple[PanelStep, tuple[str, str, str] | None]]] = {

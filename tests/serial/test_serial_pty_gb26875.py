@@ -41,12 +41,12 @@ def test_gb26875_stream_over_a_pty_reaches_the_broker_and_every_frame_is_answere
     # The broker: what the panel said, decoded, in order; nothing from noise or the
     # corrupt frame (component 0C000100, the manual call point).
     expected = [
-        ("smoke", "alarm", "sys1-addr0A000200 2F east corridor smoke detector"),
-        ("trouble", "trouble", "sys1-addr0B000300 三层客房走廊感烟探测器"),
+        ("smoke", "alarm", "sys1-loop2-pt10 2F east corridor smoke detector"),
+        ("trouble", "trouble", "sys1-loop3-pt11 三层客房走廊感烟探测器"),
         ("power", "trouble", "uitd"),
-        ("trouble", "restore", "sys1-addr0B000300 三层客房走廊感烟探测器"),
+        ("trouble", "restore", "sys1-loop3-pt11 三层客房走廊感烟探测器"),
         ("power", "restore", "uitd"),
-        ("smoke", "restore", "sys1-addr0A000200 2F east corridor smoke detector"),
+        ("smoke", "restore", "sys1-loop2-pt10 2F east corridor smoke detector"),
     ]
     events = wait_for(lambda: (lambda got: got if len(got) >= len(expected) else None)(
         central_stub.events(isolated_device_id)), what="six panel events at central")

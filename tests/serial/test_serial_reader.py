@@ -20,13 +20,13 @@ def test_frame_becomes_a_serial_event_and_is_confirmed(tmp_path: Path, made: Mad
     recorder = Recorder()
     panel = made.panel("gb26875", link=tmp_path / "ttyPANEL")
     link = made.link(tmp_path / "ttyPANEL", recorder, zone_prefix="B1",
-                     zone_names={"sys1-addr0A000200": "stairwell"})
+                     zone_names={"sys1-loop2-pt10": "stairwell"})
     assert panel.wait_peer(10)
     panel.send(FIRE)
     assert [a.kind for a in panel.answers] == ["confirm"]  # send() waited for it
     (event,) = recorder.events
     assert (event.kind, event.state) == ("smoke", "alarm")
-    assert event.zone == "B1 sys1-addr0A000200 2F east corridor smoke detector stairwell"
+    assert event.zone == "B1 sys1-loop2-pt10 2F east corridor smoke detector stairwell"
     assert event.detail["description"] == "2F east corridor smoke detector"
     assert event.detail["link"] == "fire-panel" and event.detail["component_type"] == 40
     stats = link.stats()
@@ -45,7 +45,7 @@ def test_refused_commit_withholds_the_confirm_and_the_resend_is_delivered(
     assert [(s.kind, s.ref) for s in panel.sent] == [("data", 1), ("data", 1)]  # resent
     assert [a.kind for a in panel.answers] == ["confirm"]
     assert recorder.triples() == [("smoke", "alarm",
-                                   "sys1-addr0A000200 2F east corridor smoke detector")]
+                                   "sys1-loop2-pt10 2F east corridor smoke detector")]
     assert link.stats()["replies_withheld"] == 1 and link.stats()["commit_failures"] == 1
 
 
