@@ -24,6 +24,7 @@ REGISTRY = Path(__file__).resolve().parents[2] / "central" / "demo_registry.toml
 PUBLIC = {("POST", "/api/login"), ("GET", "/api/setup"), ("GET", "/healthz"), ("GET", "/")}
 FORGED = {"Cookie": "alarmlink_session=" + "x" * 43}
 DUMMY = {"incident_id": "1", "device_id": "school-01", "ref": "abc", "username": "admin",
+         "z": "1", "x": "1", "name": "1.png",
          "action": "disable"}
 
 
