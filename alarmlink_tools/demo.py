@@ -244,7 +244,8 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
             venue, broker.url, protocol, secrets_dir / f"{device_ids[venue]}.password",
             workdir / venue, workdir / f"{venue}.toml")
         scenario = FIRMWARE / "scenarios" / f"demo-{venue}.toml"
-        cmd = [*CLI, "sim", "venue", "--config", str(conf), "--state-dir", str(workdir / venue)]
+        cmd = [*CLI, "sim", "venue", "--live", "--config", str(conf),
+               "--state-dir", str(workdir / venue)]
         if scenario.exists():
             cmd += ["--scenario", str(scenario), "--repeat"]
         _spawn(cmd, "", children)
