@@ -146,6 +146,9 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     from central.user_cli import add_user_commands
 
     add_broker_config_command(commands)
+    from central.init_cli import add_init_command
+
+    add_init_command(commands)
     add_user_commands(commands)
 
     from central.audit_cli import add_audit_commands
