@@ -68,8 +68,23 @@ def add_provision_commands(sub: Any, name: str, help_text: str) -> None:
                         help="wheel(s) to install offline on first boot (repeat)")
     device.add_argument("--pip-spec", default="alarmlink[agent]",
                         help="what first boot installs with pip")
+    device.add_argument("--try-local", action="store_true",
+                        help="then run the bundle's agent on this PC (mock pins, paths "
+                             "rewritten to the bundle; events marked test); stdin takes "
+                             "press|trip|restore|cut|mend ZONE")
     _broker(device)
     device.set_defaults(func=cmd_device)
+
+    from alarmlink_tools.bundle_try import add_try_arguments
+
+    trying = commands.add_parser(
+        "try-local", help="run a boot bundle's agent on this PC with mock pins",
+        description="Run the agent of a boot bundle here: mock pins at rest, the password "
+                    "and CA read from the bundle, the outbox in BUNDLE/try-local-state; "
+                    "everything else as the Pi will run it. Events are marked test unless "
+                    "--live.")
+    add_try_arguments(trying, with_bundle=True)
+    trying.set_defaults(func=cmd_try_local)
 
     revoke = commands.add_parser("revoke", help="lock a device out at the broker")
     _db(revoke)
@@ -159,7 +174,10 @@ def cmd_device(args: argparse.Namespace) -> int:
     db = open_db(args.central_db)
     venue = db.execute("SELECT name, kind FROM venues WHERE id = ?", [args.venue]).fetchone()
     if venue is None:
-        return _fail(f"venue {args.venue!r} is not registered at central")
+        return _fail(f"venue {args.venue!r} is not registered at central: add it with "
+                     f"`alarmlink central registry add-venue --db {args.central_db} --id "
+                     f"{args.venue} --name NAME --kind {args.kind} --station STATION` "
+                     "(`alarmlink central registry show --db DB` lists the stations)")
     if venue[1] != args.kind:
         return _fail(f"venue {args.venue!r} is a {venue[1]}, not a {args.kind}")
     ca_file = args.ca_file or (args.broker_dir / "ca.crt" if args.broker_dir else None)
@@ -202,7 +220,24 @@ def cmd_device(args: argparse.Namespace) -> int:
     print(f"device {args.device_id} {verb}\n  bundle: {target}\n  zones: "
           f"{', '.join(i['zone'] + '=GPIO' + str(i['pin']) for i in config['inputs'])}\n"
           f"  {reload_note}")
+    if args.try_local:
+        return _try(args.out, argparse.Namespace(walk=False, interactive=True, live=False,
+                                                 state_dir=None, drain_timeout=30.0))
+    print(f"  try it on this PC: alarmlink provision try-local --bundle {args.out} --walk")
     return 0
+
+
+def cmd_try_local(args: argparse.Namespace) -> int:
+    return _try(args.bundle, args)
+
+
+def _try(bundle: Path, args: argparse.Namespace) -> int:
+    from alarmlink_tools.bundle_try import TryError, try_local
+
+    try:
+        return try_local(bundle, args)
+    except TryError as exc:
+        return _fail(str(exc))
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
