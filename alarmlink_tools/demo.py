@@ -63,6 +63,9 @@ def add_demo_command(sub: Any, name: str, help_text: str) -> None:
     parser.add_argument("--data-dir", type=Path,
                         help="keep the demo's databases here (default: a temporary directory "
                              "removed at exit)")
+    parser.add_argument("--access-log", action="store_true",
+                        help="print every web request central answers (off: they bury the "
+                             "venues' LED lines)")
     parser.set_defaults(func=run_demo)
 
 
@@ -235,7 +238,8 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
         "http": {"host": "127.0.0.1", "port": port},
     }))
     url = f"http://127.0.0.1:{port}"
-    _spawn([*CLI, "central", "serve", "--config", str(central_conf)], "[central] ", children)
+    _spawn([*CLI, "central", "serve", "--config", str(central_conf),
+            "--access-log" if args.access_log else "--no-access-log"], "[central] ", children)
     _wait_http(url, children[0])
     officers = _demo_users(workdir / "central" / "central.db", secrets_dir)
 

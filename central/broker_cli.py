@@ -13,7 +13,13 @@ from typing import Any
 from alarmlink.broker import BrokerError
 from alarmlink.tls import TlsError
 from central.audit import record_cli
-from central.credentials import PID_FILE, BrokerSettings, reload_broker, set_password, write_broker_config
+from central.credentials import (
+    PID_FILE,
+    BrokerSettings,
+    reload_broker,
+    set_password,
+    write_broker_config,
+)
 from central.db import open_db
 
 logger = logging.getLogger(__name__)

@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
+from alarmlink.logsetup import FORMATS, configure, uvicorn_log_config
 from central import dead_letters, incidents
 from central.audit import record_cli
 from central.auth.users import any_users
@@ -61,6 +62,11 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     serve.add_argument("--host", help="HTTP listen address")
     serve.add_argument("--port", type=int, help="HTTP port")
     serve.add_argument("--registry", type=Path, help="registry TOML to load at start")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                       help="log every HTTP request (default on; --no-access-log for quiet)")
+    serve.add_argument("--log-format", choices=FORMATS, dest="serve_log_format",
+                       help="text or json (one JSON object per line, for journald and log "
+                            "shippers); also `alarmlink --log-format json central serve`")
     serve.set_defaults(func=cmd_serve)
 
     registry = commands.add_parser("registry", help="cities, counties, stations, police "
@@ -219,7 +225,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not have_users:
         print(f"alarmlink central: no users yet: create the first admin with "
               f"`{FIRST_ADMIN.format(db=config.db_path)}`", flush=True)
-    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info")
+    if args.serve_log_format:
+        configure(logging.getLogger().getEffectiveLevel(), args.serve_log_format)
+    for name in ("central", "alarmlink"):  # a service logs its life
+        if logging.getLogger(name).getEffectiveLevel() > logging.INFO:
+            logging.getLogger(name).setLevel(logging.INFO)
+    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info",
+                access_log=args.access_log, log_config=uvicorn_log_config())
     return 0
 
 
