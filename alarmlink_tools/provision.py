@@ -311,7 +311,10 @@ def _commission_http(args: argparse.Namespace) -> int:
         _http(base, "POST", body, headers)
     if args.action == "report":
         args.out.write_bytes(_http(f"{base}/report", "GET", None, headers))
-        print(f"report written: {args.out}")
+        view = json.loads(_http(base, "GET", None, headers))
+        missing = [z["zone"] for z in view.get("zones", []) if not z.get("tested")]
+        print(f"report written: {args.out}" + (f" (NOT tested: {', '.join(missing)})"
+                                               if missing else " (all zones tested)"))
     else:
         print(f"device {args.device}: commissioning {args.action}")
     return 0

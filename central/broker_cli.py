@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import pwd
 import shutil
 import sys
 from pathlib import Path
 from typing import Any
 
-from alarmlink.broker import BrokerError
+from alarmlink.broker import BROKER_USER, BrokerError
 from alarmlink.tls import TlsError
 from central.audit import record_cli
 from central.credentials import (
@@ -71,12 +72,37 @@ def cmd_broker_run(args: argparse.Namespace) -> int:
         None)
     if binary is None:
         return _fail("broker-run", "mosquitto is not installed: sudo apt-get install mosquitto")
+    blocked = _private_parent(conf.parent)
+    if blocked is not None:
+        return _fail("broker-run", f"mosquitto drops root for user '{BROKER_USER}', which "
+                     f"cannot pass through {blocked} (a private directory): keep the station "
+                     f"outside it (e.g. /srv/alarmlink) or run `chmod o+x {blocked}`")
     pid_file = conf.parent / PID_FILE
     pid_file.write_text(f"{os.getpid()}\n")
     print(f"mosquitto -c {conf} (pid {os.getpid()}, in {pid_file}); Ctrl-C stops it",
           flush=True)
     os.execv(binary, [binary, "-c", str(conf)])  # the same pid: the pid file stays true
     return 0  # pragma: no cover
+
+
+def _private_parent(directory: Path) -> Path | None:
+    """Run as root, Mosquitto becomes BROKER_USER: the first parent it cannot traverse."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        account = pwd.getpwnam(BROKER_USER)
+    except KeyError:
+        return None
+    for parent in reversed(directory.parents):
+        info = parent.stat()
+        if info.st_mode & 0o001:
+            continue
+        if info.st_gid == account.pw_gid and info.st_mode & 0o010:
+            continue
+        if info.st_uid == account.pw_uid and info.st_mode & 0o100:
+            continue
+        return parent
+    return None
 
 
 def _fail(command: str, message: str) -> int:

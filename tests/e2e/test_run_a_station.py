@@ -1,0 +1,129 @@
+"""The README's "Run a station", followed literally on a fresh directory.
+
+Every command of the section's code block runs as written, from a temporary directory,
+with a real Mosquitto (`central broker-run`) and a real central (`central serve`).
+The only change: the three ports (1883, 8883, 8080) are swapped for free ones, given to
+`central init` as its --*-port flags and replaced in the later commands' URLs, so the
+test can run beside other brokers. The last command's report must show every zone
+tested.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+
+from alarmlink.broker import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def station_commands() -> list[tuple[str, bool]]:
+    """(command, long-running?) for each command of the "Run a station" code block."""
+    section = README.split("## Run a station", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None, "README 'Run a station' has no ```sh block"
+    joined = block.group(1).replace("\\\n", " ")
+    return [(line.split("#", 1)[0].strip(), "# terminal" in line)
+            for line in joined.splitlines() if line.strip()]
+
+
+def _alive(proc: subprocess.Popen[bytes], log: Path) -> bool:
+    assert proc.poll() is None, log.read_text(errors="replace")
+    return True
+
+
+@pytest.fixture
+def station_dir() -> Iterator[Path]:
+    """A fresh directory Mosquitto (which drops root for its own user) can pass through."""
+    path = Path(tempfile.mkdtemp(prefix="alarmlink-station-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.broker
+def test_run_a_station_as_the_readme_says(station_dir: Path) -> None:
+    tmp_path = station_dir
+    ports = {"1883": str(free_port()), "8883": str(free_port()), "8080": str(free_port())}
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONUNBUFFERED": "1"}
+    env.pop("GPIOZERO_PIN_FACTORY", None)
+    children: list[tuple[subprocess.Popen[bytes], Path]] = []
+    commands = station_commands()
+    assert [c.split()[:3] for c, _ in commands][:3] == [
+        ["alarmlink", "central", "init"], ["alarmlink", "central", "broker-run"],
+        ["alarmlink", "central", "serve"]]
+    try:
+        for index, (command, background) in enumerate(commands):
+            for default, port in ports.items():
+                command = command.replace(f":{default}", f":{port}")
+            argv = shlex.split(command)
+            if argv[:3] == ["alarmlink", "central", "init"]:
+                argv += ["--plain-port", ports["1883"], "--tls-port", ports["8883"],
+                         "--http-port", ports["8080"]]
+            if background:
+                log = tmp_path / f"step{index}.log"
+                proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log.open("wb"),
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+                children.append((proc, log))
+                if argv[2] == "serve":
+                    url = f"http://127.0.0.1:{ports['8080']}/healthz"
+                    wait_for(lambda: _alive(proc, log) and _healthy(url), timeout=60,
+                             what="central healthy with the broker")
+                else:
+                    wait_for(lambda: _alive(proc, log) and _listening(int(ports["1883"])),
+                             timeout=30, what="the broker listening")
+                continue
+            done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
+                                  timeout=180)
+            assert done.returncode == 0, f"{command}\n{done.stdout}\n{done.stderr}"
+            assert "Traceback" not in done.stdout + done.stderr
+            if argv[2] == "init":
+                assert "alarmlink central broker-run" in done.stdout
+            if argv[1:3] == ["provision", "try-local"]:
+                assert "every event stored by central" in done.stdout
+                assert "[test]" in done.stdout
+        report = (tmp_path / "report.html").read_text(encoding="utf-8")
+        for zone in ("gate-button", "dormitory-smoke"):
+            assert zone in report
+        assert "(all zones tested)" in done.stdout, done.stdout
+    finally:
+        for proc, _log in reversed(children):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                try:
+                    proc.wait(15)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                    proc.wait(5)
+
+
+def _listening(port: int) -> bool:
+    import socket
+
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return b'"mqtt":"connected"' in resp.read().replace(b" ", b"")
+    except OSError:
+        return False
