@@ -31,6 +31,10 @@ from alarmlink_tools.bundle import KINDS, BundleError, render_agent_config, writ
 
 logger = logging.getLogger(__name__)
 
+#: The agent's broker.keepalive_s for each built-in supervision class (docs/reference.md,
+#: "Supervision": the broker's last will comes within about 1.5 keepalives).
+CLASS_KEEPALIVE_S = {"fast": 5, "standard": 30, "slow": 60}
+
 PASSWORD_BYTES = 32  # secrets.token_urlsafe: 43 characters, 256 bits
 
 
@@ -171,6 +175,9 @@ def cmd_device(args: argparse.Namespace) -> int:
     refusal = plain_url_refusal(args.broker_url, insecure=args.insecure)
     if refusal is not None:
         return _fail(refusal)
+    if not args.central_db.is_file():
+        return _fail(f"no database at {args.central_db}: check --central-db (`alarmlink "
+                     "central init DIR` creates DIR/central.db)")
     db = open_db(args.central_db)
     venue = db.execute("SELECT name, kind FROM venues WHERE id = ?", [args.venue]).fetchone()
     if venue is None:
@@ -194,7 +201,8 @@ def cmd_device(args: argparse.Namespace) -> int:
     try:
         config = render_agent_config(kind=args.kind, profile=args.profile, zones=zones,
                                      device_id=args.device_id, venue_name=venue[0],
-                                     broker_url=args.broker_url, heartbeat_s=heartbeat_s)
+                                     broker_url=args.broker_url, heartbeat_s=heartbeat_s,
+                                     keepalive_s=CLASS_KEEPALIVE_S.get(args.device_class))
         record = Device.model_validate({"id": args.device_id, "venue": args.venue,
                                         "zones": [i["zone"] for i in config["inputs"]],
                                         "class": args.device_class})

@@ -133,7 +133,12 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
 
     listing = reg.add_parser("list", help="print the registry as JSON")
     _db_arg(listing)
-    listing.set_defaults(func=cmd_registry_list)
+    listing.set_defaults(func=_guard(cmd_registry_list))
+
+    show = reg.add_parser("show", help="print the registry as a tree: county, station, "
+                          "office, venue, device")
+    _db_arg(show)
+    show.set_defaults(func=_guard(cmd_registry_show))
 
     listed = commands.add_parser("incidents", help="print incidents as JSON, newest first "
                                  "(as GET /api/incidents)")
@@ -141,12 +146,12 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     listed.add_argument("--all", action="store_true", help="closed ones too (default: open)")
     listed.add_argument("--station", help="only this station's incidents")
     listed.add_argument("--limit", type=int, default=200)
-    listed.set_defaults(func=cmd_incidents)
+    listed.set_defaults(func=_guard(cmd_incidents))
 
     dead = commands.add_parser("dead-letters", help="list rejected messages, newest first")
     _db_arg(dead)
     dead.add_argument("--limit", type=int, default=50)
-    dead.set_defaults(func=cmd_dead_letters)
+    dead.set_defaults(func=_guard(cmd_dead_letters))
 
     from central.broker_cli import add_broker_config_command
     from central.user_cli import add_user_commands
@@ -162,6 +167,16 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     add_audit_commands(commands)
 
 
+def _guard(func: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except MissingDatabase as exc:
+            return _fail(str(exc))
+
+    return run
+
+
 def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
     parser.add_argument("--db", type=Path, required=required, help="central SQLite database")
 
@@ -169,6 +184,18 @@ def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 def _fail(message: str) -> int:
     print(f"alarmlink central: {message}", file=sys.stderr)
     return 2
+
+
+class MissingDatabase(Exception):
+    """--db names no file (a typo would otherwise create an empty database)."""
+
+
+def existing_db(path: Path) -> Any:
+    """Open a database that must exist already."""
+    if not path.is_file():
+        raise MissingDatabase(f"no database at {path}: check --db (`alarmlink central init "
+                              "DIR` creates DIR/central.db)")
+    return open_db(path)
 
 
 def build_config(args: argparse.Namespace) -> CentralConfig:
@@ -268,19 +295,26 @@ def cmd_add_device(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_list(args: argparse.Namespace) -> int:
-    print(json.dumps(list_registry(open_db(args.db)), indent=2, ensure_ascii=False))
+    print(json.dumps(list_registry(existing_db(args.db)), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_registry_show(args: argparse.Namespace) -> int:
+    from central.registry_tree import render_tree
+
+    print(render_tree(list_registry(existing_db(args.db))))
     return 0
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    found = incidents.list_incidents(open_db(args.db), station=args.station,
+    found = incidents.list_incidents(existing_db(args.db), station=args.station,
                                      open_only=not args.all, limit=args.limit)
     print(json.dumps(found, indent=2, ensure_ascii=False))
     return 0
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    rows = dead_letters.list_dead_letters(open_db(args.db), args.limit)
+    rows = dead_letters.list_dead_letters(existing_db(args.db), args.limit)
     if not rows:
         print("no dead letters")
     for row in rows:

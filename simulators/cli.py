@@ -126,7 +126,14 @@ def cmd_venue(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    venue = VenueSimulator(config)
+    try:
+        venue = VenueSimulator(config)
+    except ConfigError as exc:  # e.g. an unreadable password file
+        for line in exc.problems:
+            print(f"sim venue: {line}", file=sys.stderr)
+        if own_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        return 2
     result = 0
     try:
         venue.say("LIVE: events are REAL alarms that reach the duty officers" if args.live

@@ -81,13 +81,11 @@ def test_run_a_station_as_the_readme_says(station_dir: Path) -> None:
                 proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log.open("wb"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
                 children.append((proc, log))
-                if argv[2] == "serve":
-                    url = f"http://127.0.0.1:{ports['8080']}/healthz"
-                    wait_for(lambda: _alive(proc, log) and _healthy(url), timeout=60,
-                             what="central healthy with the broker")
-                else:
-                    wait_for(lambda: _alive(proc, log) and _listening(int(ports["1883"])),
-                             timeout=30, what="the broker listening")
+                url = f"http://127.0.0.1:{ports['8080']}/healthz"
+                ready = ((lambda p=proc, f=log: _alive(p, f) and _healthy(url))
+                         if argv[2] == "serve" else
+                         (lambda p=proc, f=log: _alive(p, f) and _listening(int(ports["1883"]))))
+                wait_for(ready, timeout=60, what=f"{argv[2]} ready")
                 continue
             done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True,
                                   timeout=180)
