@@ -304,7 +304,10 @@ def cmd_commission(args: argparse.Namespace) -> int:
         return _commission_db(args)
     except urllib.error.HTTPError as exc:
         return _fail(f"central answered {exc.code}: {exc.read().decode(errors='replace')}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except urllib.error.URLError as exc:
+        return _fail(f"cannot reach central at {args.central_url}: {exc.reason}; is `alarmlink "
+                     "central serve` running, and is --central-url right?")
+    except (OSError, ValueError) as exc:
         return _fail(str(exc))
 
 

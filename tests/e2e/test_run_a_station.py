@@ -64,6 +64,7 @@ def test_run_a_station_as_the_readme_says(station_dir: Path) -> None:
            "PYTHONUNBUFFERED": "1"}
     env.pop("GPIOZERO_PIN_FACTORY", None)
     children: list[tuple[subprocess.Popen[bytes], Path]] = []
+    health_url = f"http://127.0.0.1:{ports['8080']}/healthz"
     commands = station_commands()
     assert [c.split()[:3] for c, _ in commands][:3] == [
         ["alarmlink", "central", "init"], ["alarmlink", "central", "broker-run"],
@@ -81,8 +82,7 @@ def test_run_a_station_as_the_readme_says(station_dir: Path) -> None:
                 proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=log.open("wb"),
                                         stderr=subprocess.STDOUT, start_new_session=True)
                 children.append((proc, log))
-                url = f"http://127.0.0.1:{ports['8080']}/healthz"
-                ready = ((lambda p=proc, f=log: _alive(p, f) and _healthy(url))
+                ready = ((lambda p=proc, f=log: _alive(p, f) and _healthy(health_url))
                          if argv[2] == "serve" else
                          (lambda p=proc, f=log: _alive(p, f) and _listening(int(ports["1883"]))))
                 wait_for(ready, timeout=60, what=f"{argv[2]} ready")
