@@ -18,11 +18,13 @@ import signal
 import subprocess
 import sys
 import tempfile
+import tomllib
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import tomli_w
 from helpers import wait_for
 
 from alarmlink.broker import free_port
@@ -100,6 +102,7 @@ def test_run_a_station_as_the_readme_says(station_dir: Path) -> None:
         for zone in ("gate-button", "dormitory-smoke"):
             assert zone in report
         assert "(all zones tested)" in done.stdout, done.stdout
+        _wrong_urls_are_named(tmp_path, ports["8883"], env)
     finally:
         for proc, _log in reversed(children):
             if proc.poll() is None:
@@ -125,3 +128,30 @@ def _healthy(url: str) -> bool:
             return b'"mqtt":"connected"' in resp.read().replace(b" ", b"")
     except OSError:
         return False
+
+
+def _wrong_urls_are_named(station: Path, tls_port: str, env: dict[str, str]) -> None:
+    """The device's self-test against the station's broker with the URL an installer
+    might get wrong: plain mqtt:// to the TLS port, and a name the certificate lacks."""
+    bundle = station / "station" / "bundles" / "school-01" / "alarmlink"
+    config = tomllib.loads((bundle / "agent.toml").read_text(encoding="utf-8"))
+    config["state_dir"] = str(station / "selftest-state")
+    config["broker"]["password_file"] = str(bundle / "credentials" / "mqtt-password")
+    cases = {f"mqtt://localhost:{tls_port}": f"use mqtts://localhost:{tls_port}",
+             f"mqtts://127.0.0.2:{tls_port}": "certificate is not valid for the name"}
+    for url, expected in cases.items():
+        config["broker"]["url"] = url
+        if url.startswith("mqtts"):
+            config["broker"]["ca_file"] = str(bundle / "ca.crt")
+        else:
+            config["broker"].pop("ca_file", None)
+        path = station / "selftest.toml"
+        path.write_text(tomli_w.dumps(config), encoding="utf-8")
+        done = subprocess.run(["alarmlink", "agent", "self-test", "--config", str(path),
+                               "--timeout", "3"], env={**env, "GPIOZERO_PIN_FACTORY": "mock"},
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 1, done.stdout + done.stderr
+        failing = [line for line in done.stdout.splitlines() if line.startswith("FAIL")]
+        assert len(failing) == 1 and failing[0].startswith("FAIL broker: "), done.stdout
+        assert expected in failing[0], failing[0]
+        assert "Traceback" not in done.stdout + done.stderr
