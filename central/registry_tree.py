@@ -32,9 +32,9 @@ def render_tree(reg: dict[str, list[dict[str, Any]]]) -> str:
             for office in (o for o in reg["offices"] if o["station_id"] == station["id"]):
                 lines.append(f"{indent}    office {office['id']}  {office['name']}")
             for venue in (v for v in reg["venues"] if v["station_id"] == station["id"]):
-                office = f", office {venue['office_id']}" if venue.get("office_id") else ""
+                where = f", office {venue['office_id']}" if venue.get("office_id") else ""
                 lines.append(f"{indent}    venue {venue['id']}  {venue['name']} "
-                             f"({venue['kind']}{office})")
+                             f"({venue['kind']}{where})")
                 for device in (d for d in reg["devices"] if d["venue_id"] == venue["id"]):
                     lines.append(f"{indent}      device {device['id']}  zones "
                                  f"{', '.join(device['zones']) or '(none)'}")
