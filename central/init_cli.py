@@ -52,7 +52,8 @@ EXAMPLE_VENUE = Venue(id="school-01", name="示例小学", kind="school",
                       address="", station="example-station")
 
 CONFIG_TEMPLATE = """\
-# alarmlink central: written by `alarmlink central init`. Every key is in docs/configuration.md.
+# alarmlink central: written by `alarmlink central init`. Every key: docs/reference.md,
+# "Configuration" (in the alarmlink repository).
 # Relative paths are relative to this file.
 
 db = "central.db"            # SQLite database (WAL); back it up with the broker's files
