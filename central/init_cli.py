@@ -218,6 +218,13 @@ def _next_commands(root: Path, args: argparse.Namespace, venue: Any) -> list[str
         f"--zones gate-button,dormitory-smoke --device-id {venue_id} "
         f"--broker-url mqtts://{host}:{args.tls_port} "
         f"--broker-dir {q(str(root / 'mosquitto'))} --out {q(str(root / 'bundles' / venue_id))}",
+        f"alarmlink provision commission start --device {venue_id} --central-url "
+        f"http://127.0.0.1:{args.http_port} --username installer --password-file "
+        f"{q(str(root / 'secrets' / 'installer.password'))} --reason 新装设备调试",
+        f"alarmlink provision try-local --bundle {q(str(root / 'bundles' / venue_id))} --walk",
+        f"alarmlink provision commission report --device {venue_id} --central-url "
+        f"http://127.0.0.1:{args.http_port} --username installer --password-file "
+        f"{q(str(root / 'secrets' / 'installer.password'))} --stop --out report.html",
     ]
 
 
@@ -231,9 +238,11 @@ def cmd_init(args: argparse.Namespace) -> int:
         print(f"alarmlink central init: {exc.filename or args.dir}: {exc.strerror}; choose a "
               "directory you can write", file=sys.stderr)
         return 2
-    print(f"station ready in {args.dir.resolve()}. Next, each in its own terminal:")
+    root = args.dir.resolve()
+    print(f"station ready in {root}. Next (the broker and central each in a terminal of "
+          "their own):")
     for command in commands:
         print(f"  {command}")
-    print("then try the device on this PC: add --try-local to the provision command above "
-          "(or see README 'Run a station')")
+    print(f"console: http://127.0.0.1:{args.http_port}/ — log in as {args.admin}, password in "
+          f"{root / 'secrets' / (args.admin + '.password')}")
     return 0
