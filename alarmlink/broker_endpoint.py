@@ -27,6 +27,21 @@ from alarmlink.wire import DEFAULT_PREFIX, Topics
 
 logger = logging.getLogger(__name__)
 
+#: Password files already warned about (once per file and process, not per reconnect).
+_WARNED: set[str] = set()
+
+
+def warn_if_readable(path: Path) -> None:
+    """Warn once when a password file can be read by other users of this machine."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return
+    if mode & 0o004 and str(path) not in _WARNED:
+        _WARNED.add(str(path))
+        logger.warning("password file %s is readable by every user of this machine: run "
+                       "`chmod 600 %s`", path, path)
+
 #: File name of the MQTT password in systemd's credential directory.
 CREDENTIAL_NAME = "mqtt-password"
 
@@ -193,7 +208,9 @@ class BrokerConfig(BrokerEndpoint, StrictModel):
         if path is None:
             return None
         try:
-            return SecretStr(read_password_file(path))
+            secret = SecretStr(read_password_file(path))
+            warn_if_readable(path)
+            return secret
         except OSError as exc:
             raise ConfigError([f"broker.password_file: cannot read {path}: {exc.strerror}"]) \
                 from None

@@ -119,7 +119,8 @@ def _input_for(zone: Zone, pin: int, template: dict[str, Any],
 
 def render_agent_config(*, kind: str, profile: str, zones: list[str], device_id: str,
                         venue_name: str, broker_url: str,
-                        heartbeat_s: float | None = None) -> dict[str, Any]:
+                        heartbeat_s: float | None = None,
+                        keepalive_s: int | None = None) -> dict[str, Any]:
     """The agent config as a TOML-ready dict; validated by :mod:`edge_agent.config`."""
     if kind not in KINDS:
         raise BundleError(f"kind must be one of {', '.join(KINDS)}")
@@ -135,6 +136,8 @@ def render_agent_config(*, kind: str, profile: str, zones: list[str], device_id:
     broker = {k: v for k, v in template.get("broker", {}).items()
               if k in ("protocol", "keepalive_s", "reconnect_min_s", "reconnect_max_s")}
     broker.update({"url": broker_url, "username": device_id})
+    if keepalive_s is not None:
+        broker["keepalive_s"] = keepalive_s
     if broker_url.startswith("mqtts://"):
         broker["ca_file"] = ON_DEVICE_CA
     config: dict[str, Any] = {

@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from alarmlink import __version__
+from alarmlink.logsetup import FORMATS, configure
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"alarmlink {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0,
                         help="more logging (-v info, -vv debug)")
+    parser.add_argument("--log-format", choices=FORMATS, default="text",
+                        help="text (default) or json: one JSON object per line, for journald "
+                             "and log shippers")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     wanted = next((a for a in argv if a in GROUPS), None)
     for name, (module, func, help_text) in GROUPS.items():
@@ -64,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(args_list)
     args = parser.parse_args(args_list)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure(level, args.log_format)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()
@@ -73,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(func(args) or 0)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # `alarmlink ... | head`: the reader has gone, and that is fine
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

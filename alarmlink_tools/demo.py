@@ -63,6 +63,9 @@ def add_demo_command(sub: Any, name: str, help_text: str) -> None:
     parser.add_argument("--data-dir", type=Path,
                         help="keep the demo's databases here (default: a temporary directory "
                              "removed at exit)")
+    parser.add_argument("--access-log", action="store_true",
+                        help="print every web request central answers (off: they bury the "
+                             "venues' LED lines)")
     parser.set_defaults(func=run_demo)
 
 
@@ -239,7 +242,8 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
         "http": {"host": "127.0.0.1", "port": port},
     }))
     url = f"http://127.0.0.1:{port}"
-    _spawn([*CLI, "central", "serve", "--config", str(central_conf)], "[central] ", children)
+    _spawn([*CLI, "central", "serve", "--config", str(central_conf),
+            "--access-log" if args.access_log else "--no-access-log"], "[central] ", children)
     _wait_http(url, children[0])
     officers = _demo_users(workdir / "central" / "central.db", secrets_dir)
 
@@ -248,7 +252,8 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
             venue, broker.url, protocol, secrets_dir / f"{device_ids[venue]}.password",
             workdir / venue, workdir / f"{venue}.toml")
         scenario = FIRMWARE / "scenarios" / f"demo-{venue}.toml"
-        cmd = [*CLI, "sim", "venue", "--config", str(conf), "--state-dir", str(workdir / venue)]
+        cmd = [*CLI, "sim", "venue", "--live", "--config", str(conf),
+               "--state-dir", str(workdir / venue)]
         if scenario.exists():
             cmd += ["--scenario", str(scenario), "--repeat"]
         _spawn(cmd, "", children)

@@ -31,6 +31,10 @@ from alarmlink_tools.bundle import KINDS, BundleError, render_agent_config, writ
 
 logger = logging.getLogger(__name__)
 
+#: The agent's broker.keepalive_s for each built-in supervision class (docs/reference.md,
+#: "Supervision": the broker's last will comes within about 1.5 keepalives).
+CLASS_KEEPALIVE_S = {"fast": 5, "standard": 30, "slow": 60}
+
 PASSWORD_BYTES = 32  # secrets.token_urlsafe: 43 characters, 256 bits
 
 
@@ -68,8 +72,23 @@ def add_provision_commands(sub: Any, name: str, help_text: str) -> None:
                         help="wheel(s) to install offline on first boot (repeat)")
     device.add_argument("--pip-spec", default="alarmlink[agent]",
                         help="what first boot installs with pip")
+    device.add_argument("--try-local", action="store_true",
+                        help="then run the bundle's agent on this PC (mock pins, paths "
+                             "rewritten to the bundle; events marked test); stdin takes "
+                             "press|trip|restore|cut|mend ZONE")
     _broker(device)
     device.set_defaults(func=cmd_device)
+
+    from alarmlink_tools.bundle_try import add_try_arguments
+
+    trying = commands.add_parser(
+        "try-local", help="run a boot bundle's agent on this PC with mock pins",
+        description="Run the agent of a boot bundle here: mock pins at rest, the password "
+                    "and CA read from the bundle, the outbox in BUNDLE/try-local-state; "
+                    "everything else as the Pi will run it. Events are marked test unless "
+                    "--live.")
+    add_try_arguments(trying, with_bundle=True)
+    trying.set_defaults(func=cmd_try_local)
 
     revoke = commands.add_parser("revoke", help="lock a device out at the broker")
     _db(revoke)
@@ -156,10 +175,16 @@ def cmd_device(args: argparse.Namespace) -> int:
     refusal = plain_url_refusal(args.broker_url, insecure=args.insecure)
     if refusal is not None:
         return _fail(refusal)
+    if not args.central_db.is_file():
+        return _fail(f"no database at {args.central_db}: check --central-db (`alarmlink "
+                     "central init DIR` creates DIR/central.db)")
     db = open_db(args.central_db)
     venue = db.execute("SELECT name, kind FROM venues WHERE id = ?", [args.venue]).fetchone()
     if venue is None:
-        return _fail(f"venue {args.venue!r} is not registered at central")
+        return _fail(f"venue {args.venue!r} is not registered at central: add it with "
+                     f"`alarmlink central registry add-venue --db {args.central_db} --id "
+                     f"{args.venue} --name NAME --kind {args.kind} --station STATION` "
+                     "(`alarmlink central registry show --db DB` lists the stations)")
     if venue[1] != args.kind:
         return _fail(f"venue {args.venue!r} is a {venue[1]}, not a {args.kind}")
     ca_file = args.ca_file or (args.broker_dir / "ca.crt" if args.broker_dir else None)
@@ -176,7 +201,8 @@ def cmd_device(args: argparse.Namespace) -> int:
     try:
         config = render_agent_config(kind=args.kind, profile=args.profile, zones=zones,
                                      device_id=args.device_id, venue_name=venue[0],
-                                     broker_url=args.broker_url, heartbeat_s=heartbeat_s)
+                                     broker_url=args.broker_url, heartbeat_s=heartbeat_s,
+                                     keepalive_s=CLASS_KEEPALIVE_S.get(args.device_class))
         record = Device.model_validate({"id": args.device_id, "venue": args.venue,
                                         "zones": [i["zone"] for i in config["inputs"]],
                                         "class": args.device_class})
@@ -202,7 +228,24 @@ def cmd_device(args: argparse.Namespace) -> int:
     print(f"device {args.device_id} {verb}\n  bundle: {target}\n  zones: "
           f"{', '.join(i['zone'] + '=GPIO' + str(i['pin']) for i in config['inputs'])}\n"
           f"  {reload_note}")
+    if args.try_local:
+        return _try(args.out, argparse.Namespace(walk=False, interactive=True, live=False,
+                                                 state_dir=None, drain_timeout=30.0))
+    print(f"  try it on this PC: alarmlink provision try-local --bundle {args.out} --walk")
     return 0
+
+
+def cmd_try_local(args: argparse.Namespace) -> int:
+    return _try(args.bundle, args)
+
+
+def _try(bundle: Path, args: argparse.Namespace) -> int:
+    from alarmlink_tools.bundle_try import TryError, try_local
+
+    try:
+        return try_local(bundle, args)
+    except TryError as exc:
+        return _fail(str(exc))
 
 
 def cmd_revoke(args: argparse.Namespace) -> int:
@@ -261,7 +304,10 @@ def cmd_commission(args: argparse.Namespace) -> int:
         return _commission_db(args)
     except urllib.error.HTTPError as exc:
         return _fail(f"central answered {exc.code}: {exc.read().decode(errors='replace')}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except urllib.error.URLError as exc:
+        return _fail(f"cannot reach central at {args.central_url}: {exc.reason}; is `alarmlink "
+                     "central serve` running, and is --central-url right?")
+    except (OSError, ValueError) as exc:
         return _fail(str(exc))
 
 
@@ -276,7 +322,10 @@ def _commission_http(args: argparse.Namespace) -> int:
         _http(base, "POST", body, headers)
     if args.action == "report":
         args.out.write_bytes(_http(f"{base}/report", "GET", None, headers))
-        print(f"report written: {args.out}")
+        view = json.loads(_http(base, "GET", None, headers))
+        missing = [z["zone"] for z in view.get("zones", []) if not z.get("tested")]
+        print(f"report written: {args.out}" + (f" (NOT tested: {', '.join(missing)})"
+                                               if missing else " (all zones tested)"))
     else:
         print(f"device {args.device}: commissioning {args.action}")
     return 0

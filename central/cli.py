@@ -15,6 +15,7 @@ from typing import Any
 from pydantic import SecretStr, ValidationError
 
 from alarmlink.config_base import ConfigError, describe_errors
+from alarmlink.logsetup import FORMATS, configure, uvicorn_log_config
 from central import dead_letters, incidents
 from central.audit import record_cli
 from central.auth.users import any_users
@@ -61,6 +62,11 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     serve.add_argument("--host", help="HTTP listen address")
     serve.add_argument("--port", type=int, help="HTTP port")
     serve.add_argument("--registry", type=Path, help="registry TOML to load at start")
+    serve.add_argument("--access-log", action=argparse.BooleanOptionalAction, default=True,
+                       help="log every HTTP request (default on; --no-access-log for quiet)")
+    serve.add_argument("--log-format", choices=FORMATS, dest="serve_log_format",
+                       help="text or json (one JSON object per line, for journald and log "
+                            "shippers); also `alarmlink --log-format json central serve`")
     serve.set_defaults(func=cmd_serve)
 
     registry = commands.add_parser("registry", help="cities, counties, stations, police "
@@ -129,7 +135,12 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
 
     listing = reg.add_parser("list", help="print the registry as JSON")
     _db_arg(listing)
-    listing.set_defaults(func=cmd_registry_list)
+    listing.set_defaults(func=_guard(cmd_registry_list))
+
+    show = reg.add_parser("show", help="print the registry as a tree: county, station, "
+                          "office, venue, device")
+    _db_arg(show)
+    show.set_defaults(func=_guard(cmd_registry_show))
 
     listed = commands.add_parser("incidents", help="print incidents as JSON, newest first "
                                  "(as GET /api/incidents)")
@@ -137,22 +148,35 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     listed.add_argument("--all", action="store_true", help="closed ones too (default: open)")
     listed.add_argument("--station", help="only this station's incidents")
     listed.add_argument("--limit", type=int, default=200)
-    listed.set_defaults(func=cmd_incidents)
+    listed.set_defaults(func=_guard(cmd_incidents))
 
     dead = commands.add_parser("dead-letters", help="list rejected messages, newest first")
     _db_arg(dead)
     dead.add_argument("--limit", type=int, default=50)
-    dead.set_defaults(func=cmd_dead_letters)
+    dead.set_defaults(func=_guard(cmd_dead_letters))
 
     from central.broker_cli import add_broker_config_command
     from central.user_cli import add_user_commands
 
     add_broker_config_command(commands)
+    from central.init_cli import add_init_command
+
+    add_init_command(commands)
     add_user_commands(commands)
 
     from central.audit_cli import add_audit_commands
 
     add_audit_commands(commands)
+
+
+def _guard(func: Any) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return int(func(args))
+        except MissingDatabase as exc:
+            return _fail(str(exc))
+
+    return run
 
 
 def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
@@ -162,6 +186,18 @@ def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
 def _fail(message: str) -> int:
     print(f"alarmlink central: {message}", file=sys.stderr)
     return 2
+
+
+class MissingDatabase(Exception):
+    """--db names no file (a typo would otherwise create an empty database)."""
+
+
+def existing_db(path: Path) -> Any:
+    """Open a database that must exist already."""
+    if not path.is_file():
+        raise MissingDatabase(f"no database at {path}: check --db (`alarmlink central init "
+                              "DIR` creates DIR/central.db)")
+    return open_db(path)
 
 
 def build_config(args: argparse.Namespace) -> CentralConfig:
@@ -221,7 +257,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if not have_users:
         print(f"alarmlink central: no users yet: create the first admin with "
               f"`{FIRST_ADMIN.format(db=config.db_path)}`", flush=True)
-    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info")
+    if args.serve_log_format:
+        configure(logging.getLogger().getEffectiveLevel(), args.serve_log_format)
+    for name in ("central", "alarmlink"):  # a service logs its life
+        if logging.getLogger(name).getEffectiveLevel() > logging.INFO:
+            logging.getLogger(name).setLevel(logging.INFO)
+    uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info",
+                access_log=args.access_log, log_config=uvicorn_log_config())
     return 0
 
 
@@ -259,19 +301,26 @@ def cmd_add_device(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_list(args: argparse.Namespace) -> int:
-    print(json.dumps(list_registry(open_db(args.db)), indent=2, ensure_ascii=False))
+    print(json.dumps(list_registry(existing_db(args.db)), indent=2, ensure_ascii=False))
+    return 0
+
+
+def cmd_registry_show(args: argparse.Namespace) -> int:
+    from central.registry_tree import render_tree
+
+    print(render_tree(list_registry(existing_db(args.db))))
     return 0
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    found = incidents.list_incidents(open_db(args.db), station=args.station,
+    found = incidents.list_incidents(existing_db(args.db), station=args.station,
                                      open_only=not args.all, limit=args.limit)
     print(json.dumps(found, indent=2, ensure_ascii=False))
     return 0
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
-    rows = dead_letters.list_dead_letters(open_db(args.db), args.limit)
+    rows = dead_letters.list_dead_letters(existing_db(args.db), args.limit)
     if not rows:
         print("no dead letters")
     for row in rows:

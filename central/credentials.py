@@ -113,6 +113,10 @@ def active_accounts(db: Database) -> list[tuple[str, str, str]]:
         "ORDER BY username")]
 
 
+#: Where ``alarmlink central broker-run`` notes the pid of the mosquitto it runs.
+PID_FILE = "mosquitto.pid"
+
+
 @dataclass
 class BrokerSettings:
     """What ``broker-config`` was asked for; kept in ``broker.json`` beside the files."""
@@ -185,10 +189,23 @@ def reload_broker(*, pid: int | None = None, command: str | None = None) -> str:
     return "broker not reloaded (give --broker-pid or --reload-command)"
 
 
+def running_broker(broker_dir: Path) -> int | None:
+    """The pid of a live mosquitto started by ``central broker-run`` on ``broker_dir``."""
+    try:
+        pid = int((broker_dir / PID_FILE).read_text().strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except (OSError, ValueError):
+        return None
+    return pid if b"mosquitto" in cmdline else None
+
+
 def regenerate_and_reload(db: Database, broker_dir: Path | None, *, pid: int | None = None,
                           command: str | None = None) -> str:
-    """Rewrite the broker files in ``broker_dir`` (if given) and reload the broker."""
+    """Rewrite the broker files in ``broker_dir`` (if given) and reload the broker
+    (``pid``, ``command``, or the one ``central broker-run`` started there)."""
     if broker_dir is None:
         return "broker files not regenerated (give --broker-dir)"
     write_broker_config(db, broker_dir, BrokerSettings.load(broker_dir))
+    if pid is None and not command:
+        pid = running_broker(broker_dir)
     return reload_broker(pid=pid, command=command)

@@ -6,9 +6,10 @@
     alarmlink agent check-config /etc/alarmlink/agent.toml
     alarmlink agent self-test --config /etc/alarmlink/agent.toml
 
-Set ``GPIOZERO_PIN_FACTORY=mock`` to run on a PC without GPIO. Mock pins rest
-at their pull level, which reads as an OPEN contact: normally-closed detectors
-and loops will report alarm/trouble. Use ``alarmlink sim venue`` to drive pins.
+Set ``GPIOZERO_PIN_FACTORY=mock`` to run on a PC without GPIO. Mock pins start
+at rest (normally-closed contacts and loops closed), so nothing is reported, and
+every event is marked ``test`` unless ``--live`` is given. Use ``alarmlink sim
+venue`` to press buttons and trip detectors.
 Exit codes: 0 ok, 1 failed check or start, 2 unusable config.
 """
 
@@ -35,6 +36,9 @@ def add_agent_commands(sub: Any, name: str, help_text: str) -> None:
 
     run = commands.add_parser("run", help="run the agent until SIGTERM or Ctrl-C")
     run.add_argument("--config", required=True, help="agent TOML config file")
+    run.add_argument("--live", action="store_true",
+                     help="with GPIOZERO_PIN_FACTORY=mock: send real alarms (default: every "
+                          "event of a mock-pin run is marked test)")
     run.set_defaults(func=cmd_run)
 
     check = commands.add_parser("check-config", help="validate a config file and summarise it")
@@ -75,6 +79,16 @@ def cmd_run(args: argparse.Namespace) -> int:
     if logging.getLogger().getEffectiveLevel() > logging.INFO:
         logging.getLogger("edge_agent").setLevel(logging.INFO)  # a service logs its life
     _pin_factory_note()
+    from edge_agent.mockpins import mock_factory, mock_requested, rest_pins
+
+    factory = None
+    if mock_requested():
+        factory = mock_factory()
+        if not args.live:
+            config = config.with_overrides({"walk_test": True})
+        print("mock pins at rest: " + ("LIVE: events are REAL alarms (--live)" if args.live
+                                       else "every event is marked test (--live sends real "
+                                            "alarms)"), flush=True)
     from gpiozero.exc import BadPinFactory, GPIOZeroError
 
     from edge_agent.agent import Agent  # gpiozero and paho only when running
@@ -84,7 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     from edge_agent.watchdog import Watchdog
 
     try:
-        agent = Agent(config, config_path=Path(args.config))
+        agent = Agent(config, pin_factory=factory, config_path=Path(args.config))
+        if factory is not None:
+            rest_pins(factory, config)
     except ConfigError as exc:
         for line in exc.problems:
             print(f"{args.config}: {line}", file=sys.stderr)

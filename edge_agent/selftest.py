@@ -10,12 +10,14 @@ reports that instead of the levels.)
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from alarmlink.mqtt import MqttConnectError, connect_client
 from edge_agent.config import AgentConfig, ConfigError, DetectorInput
 from edge_agent.inputs import build_inputs
+from edge_agent.mockpins import mock_factory, mock_requested, rest_pins
 from edge_agent.outbox import Outbox, OutboxError
 
 logger = logging.getLogger(__name__)
@@ -94,8 +96,18 @@ def run_self_test(config: AgentConfig, *, pin_factory: Any = None,
                                f"{config.config_hash()}")
     for note in config_warnings(config):
         report.add("config note", True, note)
+    resting = pin_factory is None and mock_requested()
+    if resting:
+        pin_factory = mock_factory()
     try:
         inputs = build_inputs(list(config.inputs), pin_factory=pin_factory)
+        if resting:  # no wiring on a PC: every contact at rest, as a quiet venue
+            rest_pins(pin_factory, config)
+            now = time.monotonic()
+            for built in inputs.values():
+                built.main.arm(now)
+                if built.supervision is not None:
+                    built.supervision.arm(now)
     except Exception as exc:  # gpiozero raises many types (busy pin, no factory, ...)
         report.add("inputs", False, f"cannot open the GPIO pins: {type(exc).__name__}: {exc} "
                                     "(is the agent running? stop it to test the pins)")

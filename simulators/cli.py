@@ -63,7 +63,11 @@ def add_sim_commands(sub: Any, name: str, help_text: str) -> None:
     venue.add_argument("--state-dir", metavar="DIR",
                        help="outbox directory (default: a temporary one, removed at exit)")
     venue.add_argument("--walk-test", action="store_true",
-                       help="mark every event as a test event (never reaches officers)")
+                       help="mark every event as a test event (the default; kept for old "
+                            "scripts)")
+    venue.add_argument("--live", action="store_true",
+                       help="send REAL alarms that reach the duty officers (default: every "
+                            "event is marked test)")
     venue.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                        help="override any config key, e.g. --set heartbeat_interval_s=5")
     venue.set_defaults(func=cmd_venue)
@@ -91,8 +95,9 @@ def _overrides(args: argparse.Namespace, state_dir: str) -> dict[str, object]:
         overrides["broker.password_file"] = str(Path(args.password_file).resolve())
     if args.protocol:
         overrides["broker.protocol"] = args.protocol
-    if args.walk_test:
-        overrides["walk_test"] = True
+    if args.live and args.walk_test:
+        raise ConfigError(["--live and --walk-test contradict each other: give one"])
+    overrides["walk_test"] = not args.live
     return overrides
 
 
@@ -121,9 +126,18 @@ def cmd_venue(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    venue = VenueSimulator(config)
+    try:
+        venue = VenueSimulator(config)
+    except ConfigError as exc:  # e.g. an unreadable password file
+        for line in exc.problems:
+            print(f"sim venue: {line}", file=sys.stderr)
+        if own_dir:
+            shutil.rmtree(state_dir, ignore_errors=True)
+        return 2
     result = 0
     try:
+        venue.say("LIVE: events are REAL alarms that reach the duty officers" if args.live
+                  else "simulation: every event is marked test (--live sends real alarms)")
         venue.start()
         if own_dir:
             venue.say(f"outbox in temporary {state_dir} (use --state-dir to keep it)")

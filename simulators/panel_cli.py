@@ -122,7 +122,10 @@ def cmd_panel(args: argparse.Namespace) -> int:
                          answer_timeout_s=args.answer_timeout)
     try:
         sim.start()
-        sim.say(f"agent config: port = \"{args.link or getattr(port, 'path', args.port)}\", "
+        where = args.link or getattr(port, "path", args.port)
+        if where.startswith("tcp://"):  # the agent connects with pyserial's socket:// URL
+            where = "socket://" + where.removeprefix("tcp://")
+        sim.say(f"agent config: port = \"{where}\", "
                 f"protocol = \"{protocol}\"")
         if not sim.wait_peer(stop=stop):
             return 0

@@ -35,6 +35,7 @@ from gpiozero.pins.mock import MockFactory, MockPin
 from alarmlink import wire
 from edge_agent.agent import Agent
 from edge_agent.config import AgentConfig, ButtonInput, DetectorInput, InputConfig, LoopInput
+from edge_agent.mockpins import rest_closed, rest_pins, set_contact
 
 logger = logging.getLogger(__name__)
 
@@ -69,10 +70,7 @@ class VenueSimulator:
         self.agent.event_listeners.append(self._on_event)
         self.agent.feedback.listeners.append(self._on_stage)
         self.agent.connection_listeners.append(self._on_connection)
-        for item in config.inputs:  # the wiring at rest, before the agent samples it
-            self._set_contact(item, item.pin, closed=self._rest_closed(item))
-            if isinstance(item, DetectorInput) and item.supervision_pin is not None:
-                self._set_contact(item, item.supervision_pin, closed=True)
+        rest_pins(self.factory, config)  # the wiring at rest, before the agent samples it
 
     # --- lifecycle -------------------------------------------------------------------
 
@@ -253,7 +251,7 @@ class VenueSimulator:
     @staticmethod
     def _rest_closed(item: InputConfig) -> bool:
         """Is the main contact closed when nothing is happening?"""
-        return isinstance(item, LoopInput) or item.contact == "normally_closed"
+        return rest_closed(item)
 
     def _cut_target(self, item: InputConfig) -> tuple[int, wire.State | None]:
         if isinstance(item, LoopInput):
@@ -265,13 +263,8 @@ class VenueSimulator:
         return item.pin, None
 
     def _set_contact(self, item: InputConfig, pin: int, *, closed: bool) -> None:
-        mock = self.factory.pin(pin)
-        assert isinstance(mock, MockPin)
-        # Pull-up wiring: a closed contact pulls the pin to ground.
-        if closed == item.pull_up:
-            mock.drive_low()
-        else:
-            mock.drive_high()
+        assert isinstance(self.factory.pin(pin), MockPin)
+        set_contact(self.factory, item, pin, closed=closed)
 
     def _mark(self) -> int:
         with self._cond:

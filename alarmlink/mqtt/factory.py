@@ -20,6 +20,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.mqtt.diagnose import diagnose
 from alarmlink.mqtt.reasons import DropNoise, connect_cause
 
 logger = logging.getLogger(__name__)
@@ -106,11 +107,14 @@ def connect_client(config: BrokerConfig, *, client_id: str | None = None, clean:
         client.connect(config.host, config.port, keepalive or config.keepalive_s,
                        **connect_options(config, clean))
     except OSError as exc:
-        raise MqttConnectError(f"cannot reach {config.url}: {exc}") from exc
+        cause = diagnose(config.host, config.port, tls=config.tls, ca_file=config.ca_file)
+        raise MqttConnectError(f"cannot reach {config.url}: {cause or exc}") from exc
     client.loop_start()
     problem = None
     if not answered.wait(timeout):
-        problem = f"no answer from {config.url} within {timeout:g}s"
+        cause = diagnose(config.host, config.port, tls=config.tls, ca_file=config.ca_file)
+        problem = f"no answer from {config.url} within {timeout:g}s" + (
+            f": {cause}" if cause else "")
     elif reasons[0].is_failure:
         problem = f"{config.url} refused {config.username}: {connect_cause(reasons[0])}"
     if problem is not None:

@@ -34,6 +34,18 @@ reconnect_max_s = 1
 type = "button"
 zone = "gate-button"
 pin = 17
+
+[[inputs]]
+type = "detector"
+zone = "dorm-smoke"
+pin = 22
+contact = "normally_closed"
+supervision_pin = 23
+
+[[inputs]]
+type = "loop"
+zone = "cabinet"
+pin = 24
 """
 
 SCENARIO = """\
@@ -171,6 +183,10 @@ def test_self_test_cli_reports_broker_and_inputs(
     assert good.returncode == 0, good.stdout + good.stderr
     assert "OK   broker: " in good.stdout and f"accepted {isolated_device_id}" in good.stdout
     assert "OK   input gate-button: GPIO17 contact open: normal" in good.stdout
+    # mock pins rest as a quiet venue: normally-closed contacts and loops closed
+    assert ("OK   input dorm-smoke: GPIO22 contact closed: normal; supervision GPIO23 closed"
+            in good.stdout)
+    assert "OK   input cabinet: GPIO24 contact closed: normal" in good.stdout
     assert "OK   outbox: " in good.stdout
     bad = subprocess.run(alarmlink("agent", "self-test", "--config", str(write_config(
         tmp_path, shared_mosquitto.url, isolated_device_id, "wrong"))),

@@ -181,21 +181,26 @@ def run_cli(*args: str, stdin: str | None = None, timeout: float = 60) -> \
                           cwd=ROOT, env=env)
 
 
+@pytest.mark.parametrize("live", [False, True])
 def test_sim_venue_cli_scenario_once_until_stored(
-        tmp_path: Path, fresh_mosquitto: MosquittoBroker, central_stub: CentralStub) -> None:
+        tmp_path: Path, fresh_mosquitto: MosquittoBroker, central_stub: CentralStub,
+        live: bool) -> None:
+    """A simulation marks every event test unless --live, which says so first."""
     (tmp_path / "pw").write_text("school-01-pw")
     scenario = tmp_path / "scenario.toml"
     scenario.write_text("[[step]]\nat = 0.0\naction = 'press'\nzone = 'gate-button'\n"
                         "[[step]]\nat = 0.0\naction = 'trip'\nzone = 'dormitory-smoke'\n")
     proc = run_cli("--config", str(FIRMWARE / "school.toml"), "--scenario", str(scenario),
                    "--once", "--broker", fresh_mosquitto.url, "--password-file",
-                   str(tmp_path / "pw"), "--walk-test")
+                   str(tmp_path / "pw"), *(["--live"] if live else []))
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    first = proc.stdout.splitlines()[0]
+    assert ("LIVE: events are REAL alarms" in first) if live else ("marked test" in first)
     assert "every event stored by central" in proc.stdout
     assert "LED gate-button alarm" in proc.stdout and ": stored" in proc.stdout
     events = central_stub.events()
-    assert [(e.zone, e.test) for e in events] == [("gate-button", True),
-                                                  ("dormitory-smoke", True)]
+    assert [(e.zone, e.test) for e in events] == [("gate-button", not live),
+                                                  ("dormitory-smoke", not live)]
 
 
 def test_sim_venue_cli_interactive(tmp_path: Path) -> None:

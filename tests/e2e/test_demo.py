@@ -55,6 +55,11 @@ def test_demo_shows_alarms_and_stops_cleanly_on_ctrl_c(broker: str) -> None:
         assert incidents[0]["venue_name"]
         wait_for(lambda: any(": stored" in line for line in list(lines)), timeout=30,
                  what="a venue's LED line reaching 'stored'")
+        # the console's requests (login, incidents, each poll) are not printed: access logs
+        # are off in the demo so the LED lines stay readable (--access-log turns them on)
+        _incidents(url, session)
+        assert not [line for line in list(lines) if 'HTTP/1.1"' in line], "".join(lines)
+        assert any("[central] " in line for line in list(lines))  # central's output is shown
     finally:
         proc.send_signal(signal.SIGINT)
         code = proc.wait(60)

@@ -169,3 +169,26 @@ def test_persistent_session_keeps_what_arrived_while_stopped(
     device.start()
     wait_for(lambda: commands.payloads() == [b"queued"], what="the queued command")
     assert device.session_present is True
+
+
+def test_unreachable_broker_names_the_real_cause(clients: list[MqttClient]) -> None:
+    """Not just "cannot reach": the refused port and the unknown name, with the fix."""
+    refused = started(clients, MqttClient(config(f"mqtt://127.0.0.1:{free_port()}")))
+    unknown = started(clients, MqttClient(config("mqtt://no-such-broker.invalid:1883")))
+    wait_for(lambda: "nothing listens on 127.0.0.1" in (refused.last_error or ""),
+             what="the refused port named")
+    assert "is the broker running" in (refused.last_error or "")
+    wait_for(lambda: "does not resolve" in (unknown.last_error or ""), timeout=20,
+             what="the unresolvable name named")
+
+
+def test_two_clients_with_one_account_are_named_a_takeover_loop(
+        fresh_mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
+    """The broker binds the client id to the account: two clients with one account throw
+    each other off. Mosquitto 2.0.11 sends no 0x8E, so the repeated short connections
+    are what names it."""
+    first = started(clients, MqttClient(config(fresh_mosquitto.url)))
+    first.wait_connected(10)
+    second = started(clients, MqttClient(config(fresh_mosquitto.url)))
+    wait_for(lambda: any("another client logs in as school-01" in (c.last_error or "")
+                         for c in (first, second)), timeout=60, what="the takeover loop named")
