@@ -84,7 +84,8 @@ def test_a_wrong_password_shows_the_chinese_error(live_server: LiveServer,
     error = page.locator("#login-error")
     expect(error).to_be_visible()
     expect(error).to_contain_text("用户名或密码错误")
-    expect(error).to_contain_text("wrong user name or password")
+    expect(error).to_have_text("用户名或密码错误")
+    expect(error).to_have_attribute("title", "wrong user name or password")
     expect(page.locator("#app")).to_be_hidden()
 
 
