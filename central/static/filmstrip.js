@@ -64,7 +64,7 @@ function render(card) {
   }
   const actions = el("div", "film-actions");
   actions.append(
-    button("live-view", liveNow(s) ? "f_live_more" : "f_live", (b) => request(id, "live", { live_s: 60, fps: 1 }, b)),
+    button("live-view", liveNow(s) ? "f_live_more" : "f_live_btn", (b) => request(id, "live", { live_s: 60, fps: 1 }, b)),
     button("snap-now", "f_now", (b) => request(id, "now", {}, b)));
   if (liveNow(s)) {
     actions.append(button("live-stop", "f_stop", (b) => request(id, "stop", {}, b)),
