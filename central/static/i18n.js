@@ -53,6 +53,7 @@ const ZH = {
   role_admin: "系统管理员", role_county_command: "县局指挥中心", role_station_leader: "派出所领导",
   role_duty_officer: "值班民警", role_installer: "安装人员", role_auditor: "审计员",
   role_viewer: "只读用户",
+  w_venue: "{venue}（{station}）",
   w_text: "调试测试中：报警记为测试。原因：{reason}，至 {until}（设备 {device}，{by} 发起）",
 };
 
@@ -116,6 +117,7 @@ const EN = {
   role_admin: "administrator", role_county_command: "county command centre",
   role_station_leader: "station leader", role_duty_officer: "duty officer",
   role_installer: "installer", role_auditor: "auditor", role_viewer: "viewer",
+  w_venue: "{venue} ({station})",
   w_text: "Walk test running: alarms are recorded as tests. Reason: {reason}, until {until} (device {device}, started by {by})",
 };
 

@@ -27,7 +27,7 @@ import { onLangChange, tf } from "/static/i18n.js";
     item.setAttribute("role", "status");
     item.dataset.venue = test.venue_id;
     item.dataset.device = test.device_id;
-    const venue = `${test.venue_name}（${test.station_name}）`;
+    const venue = tf("w_venue", { venue: test.venue_name, station: test.station_name });
     item.appendChild(el("strong", "walktest-venue", venue));
     item.appendChild(el("p", "walktest-text", tf("w_text", {
       reason: test.reason, until: test.ends_at_local, device: test.device_id,
