@@ -13,7 +13,7 @@ const $ = (id) => document.getElementById(id);
 const FALLBACK_MS = 5000;
 const strips = new Map();   // incident id -> { frames: Map(id -> frame), loaded, liveUntil, selected }
 const socketUp = () => $("conn").classList.contains("up");
-const phase = (p) => t(`f_${p}`);
+const phase = (p) => t(`ph_${p}`);
 
 function clock(iso) {
   const d = new Date(iso);
