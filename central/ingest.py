@@ -49,7 +49,7 @@ from central import commissioning, dead_letters, incidents, supervision
 from central.db import Writer, iso, query_one, write_tx
 from central.reconnects import ReconnectWatch
 from central.registry import device_route
-from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
+from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
 from central.supervision_config import SupervisionConfig
 
 logger = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ class Ingestor:
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None,
-                 supervision_config: SupervisionConfig | None = None) -> None:
+                 supervision_config: SupervisionConfig | None = None,
+                 notify_frame: Notify = _no_notify) -> None:
         self.writer = db if isinstance(db, Writer) else None
         self.db = db.db if isinstance(db, Writer) else db
         if snapshot_files is None:  # default: beside the database
@@ -105,6 +106,9 @@ class Ingestor:
         self.topics = topics
         self.publish = publish
         self.notify = notify
+        #: Called with :func:`central.snapshots.frame_message` after a new frame of an
+        #: incident is committed (the live hub pushes it to the consoles).
+        self.notify_frame = notify_frame
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
         #: Reconnect and takeover troubles (central/reconnects.py).
@@ -335,7 +339,17 @@ class Ingestor:
     def _snapshot(self, topic: str, device_id: str, event_id: str, payload: bytes) -> None:
         # Size, JPEG magic, metadata, event and venue checks: central/snapshots.py.
         try:
-            ingest_snapshot(self.db, self.snapshot_files, device_id, event_id, payload,
-                            self.clock())
+            stored = ingest_snapshot(self.db, self.snapshot_files, device_id, event_id,
+                                     payload, self.clock())
         except SnapshotRejected as exc:
             self.dead_letter(topic, payload, str(exc), device_id)
+            return
+        if stored.duplicate or stored.incident_id is None:
+            return
+        frame = frame_message(self.db, stored.id)
+        if frame is None:
+            return
+        try:
+            self.notify_frame(frame)
+        except Exception:  # an injected callback must not undo a committed ingest
+            logger.exception("live notification for snapshot %s failed", stored.id)

@@ -13,6 +13,11 @@ A console receives only incidents of its user's part of the organisation
   closes it, so a console removes it). Every incident carries ``version``,
   which grows with every change: a console keeps the highest version it has
   seen and ignores older copies;
+* ``{"type": "frame", "frame": {...}}`` when a camera frame of an incident the
+  console receives is stored: the snapshot's index row (id, incident_id, phase,
+  camera, ts, size, ...), its ``url`` and the incident's ``station_id`` and
+  ``venue_id``; never the JPEG itself, which the console loads from ``url``. Only
+  for users who may read snapshots (``snapshot.read``);
 * ``{"type": "pong", "id": ...}`` in answer to a ``{"type": "ping", "id": ...}``
   the console sent (``id`` echoed if it is a number or a string of at most
   :data:`MAX_PING_ID` characters, else null), through the same queue as
@@ -51,10 +56,12 @@ SESSION_ENDED_CLOSE_CODE = 4401
 
 @dataclass(frozen=True)
 class Scope:
-    """What a console may receive: None = every station / every venue of them."""
+    """What a console may receive: None = every station / every venue of them;
+    ``frames``: camera frames too (the user may read snapshots)."""
 
     stations: frozenset[str] | None = None
     venues: frozenset[str] | None = None
+    frames: bool = True
 
     def sees(self, incident: dict[str, Any]) -> bool:
         if self.stations is not None and incident.get("station_id") not in self.stations:
@@ -97,13 +104,33 @@ class LiveHub:
         except RuntimeError:  # the loop shut down between the check and the call
             logger.debug("live hub loop closed; incident %s not pushed", incident.get("id"))
 
+    def submit_frame_threadsafe(self, frame: dict[str, Any]) -> None:
+        """Hand a stored frame's metadata over from any thread. Never blocks."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            logger.debug("no live hub loop; frame %s not pushed", frame.get("id"))
+            return
+        try:
+            loop.call_soon_threadsafe(self.broadcast_frame, frame)
+        except RuntimeError:  # the loop shut down between the check and the call
+            logger.debug("live hub loop closed; frame %s not pushed", frame.get("id"))
+
     def broadcast(self, incident: dict[str, Any]) -> None:
         """Queue an incident for every interested client. Call on the loop thread."""
-        message = {"type": "incident", "incident": incident}
+        self._fan_out({"type": "incident", "incident": incident}, incident)
+
+    def broadcast_frame(self, frame: dict[str, Any]) -> None:
+        """Queue a frame's metadata for every client that sees its incident and may see
+        pictures. Call on the loop thread."""
+        self._fan_out({"type": "frame", "frame": frame}, frame, frames=True)
+
+    def _fan_out(self, message: dict[str, Any], about: dict[str, Any], *,
+                 frames: bool = False) -> None:
+        """``about`` carries the ``station_id`` and ``venue_id`` the scope checks."""
         for client in list(self._clients):
-            if client.station is not None and client.station != incident.get("station_id"):
+            if client.station is not None and client.station != about.get("station_id"):
                 continue
-            if not client.scope.sees(incident):
+            if not client.scope.sees(about) or (frames and not client.scope.frames):
                 continue
             self._queue(client, message)
 

@@ -90,7 +90,8 @@ class CentralService:
                                  self.hub.submit_threadsafe, clock,
                                  clock_skew_threshold_s=config.clock_skew_threshold_s,
                                  snapshot_files=self.snapshot_files,
-                                 supervision_config=config.supervision)
+                                 supervision_config=config.supervision,
+                                 notify_frame=self.hub.submit_frame_threadsafe)
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor)
         # Its own connection is the writer's: tick() runs only as a writer job.

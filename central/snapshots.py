@@ -146,6 +146,17 @@ def incident_snapshots(db: Database, incident_id: int, *, since_id: int = 0,
     return [_view(r) for r in rows]
 
 
+def frame_message(db: Database, snapshot_id: int) -> dict[str, Any] | None:
+    """What the live hub pushes for a stored frame of an incident: the index row, its
+    ``url`` and the incident's ``station_id`` and ``venue_id`` (for the consoles'
+    scope). Never the JPEG itself. None for a frame of no incident."""
+    rows = list(db.query(
+        f"SELECT {', '.join('s.' + c for c in _COLUMNS.split(', '))}, i.station_id, "
+        "i.venue_id FROM snapshots s JOIN incidents i ON i.id = s.incident_id "
+        "WHERE s.id = ?", [snapshot_id]))
+    return _view(rows[0]) if rows else None
+
+
 def find_snapshot(db: Database, ref: str) -> dict[str, Any] | None:
     """A frame by index id (digits) or sha256 (64 hex digits)."""
     if ref.isdigit():

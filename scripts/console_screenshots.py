@@ -6,6 +6,8 @@
 Starts central in this process (demo registry, a scratch database, no MQTT), raises a
 handful of alarms and a trouble, logs in as a duty officer in Debian's headless Chromium
 and saves docs/screenshots/console-{1440x900,1920x1080}.png and map-1440x900.png.
+Chinese is drawn with the console's vendored font (central/static/vendor/fonts), so no
+CJK font needs to be installed; the script stops with an error if that font did not load.
 """
 
 from __future__ import annotations
@@ -81,6 +83,12 @@ def shoot(app: object, url: str, out: Path) -> None:
             page.locator("#queue li.incident").nth(2).wait_for()
             page.locator("#queue li.incident").first.click()
             page.locator("#detail .timeline li").first.wait_for()
+            faces = page.evaluate("document.fonts.load('16px \"alarmlink CJK\"', '报警')"
+                                  ".then(f => f.length)")
+            if not faces:
+                raise SystemExit("error: the console's CJK font did not load: check "
+                                 "central/static/vendor/fonts/alarmlink-cjk-sc.woff2")
+            page.evaluate("document.fonts.ready.then(() => true)")
             page.screenshot(path=str(out / f"console-{width}x{height}.png"))
             if width == 1440:
                 page.locator("[data-tab=map]").click()

@@ -110,7 +110,8 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
             return await lookup_session(service, websocket) is not None
 
         await service.hub.serve(websocket, station or None, snapshot,
-                                scope=Scope(principal.stations, principal.venues),
+                                scope=Scope(principal.stations, principal.venues,
+                                            frames=principal.may("snapshot.read")),
                                 alive=alive)
 
     @app.get("/", include_in_schema=False)

@@ -95,7 +95,7 @@ function row(inc) {
   if (inc.new_since_ack) li.classList.add("flagged");
   if (inc.id === selectedId()) li.classList.add("selected");
   const status = el("span", `status st-${inc.status}`, t(`st_${inc.status}`));
-  const zones = Object.entries(inc.zones).map(([z, s]) => `${z} (${s})`);
+  const zones = Object.entries(inc.zones).map(([z, s]) => `${z} (${t(`zs_${s}`)})`);
   li.append(status,
     el("span", "kinds", inc.kinds.map(kind).join(" · ")),
     el("span", "venue", inc.venue_name),
@@ -247,7 +247,9 @@ for (const tab of document.querySelectorAll("[data-tab]")) {
 }
 
 document.addEventListener("alarmlink:incident", (e) => { upsert(e.detail); render(); });
-$("lang").addEventListener("click", () => setLang(currentLang() === "en" ? "zh-CN" : "en"));
+for (const id of ["lang", "login-lang"]) {
+  $(id).addEventListener("click", () => setLang(currentLang() === "en" ? "zh-CN" : "en"));
+}
 onLangChange(() => { setConn($("conn").classList.contains("up")); render(); });
 applyStatic();
 

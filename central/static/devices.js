@@ -14,7 +14,7 @@ let lastHealth = null;
 function clock(d) {
   const known = d.clock_offset_s !== null && d.clock_offset_s !== undefined;
   return el("td", d.clock_skewed ? "warn clock-skewed" : "",
-    !known ? "" : d.clock_skewed ? `${t("d_skewed")} ${d.clock_offset_s.toFixed(1)} s` : "ok");
+    !known ? "" : d.clock_skewed ? `${t("d_skewed")} ${d.clock_offset_s.toFixed(1)} s` : t("d_clock_ok"));
 }
 
 function deviceRow(d) {

@@ -1,144 +1,178 @@
-// alarmlink console: camera filmstrip on every open alarm card. No dependencies.
-// Polls GET /api/incidents/{id}/snapshots?since_id=N (1 s while a live view runs,
-// 2 s otherwise) and shows pre-alarm, alarm, post-alarm and live frames with their
-// times. "Live view" and "Snapshot now" POST to /api/incidents/{id}/snapshots/...
-// console.js rebuilds the cards on every update; this re-attaches from its cache.
-"use strict";
+// alarmlink console: camera filmstrip on the selected alarm's detail pane. ES module.
+// The frames come pushed: central's WebSocket sends {"type": "frame"} (metadata and url,
+// never the JPEG) when a snapshot of a visible incident is stored; console.js hands it on
+// as the "alarmlink:frame" event. GET /api/incidents/{id}/snapshots?since_id=N is read
+// once when a card appears, once after the WebSocket comes back (frames stored while it
+// was down), and every FALLBACK_MS only while the socket is down. Shows pre-alarm,
+// alarm, post-alarm and live frames with their times. "Live view" and "Snapshot now"
+// POST to /api/incidents/{id}/snapshots/... detail.js rebuilds the pane on every
+// update; this re-attaches from its cache.
+import { el, onLangChange, t } from "/static/i18n.js";
 
-(() => {
-  const $ = (id) => document.getElementById(id);
-  const PHASES = { pre: "before", alarm: "ALARM", post: "after", live: "live" };
-  const strips = new Map();   // incident id -> { frames, lastId, liveUntil, selected, busy }
+const $ = (id) => document.getElementById(id);
+const FALLBACK_MS = 5000;
+const strips = new Map();   // incident id -> { frames: Map(id -> frame), loaded, liveUntil, selected }
+const socketUp = () => $("conn").classList.contains("up");
+const phase = (p) => t(`ph_${p}`);
 
-  function el(tag, className, text) {
-    const node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
+function clock(iso) {
+  const d = new Date(iso);
+  return d.toLocaleTimeString("en-GB", { hour12: false }) + "." +
+    String(d.getMilliseconds()).padStart(3, "0").slice(0, 1);
+}
+
+function stripFor(id) {
+  if (!strips.has(id)) {
+    strips.set(id, { frames: new Map(), loaded: false, liveUntil: null, selected: null });
   }
+  return strips.get(id);
+}
 
-  function clock(iso) {
-    const d = new Date(iso);
-    return d.toLocaleTimeString([], { hour12: false }) + "." +
-      String(d.getMilliseconds()).padStart(3, "0").slice(0, 1);
+const liveNow = (s) => s.liveUntil && new Date(s.liveUntil) > new Date();
+const ordered = (s) => [...s.frames.values()].sort((a, b) =>
+  (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id - b.id));
+
+function button(cls, key, onClick) {
+  const b = el("button", cls, t(key));
+  b.type = "button";
+  b.addEventListener("click", () => onClick(b));
+  return b;
+}
+
+function render(card) {
+  const id = Number(card.dataset.incidentId);
+  const s = stripFor(id);
+  let box = card.querySelector(".filmstrip");
+  if (!box) {
+    box = el("section", "filmstrip");
+    card.append(box);
   }
-
-  function stripFor(id) {
-    if (!strips.has(id)) strips.set(id, { frames: [], lastId: 0, liveUntil: null, selected: null });
-    return strips.get(id);
+  box.setAttribute("aria-label", t("f_title"));
+  const frames = ordered(s);
+  const shown = frames.find((f) => f.id === s.selected) ||
+    (liveNow(s) || !frames.length ? frames[frames.length - 1]
+      : frames.find((f) => f.phase === "alarm") || frames[frames.length - 1]);
+  const viewer = el("figure", "viewer");
+  if (shown) {
+    const img = el("img", "current");
+    img.src = shown.url;
+    img.alt = `${t("f_camera")} ${shown.camera}, ${phase(shown.phase)} ${clock(shown.ts)}`;
+    viewer.append(img, el("figcaption", `phase-${shown.phase}`,
+      `${phase(shown.phase)} · ${clock(shown.ts)} · ${t("f_camera")} ${shown.camera} · ${shown.device_id}`));
+  } else {
+    viewer.append(el("p", "no-frames", t("f_none")));
   }
+  const actions = el("div", "film-actions");
+  actions.append(
+    button("live-view", liveNow(s) ? "f_live_more" : "f_live_btn", (b) => request(id, "live", { live_s: 60, fps: 1 }, b)),
+    button("snap-now", "f_now", (b) => request(id, "now", {}, b)));
+  if (liveNow(s)) {
+    actions.append(button("live-stop", "f_stop", (b) => request(id, "stop", {}, b)),
+      el("span", "live-state", `${t("f_live_until")} ${clock(s.liveUntil)}`));
+  }
+  const list = el("ol", "frames");
+  for (const f of frames.slice(-40)) {
+    const item = el("li", `frame phase-${f.phase}${shown && f.id === shown.id ? " shown" : ""}`);
+    item.dataset.snapshotId = f.id;
+    const thumb = el("img");
+    thumb.src = f.url;
+    thumb.alt = `${phase(f.phase)} ${clock(f.ts)}`;
+    thumb.loading = "lazy";
+    item.append(thumb, el("span", "ftime", clock(f.ts)), el("span", "fphase", phase(f.phase)));
+    item.addEventListener("click", () => {
+      s.selected = s.selected === f.id ? null : f.id;
+      render(card);
+    });
+    list.append(item);
+  }
+  box.replaceChildren(viewer, actions, list);
+}
 
-  function liveNow(s) { return s.liveUntil && new Date(s.liveUntil) > new Date(); }
+function cards() {
+  return [...document.querySelectorAll(".incident-detail.cat-alarm[data-incident-id]")];
+}
 
-  function render(card) {
+function redraw(id) {
+  for (const card of cards()) if (Number(card.dataset.incidentId) === id) render(card);
+}
+
+function showError(message) {
+  const error = $("error");
+  error.textContent = message;
+  error.hidden = false;
+}
+
+async function request(id, action, extra, b) {
+  b.disabled = true;
+  try {
+    const response = await window.alarmlink.api(`/api/incidents/${id}/snapshots/${action}`, {
+      method: "POST", body: JSON.stringify({ ...extra }),
+    });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      showError(`${t("action_failed")}: ${body.message || body.detail || response.status}`);
+      return;
+    }
+    stripFor(id).liveUntil = body.live_until;
+    redraw(id);
+  } catch (err) {
+    showError(`${t("action_failed")}: ${err}`);
+  } finally {
+    b.disabled = false;
+  }
+}
+
+function add(s, frames) {
+  for (const f of frames) s.frames.set(f.id, f);
+}
+
+async function load(id) {
+  const s = stripFor(id);
+  const since = Math.max(0, ...s.frames.keys());
+  const response = await window.alarmlink.api(`/api/incidents/${id}/snapshots?since_id=${since}`);
+  if (!response.ok) return;
+  const body = await response.json();
+  s.liveUntil = body.live_until;
+  s.loaded = true;
+  add(s, body.snapshots);
+  redraw(id);
+}
+
+function loadAll() {
+  for (const card of cards()) load(Number(card.dataset.incidentId)).catch(() => {});
+}
+
+// A frame pushed over the WebSocket: only strips that are shown (the others load
+// their frames when they appear).
+document.addEventListener("alarmlink:frame", (e) => {
+  const frame = e.detail;
+  if (!strips.has(frame.incident_id)) return;
+  const s = strips.get(frame.incident_id);
+  add(s, [frame]);
+  redraw(frame.incident_id);
+});
+
+// Fallback while the socket is down; one catch-up read when it comes back.
+let wasUp = false;
+setInterval(() => { if (!socketUp()) loadAll(); }, FALLBACK_MS);
+new MutationObserver(() => {
+  const up = socketUp();
+  if (up && !wasUp && strips.size) loadAll();
+  wasUp = up;
+}).observe($("conn"), { attributes: true, attributeFilter: ["class"] });
+
+// detail.js rebuilds the pane: give every new alarm card its strip at once.
+new MutationObserver(() => {
+  const shown = new Set();
+  for (const card of cards()) {
     const id = Number(card.dataset.incidentId);
-    const s = stripFor(id);
-    let box = card.querySelector(".filmstrip");
-    if (!box) {
-      box = el("section", "filmstrip");
-      box.setAttribute("aria-label", "Camera snapshots");
-      card.append(box);
-    }
-    const shown = s.frames.find((f) => f.id === s.selected) ||
-      (liveNow(s) || !s.frames.length ? s.frames[s.frames.length - 1]
-        : s.frames.find((f) => f.phase === "alarm") || s.frames[s.frames.length - 1]);
-    const viewer = el("figure", "viewer");
-    if (shown) {
-      const img = el("img", "current");
-      img.src = shown.url;
-      img.alt = `${shown.camera} camera, ${PHASES[shown.phase]} ${clock(shown.ts)}`;
-      viewer.append(img, el("figcaption", `phase-${shown.phase}`,
-        `${PHASES[shown.phase]} · ${clock(shown.ts)} · ${shown.camera} camera · ${shown.device_id}`));
-    } else {
-      viewer.append(el("p", "no-frames", "No pictures yet."));
-    }
-    const actions = el("div", "film-actions");
-    const live = el("button", "live-view", liveNow(s) ? "Extend live view" : "Live view");
-    live.type = "button";
-    live.addEventListener("click", () => request(id, "live", { live_s: 60, fps: 1 }, live));
-    const now = el("button", "snap-now", "Snapshot now");
-    now.type = "button";
-    now.addEventListener("click", () => request(id, "now", {}, now));
-    actions.append(live, now);
-    if (liveNow(s)) {
-      const stop = el("button", "live-stop", "Stop live");
-      stop.type = "button";
-      stop.addEventListener("click", () => request(id, "stop", {}, stop));
-      actions.append(stop, el("span", "live-state", `LIVE until ${clock(s.liveUntil)}`));
-    }
-    const list = el("ol", "frames");
-    for (const f of s.frames.slice(-40)) {
-      const item = el("li", `frame phase-${f.phase}${shown && f.id === shown.id ? " shown" : ""}`);
-      const thumb = el("img");
-      thumb.src = f.url;
-      thumb.alt = `${PHASES[f.phase]} ${clock(f.ts)}`;
-      thumb.loading = "lazy";
-      item.append(thumb, el("span", "ftime", clock(f.ts)), el("span", "fphase", PHASES[f.phase]));
-      item.addEventListener("click", () => {
-        s.selected = s.selected === f.id ? null : f.id;
-        render(card);
-      });
-      list.append(item);
-    }
-    box.replaceChildren(viewer, actions, list);
-  }
-
-  async function request(id, action, extra, button) {
-    const error = $("error");
-    button.disabled = true;
-    try {
-      const response = await window.alarmlink.api(`/api/incidents/${id}/snapshots/${action}`, {
-        method: "POST", body: JSON.stringify({ ...extra }),
-      });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        error.textContent = `${action} failed: ${body.message || body.detail || response.status}`;
-        error.hidden = false;
-      } else {
-        stripFor(id).liveUntil = body.live_until;
-        await poll(id);
-      }
-    } catch (err) {
-      error.textContent = `${action} failed: ${err}`;
-      error.hidden = false;
-    } finally {
-      button.disabled = false;
+    shown.add(id);
+    if (!card.querySelector(".filmstrip")) render(card);
+    if (!stripFor(id).loaded && !stripFor(id).loading) {
+      stripFor(id).loading = true;
+      load(id).catch(() => {}).finally(() => { stripFor(id).loading = false; });
     }
   }
-
-  function cards() {
-    return [...document.querySelectorAll(".incident-detail.cat-alarm[data-incident-id]")];
-  }
-
-  async function poll(id) {
-    const s = stripFor(id);
-    const response = await window.alarmlink.api(`/api/incidents/${id}/snapshots?since_id=${s.lastId}`);
-    if (!response.ok) return;
-    const body = await response.json();
-    s.liveUntil = body.live_until;
-    if (body.snapshots.length) {
-      s.frames = s.frames.concat(body.snapshots).sort((a, b) => (a.ts < b.ts ? -1 : a.ts > b.ts ? 1 : a.id - b.id));
-      s.lastId = Math.max(s.lastId, ...body.snapshots.map((f) => f.id));
-    }
-    for (const card of cards()) if (Number(card.dataset.incidentId) === id) render(card);
-  }
-
-  let ticks = 0;
-  async function loop() {
-    ticks++;
-    const ids = new Set(cards().map((c) => Number(c.dataset.incidentId)));
-    for (const id of [...strips.keys()]) if (!ids.has(id)) strips.delete(id);
-    for (const id of ids) {
-      if (ticks % 2 === 0 || liveNow(stripFor(id))) {
-        try { await poll(id); } catch (err) { /* the next tick retries */ }
-      }
-    }
-    setTimeout(loop, 1000);
-  }
-
-  // Cards are rebuilt by console.js: give every new alarm card its strip at once.
-  new MutationObserver(() => {
-    for (const card of cards()) if (!card.querySelector(".filmstrip")) render(card);
-  }).observe(document.querySelector("main"), { childList: true, subtree: true });
-  loop();
-})();
+  for (const id of [...strips.keys()]) if (!shown.has(id)) strips.delete(id);
+}).observe(document.querySelector("main"), { childList: true, subtree: true });
+onLangChange(() => { for (const card of cards()) render(card); });

@@ -5,7 +5,7 @@
 // its database fails, ingest lags, or this console lost central.
 // /healthz is polled every POLL_MS (it is public and cheap; polling also works while
 // the WebSocket is down and needs nothing from console.js but #conn's class).
-"use strict";
+import { onLangChange, t } from "/static/i18n.js";
 
 (() => {
   const POLL_MS = 3000;
@@ -16,26 +16,22 @@
   let reachable = true;     // the last /healthz request got an answer
   let timer = null;
 
-  const LABELS = {
-    broker: "中心与消息服务器断开 / central lost the broker",
-    database: "中心数据库故障 / central database failure",
-    ingest: "中心处理积压 / central ingest lagging",
-  };
+  const LABELS = { broker: "hp_broker", database: "hp_database", ingest: "hp_ingest" };
 
   function verdict() {
     const wsUp = conn.classList.contains("up");
     if (!wsUp) {
-      return { ok: false, label: "与中心断开 / console lost central", detail: conn.textContent };
+      return { ok: false, label: t("hp_lost"), detail: conn.textContent };
     }
     if (!reachable) {
-      return { ok: false, label: "无法获取中心状态 / central health unknown", detail: "" };
+      return { ok: false, label: t("hp_unknown"), detail: "" };
     }
-    if (health === null) return { ok: false, pending: true, label: "连接中… / connecting…" };
-    if (health.ok) return { ok: true, label: "实时 / live", detail: "" };
+    if (health === null) return { ok: false, pending: true, label: t("hp_connecting") };
+    if (health.ok) return { ok: true, label: t("hp_live"), detail: "" };
     const problems = Array.isArray(health.problems) ? health.problems : [];
     const first = problems[0] || "";
     const part = first.split(":")[0];
-    return { ok: false, label: LABELS[part] || "中心故障 / central unhealthy",
+    return { ok: false, label: t(LABELS[part] || "hp_unhealthy"),
              detail: problems.join("; ") };
   }
 
@@ -78,6 +74,7 @@
     if (conn.classList.contains("up")) poll();
   }).observe(conn, { attributes: true, attributeFilter: ["class"], childList: true,
                      characterData: true, subtree: true });
+  onLangChange(render);
   render();
   poll();
 })();

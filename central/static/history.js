@@ -1,6 +1,6 @@
 // alarmlink console: history of closed incidents with filters (venue, kind, outcome, date
 // range in the station's zone, text in the notes) and the same rows as CSV.
-import { el, kind, t, when } from "/static/i18n.js";
+import { el, kind, onLangChange, t, when } from "/static/i18n.js";
 
 const api = window.alarmlink.api;
 const $ = (id) => document.getElementById(id);
@@ -16,12 +16,16 @@ function query() {
   return params.toString();
 }
 
+// Options after the "any" one; re-filled on a language change, keeping the choice.
 function fill(select, values, label) {
+  const chosen = select.value;
+  select.replaceChildren(select.options[0]);
   for (const value of values) {
     const opt = el("option", "", label(value));
     opt.value = value.id || value;
     select.append(opt);
   }
+  select.value = chosen;
 }
 
 export async function search() {
@@ -29,7 +33,11 @@ export async function search() {
   $("h-csv").href = `/api/history.csv${q ? `?${q}` : ""}`;
   const response = await api(`/api/history${q ? `?${q}` : ""}`);
   if (!response.ok) return;
-  const rows = await response.json();
+  renderRows(await response.json());
+}
+
+function renderRows(rows) {
+  lastRows = rows;
   $("history").tBodies[0].replaceChildren(...rows.map((i) => {
     const tr = el("tr");
     tr.dataset.incidentId = i.id;
@@ -41,11 +49,17 @@ export async function search() {
   $("history-empty").hidden = rows.length > 0;
 }
 
+let lastRows = [];
+function fillCodes() {
+  fill($("h-kind"), KINDS, kind);
+  fill($("h-outcome"), OUTCOMES, (o) => t(`o_${o}`));
+}
+
 export async function startHistory() {
   const venues = await (await api("/api/venues")).json();
   fill($("h-venue"), venues, (v) => v.name);
-  fill($("h-kind"), KINDS, kind);
-  fill($("h-outcome"), OUTCOMES, (o) => t(`o_${o}`));
+  fillCodes();
+  onLangChange(() => { fillCodes(); renderRows(lastRows); });
   $("history-form").addEventListener("submit", (e) => { e.preventDefault(); search(); });
   document.addEventListener("alarmlink:tab", (e) => { if (e.detail === "history") search(); });
 }

@@ -38,6 +38,23 @@ const ZH = {
   d_never: "从未连接", d_walking: "步测中", troubles: "故障列表", no_troubles: "没有未处理的故障。",
   ago_s: "秒前", ago_min: "分钟前", ago_h: "小时前", never: "从未",
   map_no_coords: "没有坐标的场所", audit: "审计记录",
+  zs_alarm: "报警", zs_restored: "已恢复", zs_trouble: "故障", zs_normal: "正常", d_clock_ok: "正常",
+  ph_pre: "报警前", ph_alarm: "报警", ph_post: "报警后", ph_live: "实时",
+  f_title: "摄像头图像", f_camera: "摄像头", f_none: "暂无图像。", f_live_btn: "实时查看",
+  f_live_more: "延长实时查看", f_now: "立即抓拍", f_stop: "停止实时", f_live_until: "实时至",
+  a_allowed: "允许", a_denied: "拒绝", a_none: "暂无记录", a_cannot: "无法加载",
+  hp_live: "实时", hp_broker: "中心与消息服务器断开", hp_database: "中心数据库故障",
+  hp_ingest: "中心处理积压", hp_lost: "与中心断开", hp_unknown: "无法获取中心状态",
+  hp_connecting: "连接中…", hp_unhealthy: "中心故障",
+  login_sub: "值班台", l_user: "用户名", l_password: "密码", l_totp: "动态验证码", l_submit: "登录",
+  l_setup: "尚未创建任何用户。请在服务器上创建第一个管理员：",
+  err_401: "用户名或密码错误", err_423: "账号已锁定", err_429: "登录失败次数过多，请稍后再试",
+  err_403: "请求被拒绝", err_login: "登录失败", err_totp: "请输入动态验证码",
+  role_admin: "系统管理员", role_county_command: "县局指挥中心", role_station_leader: "派出所领导",
+  role_duty_officer: "值班民警", role_installer: "安装人员", role_auditor: "审计员",
+  role_viewer: "只读用户",
+  w_venue: "{venue}（{station}）",
+  w_text: "调试测试中：报警记为测试。原因：{reason}，至 {until}（设备 {device}，{by} 发起）",
 };
 
 const EN = {
@@ -80,6 +97,28 @@ const EN = {
   troubles: "Troubles", no_troubles: "No open troubles.",
   ago_s: "s ago", ago_min: "min ago", ago_h: "h ago", never: "never",
   map_no_coords: "Venues without coordinates", audit: "Audit",
+  zs_alarm: "alarm", zs_restored: "restored", zs_trouble: "trouble", zs_normal: "normal",
+  d_clock_ok: "ok",
+  ph_pre: "before", ph_alarm: "ALARM", ph_post: "after", ph_live: "live",
+  f_title: "Camera snapshots", f_camera: "camera", f_none: "No pictures yet.",
+  f_live_btn: "Live view", f_live_more: "Extend live view", f_now: "Snapshot now",
+  f_stop: "Stop live", f_live_until: "LIVE until",
+  a_allowed: "allowed", a_denied: "denied", a_none: "nothing recorded", a_cannot: "cannot load",
+  hp_live: "live", hp_broker: "central lost the broker", hp_database: "central database failure",
+  hp_ingest: "central ingest lagging", hp_lost: "console lost central",
+  hp_unknown: "central health unknown", hp_connecting: "connecting…",
+  hp_unhealthy: "central unhealthy",
+  login_sub: "duty console", l_user: "User name", l_password: "Password",
+  l_totp: "Authenticator code", l_submit: "Log in",
+  l_setup: "No users yet. Create the first admin on the server:",
+  err_401: "Wrong user name or password", err_423: "Account locked",
+  err_429: "Too many failed logins from this address; try again later", err_403: "Refused",
+  err_login: "Login failed", err_totp: "Enter the authenticator code",
+  role_admin: "administrator", role_county_command: "county command centre",
+  role_station_leader: "station leader", role_duty_officer: "duty officer",
+  role_installer: "installer", role_auditor: "auditor", role_viewer: "viewer",
+  w_venue: "{venue} ({station})",
+  w_text: "Walk test running: alarms are recorded as tests. Reason: {reason}, until {until} (device {device}, started by {by})",
 };
 
 const CATALOGUES = { "zh-CN": ZH, en: EN };
@@ -89,10 +128,14 @@ let zone = "Asia/Shanghai";
 const listeners = [];
 
 export const t = (key) => CATALOGUES[lang][key] ?? ZH[key] ?? key;
+// A message with {name} placeholders filled (values inserted as text).
+export const tf = (key, vars) => t(key).replace(/\{(\w+)\}/g, (m, name) => String(vars[name] ?? m));
 export const kind = (k) => t(`k_${k}`) === `k_${k}` ? k : t(`k_${k}`);
 export const currentLang = () => lang;
 export function setZone(name) { zone = name || zone; }
 export function onLangChange(fn) { listeners.push(fn); }
+// For the classic scripts (session.js) that run before the modules: they look it up late.
+window.alarmlinkI18n = { t };
 
 export function setLang(next) {
   lang = next === "en" ? "en" : "zh-CN";

@@ -2,10 +2,9 @@
 // Opening the fold loads GET /api/incidents/{id}/audit: who did what to the incident,
 // allowed or refused, newest first. console.js rebuilds the cards on every update;
 // this re-attaches the fold (open or closed, as the officer left it) from its cache.
-"use strict";
+import { onLangChange, t, when } from "/static/i18n.js";
 
 (() => {
-  const RESULT = { allowed: "允许 allowed", denied: "拒绝 denied" };
   const open = new Set();      // incident ids whose fold is open
   const rows = new Map();      // incident id -> the last rows loaded
 
@@ -16,19 +15,16 @@
     return node;
   }
 
-  function clock(iso) {
-    return new Date(iso).toLocaleString("zh-CN", { hour12: false });
-  }
 
   function fill(list, entries) {
     if (!entries.length) {
-      list.replaceChildren(el("li", "none", "暂无记录 · nothing recorded"));
+      list.replaceChildren(el("li", "none", t("a_none")));
       return;
     }
     list.replaceChildren(...entries.map((r) => {
       const li = el("li", `audit-${r.result}`);
-      li.append(el("time", "", clock(r.at)), el("span", "who", `${r.username} (${r.role || "-"})`),
-        el("span", "what", r.action), el("span", "result", RESULT[r.result] || r.result));
+      li.append(el("time", "", when(r.at)), el("span", "who", `${r.username} (${r.role || "-"})`),
+        el("span", "what", r.action), el("span", "result", t(`a_${r.result}`)));
       return li;
     }));
   }
@@ -37,20 +33,22 @@
     try {
       const response = await window.alarmlink.api(`/api/incidents/${id}/audit`);
       if (!response.ok) {
-        list.replaceChildren(el("li", "none", `无法加载 · cannot load (${response.status})`));
+        list.replaceChildren(el("li", "none", `${t("a_cannot")} (${response.status})`));
         return;
       }
       rows.set(id, await response.json());
       fill(list, rows.get(id));
     } catch (err) {
-      list.replaceChildren(el("li", "none", `无法加载 · cannot load (${err})`));
+      list.replaceChildren(el("li", "none", `${t("a_cannot")} (${err})`));
     }
   }
 
   function attach(card) {
     const id = Number(card.dataset.incidentId);
     const fold = el("details", "incident-audit");
-    fold.append(el("summary", "", "审计记录 · audit"));
+    const summary = el("summary", "", t("audit"));
+    summary.dataset.i18n = "audit";
+    fold.append(summary);
     const list = el("ol", "audit-rows");
     fold.append(list);
     if (rows.has(id)) fill(list, rows.get(id));
@@ -61,6 +59,12 @@
     card.append(fold);
   }
 
+  onLangChange(() => {
+    for (const list of document.querySelectorAll(".incident-audit .audit-rows")) {
+      const id = Number(list.closest("[data-incident-id]").dataset.incidentId);
+      if (rows.has(id)) fill(list, rows.get(id));
+    }
+  });
   new MutationObserver(() => {
     for (const card of document.querySelectorAll(".incident-detail[data-incident-id]")) {
       if (!card.querySelector(".incident-audit")) attach(card);

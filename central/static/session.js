@@ -7,17 +7,10 @@
 
 (() => {
   const $ = (id) => document.getElementById(id);
-  const ROLE_NAMES = {
-    admin: "系统管理员", county_command: "县局指挥中心", station_leader: "派出所领导",
-    duty_officer: "值班民警", installer: "安装人员", auditor: "审计员", viewer: "只读用户",
-  };
-  // error texts: Chinese first, the English underneath
-  const MESSAGES = {
-    401: ["用户名或密码错误", "wrong user name or password"],
-    423: ["账号已锁定", "account locked"],
-    429: ["登录失败次数过多，请稍后再试", "too many failed logins from this address"],
-    403: ["请求被拒绝", "refused"],
-  };
+  // labels come from the catalogue (i18n.js, an ES module that runs after this script:
+  // looked up when needed, and data-i18n lets its applyStatic() redo them)
+  const t = (key, fallback) => (window.alarmlinkI18n ? window.alarmlinkI18n.t(key) : fallback);
+  const ERRORS = { 401: "err_401", 423: "err_423", 429: "err_429", 403: "err_403" };
   let csrf = "";
   let started = false;
   let meAsked = false;
@@ -36,20 +29,18 @@
   function setUser(me) {
     csrf = me.csrf_token;
     $("user-name").textContent = me.display_name || me.username;
-    $("user-role").textContent = ROLE_NAMES[me.role] || me.role;
+    $("user-role").dataset.i18n = `role_${me.role}`;
+    $("user-role").textContent = t(`role_${me.role}`, me.role);
     $("user-role").title = me.role;
   }
 
-  function loginError(status, detail) {
-    const [zh, en] = MESSAGES[status] || ["登录失败", "login failed"];
+  // One line: the cause in the officer's language (the server's detail, in English, as
+  // the tooltip for whoever reads a screenshot of it).
+  function loginError(status, detail, key) {
     const box = $("login-error");
-    box.replaceChildren();
-    const main = document.createElement("strong");
-    main.textContent = zh;
-    const sub = document.createElement("span");
-    sub.className = "en";
-    sub.textContent = detail || en;
-    box.append(main, document.createElement("br"), sub);
+    box.dataset.i18n = key || ERRORS[status] || "err_login";
+    box.textContent = t(box.dataset.i18n, "登录失败");
+    box.title = detail || "";
     box.hidden = false;
   }
 
@@ -88,8 +79,9 @@
       const answer = await response.json().catch(() => ({}));
       if (!response.ok) {
         const detail = typeof answer.detail === "string" ? answer.detail : "";
-        if (detail.includes("TOTP")) $("totp-row").hidden = false;
-        loginError(response.status, detail);
+        const totp = detail.includes("TOTP");
+        if (totp) $("totp-row").hidden = false;
+        loginError(response.status, detail, totp ? "err_totp" : undefined);
         return;
       }
       $("login-password").value = "";

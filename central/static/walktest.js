@@ -3,7 +3,7 @@
 // never reach this console: each such venue gets a banner saying so, why, and until
 // when. Reads GET /api/commissioning/active at load, every 30 s, and when the
 // earliest walk test ends. Fills <div id="walktests">; styles in walktest.css.
-"use strict";
+import { onLangChange, tf } from "/static/i18n.js";
 
 (() => {
   const POLL_MS = 30000;
@@ -27,17 +27,17 @@
     item.setAttribute("role", "status");
     item.dataset.venue = test.venue_id;
     item.dataset.device = test.device_id;
-    const venue = `${test.venue_name}（${test.station_name}）`;
+    const venue = tf("w_venue", { venue: test.venue_name, station: test.station_name });
     item.appendChild(el("strong", "walktest-venue", venue));
-    item.appendChild(el("p", "walktest-zh",
-      `调试测试中：报警记为测试 — 原因 ${test.reason} 至 ${test.ends_at_local}`));
-    item.appendChild(el("p", "walktest-en",
-      `Walk test running: alarms are recorded as tests — reason: ${test.reason}, ` +
-      `until ${test.ends_at_local} (device ${test.device_id}, started by ${test.started_by})`));
+    item.appendChild(el("p", "walktest-text", tf("w_text", {
+      reason: test.reason, until: test.ends_at_local, device: test.device_id,
+      by: test.started_by })));
     return item;
   }
 
+  let last = [];
   function render(tests) {
+    last = tests;
     const station = (document.getElementById("station") || {}).value || "";
     const shown = tests.filter((t) => !station || t.station_id === station);
     box.replaceChildren(...shown.map(banner));
@@ -60,6 +60,7 @@
     }
   }
 
+  onLangChange(() => render(last));
   const select = document.getElementById("station");
   if (select) select.addEventListener("change", refresh);
   window.alarmlink.whenLoggedIn(() => {

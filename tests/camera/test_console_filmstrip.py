@@ -1,5 +1,6 @@
 """The console's incident card in headless Chromium: filmstrip with pre-alarm, alarm and
-post-alarm frames and their times; "Live view" updates it; nothing leaves the origin."""
+post-alarm frames and their times; "Live view" updates it; new frames come pushed over
+the WebSocket (the snapshot list is read once, not polled); nothing leaves the origin."""
 
 from __future__ import annotations
 
@@ -37,6 +38,7 @@ def test_filmstrip_shows_the_alarm_frames_and_the_live_view(
         page.set_default_timeout(10_000)
         console_login(page, central_process.url, TEST_USER, TEST_PASSWORD)
         expect(page.locator("#conn")).to_have_class("conn up")
+        page.locator("#lang").click()   # the English labels below
         wait_for(lambda: sim.agent.connected and camera.frames_captured >= 2,
                  what="agent connected with pre-alarm frames")
         sim.press("gate-button")
@@ -52,9 +54,13 @@ def test_filmstrip_shows_the_alarm_frames_and_the_live_view(
         page.wait_for_function(
             "document.querySelector('.filmstrip img.current').naturalWidth === 640")
 
+        lists = [u for u in requested if "/snapshots?since_id=" in u]
         strip.get_by_role("button", name="Live view").click()
         expect(strip.locator(".live-state")).to_contain_text("LIVE until")
-        expect(strip.locator(".frame.phase-live").first).to_be_visible()
+        expect(strip.locator(".frame.phase-live")).to_have_count(2)   # two pushed frames
+        # pushed over the WebSocket: no list request since the card first loaded
+        assert [u for u in requested if "/snapshots?since_id=" in u] == lists
+        assert len(lists) <= 2, lists
         expect(strip.locator("figcaption")).to_contain_text("live")
         strip.get_by_role("button", name="Snapshot now").click()
         strip.get_by_role("button", name="Stop live").click()

@@ -75,3 +75,30 @@ def test_slow_console_is_dropped_and_others_still_served() -> None:
     slow, fast, remaining = asyncio.run(scenario())
     assert slow.dropped and not fast.dropped and remaining == 1
     assert slow.queue.get_nowait() is None  # the sender is told to close the socket
+
+
+def test_a_frame_goes_only_to_consoles_that_see_its_incident_and_may_see_pictures() -> None:
+    from central.live import Scope
+
+    async def scenario() -> dict[str, list[dict[str, Any]]]:
+        hub = LiveHub()
+        hub.bind(asyncio.get_running_loop())
+        clients = {
+            "same station": _Client("chengxiang"),
+            "every station": _Client(None),
+            "other station": _Client("dading"),
+            "other venue": _Client(None, Scope(venues=frozenset({"hotel-01"}))),
+            "no pictures": _Client(None, Scope(frames=False)),
+        }
+        hub._clients |= set(clients.values())
+        hub.submit_frame_threadsafe({"id": 7, "incident_id": 3, "station_id": "chengxiang",
+                                     "venue_id": "school-01", "url": "/api/snapshots/7.jpg"})
+        await asyncio.sleep(0)   # let the loop run the handed-over call
+        return {name: [c.queue.get_nowait() for _ in range(c.queue.qsize())]
+                for name, c in clients.items()}
+
+    got = asyncio.run(scenario())
+    frame = {"type": "frame", "frame": {"id": 7, "incident_id": 3, "station_id": "chengxiang",
+                                        "venue_id": "school-01", "url": "/api/snapshots/7.jpg"}}
+    assert got == {"same station": [frame], "every station": [frame], "other station": [],
+                   "other venue": [], "no pictures": []}

@@ -32,9 +32,12 @@ def test_banner_appears_for_a_running_walk_test(live_server: LiveServer,
     expect(banner).to_have_attribute("data-venue", "hotel-01")
     (active,) = httpx.get(f"{live_server.url}/api/commissioning/active",
                          headers=live_server.headers).json()
-    expect(banner.locator(".walktest-zh")).to_have_text(
-        f"调试测试中：报警记为测试 — 原因 更换三楼烟感 至 {active['ends_at_local']}")
-    expect(banner.locator(".walktest-en")).to_contain_text("Walk test running")
+    expect(banner.locator(".walktest-text")).to_have_text(
+        f"调试测试中：报警记为测试。原因：更换三楼烟感，至 {active['ends_at_local']}"
+        f"（设备 hotel-01，{active['started_by']} 发起）")
+    page.locator("#lang").click()
+    expect(banner.locator(".walktest-text")).to_contain_text("Walk test running")
+    page.locator("#lang").click()
     expect(banner).to_contain_text("Riverside Hotel")
     # a banner styled by the stylesheet walktest.js loads (no inline styles)
     assert page.evaluate("getComputedStyle(document.querySelector('.walktest'))"
