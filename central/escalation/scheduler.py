@@ -23,7 +23,7 @@ from typing import Any
 
 from alarmlink.gsm import ModemError, reassemble
 from central.db import Writer, WriterClosed
-from central.escalation import inbound, planner
+from central.escalation import inbound, planner, services
 from central.escalation.channels import (
     CallChannel,
     Channel,
@@ -86,6 +86,7 @@ class Escalator:
     def tick(self) -> None:
         """One pass (see the module docstring)."""
         touched = self.writer.call(planner.plan, self.config, self.clock())
+        touched += self.writer.call(services.auto_fire, self.config, self.clock())
         for notification in self.writer.call(planner.due_notifications, self.clock()):
             if self._stop.is_set():
                 return
