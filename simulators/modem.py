@@ -61,6 +61,7 @@ class FakeModem:
         self.dialled: list[str] = []
         self.commands: list[str] = []
         self.faults: dict[str, float] = {}
+        self.fault_only: dict[str, str] = {}
         self._store: dict[int, str] = {}
         self._next_index = 1
         self._next_mr = 1
@@ -87,11 +88,12 @@ class FakeModem:
         with self.lock:
             return self.phones.setdefault(key, Phone(key))
 
-    def fault(self, name: str, value: float = 1) -> None:
-        """``error``/``silent``: that many next commands; ``no_network``: on (1) / off (0);
-        ``slow``: seconds before each answer."""
+    def fault(self, name: str, value: float = 1, *, only: str = "") -> None:
+        """``error``/``silent``: that many next commands (``only``: just those starting so,
+        e.g. ``AT+CMGS``); ``no_network``: on (1) / off (0); ``slow``: seconds per answer."""
         with self.lock:
             self.faults[name] = value
+            self.fault_only[name] = only.upper()
 
     def reset(self) -> None:
         """A modem reset: stored messages and any call are gone."""
@@ -161,10 +163,10 @@ class FakeModem:
             if cmd:
                 self._command(cmd)
 
-    def _take_fault(self, name: str) -> bool:
+    def _take_fault(self, name: str, cmd: str) -> bool:
         with self.lock:
             left = self.faults.get(name, 0)
-            if left <= 0:
+            if left <= 0 or not cmd.upper().startswith(self.fault_only.get(name, "")):
                 return False
             self.faults[name] = left - 1
             return True
@@ -174,11 +176,11 @@ class FakeModem:
             self.commands.append(cmd)
             slow = self.faults.get("slow", 0)
             no_network = self.faults.get("no_network", 0) > 0
-        if self._take_fault("silent"):
+        if self._take_fault("silent", cmd):
             return
         if slow:
             time.sleep(slow)
-        if self._take_fault("error"):
+        if self._take_fault("error", cmd):
             self._out("ERROR")
             return
         upper = cmd.upper()

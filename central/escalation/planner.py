@@ -35,7 +35,9 @@ _OPEN = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
 
 
 def message_for(incident: dict[str, Any], prefix: str = "【报警】") -> str:
-    zones = json.loads(incident.get("zones") or "{}")
+    zones = incident.get("zones") or {}
+    if isinstance(zones, str):
+        zones = json.loads(zones)
     kind = KIND_ZH.get(incident["kind"], incident["kind"])
     return (f"{prefix}{incident['venue_name']}{kind}，区域：{', '.join(zones) or '-'}，"
             f"地址：{incident['venue_address'] or '-'}。事件{incident['id']}，"

@@ -14,7 +14,6 @@ run at once (their ``next_at`` is in the past). Nothing is sent twice for a stag
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -61,10 +60,7 @@ class Escalator:
         self._last_inbox = 0.0
 
     def start(self) -> None:
-        requeued = self.writer.call(planner.recover_interrupted, self.clock())
-        if requeued:
-            logger.warning("%s notification(s) interrupted by the last stop are sent again",
-                           requeued)
+        """Start the thread (safe on the event loop: it does not wait for the writer)."""
         self._thread.start()
 
     def stop(self) -> None:
@@ -74,12 +70,19 @@ class Escalator:
         self.link.failed(ModemError("central stopping"))
 
     def _run(self) -> None:
+        try:
+            requeued = self.writer.call(planner.recover_interrupted, self.clock())
+        except WriterClosed:
+            return
+        if requeued:
+            logger.warning("%s notification(s) interrupted by the last stop are sent again",
+                           requeued)
         while not self._stop.is_set():
             try:
                 self.tick()
             except WriterClosed:
                 return
-            except (sqlite3.Error, ModemError, OSError):
+            except Exception:  # noqa: BLE001 - the scheduler outlives any one bad pass
                 logger.exception("escalation pass failed; retrying next tick")
             self._stop.wait(self.config.tick_s)
 
