@@ -176,13 +176,13 @@ class FakeModem:
             self.commands.append(cmd)
             slow = self.faults.get("slow", 0)
             no_network = self.faults.get("no_network", 0) > 0
+        if self._take_fault("error", cmd):
+            self._out("ERROR")
+            return
         if self._take_fault("silent", cmd):
             return
         if slow:
             time.sleep(slow)
-        if self._take_fault("error", cmd):
-            self._out("ERROR")
-            return
         upper = cmd.upper()
         if upper.startswith("AT+CMGS="):
             if no_network:

@@ -8,7 +8,7 @@ backoff_s = 5                # doubled per attempt, up to backoff_max_s
 fallback = { sms = "call", call = "sms" }
 [escalation.policies.alarm]  # "alarm", "trouble", or "STATION/alarm" for one station
 stages = [
-  { after_s = 0,  targets = ["village"], channels = ["sms", "call"] },
+  { after_s = 0,  targets = ["console", "village"], channels = ["sms", "call"] },
   { after_s = 30, targets = ["duty"],    channels = ["sms", "call"] },
   { after_s = 60, targets = ["leader"],  channels = ["sms", "call"] },
   { after_s = 90, targets = ["county"],  channels = ["sms", "call"] },
@@ -34,13 +34,14 @@ from alarmlink.config_base import StrictModel
 
 logger = logging.getLogger(__name__)
 
-Target = Literal["duty", "leader", "county", "village", "keyholders"]
+Target = Literal["console", "duty", "leader", "county", "village", "keyholders"]
 Channel = Literal["sms", "call", "webhook"]
 
 
 class StageConfig(StrictModel):
     after_s: float = Field(ge=0, le=86400, description="Seconds after the incident opened.")
-    targets: list[Target] = Field(description="duty (on-duty officers of the roster), leader "
+    targets: list[Target] = Field(description="console (the station's consoles sound: "
+                                  "always reached), duty (on-duty officers of the roster), leader "
                                   "(the leader on call), county (county command users), "
                                   "village (the venue's village assistant and volunteer "
                                   "team), keyholders (the venue's keyholders).")
@@ -49,7 +50,7 @@ class StageConfig(StrictModel):
 
 def _default_alarm() -> list[StageConfig]:
     both: list[Channel] = ["sms", "call"]
-    return [StageConfig(after_s=0, targets=["village"], channels=both),
+    return [StageConfig(after_s=0, targets=["console", "village"], channels=both),
             StageConfig(after_s=30, targets=["duty"], channels=both),
             StageConfig(after_s=60, targets=["leader"], channels=both),
             StageConfig(after_s=90, targets=["county"], channels=both)]

@@ -161,22 +161,32 @@ def _advance(db: Database, config: EscalationConfig, esc: dict[str, Any], now: d
                        [stage, iso(now), incident["id"]])
             return True
         next_at = opened + timedelta(seconds=policy.stages[stage].after_s)
+        if not reached:  # skipped: the next stage runs at once
+            next_at = min(next_at, now)
         db.execute("UPDATE escalations SET stage = ?, next_at = ? WHERE incident_id = ?",
                    [stage, iso(next_at), incident["id"]])
-        if reached or next_at > now:
+        if next_at > now:
             return True
     return True
 
 
 def _run_stage(db: Database, incident: dict[str, Any], index: int, stage: StageConfig,
                now: datetime) -> bool:
-    """Queue the stage's notifications; False when it reaches nobody (then skipped)."""
+    """Queue the stage's notifications; False when it reaches nobody (then skipped).
+    A stage with the ``console`` target always reaches someone: the station's consoles."""
     people: list[tuple[str, str]] = []
+    console = "console" in stage.targets
     for target in stage.targets:
+        if target == "console":
+            continue
         for person in recipients(db, incident, target, now):
             if person not in people:
                 people.append(person)
     at = iso(now)
+    if console and (not people or not stage.channels):
+        incidents.log_action(db, incident["id"], at, SYSTEM, "escalation_stage",
+                             {"stage": index, "targets": stage.targets, "recipients": []})
+        return True
     if not people or not stage.channels:
         incidents.log_action(db, incident["id"], at, SYSTEM, "stage_skipped",
                              {"stage": index, "targets": stage.targets,

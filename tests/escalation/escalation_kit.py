@@ -27,7 +27,8 @@ USERS = [("officer-zhang", "duty_officer", "station:chengxiang", OFFICER),
          ("officer-off", "duty_officer", "station:chengxiang", OFF_DUTY)]
 
 
-def escalation_toml(port: str, stages: str = "0, 2, 4, 6", extra: str = "") -> str:
+def escalation_toml(port: str, stages: str = "0, 2, 4, 6", extra: str = "",
+                    channels: str = '"sms", "call"') -> str:
     s0, s1, s2, s3 = (float(x) for x in stages.split(","))
     return f"""
 [escalation]
@@ -37,8 +38,8 @@ max_attempts = 2
 {extra}
 [escalation.policies.alarm]
 stages = [
-  {{ after_s = {s0}, targets = ["village"], channels = ["sms", "call"] }},
-  {{ after_s = {s1}, targets = ["duty"], channels = ["sms", "call"] }},
+  {{ after_s = {s0}, targets = ["console", "village"], channels = ["sms", "call"] }},
+  {{ after_s = {s1}, targets = ["duty"], channels = [{channels}] }},
   {{ after_s = {s2}, targets = ["leader"], channels = ["sms", "call"] }},
   {{ after_s = {s3}, targets = ["county"], channels = ["sms", "call"] }},
 ]
@@ -88,9 +89,11 @@ def escalating_central(fresh_mosquitto: MosquittoBroker, tmp_path: Path,
     """Starts central with the escalation config (``stages``, ``extra``) and the users."""
     stack: list[Any] = []
 
-    def start(stages: str = "0, 2, 4, 6", extra: str = "") -> CentralProcess:
+    def start(stages: str = "0, 2, 4, 6", extra: str = "",
+              channels: str = '"sms", "call"') -> CentralProcess:
         manager = running_central(tmp_path / "central", fresh_mosquitto,
-                                  extra=escalation_toml(fake_modem.path, stages, extra))
+                                  extra=escalation_toml(fake_modem.path, stages, extra,
+                                                        channels))
         central = manager.__enter__()
         stack.append(manager)
         add_users(central)

@@ -137,7 +137,7 @@ def test_sms_reply_1_acknowledges_as_the_officer_unknown_number_is_logged(
 def test_error_then_silence_retries_then_the_next_channel(
         escalating_central: Escalating, fake_modem: FakeModem,
         fresh_mosquitto: MosquittoBroker, mqtt_test_client: Client) -> None:
-    central = escalating_central(stages="0, 1, 30, 40")
+    central = escalating_central(stages="0, 1, 30, 40", channels='"sms"')
     wait_for(lambda: "AT+CNMI=2,1,0,1,0" in fake_modem.commands, what="modem opened")
     put_on_duty(central, "officer-zhang", "officer")
     fake_modem.fault("error", 1, only="AT+CMGS")
@@ -146,7 +146,9 @@ def test_error_then_silence_retries_then_the_next_channel(
     incident = _incident(central)
     wait_for(lambda: central.rows("SELECT 1 FROM notifications WHERE channel = 'sms' AND "
                                   "state = 'failed'"), timeout=20, what="sms failed")
-    wait_for(lambda: OFFICER in fake_modem.dialled, timeout=15, what="the call")
+    wait_for(lambda: central.rows("SELECT 1 FROM notifications WHERE channel = 'call' AND "
+                                  "state = 'sent'"), timeout=15, what="the call")
+    assert fake_modem.dialled == [OFFICER]
     attempts = central.rows(
         "SELECT n.channel, a.result, a.detail FROM notification_attempts a JOIN notifications "
         "n ON n.id = a.notification_id WHERE n.incident_id = ? ORDER BY a.id",
@@ -157,4 +159,5 @@ def test_error_then_silence_retries_then_the_next_channel(
     assert len(sms) == 2
     assert [r["result"] for r in attempts if r["channel"] == "call"][-1] == "ok"
     log = central.api("GET", f"/api/incidents/{incident['id']}")["log"]
-    assert any(e["action"] == "notify_failed" and e["detail"]["channel"] == "sms" for e in log)
+    assert any(e["action"] == "notify_failed" and e["detail"]["channel"] == "sms"
+               and e["detail"]["fallback"] == "call" for e in log)
