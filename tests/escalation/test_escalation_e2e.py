@@ -8,6 +8,7 @@ from escalation_kit import COUNTY, LEADER, OFF_DUTY, OFFICER, Escalating, press,
 from fixtures.mqtt import MqttTestClient
 from helpers import wait_for
 
+from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
 from central.db import parse_iso
 from simulators.modem import FakeModem
@@ -161,3 +162,45 @@ def test_error_then_silence_retries_then_the_next_channel(
     log = central.api("GET", f"/api/incidents/{incident['id']}")["log"]
     assert any(e["action"] == "notify_failed" and e["detail"]["channel"] == "sms"
                and e["detail"]["fallback"] == "call" for e in log)
+
+
+VILLAGE_TEAM = ["13800000031", "13800000032", "13800000033", "13800000034"]
+
+
+def test_village_alarm_reaches_assistant_and_every_team_member(
+        escalating_central: Escalating, fake_modem: FakeModem,
+        fresh_mosquitto: MosquittoBroker, mqtt_test_client: Client) -> None:
+    central = escalating_central(stages="0, 30, 40, 50")
+    press(mqtt_test_client, fresh_mosquitto, device="village-01", zone="workshop-smoke")
+    wait_for(lambda: all(fake_modem.messages_to(n) for n in VILLAGE_TEAM), timeout=20,
+             what="the village team's phones")
+    assert all(len(fake_modem.messages_to(n)) == 1 for n in VILLAGE_TEAM)
+    # the keyholder and the village head are not the team
+    assert "13800000022" not in fake_modem.recipients()
+    assert central.rows("SELECT 1 FROM escalations")
+
+
+def test_notify_119_records_time_and_countdown_and_gb26875_fire_notifies_by_itself(
+        escalating_central: Escalating, fake_modem: FakeModem,
+        fresh_mosquitto: MosquittoBroker, mqtt_test_client: Client) -> None:
+    central = escalating_central(stages="0, 30, 40, 50", extra="auto_fire_119 = true")
+    press(mqtt_test_client, fresh_mosquitto, kind=wire.Kind.PANIC)
+    incident = _incident(central)
+    answer = central.api("POST", f"/api/incidents/{incident['id']}/notify", {"service": "119"})
+    assert 0 < answer["countdown_s"] <= 120
+    log = central.api("GET", f"/api/incidents/{incident['id']}")["log"]
+    entry = next(e for e in log if e["action"] == "notify_119")
+    assert entry["actor"] == "officer-li" and entry["detail"]["countdown_s"] == \
+        answer["countdown_s"]
+    wait_for(lambda: fake_modem.messages_to("119"), what="SMS to 119")
+    # a GB 26875 fire alarm from the hotel's fire panel: 119 without any officer
+    press(mqtt_test_client, fresh_mosquitto, device="hotel-01", zone="fire-panel",
+          kind=wire.Kind.FIRE, source=wire.Source.SERIAL, detail={"protocol": "gb26875"})
+    hotel = wait_for(lambda: [i for i in central.api("GET", "/api/incidents")
+                              if i["venue_id"] == "hotel-01"], what="hotel incident")[0]
+    auto = wait_for(lambda: [e for e in central.api("GET", f"/api/incidents/{hotel['id']}")[
+        "log"] if e["action"] == "notify_119"], what="automatic 119")
+    assert auto[0]["actor"] == "auto:gb26875"
+    wait_for(lambda: len(fake_modem.messages_to("119")) == 2, what="second SMS to 119")
+    figures = central.api("GET", "/api/escalation/figures")
+    assert figures["time_to_119"]["chengxiang"]["count"] == 2
