@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import AwareDatetime, Field
@@ -42,8 +42,9 @@ class NotifyBody(StrictModel):
 
 @router.get("/api/roster")
 async def get_roster(service: Service, principal: CurrentPrincipal,
-                     station: str = Query(max_length=64, description="Station id"),
-                     at: AwareDatetime | None = Query(None, description="Moment (default now)")
+                     station: Annotated[str, Query(max_length=64, description="Station id")],
+                     at: Annotated[AwareDatetime | None,
+                                   Query(description="Moment (default now)")] = None
                      ) -> dict[str, Any]:
     await authorize(service, principal, "roster.read", station_id=station,
                     obj=f"station:{station}")
@@ -117,6 +118,7 @@ async def notifications(service: Service, principal: CurrentPrincipal,
 
 @router.get("/api/escalation/figures")
 async def escalation_figures(service: Service, principal: CurrentPrincipal,
-                             since: datetime | None = Query(None)) -> dict[str, Any]:
+                             since: Annotated[datetime | None, Query()] = None
+                             ) -> dict[str, Any]:
     await authorize(service, principal, "incident.read")
     return await service.readers.run(figures.figures, principal.station_filter, since)

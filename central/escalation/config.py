@@ -69,7 +69,7 @@ def _default_policies() -> dict[str, PolicyConfig]:
 
 class ServiceConfig(StrictModel):
     numbers: list[str] = Field(default_factory=list, description="Numbers to notify.")
-    channels: list[Channel] = Field(default_factory=lambda: ["call", "sms"],
+    channels: list[Channel] = Field(default_factory=lambda: ["call", "sms"],  # type: ignore[arg-type]
                                     description="Channels used for each number.")
 
 
@@ -84,7 +84,7 @@ class EscalationConfig(StrictModel):
     backoff_s: float = Field(5.0, ge=0, le=3600, description="First retry delay (doubles).")
     backoff_max_s: float = Field(120.0, ge=0, le=86400, description="Longest retry delay.")
     fallback: dict[Channel, Channel] = Field(
-        default_factory=lambda: {"sms": "call", "call": "sms"},
+        default_factory=lambda: {"sms": "call", "call": "sms"},  # type: ignore[arg-type]
         description="The channel tried for a recipient when one fails every attempt.")
     policies: dict[str, PolicyConfig] = Field(
         default_factory=_default_policies,

@@ -77,7 +77,8 @@ def auto_fire(db: Database, config: EscalationConfig, now: datetime) -> list[int
         "SELECT DISTINCT i.id FROM incidents i JOIN events e ON e.incident_id = i.id "
         "WHERE i.category = 'alarm' AND i.status IN ('new', 'acknowledged', 'dispatched') "
         "AND e.kind = 'fire' AND e.state = 'alarm' AND e.test = 0 "
-        "AND json_extract(e.detail, '$.protocol') = 'gb26875' AND NOT EXISTS (SELECT 1 FROM incident_log l "
+        "AND json_extract(e.detail, '$.protocol') = 'gb26875' "
+        "AND NOT EXISTS (SELECT 1 FROM incident_log l "
         "WHERE l.incident_id = i.id AND l.action = 'notify_119')"))
     done = []
     for row in rows:
