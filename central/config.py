@@ -86,6 +86,7 @@ from central.audit_config import AuditConfig
 from central.auth.config import AuthConfig
 from central.commissioning_config import CommissioningConfig
 from central.console_config import ConsoleConfig
+from central.escalation.config import EscalationConfig, ModemConfig
 from central.health_config import HealthConfig
 from central.receiver.config import ReceiverConfig
 from central.snapshot_config import SnapshotsConfig
@@ -165,6 +166,11 @@ class CentralConfig(StrictModel):
     console: ConsoleConfig = Field(default_factory=lambda: ConsoleConfig(),
                                    description="Duty console: acknowledgement target, map "
                                                "tiles (central/console_config.py).")
+    escalation: EscalationConfig = Field(
+        default_factory=lambda: EscalationConfig(),
+        description="Escalation policies, channels and 119/120 (central/escalation/config.py).")
+    modem: ModemConfig = Field(default_factory=lambda: ModemConfig(),
+                               description="Central's GSM modem for SMS and voice calls.")
     receiver: ReceiverConfig = Field(
         default_factory=lambda: ReceiverConfig(),
         description="The SIA DC-09 IP receiver for panels without a Pi "

@@ -63,8 +63,10 @@ class Office(_Record):
 
 class Contact(_Record):
     name: Name = Field(description="The person's name, e.g. 张校长.")
-    role: Literal["contact", "keyholder"] = Field(
-        "contact", description="contact (联系人) or keyholder (钥匙持有人).")
+    role: Literal["contact", "keyholder", "village_assistant", "volunteer"] = Field(
+        "contact", description="contact (联系人), keyholder (钥匙持有人), village_assistant "
+        "(村辅警/村级协管员) or volunteer (a member of the village's volunteer team, 义务消防队): "
+        "the last two are told of the village's alarms in parallel with the station.")
     title: Annotated[str, StringConstraints(max_length=100)] = Field(
         "", description="What they are at the venue, e.g. 校长 (head teacher).")
     phone: Phone = Field(description="Phone number to call.")

@@ -29,9 +29,10 @@ from sqlite_utils import Database
 
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
-from central import audit_retention, commands, commissioning, incidents, registry
+from central import audit, audit_retention, commands, commissioning, incidents, registry
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
+from central.escalation.scheduler import Escalator
 from central.health import (
     broker_problems,
     database_problems,
@@ -105,6 +106,10 @@ class CentralService:
             accounts = AccountMap(lambda: self.readers.run(registry.dc09_accounts))
             handler = Dc09Handler(self.ingestor, self.topics, accounts, clock)
             self.receiver = Dc09Receiver(config.receiver, handler, keys, clock)
+        #: Escalation, notifications and the GSM modem (central/escalation/).
+        self.escalator = Escalator(self.writer, config.escalation, config.modem, clock,
+                                   self.acknowledge_from_channel,
+                                   on_change=self._push_incidents)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
 
@@ -132,6 +137,8 @@ class CentralService:
             loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
                              name="health-probe"),
         ]
+        if self.config.escalation.enabled:
+            self.escalator.start()
         logger.info("central started (db %s)", self.config.db_path)
 
     async def start_receiver(self) -> None:
@@ -163,6 +170,7 @@ class CentralService:
         """Blocking part of :meth:`stop`. MQTT first: its thread may be waiting on the writer."""
         if self.bridge is not None:
             self.bridge.stop()
+        self.escalator.stop()
         self.writer.close()
         self.readers.close()
         self.db.close()
@@ -184,6 +192,27 @@ class CentralService:
             self.snapshot_control.incident_resolved(db, incident_id)
         self.hub.submit_threadsafe(result.incident)
         return result.incident
+
+    def acknowledge_from_channel(self, incident_id: int, username: str, via: str) -> None:
+        """An acknowledgement by SMS reply or key press (escalation thread): as ``username``,
+        audited with the channel as its source. Already acknowledged: logged, nothing else."""
+        try:
+            self.writer.call(self._channel_ack, incident_id, username, via)
+        except (incidents.TransitionError, incidents.IncidentNotFound) as exc:
+            logger.info("acknowledgement by %s via %s not applied: %s", username, via, exc)
+
+    def _channel_ack(self, db: Database, incident_id: int, username: str, via: str) -> None:
+        self._act(db, incident_id, "acknowledge", username, f"via {via}", None)
+        user = query_one(db, "SELECT role FROM users WHERE username = ?", [username])
+        audit.append(db, audit.Entry(username, user["role"] if user else "", via,
+                                     "incident.acknowledge", f"incident:{incident_id}",
+                                     "allowed", {"via": via}), at=self.clock())
+
+    def _push_incidents(self, incident_ids: list[int]) -> None:
+        for incident_id in incident_ids:
+            incident = self.writer.call(incidents.get_incident, incident_id)
+            if incident is not None:
+                self.hub.submit_threadsafe(incident)
 
     async def send_command(self, device_id: str, name: CommandName,
                            args: Mapping[str, DetailValue], actor: str,

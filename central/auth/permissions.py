@@ -35,6 +35,7 @@ Action = Literal[
     "device.revoke",
     "commissioning.read", "commissioning.start", "commissioning.stop",
     "registry.read", "dead_letter.read", "user.manage", "audit.read",
+    "incident.notify", "roster.read", "roster.manage",
 ]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 
@@ -66,6 +67,10 @@ MATRIX: Final[dict[Action, frozenset[str]]] = {
     "dead_letter.read": frozenset({"admin"}),
     "user.manage": frozenset({"admin"}),
     "audit.read": frozenset({"admin", "auditor"}),
+    # notify 119 / 120 / the village team from an incident
+    "incident.notify": _OFFICERS,
+    "roster.read": _READERS,
+    "roster.manage": _LEADERS | {"county_command"},
 }
 
 

@@ -389,3 +389,73 @@ ALTER TABLE devices ADD COLUMN dc09_account TEXT;
 CREATE UNIQUE INDEX devices_dc09_account ON devices (dc09_account)
     WHERE dc09_account IS NOT NULL
 """)
+
+
+@migrations()
+def m011_escalation(db: Database) -> None:
+    """Issue 13: the duty roster, persisted escalation state, every notification attempt,
+    inbound SMS, and 119/120/village notifications.
+
+    ``notifications.idem_key`` is ``incident:stage:recipient:channel``: a stage planned
+    twice (a restart) inserts nothing the second time.
+    """
+    _run(db, """
+CREATE TABLE duty_shifts (
+    id INTEGER PRIMARY KEY,
+    station_id TEXT NOT NULL REFERENCES stations(id),
+    username TEXT NOT NULL,
+    duty TEXT NOT NULL CHECK (duty IN ('officer', 'leader')),
+    starts_at TEXT NOT NULL,
+    ends_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    created_by TEXT NOT NULL
+);
+CREATE INDEX duty_shifts_station ON duty_shifts (station_id, starts_at);
+CREATE TABLE escalations (
+    incident_id INTEGER PRIMARY KEY REFERENCES incidents(id),
+    policy TEXT NOT NULL,
+    stage INTEGER NOT NULL,
+    next_at TEXT,
+    started_at TEXT NOT NULL,
+    stopped_at TEXT,
+    stopped_reason TEXT
+);
+CREATE INDEX escalations_due ON escalations (stopped_at, next_at);
+CREATE TABLE notifications (
+    id INTEGER PRIMARY KEY,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    stage TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    phone TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    idem_key TEXT NOT NULL UNIQUE,
+    message TEXT NOT NULL,
+    state TEXT NOT NULL CHECK (state IN ('queued', 'sending', 'sent', 'delivered',
+        'failed', 'cancelled')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try_at TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    delivered_at TEXT,
+    refs TEXT NOT NULL DEFAULT '[]',
+    last_error TEXT
+);
+CREATE INDEX notifications_due ON notifications (state, next_try_at);
+CREATE INDEX notifications_incident ON notifications (incident_id);
+CREATE TABLE notification_attempts (
+    id INTEGER PRIMARY KEY,
+    notification_id INTEGER NOT NULL REFERENCES notifications(id),
+    at TEXT NOT NULL,
+    result TEXT NOT NULL,
+    detail TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX notification_attempts_n ON notification_attempts (notification_id);
+CREATE TABLE inbound_sms (
+    id INTEGER PRIMARY KEY,
+    received_at TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    text TEXT NOT NULL,
+    result TEXT NOT NULL CHECK (result IN ('accepted', 'rejected')),
+    reason TEXT NOT NULL DEFAULT ''
+)
+""")

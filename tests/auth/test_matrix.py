@@ -50,6 +50,9 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "dead_letter.read": ("GET", "/api/dead-letters", None),
     "user.manage": ("GET", "/api/users", None),
     "audit.read": ("GET", "/api/audit", None),
+    "incident.notify": ("POST", f"/api/incidents/{INC}/notify", {"service": "119"}),
+    "roster.read": ("GET", "/api/roster?station=chengxiang", None),
+    "roster.manage": ("DELETE", "/api/roster/shifts/999999", None),
 }
 
 
