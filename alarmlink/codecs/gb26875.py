@@ -72,15 +72,42 @@ class Frame(NamedTuple):
     data: bytes
 
 
-class GbMessage(NamedTuple):
-    """What :class:`Gb26875Decoder` puts in ``Decoded.message`` (header parsed lazily)."""
+class GbMessage:
+    """What :class:`Gb26875Decoder` puts in ``Decoded.message``: the frame, its header and
+    application data parsed lazily (diagnostics only; the hot path never builds them).
+    ``app`` is ``None`` for frames without (valid) application data.
+    """
 
-    raw: bytes
-    app: AppData | None
+    __slots__ = ("_app", "_lazy", "raw")
+
+    def __init__(self, raw: bytes, app: AppData | None = None, lazy: bool = False) -> None:
+        self.raw = raw
+        self._app = app
+        self._lazy = lazy
+
+    @property
+    def app(self) -> AppData | None:
+        if self._lazy:
+            self._app = decode_app_data(self.raw[HEADER_SIZE:-3])
+            self._lazy = False
+        return self._app
 
     @property
     def frame(self) -> Frame:
         return parse_header(self.raw)
+
+    def __repr__(self) -> str:
+        return f"GbMessage({self.raw.hex()})"
+
+
+_UITD_HEX: dict[bytes, str] = {}
+
+
+def _uitd_hex(addr: bytes) -> str:
+    text = _UITD_HEX[addr] = addr.hex().upper()
+    if len(_UITD_HEX) > 1024:
+        _UITD_HEX.clear()
+    return text
 
 
 def _xor(data: bytes) -> int:
@@ -180,7 +207,16 @@ def decode_frame(raw: bytes, checksum: Checksum = "sum") -> Frame:
 
 
 _ANSWER = struct.Struct("<2s4s6s6s6sHB")
-_ANSWER_SUM = struct.Struct("<2s4s6s6s6sHBB2s")
+_ANSWER_SWAPPED = struct.Struct("<2s4s6s12sHBB2s")
+_SWAPPED: dict[bytes, tuple[bytes, int]] = {}
+
+
+def _swap(addrs: bytes) -> tuple[bytes, int]:
+    """Source and destination of a received header swapped, and their byte sum (cached)."""
+    entry = _SWAPPED[addrs] = (addrs[6:] + addrs[:6], sum(addrs))
+    if len(_SWAPPED) > 1024:
+        _SWAPPED.clear()
+    return entry
 
 
 def build_answer(
@@ -339,9 +375,13 @@ class Gb26875Decoder(BaseDecoder):
         if self.reply_time == "now":
             label = self._now_label() or label  # a broken clock: echo the received label
         if self.checksum == "sum":  # swapping source and dest does not change the sum
-            cs = (sum(raw[2:6]) + sum(label) + sum(raw[12:24]) + command) & 0xFF
-            return _ANSWER_SUM.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0,
-                                    command, cs, END)
+            addrs = raw[12:24]
+            swapped = _SWAPPED.get(addrs)
+            if swapped is None:
+                swapped = _swap(addrs)
+            serial = raw[2:6]
+            cs = (sum(serial) + sum(label) + swapped[1] + command) & 0xFF
+            return _ANSWER_SWAPPED.pack(START, serial, label, swapped[0], 0, command, cs, END)
         body = _ANSWER.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0, command)
         return body + bytes((self._checksum(body, 0),)) + END
 
@@ -367,15 +407,25 @@ class Gb26875Decoder(BaseDecoder):
         if length == 0:  # the transmission device's heartbeat (link check): confirm it
             self.stats.ignored["heartbeat"] += 1
             return self.accept((), raw, self._answer(raw, CMD_CONFIRM), GbMessage(raw, None))
+        uitd = raw[12:18]
+        addr = _UITD_HEX.get(uitd)
+        if addr is None:
+            addr = _uitd_hex(uitd)
+        base: dict[str, DetailValue] = {
+            "protocol": "gb26875", "serial": raw[2] | raw[3] << 8, "uitd_addr": addr,
+        }
+        count = raw[28] if length >= 2 else 0
+        message: GbMessage
         try:
-            app = decode_app_data(raw[HEADER_SIZE : HEADER_SIZE + length])
-            if not app.supported:
-                self.stats.ignored[f"type_{app.type_flag}"] += 1
-            base: dict[str, DetailValue] = {
-                "protocol": "gb26875", "serial": raw[2] | raw[3] << 8,
-                "uitd_addr": raw[12:18].hex().upper(),
-            }
-            events = tuple(self.mapper.events(app, base))
+            if raw[27] == 2 and length == 2 + 46 * count:  # component states: fast path
+                events = tuple(self.mapper.components(raw, HEADER_SIZE + 2, count, base))
+                message = GbMessage(raw, None, True)
+            else:
+                app = decode_app_data(raw[HEADER_SIZE : HEADER_SIZE + length])
+                if not app.supported:
+                    self.stats.ignored[f"type_{app.type_flag}"] += 1
+                events = tuple(self.mapper.events(app, base))
+                message = GbMessage(raw, app)
         except ValueError as exc:  # DecodeError, or a record the mapper cannot express
             return self.reject(f"app_data: {exc}", raw, self._answer(raw, CMD_DENY),
                                GbMessage(raw, None))
@@ -383,4 +433,4 @@ class Gb26875Decoder(BaseDecoder):
         stats.frames += 1
         stats.events += len(events)
         stats.replies += 1
-        return Decoded(events, raw, self._answer(raw, CMD_CONFIRM), GbMessage(raw, app))
+        return Decoded(events, raw, self._answer(raw, CMD_CONFIRM), message)
