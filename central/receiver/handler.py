@@ -3,7 +3,9 @@
 The same path as an MQTT event (:class:`central.ingest.Ingestor`): each panel event
 becomes a wire ``Event`` of the account's registered device and goes through
 validation, dedupe on ``event_id``, incidents, routing and the audit of officers'
-actions later. The ACK is returned only after every event of the frame is committed;
+actions later. The ACK is returned only after every event of the frame is committed (frames of many
+connections waiting for the writer at once share one transaction: group commit,
+:class:`central.db.GroupCommit`);
 if central is stopping (the writer is closed) nothing is returned, so the panel
 retries. A ``NULL`` link test is the device's heartbeat (its supervision class judges
 silence). Anything refused goes to ``dead_letters`` with the reason, and the panel gets
@@ -71,6 +73,8 @@ class Dc09Handler:
             beat = Heartbeat(ts=msg.timestamp or now, uptime_s=0, outbox_depth=0)
             await self.ingestor.handle_async(self.topics.heartbeat(device_id), encode(beat))
             return result.reply
+        topic = self.topics.event(device_id)
+        messages: list[tuple[str, bytes]] = []
         for index, panel_event in enumerate(result.events):
             try:
                 event = self._event(device_id, msg, index, panel_event, now, transport, peer)
@@ -79,8 +83,10 @@ class Dc09Handler:
                                         f"event does not fit the wire contract: {exc}",
                                         device_id)
                 continue
-            await self.ingestor.handle_async(self.topics.event(device_id), encode(event))
-            self.stored += 1
+            messages.append((topic, encode(event)))
+        if messages:  # one job: the frame's events commit together (group commit)
+            await self.ingestor.handle_many_async(messages)
+            self.stored += len(messages)
         return result.reply  # committed: only now may the panel forget the message
 
     def _event(self, device_id: str, msg: Dc09Message, index: int, ev: PanelEvent,
