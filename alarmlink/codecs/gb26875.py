@@ -100,6 +100,7 @@ class GbMessage:
         return f"GbMessage({self.raw.hex()})"
 
 
+_decoded = tuple.__new__  # Decoded(...) without the NamedTuple's generated __new__
 _UITD_HEX: dict[bytes, str] = {}
 
 
@@ -433,4 +434,4 @@ class Gb26875Decoder(BaseDecoder):
         stats.frames += 1
         stats.events += len(events)
         stats.replies += 1
-        return Decoded(events, raw, self._answer(raw, CMD_CONFIRM), message)
+        return _decoded(Decoded, (events, raw, self._answer(raw, CMD_CONFIRM), message, None))

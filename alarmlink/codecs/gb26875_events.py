@@ -130,6 +130,8 @@ def component_zone(rec: ComponentState) -> str:
 
 
 _Static = tuple[str, Kind, dict[str, DetailValue], int, bool]
+_new = object.__new__
+_set = object.__setattr__
 _S2_STATIC = struct.Struct("<BBB4sH31s")  # a type-2 record without its time label
 _NO_TIME = TimeLabel(0, 0, 0, 0, 0, 0)
 _ISO_BYTES: dict[bytes, str] = {}
@@ -193,6 +195,8 @@ class EventMapper:
         """
         out: list[PanelEvent] = []
         static = self._static
+        active = self._active
+        memory = self.memory
         tz = self.tz
         for off in range(start, start + 46 * count, 46):
             key = raw[off : off + 40]
@@ -207,6 +211,28 @@ class EventMapper:
             detail = {**base, **fields}
             detail["panel_time"] = iso
             ts = TimeLabel._make(tm).to_datetime(tz) if tz is not None else None
+            # The usual cases inline (same result as _emit): an alarm alone, with nothing
+            # else remembered for the zone; a quiet record with nothing remembered.
+            before = active.get(zone)
+            active_bits = s & 0x116
+            if active_bits == 2 and (before is None or before == (kind,)):
+                event = _new(PanelEvent)
+                _set(event, "__dict__", {"kind": kind, "state": _ALARM, "zone": zone,
+                                         "detail": detail, "test": test, "ts": ts})
+                out.append(event)
+                if before is not None:
+                    del active[zone]
+                active[zone] = (kind,)
+                if len(active) > memory:
+                    del active[next(iter(active))]
+                continue
+            if not active_bits and before is None:
+                if not s & 0x1FE:
+                    event = _new(PanelEvent)
+                    _set(event, "__dict__", {"kind": kind, "state": _RESTORE, "zone": zone,
+                                             "detail": detail, "test": test, "ts": ts})
+                    out.append(event)
+                continue
             self._emit(out, zone, kind, s & 2, s & 0x14, s & 0x100, not s & 0x1FE, test,
                        detail, ts)
         return out

@@ -97,11 +97,11 @@ def _tell(db: Database, outcome: sqlite3.Error | None) -> None:
         observer(outcome)
 
 
-_deferred: weakref.WeakKeyDictionary[Database, list[Callable[[], None]]] = (
+_deferred: weakref.WeakKeyDictionary[Database, list[Callable[[], object]]] = (
     weakref.WeakKeyDictionary())
 
 
-def after_commit(db: Database, fn: Callable[[], None]) -> None:
+def after_commit(db: Database, fn: Callable[[], object]) -> None:
     """Run ``fn`` once what was written on ``db`` is committed: now when no transaction
     is open, else after the outermost :func:`write_tx` commits (dropped if it rolls back).
 
