@@ -7,9 +7,11 @@ actions later. The ACK is returned only after every event of the frame is commit
 connections waiting for the writer at once share one transaction: group commit,
 :class:`central.db.GroupCommit`);
 if central is stopping (the writer is closed) nothing is returned, so the panel
-retries. A ``NULL`` link test is the device's heartbeat (its supervision class judges
-silence). Anything refused goes to ``dead_letters`` with the reason, and the panel gets
-the decoder's ``NAK``/``DUH``.
+retries. Every message of a registered account (a ``NULL`` link test, an alarm, any
+other) is the device's heartbeat: its supervision class judges silence. Anything refused
+goes to ``dead_letters`` with the reason, and the panel gets the decoder's ``NAK``/``DUH``;
+an unknown account's messages are all NAKed but dead-lettered as a sample (a first one,
+then one a minute per account with the count in between: central/receiver/sampling.py).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from alarmlink.codecs.sia_dc09 import Dc09Message, build_nak
 from alarmlink.wire import Event, Heartbeat, Source, Topics, encode
 from central.ingest import Ingestor
 from central.receiver.accounts import AccountMap, EventIds
+from central.receiver.sampling import Sampler
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,8 @@ class Dc09Handler:
         self.accounts = accounts
         self.clock = clock
         self.ids = EventIds()
+        #: Unknown accounts: every message NAKed and counted, a sample dead-lettered.
+        self.unknown = Sampler()
         self.stored = 0
         self.refused = 0
 
@@ -52,6 +57,20 @@ class Dc09Handler:
         self.refused += 1
         await self.ingestor.dead_letter_async(dead_letter_topic(transport, peer), raw,
                                               f"dc09: {reason}", device_id)
+
+    async def _unknown_account(self, transport: str, peer: str, raw: bytes,
+                               account: str) -> None:
+        """Dead-letter a message of an unregistered account, sampled (central/receiver/
+        sampling.py): the first, then one a minute with the count suppressed since."""
+        self.refused += 1
+        skipped = self.unknown.admit(account.upper())
+        if skipped is None:
+            return
+        since = f"; {skipped} more since the last sample" if skipped else ""
+        await self.ingestor.dead_letter_async(
+            dead_letter_topic(transport, peer), raw,
+            f"dc09: unknown account {account}: register it as dc09_account of a device in "
+            f"the registry (NAKed; one sample a minute per account is kept{since})", None)
 
     async def handle(self, result: Decoded, transport: str, peer: str) -> bytes | None:
         """Store what ``result`` carries; the answer once it is committed."""
@@ -63,18 +82,17 @@ class Dc09Handler:
         assert msg is not None
         device_id = await self.accounts.device(msg.account)
         if device_id is None:
-            await self._dead_letter(
-                transport, peer, result.raw,
-                f"unknown account {msg.account}: register it as dc09_account of a device "
-                "in the registry", None)
+            await self._unknown_account(transport, peer, result.raw, msg.account)
             return build_nak(self.clock())
         now = self.clock()
+        # Any message from the account proves the link (supervision's "heard"), not only
+        # a NULL link test: it goes in the same transaction as the message's events.
+        beat = Heartbeat(ts=msg.timestamp or now, uptime_s=0, outbox_depth=0)
+        messages: list[tuple[str, bytes]] = [(self.topics.heartbeat(device_id), encode(beat))]
         if msg.id == "NULL":
-            beat = Heartbeat(ts=msg.timestamp or now, uptime_s=0, outbox_depth=0)
-            await self.ingestor.handle_async(self.topics.heartbeat(device_id), encode(beat))
+            await self.ingestor.handle_many_async(messages)
             return result.reply
         topic = self.topics.event(device_id)
-        messages: list[tuple[str, bytes]] = []
         for index, panel_event in enumerate(result.events):
             try:
                 event = self._event(device_id, msg, index, panel_event, now, transport, peer)
@@ -84,9 +102,9 @@ class Dc09Handler:
                                         device_id)
                 continue
             messages.append((topic, encode(event)))
-        if messages:  # one job: the frame's events commit together (group commit)
-            await self.ingestor.handle_many_async(messages)
-            self.stored += len(messages)
+        # One job: the frame's events (and the "heard") commit together (group commit).
+        await self.ingestor.handle_many_async(messages)
+        self.stored += len(messages) - 1
         return result.reply  # committed: only now may the panel forget the message
 
     def _event(self, device_id: str, msg: Dc09Message, index: int, ev: PanelEvent,
