@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_protocols_gb26875 import CENTRE, UITD, component_records, labels
 
-from alarmlink.codecs.gb26875 import HEADER_SIZE, Gb26875Decoder, encode_frame
+from alarmlink.codecs.gb26875 import HEADER_SIZE, Gb26875Decoder, _byte_sum, encode_frame
 from alarmlink.codecs.gb26875_data import ComponentState, decode_app_data, encode_app_data
 from alarmlink.codecs.gb26875_events import EventMapper
 
@@ -47,3 +47,8 @@ def test_fast_path_agrees_with_reference(frames: list[list[ComponentState]],
     assert [r.events for r in results] == reference(raws, tz, honour)
     for r, recs in zip(results, frames, strict=True):
         assert r.message.app.records == tuple(recs)  # type: ignore[union-attr]
+
+
+@given(data=st.binary(max_size=300) | st.builds(lambda n: b"\xff" * n, st.integers(0, 300)))
+def test_lane_byte_sum_equals_sum(data: bytes) -> None:
+    assert _byte_sum(data) == sum(data) & 0xFF
