@@ -17,6 +17,8 @@ then one a minute per account with the count in between: central/receiver/sampli
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -31,6 +33,9 @@ from central.receiver.sampling import Sampler
 
 logger = logging.getLogger(__name__)
 
+#: A message other than a link test refreshes supervision at most this often per device.
+HEARD_EVERY_S = 1.0
+
 
 def dead_letter_topic(transport: str, peer: str) -> str:
     """Where a refused frame came from, as a dead letter's ``topic``."""
@@ -41,12 +46,15 @@ class Dc09Handler:
     """Feeds decoded frames to ingest; returns the bytes to answer (or ``None``)."""
 
     def __init__(self, ingestor: Ingestor, topics: Topics, accounts: AccountMap,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
         self.ingestor = ingestor
         self.topics = topics
         self.accounts = accounts
         self.clock = clock
         self.ids = EventIds()
+        self._monotonic = monotonic
+        self._heard: dict[str, float] = {}  # device -> when its last "heard" was stored
         #: Unknown accounts: every message NAKed and counted, a sample dead-lettered.
         self.unknown = Sampler()
         self.stored = 0
@@ -86,12 +94,18 @@ class Dc09Handler:
             return build_nak(self.clock())
         now = self.clock()
         # Any message from the account proves the link (supervision's "heard"), not only
-        # a NULL link test: it goes in the same transaction as the message's events.
-        beat = Heartbeat(ts=msg.timestamp or now, uptime_s=0, outbox_depth=0)
-        messages: list[tuple[str, bytes]] = [(self.topics.heartbeat(device_id), encode(beat))]
+        # a NULL link test: it goes in the same transaction as the message's events (at
+        # most once a second per device for other messages; supervision counts seconds).
+        messages: list[tuple[str, bytes]] = []
+        mono = self._monotonic()
+        if msg.id == "NULL" or mono - self._heard.get(device_id, -math.inf) >= HEARD_EVERY_S:
+            self._heard[device_id] = mono
+            beat = Heartbeat(ts=msg.timestamp or now, uptime_s=0, outbox_depth=0)
+            messages.append((self.topics.heartbeat(device_id), encode(beat)))
         if msg.id == "NULL":
             await self.ingestor.handle_many_async(messages)
             return result.reply
+        beats = len(messages)
         topic = self.topics.event(device_id)
         for index, panel_event in enumerate(result.events):
             try:
@@ -103,8 +117,9 @@ class Dc09Handler:
                 continue
             messages.append((topic, encode(event)))
         # One job: the frame's events (and the "heard") commit together (group commit).
-        await self.ingestor.handle_many_async(messages)
-        self.stored += len(messages) - 1
+        if messages:
+            await self.ingestor.handle_many_async(messages)
+        self.stored += len(messages) - beats
         return result.reply  # committed: only now may the panel forget the message
 
     def _event(self, device_id: str, msg: Dc09Message, index: int, ev: PanelEvent,

@@ -18,31 +18,57 @@ from central.receiver.sampling import Sampler
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
 
-def make_handler(db: Database) -> Dc09Handler:
+class Clocks:
+    def __init__(self) -> None:
+        self.now = NOW
+        self.mono = 1000.0
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+        self.mono += seconds
+
+
+def make_handler(db: Database, clocks: Clocks | None = None) -> Dc09Handler:
     async def load() -> dict[str, str]:
         return {"1234": "school-01"}
 
-    ingestor = Ingestor(db, TOPICS, Recorder(), clock=lambda: NOW)
-    return Dc09Handler(ingestor, TOPICS, AccountMap(load), lambda: NOW)
+    c = clocks or Clocks()
+    ingestor = Ingestor(db, TOPICS, Recorder(), clock=lambda: c.now)
+    return Dc09Handler(ingestor, TOPICS, AccountMap(load), lambda: c.now, lambda: c.mono)
 
 
 def handle(handler: Dc09Handler, account: str, data: str, seq: int = 1,
            id: str = "SIA-DCS") -> bytes | None:
-    raw = sia_dc09.encode_message(seq=seq, account=account, data=data, id=id, timestamp=NOW)
-    (result,) = sia_dc09.SiaDc09Decoder(clock=lambda: NOW).feed(raw)
+    now = handler.clock()
+    raw = sia_dc09.encode_message(seq=seq, account=account, data=data, id=id, timestamp=now)
+    (result,) = sia_dc09.SiaDc09Decoder(clock=lambda: now).feed(raw)
     return asyncio.run(handler.handle(result, "tcp", "192.0.2.7:4000"))
 
 
+def last_seen(db: Database) -> str | None:
+    row = db.execute("SELECT last_seen FROM device_state WHERE device_id = 'school-01'"
+                     ).fetchone()
+    return row[0] if row else None
+
+
 def test_an_alarm_counts_as_heard_like_a_link_test(db: Database) -> None:
-    handler = make_handler(db)
-    assert db.execute("SELECT count(*) FROM device_state WHERE device_id = 'school-01'"
-                      ).fetchone()[0] == 0
+    clocks = Clocks()
+    handler = make_handler(db, clocks)
+    assert last_seen(db) is None
     reply = handle(handler, "1234", "#1234|NFA129")
     assert reply is not None and b'"ACK"' in reply
-    row = db.execute("SELECT availability, last_seen FROM device_state "
-                     "WHERE device_id = 'school-01'").fetchone()
-    assert row is not None and row[0] == "online" and row[1].startswith("2024-05-06T07:08:09")
-    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    assert (last_seen(db) or "").startswith("2024-05-06T07:08:09")
+    assert db.execute("SELECT availability FROM device_state").fetchone()[0] == "online"
+    clocks.advance(0.5)  # a burst: "heard" is stored at most once a second per device
+    handle(handler, "1234", "#1234|NFR129", seq=2)
+    assert (last_seen(db) or "").startswith("2024-05-06T07:08:09")
+    clocks.advance(5)
+    handle(handler, "1234", "#1234|NBA3", seq=3)
+    assert (last_seen(db) or "").startswith("2024-05-06T07:08:14")
+    clocks.advance(0.1)
+    handle(handler, "1234", "", seq=4, id="NULL")  # a link test is always recorded
+    assert (last_seen(db) or "").startswith("2024-05-06T07:08:14.6")
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 3
 
 
 def test_unknown_account_is_always_nakked_but_dead_lettered_as_a_sample(db: Database) -> None:
