@@ -164,10 +164,12 @@ class EventMapper:
         self.honour_test_bit = honour_test_bit
         self._active: dict[str, tuple[Kind, ...]] = {}
         self._static: dict[bytes, _Static] = {}
+        self._base_keys: tuple[str, ...] = ()
 
     def reset(self) -> None:
         self._active.clear()
         self._static.clear()
+        self._base_keys = ()
 
     def events(self, app: AppData, base: dict[str, DetailValue]) -> list[PanelEvent]:
         """Events for every record of ``app``; ``base`` is merged into each detail."""
@@ -191,9 +193,16 @@ class EventMapper:
 
         A panel reports the same components in the same few states over and over: what a
         record says apart from its time label (zone, kind, detail) is cached by those 40
-        bytes, so a frame costs a dict lookup, not a struct unpack and a dozen fields.
+        bytes, so a frame costs a dict lookup, not a struct unpack and a dozen fields. The
+        cached detail already holds ``base``'s keys in their place (copying a dict is much
+        cheaper than merging two), so every call must pass a ``base`` with the same keys;
+        other keys reset the cache.
         """
         out: list[PanelEvent] = []
+        base_keys = tuple(base)
+        if base_keys != self._base_keys:
+            self._static.clear()
+            self._base_keys = base_keys
         static = self._static
         active = self._active
         memory = self.memory
@@ -202,13 +211,14 @@ class EventMapper:
             key = raw[off : off + 40]
             entry = static.get(key)
             if entry is None:
-                entry = self._component_static(key)
+                entry = self._component_static(key, base)
             zone, kind, fields, s, test = entry
             tm = raw[off + 40 : off + 46]
             iso = _ISO_BYTES.get(tm)
             if iso is None:
                 iso = _iso_of(tm)
-            detail = {**base, **fields}
+            detail = fields.copy()  # base's keys first, then the record's
+            detail.update(base)
             detail["panel_time"] = iso
             ts = TimeLabel._make(tm).to_datetime(tz) if tz is not None else None
             # The usual cases inline (same result as _emit): an alarm alone, with nothing
@@ -237,12 +247,13 @@ class EventMapper:
                        detail, ts)
         return out
 
-    def _component_static(self, key: bytes) -> _Static:
+    def _component_static(self, key: bytes, base: dict[str, DetailValue]) -> _Static:
         st, sa, ct, ca, s, d = _S2_STATIC.unpack(key)
         desc = decode_description(d)
         rec = ComponentState(st, sa, ct, ca, s, desc, _NO_TIME)
         loop, point = loop_point(ca)
         fields: dict[str, DetailValue] = {
+            **dict.fromkeys(base),
             "record_type": 2, "sys_type": st, "sys_addr": sa, "component_type": ct,
             "component_addr": ca.hex().upper(), "component_loop": loop,
             "component_point": point, "description": desc, "state": s,

@@ -44,7 +44,10 @@ def test_fast_path_agrees_with_reference(frames: list[list[ComponentState]],
     dec = Gb26875Decoder(clock=lambda: CLOCK, tz=tz, honour_test_bit=honour)
     results = [r for raw in raws for r in dec.feed(raw)]
     assert [r.error for r in results] == [None] * len(raws)
-    assert [r.events for r in results] == reference(raws, tz, honour)
+    expected = reference(raws, tz, honour)
+    assert [r.events for r in results] == expected
+    assert [[list(e.detail) for e in r.events] for r in results] == [  # same key order
+        [list(e.detail) for e in events] for events in expected]
     for r, recs in zip(results, frames, strict=True):
         assert r.message.app.records == tuple(recs)  # type: ignore[union-attr]
 
