@@ -173,6 +173,7 @@ class Gb26875Decoder(BaseDecoder):
         self._label_cached = clock is None
         self._label_second = -1
         self._label = b""
+        self._label_sum = 0
         self.mapper = EventMapper(tz, zone_memory, honour_test_bit)
         self._buf = bytearray()
 
@@ -264,9 +265,10 @@ class Gb26875Decoder(BaseDecoder):
             swapped = _SWAPPED.get(addrs)
             if swapped is None:
                 swapped = _swap(addrs)
-            serial = raw[2:6]
-            cs = (sum(serial) + sum(label) + swapped[1] + command) & 0xFF
-            return _ANSWER_SWAPPED.pack(START, serial, label, swapped[0], 0, command, cs, END)
+            label_sum = self._label_sum if label is self._label else sum(label)
+            cs = (raw[2] + raw[3] + raw[4] + raw[5] + label_sum + swapped[1] + command) & 0xFF
+            return _ANSWER_SWAPPED.pack(START, raw[2:6], label, swapped[0], 0, command, cs,
+                                        END)
         body = _ANSWER.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0, command)
         return body + bytes((self._checksum(body, 0),)) + END
 
@@ -281,6 +283,7 @@ class Gb26875Decoder(BaseDecoder):
         label = (bytes((t.second, t.minute, t.hour, t.day, t.month, t.year - 2000))
                  if 2000 <= t.year <= 2255 else b"")
         self._label = label
+        self._label_sum = sum(label)
         return label
 
     def _frame(self, raw: bytes, length: int) -> Decoded:
