@@ -46,7 +46,7 @@ from alarmlink.wire import (
     utcnow,
 )
 from central import commissioning, dead_letters, incidents, supervision
-from central.db import Writer, iso, query_one, write_tx
+from central.db import GroupCommit, Writer, after_commit, iso, query_one, write_tx
 from central.reconnects import ReconnectWatch
 from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
@@ -97,6 +97,8 @@ class Ingestor:
                  notify_frame: Notify = _no_notify) -> None:
         self.writer = db if isinstance(db, Writer) else None
         self.db = db.db if isinstance(db, Writer) else db
+        #: Group commit for callers on the event loop (the DC-09 receiver).
+        self.group = GroupCommit(db) if isinstance(db, Writer) else None
         if snapshot_files is None:  # default: beside the database
             main = query_one(self.db, "PRAGMA database_list")
             assert main is not None
@@ -123,18 +125,30 @@ class Ingestor:
 
     async def handle_async(self, topic: str, payload: bytes) -> None:
         """:meth:`handle` for callers on the event loop (central's DC-09 receiver)."""
-        if self.writer is None:
-            self._handle_safely(self.db, topic, bytes(payload))
+        await self.handle_many_async([(topic, payload)])
+
+    async def handle_many_async(self, messages: list[tuple[str, bytes]]) -> None:
+        """Process ``(topic, payload)`` messages in order; return once all are committed.
+
+        Group commit (:class:`central.db.GroupCommit`): messages of concurrent callers
+        that wait for the writer at the same time share one transaction and one fsync.
+        """
+        if self.group is None:
+            self._handle_many(self.db, messages)
         else:
-            await self.writer.run(self._handle_safely, topic, bytes(payload))
+            await self.group.run(self._handle_many, messages)
+
+    def _handle_many(self, db: Database, messages: list[tuple[str, bytes]]) -> None:
+        for topic, payload in messages:
+            self._handle_safely(db, topic, bytes(payload))
 
     async def dead_letter_async(self, topic: str, payload: bytes, reason: str,
                                 device_id: str | None = None) -> None:
         """:meth:`dead_letter` for callers on the event loop (run on the writer)."""
-        if self.writer is None:
+        if self.group is None:
             self.dead_letter(topic, payload, reason, device_id)
         else:
-            await self.writer.run(self._dead_letter_job, topic, payload, reason, device_id)
+            await self.group.run(self._dead_letter_job, topic, payload, reason, device_id)
 
     def _dead_letter_job(self, _db: Database, topic: str, payload: bytes, reason: str,
                          device_id: str | None) -> None:
@@ -233,7 +247,7 @@ class Ingestor:
             if stage is not None:  # the station already acted: tell this device too
                 receipts += incidents.receipts_for(self.db, incident_id, stage, now,
                                                    [event.event_id])
-        publish_receipts(self.publish, self.topics, receipts)
+        after_commit(self.db, lambda: publish_receipts(self.publish, self.topics, receipts))
         if incident is not None and existing is None:
             self._notify(incident)
 
@@ -272,6 +286,10 @@ class Ingestor:
         return incident_id
 
     def _notify(self, incident: dict[str, Any]) -> None:
+        """Push ``incident`` to the consoles once it is committed."""
+        after_commit(self.db, lambda: self._notify_now(incident))
+
+    def _notify_now(self, incident: dict[str, Any]) -> None:
         try:
             self.notify(incident)
         except Exception:  # an injected callback must not undo a committed ingest

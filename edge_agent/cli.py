@@ -91,6 +91,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                                             "alarms)"), flush=True)
     from gpiozero.exc import BadPinFactory, GPIOZeroError
 
+    from alarmlink.dc09_keys import KeyFileError
     from edge_agent.agent import Agent  # gpiozero and paho only when running
     from edge_agent.camera.sources import CameraUnavailable
     from edge_agent.outbox import OutboxError
@@ -107,6 +108,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         return 2
     except CameraUnavailable as exc:
         print(f"{args.config}: camera: {exc}", file=sys.stderr)
+        return 2
+    except KeyFileError as exc:  # [[serials]] key_file changed since the config was checked
+        print(f"{args.config}: serials: {exc}", file=sys.stderr)
         return 2
     except (OutboxError, SnapshotOutboxError, GPIOZeroError, OSError) as exc:
         hint = ""

@@ -1,4 +1,5 @@
-"""GB/T 26875.3-2011 frames, stream framer and the monitoring centre's responder.
+"""GB/T 26875.3-2011 stream framer and the monitoring centre's responder (frame layout,
+checksums, encoding and answers: :mod:`alarmlink.codecs.gb26875_frame`, re-exported here).
 
 docs/protocols.md, section "GB/T 26875.3-2011", frame table (integers little-endian)::
 
@@ -31,183 +32,102 @@ import struct
 import time
 from collections.abc import Callable
 from datetime import datetime, tzinfo
-from typing import Literal, NamedTuple
+from typing import Literal
 
 from alarmlink.codecs.common import (
     BaseDecoder,
     Decoded,
-    DecodeError,
     DetailValue,
 )
-from alarmlink.codecs.gb26875_data import AppData, TimeLabel, decode_app_data
+from alarmlink.codecs.gb26875_data import AppData, decode_app_data
 from alarmlink.codecs.gb26875_events import EventMapper
+from alarmlink.codecs.gb26875_frame import (
+    _ANSWER,
+    _CHECKSUM_FUNCS,
+    CHECKSUMS,
+    CMD_CONFIRM,
+    CMD_CONTROL,
+    CMD_DENY,
+    CMD_REQUEST,
+    CMD_RESPONSE,
+    CMD_SEND,
+    END,
+    HEADER_SIZE,
+    MAX_APP_DATA,
+    MAX_FRAME,
+    MIN_FRAME,
+    START,
+    Checksum,
+    Frame,
+    _byte_sum,
+    build_answer,
+    build_confirm,
+    build_deny,
+    compute_checksum,
+    decode_frame,
+    encode_frame,
+    parse_header,
+)
+
+__all__ = [
+    "CHECKSUMS", "CMD_CONFIRM", "CMD_CONTROL", "CMD_DENY", "CMD_REQUEST", "CMD_RESPONSE",
+    "CMD_SEND", "END", "HEADER_SIZE", "MAX_APP_DATA", "MAX_FRAME", "MIN_FRAME", "START",
+    "Checksum", "Frame", "Gb26875Decoder", "GbMessage", "build_answer", "build_confirm",
+    "build_deny", "compute_checksum", "decode_frame", "encode_frame", "parse_header",
+]
 
 logger = logging.getLogger(__name__)
 
-Checksum = Literal["sum", "sum-from-command", "xor"]
-CHECKSUMS: tuple[str, ...] = ("sum", "sum-from-command", "xor")
 
-START = b"@@"
-END = b"##"
-HEADER_SIZE = 27  # start .. command, inclusive
-MIN_FRAME = 30  # header + checksum + end, no app data
-MAX_APP_DATA = 1024
-MAX_FRAME = MIN_FRAME + MAX_APP_DATA
+class GbMessage(tuple):  # type: ignore[type-arg]
+    """What :class:`Gb26875Decoder` puts in ``Decoded.message``: the frame, its header and
+    application data parsed on access (diagnostics only; the hot path never builds them).
+    ``app`` is ``None`` for frames without (valid) application data.
+    """
 
-CMD_CONTROL, CMD_SEND, CMD_CONFIRM, CMD_REQUEST, CMD_RESPONSE, CMD_DENY = 1, 2, 3, 4, 5, 6
+    __slots__ = ()
 
-_HEADER = struct.Struct("<2xHBB6B6s6sHB")
+    def __new__(cls, raw: bytes, app: AppData | None = None, lazy: bool = False
+                ) -> GbMessage:
+        return tuple.__new__(cls, (raw, app, lazy))
 
+    @property
+    def raw(self) -> bytes:
+        return self[0]  # type: ignore[no-any-return]
 
-class Frame(NamedTuple):
-    """One GB 26875.3 frame (the checksum and markers are implied)."""
-
-    serial: int
-    version_main: int
-    version_user: int
-    time: TimeLabel
-    source: bytes
-    dest: bytes
-    command: int
-    data: bytes
-
-
-class GbMessage(NamedTuple):
-    """What :class:`Gb26875Decoder` puts in ``Decoded.message`` (header parsed lazily)."""
-
-    raw: bytes
-    app: AppData | None
+    @property
+    def app(self) -> AppData | None:
+        if self[2]:
+            return decode_app_data(self[0][HEADER_SIZE:-3])
+        return self[1]  # type: ignore[no-any-return]
 
     @property
     def frame(self) -> Frame:
-        return parse_header(self.raw)
+        return parse_header(self[0])
+
+    def __repr__(self) -> str:
+        return f"GbMessage({self[0].hex()})"
 
 
-def _xor(data: bytes) -> int:
-    x = int.from_bytes(data, "little")
-    n = len(data)
-    while n > 1:  # fold the integer onto itself: XOR of all bytes in log2(n) steps
-        half = (n + 1) // 2
-        x = (x & ((1 << (half * 8)) - 1)) ^ (x >> (half * 8))
-        n = half
-    return x & 0xFF
+_decoded = tuple.__new__  # Decoded(...) without the NamedTuple's generated __new__
+_UITD_HEX: dict[bytes, str] = {}
 
 
-def _sum(frame: bytes | bytearray, length: int) -> int:
-    return sum(frame[2 : HEADER_SIZE + length]) & 0xFF
+def _uitd_hex(addr: bytes) -> str:
+    text = _UITD_HEX[addr] = addr.hex().upper()
+    if len(_UITD_HEX) > 1024:
+        _UITD_HEX.clear()
+    return text
+_ANSWER_SWAPPED = struct.Struct("<2s4s6s12sHBB2s")
+_SWAPPED: dict[bytes, tuple[bytes, int]] = {}
 
 
-def _sum_from_command(frame: bytes | bytearray, length: int) -> int:
-    return sum(frame[HEADER_SIZE - 1 : HEADER_SIZE + length]) & 0xFF
-
-
-def _xor_checksum(frame: bytes | bytearray, length: int) -> int:
-    return _xor(bytes(frame[2 : HEADER_SIZE + length]))
-
-
-_CHECKSUM_FUNCS: dict[str, Callable[[bytes | bytearray, int], int]] = {
-    "sum": _sum, "sum-from-command": _sum_from_command, "xor": _xor_checksum,
-}
-
-
-def compute_checksum(frame: bytes | bytearray, length: int, variant: str = "sum") -> int:
-    """The checksum of a frame starting with ``@@`` whose app data is ``length`` bytes."""
-    try:
-        func = _CHECKSUM_FUNCS[variant]
-    except KeyError:
-        raise ValueError(f"unknown checksum variant {variant!r}; use one of {CHECKSUMS}") from None
-    return func(frame, length)
-
-
-def _label(time: TimeLabel | datetime | bytes) -> bytes:
-    if isinstance(time, datetime):
-        time = TimeLabel.from_datetime(time)
-    label = bytes(time)
-    if len(label) != 6:
-        raise ValueError("a time label is 6 bytes")
-    return label
-
-
-def encode_frame(
-    *,
-    serial: int,
-    command: int,
-    source: bytes,
-    dest: bytes,
-    time: TimeLabel | datetime | bytes,
-    data: bytes = b"",
-    version: tuple[int, int] = (1, 1),
-    checksum: Checksum = "sum",
-) -> bytes:
-    """Build a complete frame. Raises ``ValueError`` for out-of-range fields."""
-    if len(source) != 6 or len(dest) != 6:
-        raise ValueError("source and destination addresses are 6 bytes each")
-    if len(data) > MAX_APP_DATA:
-        raise ValueError(f"app data is {len(data)} bytes, over {MAX_APP_DATA}")
-    try:
-        head = struct.pack("<2sHBB", START, serial, *version) + _label(time)
-        head += source + dest + struct.pack("<HB", len(data), command)
-    except struct.error as exc:
-        raise ValueError(f"frame field out of range: {exc}") from None
-    body = head + data
-    return body + bytes((compute_checksum(body, len(data), checksum),)) + END
-
-
-def parse_header(raw: bytes | bytearray) -> Frame:
-    """The header fields of a frame (no validation), app data as bytes."""
-    serial, vmain, vuser, s, mi, h, d, mo, y, src, dst, length, cmd = _HEADER.unpack_from(raw)
-    return Frame(serial, vmain, vuser, TimeLabel(s, mi, h, d, mo, y), src, dst, cmd,
-                 bytes(raw[HEADER_SIZE : HEADER_SIZE + length]))
-
-
-def decode_frame(raw: bytes, checksum: Checksum = "sum") -> Frame:
-    """Validate and decode one complete frame. Raises :class:`DecodeError`."""
-    if len(raw) < MIN_FRAME:
-        raise DecodeError(f"frame is {len(raw)} bytes, shorter than {MIN_FRAME}")
-    if raw[:2] != START:
-        raise DecodeError("frame does not start with @@")
-    length = raw[24] | raw[25] << 8
-    if length > MAX_APP_DATA:
-        raise DecodeError(f"app data length {length} is over {MAX_APP_DATA}")
-    if len(raw) != MIN_FRAME + length:
-        raise DecodeError(f"frame is {len(raw)} bytes, length field says {MIN_FRAME + length}")
-    if raw[-2:] != END:
-        raise DecodeError("frame does not end with ##")
-    expected = compute_checksum(raw, length, checksum)
-    if raw[-3] != expected:
-        raise DecodeError(f"checksum {raw[-3]:#04x}, expected {expected:#04x} ({checksum})")
-    return parse_header(raw)
-
-
-_ANSWER = struct.Struct("<2s4s6s6s6sHB")
-_ANSWER_SUM = struct.Struct("<2s4s6s6s6sHBB2s")
-
-
-def build_answer(
-    received: bytes | bytearray,
-    command: int,
-    time: TimeLabel | datetime | bytes | None = None,
-    checksum: Checksum = "sum",
-) -> bytes:
-    """The centre's answer (3 confirm, 6 deny) to ``received``: same serial and version,
-    source and destination swapped, no app data. ``time=None`` echoes the received label.
-    """
-    label = bytes(received[6:12]) if time is None else _label(time)
-    body = _ANSWER.pack(START, bytes(received[2:6]), label, bytes(received[18:24]),
-                        bytes(received[12:18]), 0, command)
-    return body + bytes((compute_checksum(body, 0, checksum),)) + END
-
-
-def build_confirm(received: bytes, time: TimeLabel | datetime | bytes | None = None,
-                  checksum: Checksum = "sum") -> bytes:
-    """Confirm (command 3) for a received data frame."""
-    return build_answer(received, CMD_CONFIRM, time, checksum)
-
-
-def build_deny(received: bytes, time: TimeLabel | datetime | bytes | None = None,
-               checksum: Checksum = "sum") -> bytes:
-    """Deny (command 6) for a received frame that failed its checksum."""
-    return build_answer(received, CMD_DENY, time, checksum)
+def _swap(addrs: bytes) -> tuple[bytes, int]:
+    """Source and destination of a received header swapped, and their byte sum (cached)."""
+    entry = _SWAPPED[addrs] = (addrs[6:] + addrs[:6], sum(addrs))
+    if len(_SWAPPED) > 1024:
+        _SWAPPED.clear()
+    return entry
 
 
 class Gb26875Decoder(BaseDecoder):
@@ -253,6 +173,7 @@ class Gb26875Decoder(BaseDecoder):
         self._label_cached = clock is None
         self._label_second = -1
         self._label = b""
+        self._label_sum = 0
         self.mapper = EventMapper(tz, zone_memory, honour_test_bit)
         self._buf = bytearray()
 
@@ -283,6 +204,7 @@ class Gb26875Decoder(BaseDecoder):
         pos = 0
         n = len(buf)
         stats = self.stats
+        is_sum = self.checksum == "sum"
         while True:
             i = buf.find(START, pos)
             if i < 0:
@@ -315,8 +237,8 @@ class Gb26875Decoder(BaseDecoder):
                 pos = i + 1
                 continue
             raw = buf[i:end]
-            if self.checksum == "sum":
-                expected = sum(raw[2 : HEADER_SIZE + length]) & 0xFF
+            if is_sum:
+                expected = _byte_sum(raw[2 : HEADER_SIZE + length])
             else:
                 expected = self._checksum(raw, length)
             if raw[-3] != expected:
@@ -339,9 +261,14 @@ class Gb26875Decoder(BaseDecoder):
         if self.reply_time == "now":
             label = self._now_label() or label  # a broken clock: echo the received label
         if self.checksum == "sum":  # swapping source and dest does not change the sum
-            cs = (sum(raw[2:6]) + sum(label) + sum(raw[12:24]) + command) & 0xFF
-            return _ANSWER_SUM.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0,
-                                    command, cs, END)
+            addrs = raw[12:24]
+            swapped = _SWAPPED.get(addrs)
+            if swapped is None:
+                swapped = _swap(addrs)
+            label_sum = self._label_sum if label is self._label else sum(label)
+            cs = (raw[2] + raw[3] + raw[4] + raw[5] + label_sum + swapped[1] + command) & 0xFF
+            return _ANSWER_SWAPPED.pack(START, raw[2:6], label, swapped[0], 0, command, cs,
+                                        END)
         body = _ANSWER.pack(START, raw[2:6], label, raw[18:24], raw[12:18], 0, command)
         return body + bytes((self._checksum(body, 0),)) + END
 
@@ -356,6 +283,7 @@ class Gb26875Decoder(BaseDecoder):
         label = (bytes((t.second, t.minute, t.hour, t.day, t.month, t.year - 2000))
                  if 2000 <= t.year <= 2255 else b"")
         self._label = label
+        self._label_sum = sum(label)
         return label
 
     def _frame(self, raw: bytes, length: int) -> Decoded:
@@ -367,15 +295,25 @@ class Gb26875Decoder(BaseDecoder):
         if length == 0:  # the transmission device's heartbeat (link check): confirm it
             self.stats.ignored["heartbeat"] += 1
             return self.accept((), raw, self._answer(raw, CMD_CONFIRM), GbMessage(raw, None))
+        uitd = raw[12:18]
+        addr = _UITD_HEX.get(uitd)
+        if addr is None:
+            addr = _uitd_hex(uitd)
+        base: dict[str, DetailValue] = {
+            "protocol": "gb26875", "serial": raw[2] | raw[3] << 8, "uitd_addr": addr,
+        }
+        count = raw[28] if length >= 2 else 0
+        message: GbMessage
         try:
-            app = decode_app_data(raw[HEADER_SIZE : HEADER_SIZE + length])
-            if not app.supported:
-                self.stats.ignored[f"type_{app.type_flag}"] += 1
-            base: dict[str, DetailValue] = {
-                "protocol": "gb26875", "serial": raw[2] | raw[3] << 8,
-                "uitd_addr": raw[12:18].hex().upper(),
-            }
-            events = tuple(self.mapper.events(app, base))
+            if raw[27] == 2 and length == 2 + 46 * count:  # component states: fast path
+                events = tuple(self.mapper.components(raw, HEADER_SIZE + 2, count, base))
+                message = _decoded(GbMessage, (raw, None, True))
+            else:
+                app = decode_app_data(raw[HEADER_SIZE : HEADER_SIZE + length])
+                if not app.supported:
+                    self.stats.ignored[f"type_{app.type_flag}"] += 1
+                events = tuple(self.mapper.events(app, base))
+                message = GbMessage(raw, app)
         except ValueError as exc:  # DecodeError, or a record the mapper cannot express
             return self.reject(f"app_data: {exc}", raw, self._answer(raw, CMD_DENY),
                                GbMessage(raw, None))
@@ -383,4 +321,4 @@ class Gb26875Decoder(BaseDecoder):
         stats.frames += 1
         stats.events += len(events)
         stats.replies += 1
-        return Decoded(events, raw, self._answer(raw, CMD_CONFIRM), GbMessage(raw, app))
+        return _decoded(Decoded, (events, raw, self._answer(raw, CMD_CONFIRM), message, None))

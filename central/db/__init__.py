@@ -4,6 +4,7 @@
   the timestamp format and the durability settings;
 * :mod:`central.db.schema`: the versioned migrations;
 * :mod:`central.db.writer`: :class:`Writer`, the one thread that writes;
+* :mod:`central.db.group`: :class:`GroupCommit`, many small jobs in one transaction;
 * :mod:`central.db.readers`: :class:`Readers`, reads off the event loop.
 """
 
@@ -11,6 +12,7 @@ from central.db.connection import (
     BUSY_TIMEOUT_S,
     DEAD_LETTER_MAX_BYTES,
     OPEN_STATUSES,
+    after_commit,
     iso,
     observe_commits,
     open_db,
@@ -18,6 +20,7 @@ from central.db.connection import (
     query_one,
     write_tx,
 )
+from central.db.group import GroupCommit
 from central.db.readers import Readers
 from central.db.schema import migrations
 from central.db.writer import Writer, WriterClosed
@@ -25,10 +28,12 @@ from central.db.writer import Writer, WriterClosed
 __all__ = [
     "BUSY_TIMEOUT_S",
     "DEAD_LETTER_MAX_BYTES",
+    "GroupCommit",
     "OPEN_STATUSES",
     "Readers",
     "Writer",
     "WriterClosed",
+    "after_commit",
     "iso",
     "migrations",
     "observe_commits",

@@ -97,6 +97,32 @@ def _tell(db: Database, outcome: sqlite3.Error | None) -> None:
         observer(outcome)
 
 
+_deferred: weakref.WeakKeyDictionary[Database, list[Callable[[], object]]] = (
+    weakref.WeakKeyDictionary())
+
+
+def after_commit(db: Database, fn: Callable[[], object]) -> None:
+    """Run ``fn`` once what was written on ``db`` is committed: now when no transaction
+    is open, else after the outermost :func:`write_tx` commits (dropped if it rolls back).
+
+    For effects others can see (receipts to devices, pushes to consoles): inside a group
+    commit (:class:`central.db.GroupCommit`) a job's own ``write_tx`` is only a savepoint,
+    and nothing may be announced before the whole group is durable.
+    """
+    if db.conn.in_transaction:
+        _deferred.setdefault(db, []).append(fn)
+    else:
+        fn()
+
+
+def _run_deferred(db: Database) -> None:
+    for fn in _deferred.pop(db, ()):
+        try:
+            fn()
+        except Exception:  # one failed announcement must not stop the others
+            logger.exception("after-commit action %s failed", getattr(fn, "__qualname__", fn))
+
+
 @contextmanager
 def write_tx(db: Database) -> Iterator[Database]:
     """A write transaction that takes SQLite's write lock at the start.
@@ -115,6 +141,7 @@ def write_tx(db: Database) -> Iterator[Database]:
     try:
         yield db
     except BaseException as exc:
+        _deferred.pop(db, None)
         if db.conn.in_transaction:
             db.conn.execute("ROLLBACK")
         if isinstance(exc, sqlite3.Error):
@@ -123,9 +150,11 @@ def write_tx(db: Database) -> Iterator[Database]:
     try:
         db.conn.execute("COMMIT")
     except sqlite3.Error as exc:
+        _deferred.pop(db, None)
         _tell(db, exc)
         raise
     _tell(db, None)
+    _run_deferred(db)
 
 
 def query_one(db: Database, sql: str, params: Sequence[Any] = ()) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@
     loss_trouble_s = 20                # port gone this long -> one trouble
     silence_trouble_s = 0              # no valid frame this long -> trouble (0 = off)
     checksum = "sum"                   # gb26875 only: sum | sum-from-command | xor
+    # key_file = "dc09-keys.toml"      # sia-dc09 only: AES keys per account, mode 0600
 
     [serials.zone_names]               # optional labels for decoded zones
     "cid-1234-g01-z015" = "2F east corridor smoke"
@@ -21,13 +22,15 @@ chosen protocol are errors, not silently ignored. README, "Serial fire panels".
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from alarmlink.config_base import FrozenStrictModel
+from alarmlink.dc09_keys import KeyFileError, load_keys
 
 PROTOCOL_NAMES = ("gb26875", "contactid", "sia-dc09")
 Protocol = Literal["gb26875", "contactid", "sia-dc09"]
@@ -97,6 +100,10 @@ class SerialInput(FrozenStrictModel):
     timezone: str | None = Field(
         None, description="gb26875 only: IANA zone of the panel clock, e.g. 'Asia/Shanghai'; "
                           "then events carry the panel's time, else the agent's.")
+    key_file: Path | None = Field(
+        None, description="sia-dc09 only: TOML file 'account = \"hex key\"' of AES keys "
+                          "(16/24/32 bytes) for encrypted DC-09 (*SIA-DCS, *ADM-CID); mode "
+                          "0600, relative to this config file. Keys are never logged.")
 
     @field_validator("port")
     @classmethod
@@ -149,8 +156,25 @@ class SerialInput(FrozenStrictModel):
                              "'Asia/Shanghai' or 'UTC')") from None
         return value
 
+    @field_validator("key_file")
+    @classmethod
+    def _check_key_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        value = value.expanduser()
+        base = (info.context or {}).get("base_dir")
+        if not value.is_absolute() and base is not None:
+            value = Path(base) / value
+        try:
+            load_keys(value)  # unreadable, readable by others, or a bad key: fail now
+        except KeyFileError as exc:
+            raise ValueError(str(exc)) from None
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> SerialInput:
+        if self.key_file is not None and self.protocol != "sia-dc09":
+            raise ValueError(f"key_file: only for protocol 'sia-dc09', not {self.protocol!r}")
         if self.protocol != "gb26875":
             wrong = [key for key in GB_OPTIONS if getattr(self, key) is not None]
             if wrong:
@@ -167,7 +191,13 @@ class SerialInput(FrozenStrictModel):
         return f"{self.name}{LINK_ZONE_SUFFIX}"
 
     def decoder_options(self) -> dict[str, Any]:
-        """Keyword options for :func:`alarmlink.codecs.make_decoder`."""
+        """Keyword options for :func:`alarmlink.codecs.make_decoder`.
+
+        Raises :class:`~alarmlink.dc09_keys.KeyFileError` if the key file went bad since
+        the config was checked.
+        """
+        if self.protocol == "sia-dc09" and self.key_file is not None:
+            return {"keys": load_keys(self.key_file)}
         if self.protocol != "gb26875":
             return {}
         options: dict[str, Any] = {}
