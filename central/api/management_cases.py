@@ -42,6 +42,7 @@ async def _notice(service: Service, principal: Principal, notice_id: int, action
 @router.post(f"{PREFIX}/notices", responses={403: {}, 404: {}, 422: {}})
 async def issue_notice(service: Service, principal: CurrentPrincipal,
                        body: NoticeBody) -> dict[str, Any]:
+    await authorize(service, principal, "notice.issue", obj=f"hazard:{body.hazards[0]}")
     first = await read(service, notices.get_hazard, body.hazards[0])
     await at_venue(service, principal, "notice.issue", first["venue_id"],
                    f"hazard:{first['id']}", audit=True)
