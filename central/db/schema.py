@@ -459,7 +459,3 @@ CREATE TABLE inbound_sms (
     reason TEXT NOT NULL DEFAULT ''
 )
 """)
-
-
-# Issue 15's migrations live in their own module, registered after every one above.
-from central.db import schema_management  # noqa: E402,F401

@@ -281,15 +281,3 @@ def m015_management_roles(db: Database) -> None:
     finally:
         db.execute("PRAGMA foreign_keys=ON")
 
-
-@migrations()
-def m016_management_starting_data(db: Database) -> None:
-    """The starting checklists (school, hotel, village workshop), telemetry rules and
-    version 1 of the score rules."""
-    from alarmlink.wire import utcnow
-    from central.management import checklists, scores, telemetry
-
-    now = utcnow()
-    checklists.seed(db, now)
-    telemetry.seed(db)
-    scores.seed(db, now)
