@@ -43,6 +43,7 @@ from central.health import (
 )
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.live import LiveHub
+from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
 from central.receiver.accounts import AccountMap
 from central.receiver.handler import Dc09Handler
@@ -72,12 +73,13 @@ class CentralService:
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
         self.writer = Writer(open_db(config.db_path))
-        if config.registry is not None:
-            try:
+        try:
+            if config.registry is not None:
                 self.writer.call(registry.load_registry, config.registry)
-            except BaseException:
-                self.writer.close()
-                raise
+            self.writer.call(management_seed.seed_all, clock())
+        except BaseException:
+            self.writer.close()
+            raise
         self.readers = Readers(config.db_path)
         #: A query-only connection for callers on their own thread (tools, tests);
         #: the service itself reads through :attr:`readers`.

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Final, Literal, get_args
 
 Role = Literal["admin", "county_command", "station_leader", "duty_officer", "installer",
-               "auditor", "viewer"]
+               "auditor", "viewer", "inspector", "village_assistant", "venue_manager"]
 ROLES: Final[tuple[Role, ...]] = get_args(Role)
 
 #: What each role is for (``alarmlink central user roles`` prints this).
@@ -26,6 +26,12 @@ ROLE_DESCRIPTIONS: Final[dict[Role, str]] = {
                  "sees no incidents",
     "auditor": "auditor: reads the audit log, nothing else",
     "viewer": "viewer: reads the station's incidents and devices, acts on nothing",
+    "inspector": "inspector (检查民警): inspects the station's venues, records hazards, "
+                 "issues rectification notices, re-inspects, proposes penalty cases",
+    "village_assistant": "village police assistant (村警务助理): the village's alarms, "
+                         "patrols, volunteer team and drills",
+    "venue_manager": "venue manager (场所负责人): one venue only: its devices, hazards, "
+                     "notices and proof uploads",
 }
 
 Action = Literal[
@@ -36,6 +42,12 @@ Action = Literal[
     "commissioning.read", "commissioning.start", "commissioning.stop",
     "registry.read", "dead_letter.read", "user.manage", "audit.read",
     "incident.notify", "roster.read", "roster.manage",
+    # one-key management and assessment (central/management/)
+    "mgmt.read", "org.manage", "team.manage", "checklist.manage", "plan.manage",
+    "inspection.record", "hazard.record", "notice.issue", "notice.proof", "notice.pdf",
+    "reinspection.record", "penalty.propose", "penalty.approve", "penalty.decide",
+    "investigation.record", "score.read", "score.compute", "score.rules", "stats.read",
+    "telemetry.run",
 ]
 ACTIONS: Final[tuple[Action, ...]] = get_args(Action)
 
@@ -43,6 +55,10 @@ _OFFICERS: Final = frozenset({"admin", "county_command", "station_leader", "duty
 _LEADERS: Final = frozenset({"admin", "station_leader"})
 _READERS: Final = _OFFICERS | {"viewer"}
 _FIELD: Final = _OFFICERS | {"installer", "viewer"}
+_INSPECTORS: Final = _LEADERS | {"inspector"}
+_STATION: Final = _OFFICERS | {"inspector"}
+#: who reads management records (a venue manager and a village assistant: their scope)
+_MGMT_READERS: Final = _READERS | {"inspector", "village_assistant", "venue_manager"}
 
 #: action -> the roles that may do it (inside their scope).
 MATRIX: Final[dict[Action, frozenset[str]]] = {
@@ -71,6 +87,27 @@ MATRIX: Final[dict[Action, frozenset[str]]] = {
     "incident.notify": _OFFICERS,
     "roster.read": _READERS,
     "roster.manage": _LEADERS | {"county_command"},
+    # one-key management and assessment
+    "mgmt.read": _MGMT_READERS,
+    "org.manage": _LEADERS,
+    "team.manage": _LEADERS | {"village_assistant"},
+    "checklist.manage": _LEADERS,
+    "plan.manage": _LEADERS,
+    "inspection.record": _INSPECTORS,
+    "hazard.record": _INSPECTORS,
+    "notice.issue": _INSPECTORS,
+    "notice.proof": frozenset({"admin", "venue_manager"}),
+    "notice.pdf": _MGMT_READERS,
+    "reinspection.record": _INSPECTORS,
+    "penalty.propose": _INSPECTORS,
+    "penalty.approve": _LEADERS,
+    "penalty.decide": _INSPECTORS,
+    "investigation.record": _STATION,
+    "score.read": _READERS | {"inspector", "village_assistant", "venue_manager"},
+    "score.compute": _LEADERS | {"county_command"},
+    "score.rules": frozenset({"admin", "county_command"}),
+    "stats.read": _READERS | {"inspector"},
+    "telemetry.run": _LEADERS | {"county_command"},
 }
 
 

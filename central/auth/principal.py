@@ -1,8 +1,9 @@
 """The acting user and their scope: the part of the organisation tree they may see.
 
-The tree is city → county → station → (police office) → venue. A user belongs
-to one node (``root`` for the whole tree); their scope is the set of stations
-under it and, for a police-office user, the venues of that office.
+The tree is city → county → station → (police office) → (village) → venue. A user
+belongs to one node (``root`` for the whole tree); their scope is the set of stations
+under it and, for a police-office, village or venue user, the venues of that node (a
+venue manager's node is their one venue).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from central.auth.permissions import Action, allowed
 
 logger = logging.getLogger(__name__)
 
-NodeKind = Literal["root", "city", "county", "station", "office"]
+NodeKind = Literal["root", "city", "county", "station", "office", "village", "venue"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,15 @@ def resolve_scope(db: Database, node_kind: str, node_id: str
         venues = frozenset(r["id"] for r in db.query(
             "SELECT id FROM venues WHERE office_id = ?", [node_id]))
         return frozenset(r["station_id"] for r in office), venues
+    elif node_kind == "village":
+        village = list(db.query("SELECT station_id FROM villages WHERE id = ?", [node_id]))
+        venues = frozenset(r["id"] for r in db.query(
+            "SELECT id FROM venues WHERE village_id = ?", [node_id]))
+        return frozenset(r["station_id"] for r in village), venues
+    elif node_kind == "venue":
+        venue = list(db.query("SELECT station_id FROM venues WHERE id = ?", [node_id]))
+        return (frozenset(r["station_id"] for r in venue),
+                frozenset([node_id]) if venue else frozenset())
     else:
         raise ValueError(f"unknown node kind {node_kind!r}")
     return frozenset(r["id"] for r in rows), None

@@ -27,7 +27,7 @@ PUBLIC_COLUMNS = ("username", "display_name", "role", "node_kind", "node_id", "m
                   "created_at", "created_by", "password_changed_at", "disabled_at",
                   "disabled_by", "failed_logins", "locked_until")
 _NODE_TABLES = {"city": "cities", "county": "counties", "station": "stations",
-                "office": "police_offices"}
+                "office": "police_offices", "village": "villages", "venue": "venues"}
 
 
 class UserError(ValueError):
@@ -50,7 +50,7 @@ def parse_node(spec: str) -> tuple[str, str]:
     kind, _, node_id = spec.partition(":")
     if kind not in _NODE_TABLES or not node_id:
         raise UserError(f"node {spec!r} not understood: write root, city:ID, county:ID, "
-                        "station:ID or office:ID")
+                        "station:ID, office:ID, village:ID or venue:ID")
     return kind, node_id
 
 

@@ -31,7 +31,11 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from central.db import schema_management
 from central.db.schema import migrations
+
+# issue 15's migrations register on the same object, after every one in schema.py
+_ = schema_management
 
 logger = logging.getLogger(__name__)
 

@@ -22,12 +22,15 @@ from central.auth.permissions import ACTIONS, MATRIX, ROLES
 #: where each role's test user sits in the tree (all of them see chengxiang)
 NODES = {"admin": "root", "county_command": "county:duan",
          "station_leader": "station:chengxiang", "duty_officer": "station:chengxiang",
-         "installer": "station:chengxiang", "auditor": "root", "viewer": "station:chengxiang"}
+         "installer": "station:chengxiang", "auditor": "root", "viewer": "station:chengxiang",
+         "inspector": "station:chengxiang", "village_assistant": "station:chengxiang",
+         "venue_manager": "venue:school-01"}
 #: actions with no HTTP route (revoking a device is the provisioning CLI's: it rewrites
 #: the broker's password file on the broker's machine)
 NO_ROUTE = {"device.revoke"}
 
 INC = "{incident}"
+MG = "/api/management"
 REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "incident.read": ("GET", f"/api/incidents/{INC}", None),
     "incident.acknowledge": ("POST", f"/api/incidents/{INC}/acknowledge", {}),
@@ -53,6 +56,38 @@ REQUESTS: dict[str, tuple[str, str, dict[str, Any] | None]] = {
     "incident.notify": ("POST", f"/api/incidents/{INC}/notify", {"service": "119"}),
     "roster.read": ("GET", "/api/roster?station=chengxiang", None),
     "roster.manage": ("DELETE", "/api/roster/shifts/999999", None),
+    "mgmt.read": ("GET", f"{MG}/hazards", None),
+    "org.manage": ("POST", f"{MG}/villages", {"id": "v-m", "name": "上村",
+                                              "station": "chengxiang"}),
+    "team.manage": ("POST", f"{MG}/drills", {"kind": "drill", "venue": "school-01",
+                                             "held_at": "2026-03-02T09:00:00+08:00"}),
+    "checklist.manage": ("PUT", f"{MG}/checklists", {
+        "station": "chengxiang", "category": "school",
+        "items": [{"code": "exit-clear", "text": "出口畅通", "rule": "GB 35181"}]}),
+    "plan.manage": ("PUT", f"{MG}/plans", {"venue": "school-01", "every_days": 30,
+                                          "inspectors": []}),
+    "inspection.record": ("POST", f"{MG}/inspections", {
+        "venue": "school-01", "inspected_at": "2026-03-02T09:00:00+08:00", "place": "x",
+        "inspectors": ["nobody-1", "nobody-2"], "results": []}),
+    "hazard.record": ("POST", f"{MG}/hazards", {"venue": "school-01", "severity": "general",
+                                               "description": "x"}),
+    "notice.issue": ("POST", f"{MG}/notices", {"hazards": [999999], "kind": "immediate"}),
+    "notice.proof": ("POST", f"{MG}/notices/999999/proof", {"text": "x"}),
+    "notice.pdf": ("GET", f"{MG}/notices/999999/pdf", None),
+    "reinspection.record": ("POST", f"{MG}/notices/999999/reinspection",
+                            {"passed": True, "inspectors": ["a", "b"]}),
+    "penalty.propose": ("POST", f"{MG}/penalties", {"venue": "school-01", "proposal": "x"}),
+    "penalty.approve": ("POST", f"{MG}/penalties/999999/approval", {"approve": True}),
+    "penalty.decide": ("POST", f"{MG}/penalties/999999/decision", {"decision": "warning"}),
+    "investigation.record": ("POST", f"{MG}/investigations",
+                             {"venue": "school-01", "summary": "x"}),
+    "score.read": ("GET", f"{MG}/scores/station/chengxiang?period=2026-03", None),
+    "score.compute": ("POST", f"{MG}/scores/compute", {"subject": "station",
+                                                       "period": "2026-03"}),
+    "score.rules": ("POST", f"{MG}/score-rules", {"subject": "village", "base": 60,
+                                                  "terms": []}),
+    "stats.read": ("GET", f"{MG}/dashboard?station=chengxiang", None),
+    "telemetry.run": ("POST", f"{MG}/telemetry/run", {}),
 }
 
 
