@@ -42,6 +42,7 @@ from central.health import (
     writer_facts,
 )
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
+from central.av import AvRelay
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
 from central.receiver.accounts import AccountMap
@@ -93,6 +94,9 @@ class CentralService:
                                  snapshot_files=self.snapshot_files,
                                  supervision_config=config.supervision,
                                  notify_frame=self.hub.submit_frame_threadsafe)
+        #: Live audio/video sessions: signalling relay (central/av.py).
+        self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
+        self.ingestor.on_rtc = self.av.on_reply
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor)
         # Its own connection is the writer's: tick() runs only as a writer job.
@@ -123,6 +127,7 @@ class CentralService:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind the live hub, connect MQTT, start the timers. Call on the loop thread."""
         self.hub.bind(loop)
+        self.av.bind(loop)
         self.writer.serve_loop(loop)
         if self.bridge is not None:
             self.bridge.start()
@@ -188,8 +193,9 @@ class CentralService:
         result = incidents.transition(db, incident_id, action, actor, self.clock(),
                                       note=note, outcome=outcome)
         publish_receipts(self.publish, self.topics, result.receipts)
-        if action == "resolve":  # ends a live view still running
+        if action == "resolve":  # ends a live view and the live sessions still running
             self.snapshot_control.incident_resolved(db, incident_id)
+            self.av.incident_resolved_threadsafe(incident_id)
         self.hub.submit_threadsafe(result.incident)
         return result.incident
 

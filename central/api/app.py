@@ -28,6 +28,7 @@ from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
 from central import incidents
 from central.api.audit import router as audit_router
+from central.api.av import router as av_router
 from central.api.auth import router as auth_router
 from central.api.commissioning import router as commissioning_router
 from central.api.console import router as console_router
@@ -76,7 +77,7 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
     install_edge(app, config.http)
     for router in (auth_router, users_router, incidents_router, devices_router,
                    health_router, snapshots_router, commissioning_router, audit_router,
-                   console_router, roster_router):
+                   console_router, roster_router, av_router):
         app.include_router(router)
 
     @app.websocket("/ws")
