@@ -201,3 +201,7 @@ class RtcService:
     async def _close_all(self, reason: str) -> None:
         for session_id in list(self.sessions):
             await self._close(session_id, reason)
+        for source in (self._video, self._audio):
+            if source is not None:
+                source.stop()
+        await asyncio.sleep(0)  # let the relay's readers see the end

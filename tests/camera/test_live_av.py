@@ -159,13 +159,21 @@ def test_agent_killed_mid_session_shows_video_lost_and_reopens(
         log.close()
         return proc
 
+    def back_online(boot: str) -> None:
+        wait_for(lambda: central_process.rows(
+            "SELECT 1 FROM device_state WHERE device_id = 'school-01' AND availability = "
+            "'online' AND boot_id != ?", (boot,)), timeout=20, what="the agent online")
+
+    boot = central_process.rows("SELECT boot_id FROM device_state WHERE device_id = "
+                                "'school-01'")[0]["boot_id"]
     agent = run_agent()
     try:
+        back_online(boot)
         console_login(page, central_process.url, TEST_USER, TEST_PASSWORD)
         page.locator("#lang").click()
         page.locator("#queue li.incident").first.click()
         card = page.locator("#detail .av-live")
-        card.get_by_role("button", name="Open video").click()   # acknowledged or not
+        # the alarm is not acknowledged yet: its video opens by itself
         expect(card.locator(".av-state")).to_have_text("LIVE", timeout=15_000)
         incident_id = int(page.locator("#detail").get_attribute("data-incident-id") or 0)
         wait_for(lambda: frames_moving(page, incident_id), what="live frames")
@@ -179,10 +187,7 @@ def test_agent_killed_mid_session_shows_video_lost_and_reopens(
         boot = central_process.rows("SELECT boot_id FROM device_state WHERE device_id = "
                                     "'school-01'")[0]["boot_id"]
         agent = run_agent()
-        wait_for(lambda: central_process.rows(
-            "SELECT 1 FROM device_state WHERE device_id = 'school-01' AND availability = "
-            "'online' AND boot_id != ?", (boot,)),
-            timeout=20, what="the agent back online")
+        back_online(boot)
         card.get_by_role("button", name="Reopen video").click()
         expect(card.locator(".av-state")).to_have_text("LIVE", timeout=15_000)
         wait_for(lambda: frames_moving(page, incident_id), what="live frames again")
