@@ -33,11 +33,11 @@ from sqlite_utils import Database
 from alarmlink.wire import (
     Availability,
     CommandResult,
-    RtcSignal,
     ContractError,
     Event,
     Heartbeat,
     Receipt,
+    RtcSignal,
     Stage,
     Status,
     Topics,

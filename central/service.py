@@ -30,6 +30,7 @@ from sqlite_utils import Database
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
 from central import audit, audit_retention, commands, commissioning, incidents, registry
+from central.av import AvRelay
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
 from central.escalation.scheduler import Escalator
@@ -42,7 +43,6 @@ from central.health import (
     writer_facts,
 )
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
-from central.av import AvRelay
 from central.live import LiveHub
 from central.mqtt_bridge import MqttBridge
 from central.receiver.accounts import AccountMap

@@ -34,7 +34,6 @@ from typing import Any
 from alarmlink import __version__, wire
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
-from edge_agent.rtc.service import RtcService
 from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
 from edge_agent.commands import self_test as full_self_test
 from edge_agent.config import AgentConfig
@@ -43,6 +42,7 @@ from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
 from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.rtc.service import RtcService
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)

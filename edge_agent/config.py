@@ -51,8 +51,8 @@ from alarmlink.config_base import (
     resolve_config_path,
 )
 from edge_agent.camera.config import CameraConfig
-from edge_agent.rtc.config import RtcConfig
 from edge_agent.pins import normalise_pin
+from edge_agent.rtc.config import RtcConfig
 from edge_agent.serial.config import SerialInput, check_serials
 
 

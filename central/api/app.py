@@ -28,8 +28,8 @@ from alarmlink import __version__
 from alarmlink.config_base import describe_error_list
 from central import incidents
 from central.api.audit import router as audit_router
-from central.api.av import router as av_router
 from central.api.auth import router as auth_router
+from central.api.av import router as av_router
 from central.api.commissioning import router as commissioning_router
 from central.api.console import router as console_router
 from central.api.deps import lookup_session, origin_allowed

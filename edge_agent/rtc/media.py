@@ -69,16 +69,16 @@ class PatternTrack(VideoStreamTrack):
         super().__init__()
         self.width, self.height, self.fps = width, height, fps
         self.frames = 0
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> VideoFrame:
         if self.readyState != "live":
             raise MediaStreamError
         clock = 90_000
-        if self._start is None:
-            self._start = time.monotonic()
+        if self._t0 is None:
+            self._t0 = time.monotonic()
         else:
-            due = self._start + self.frames / self.fps
+            due = self._t0 + self.frames / self.fps
             await asyncio.sleep(max(0.0, due - time.monotonic()))
         frame = VideoFrame.from_ndarray(
             pattern(self.width, self.height, self.frames, clock_ms()), format="rgb24")
@@ -95,16 +95,16 @@ class ToneTrack(AudioStreamTrack):
         super().__init__()
         self.hz, self.level = hz, level
         self._samples = 0
-        self._start: float | None = None
+        self._t0: float | None = None
 
     async def recv(self) -> AudioFrame:
         if self.readyState != "live":
             raise MediaStreamError
         count = int(AUDIO_RATE * AUDIO_PTIME_S)
-        if self._start is None:
-            self._start = time.monotonic()
+        if self._t0 is None:
+            self._t0 = time.monotonic()
         else:
-            due = self._start + self._samples / AUDIO_RATE
+            due = self._t0 + self._samples / AUDIO_RATE
             await asyncio.sleep(max(0.0, due - time.monotonic()))
         t = (np.arange(count) + self._samples) / AUDIO_RATE
         data = (self.level * 32767 * np.sin(2 * np.pi * self.hz * t)).astype(np.int16)
@@ -150,6 +150,8 @@ class AudioSink:
         try:
             while True:
                 frame = await self.track.recv()
+                if not isinstance(frame, AudioFrame):
+                    continue
                 data = frame.to_ndarray()
                 channels = len(frame.layout.channels)
                 self.samples.append(data.reshape(-1, channels)[:, 0].astype(np.float64))
