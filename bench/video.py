@@ -60,7 +60,8 @@ OFFER_JS = """async () => {
 SAMPLE_JS = """async ([count, every]) => {
   const v = window.video, c = document.createElement("canvas"), out = [];
   for (let n = 0; n < count; n++) {
-    await new Promise((r) => v.requestVideoFrameCallback ? v.requestVideoFrameCallback(r) : setTimeout(r, 30));
+    await new Promise((r) => v.requestVideoFrameCallback
+      ? v.requestVideoFrameCallback(r) : setTimeout(r, 30));
     c.width = v.videoWidth; c.height = v.videoHeight;
     const g = c.getContext("2d"); g.drawImage(v, 0, 0);
     const row = g.getImageData(0, 12, c.width, 1).data;
