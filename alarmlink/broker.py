@@ -89,8 +89,11 @@ def render_acl(users: list[BrokerUser], prefix: str = DEFAULT_PREFIX) -> str:
         f"pattern write {prefix}/dev/%u/heartbeat",
         f"pattern write {prefix}/dev/%u/cmd/result",
         f"pattern write {prefix}/dev/%u/snapshot/+",
+        f"pattern write {prefix}/dev/%u/rtc/reply",
+        f"pattern write {prefix}/dev/%u/rtc/rec/+",
         f"pattern read {prefix}/dev/%u/receipt",
         f"pattern read {prefix}/dev/%u/cmd",
+        f"pattern read {prefix}/dev/%u/rtc",
         "",
     ]
     return "\n".join(lines)

@@ -37,6 +37,7 @@ from alarmlink.wire import (
     Event,
     Heartbeat,
     Receipt,
+    RtcSignal,
     Stage,
     Status,
     Topics,
@@ -60,7 +61,7 @@ Publish = Callable[[str, bytes], None]
 Notify = Callable[[dict[str, Any]], None]
 Clock = Callable[[], datetime]
 
-INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot")
+INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot", "rtc/reply")
 
 
 def _no_notify(_incident: dict[str, Any]) -> None:
@@ -111,6 +112,9 @@ class Ingestor:
         #: Called with :func:`central.snapshots.frame_message` after a new frame of an
         #: incident is committed (the live hub pushes it to the consoles).
         self.notify_frame = notify_frame
+        #: Live-session signals from devices (``rtc/reply``): set by the service to the
+        #: relay (:class:`central.av.AvRelay`); called on the ingest thread, never blocks.
+        self.on_rtc: Callable[[str, RtcSignal], None] = lambda device_id, signal: None
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
         #: Reconnect and takeover troubles (central/reconnects.py).
@@ -200,6 +204,8 @@ class Ingestor:
             self._heartbeat(route, message)
         elif isinstance(message, CommandResult):
             self._command_result(device_id, message)
+        elif isinstance(message, RtcSignal):
+            self.on_rtc(device_id, message)
 
     # ----------------------------------------------------------------- events
 

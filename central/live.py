@@ -124,6 +124,11 @@ class LiveHub:
         pictures. Call on the loop thread."""
         self._fan_out({"type": "frame", "frame": frame}, frame, frames=True)
 
+    def push_about(self, message: dict[str, Any], about: dict[str, Any]) -> None:
+        """Queue ``message`` for every client that sees ``about`` (its ``station_id`` and
+        ``venue_id``), e.g. a live session's end. Call on the loop thread."""
+        self._fan_out(message, about)
+
     def _fan_out(self, message: dict[str, Any], about: dict[str, Any], *,
                  frames: bool = False) -> None:
         """``about`` carries the ``station_id`` and ``venue_id`` the scope checks."""

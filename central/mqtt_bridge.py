@@ -33,7 +33,8 @@ from central.ingest import Ingestor
 logger = logging.getLogger(__name__)
 
 #: channel -> subscription QoS. Heartbeats are published at QoS 0 anyway.
-SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1}
+SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1,
+                 "rtc/reply": 1}
 
 
 class MqttBridge:

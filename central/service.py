@@ -30,6 +30,7 @@ from sqlite_utils import Database
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
 from central import audit, audit_retention, commands, commissioning, incidents, registry
+from central.av import AvRelay
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
 from central.escalation.scheduler import Escalator
@@ -95,6 +96,9 @@ class CentralService:
                                  snapshot_files=self.snapshot_files,
                                  supervision_config=config.supervision,
                                  notify_frame=self.hub.submit_frame_threadsafe)
+        #: Live audio/video sessions: signalling relay (central/av.py).
+        self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
+        self.ingestor.on_rtc = self.av.on_reply
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor)
         # Its own connection is the writer's: tick() runs only as a writer job.
@@ -125,6 +129,7 @@ class CentralService:
     def start(self, loop: asyncio.AbstractEventLoop) -> None:
         """Bind the live hub, connect MQTT, start the timers. Call on the loop thread."""
         self.hub.bind(loop)
+        self.av.bind(loop)
         self.writer.serve_loop(loop)
         if self.bridge is not None:
             self.bridge.start()
@@ -190,8 +195,9 @@ class CentralService:
         result = incidents.transition(db, incident_id, action, actor, self.clock(),
                                       note=note, outcome=outcome)
         publish_receipts(self.publish, self.topics, result.receipts)
-        if action == "resolve":  # ends a live view still running
+        if action == "resolve":  # ends a live view and the live sessions still running
             self.snapshot_control.incident_resolved(db, incident_id)
+            self.av.incident_resolved_threadsafe(incident_id)
         self.hub.submit_threadsafe(result.incident)
         return result.incident
 

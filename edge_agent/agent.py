@@ -42,6 +42,7 @@ from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
 from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.rtc.service import RtcService
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
@@ -105,7 +106,11 @@ class Agent:
             self.link = MqttLink(config, boot_id=self.boot_id, version=self.version,
                                  on_connected=self._on_connected,
                                  on_disconnected=lambda: self._notify_connection(False),
-                                 on_receipt=self._on_receipt, on_command=self._on_command)
+                                 on_receipt=self._on_receipt, on_command=self._on_command,
+                                 on_rtc=None if config.rtc is None else self._on_rtc)
+            #: ``[rtc]``: live audio/video sessions with consoles (None: not configured).
+            self.rtc: RtcService | None = (
+                None if config.rtc is None else RtcService(config.rtc, self.link.publish_rtc))
             #: One reader thread per ``[[serials]]`` port (opened by start()).
             self.serial_links: list[SerialLink] = build_serial_links(list(config.serials),
                                                                      self.raise_event)
@@ -174,6 +179,8 @@ class Agent:
             serial_link.start()
         if self.camera is not None:
             self.camera.start()
+        if self.rtc is not None:
+            self.rtc.start()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",
                                         daemon=True)
         self.loop_calls.open(self._thread)
@@ -192,6 +199,8 @@ class Agent:
         self.commands.close(timeout)
         if self.camera is not None:
             self.camera.stop()
+        if self.rtc is not None:
+            self.rtc.stop()
         self.link.stop(timeout)
         self._close_hardware()
         logger.info("%s: agent stopped", self.device_id)
@@ -331,6 +340,10 @@ class Agent:
         self._feedback.receipt(receipt)
         if self.camera is not None:
             self.camera.on_receipt(receipt)
+
+    def _on_rtc(self, signal: wire.RtcSignal) -> None:
+        if self.rtc is not None:
+            self.rtc.on_signal(signal)
 
     def _on_command(self, command: wire.Command) -> None:
         # Queued to the command worker (edge_agent/commands.py); see _command_actions().

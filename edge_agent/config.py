@@ -52,6 +52,7 @@ from alarmlink.config_base import (
 )
 from edge_agent.camera.config import CameraConfig
 from edge_agent.pins import normalise_pin
+from edge_agent.rtc.config import RtcConfig
 from edge_agent.serial.config import SerialInput, check_serials
 
 
@@ -198,6 +199,9 @@ class AgentConfig(_Strict):
                                      description="Venue feedback outputs.")
     camera: CameraConfig | None = Field(
         None, description="The venue camera (edge_agent/camera/config.py); none if left out.")
+    rtc: RtcConfig | None = Field(
+        None, description="Live audio/video with duty consoles (edge_agent/rtc/config.py); "
+                          "none if left out.")
 
     @field_validator("state_dir")
     @classmethod

@@ -49,7 +49,8 @@ class MqttLink:
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[], None] | None = None,
                  on_receipt: Callable[[wire.Receipt], None] | None = None,
-                 on_command: Callable[[wire.Command], None] | None = None) -> None:
+                 on_command: Callable[[wire.Command], None] | None = None,
+                 on_rtc: Callable[[wire.RtcSignal], None] | None = None) -> None:
         self.config = config
         self.device_id = config.device_id
         self.topics = config.topics
@@ -60,6 +61,7 @@ class MqttLink:
         self.on_disconnected = on_disconnected
         self.on_receipt = on_receipt
         self.on_command = on_command
+        self.on_rtc = on_rtc
         status_topic = self.topics.status(self.device_id)
         self.mqtt = MqttClient(
             config.broker, name=self.device_id,
@@ -72,6 +74,8 @@ class MqttLink:
             on_disconnected=lambda: self._call(self.on_disconnected))
         self.mqtt.subscribe(self.topics.receipt(self.device_id), self._on_receipt, qos=1)
         self.mqtt.subscribe(self.topics.cmd(self.device_id), self._on_command, qos=1)
+        if on_rtc is not None:
+            self.mqtt.subscribe(self.topics.rtc(self.device_id), self._on_rtc, qos=1)
 
     def _status(self, state: wire.Availability) -> bytes:
         return wire.encode(wire.Status(state=state, ts=wire.utcnow(), boot_id=self.boot_id,
@@ -158,6 +162,20 @@ class MqttLink:
             return
         if self.on_command is not None:
             self.on_command(command)
+
+    def _on_rtc(self, message: mqtt.MQTTMessage) -> None:
+        try:
+            signal = wire.decode(wire.RtcSignal, bytes(message.payload))
+        except wire.ContractError as exc:
+            self._malformed(message, exc)
+            return
+        if self.on_rtc is not None:
+            self.on_rtc(signal)
+
+    def publish_rtc(self, signal: wire.RtcSignal) -> bool:
+        """Send a live-session signal to central (QoS 1). False when not connected."""
+        return self.publish(self.topics.rtc_reply(self.device_id), wire.encode(signal),
+                            qos=1) is not None
 
     def _malformed(self, message: mqtt.MQTTMessage, exc: wire.ContractError) -> None:
         logger.warning("%s: ignoring malformed message on %s: %s", self.device_id,

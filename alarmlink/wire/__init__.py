@@ -13,6 +13,8 @@ Topics (``{prefix}`` defaults to ``alarmlink/v1``)::
     {prefix}/dev/{device_id}/cmd                central -> device  QoS 1, never retained  Command
     {prefix}/dev/{device_id}/cmd/result         device -> central  QoS 1            CommandResult
     {prefix}/dev/{device_id}/snapshot/{event_id}  device -> central  QoS 1          JPEG bytes
+    {prefix}/dev/{device_id}/rtc                central -> device  QoS 1            RtcSignal
+    {prefix}/dev/{device_id}/rtc/reply          device -> central  QoS 1            RtcSignal
 
 A snapshot payload is a plain JPEG (starts ``FF D8 FF``). Its metadata, a
 :class:`SnapshotMeta`, travels INSIDE the JPEG as a comment (COM) segment, so it
@@ -48,6 +50,7 @@ from alarmlink.wire.models import (
     MAX_DETAIL_KEYS,
     MAX_DETAIL_STR,
     MAX_PAYLOAD_BYTES,
+    MAX_SDP,
     MAX_SNAPSHOT_BYTES,
     MAX_SNAPSHOT_PIXELS,
     MAX_ZONE,
@@ -69,6 +72,8 @@ from alarmlink.wire.models import (
     Message,
     Outcome,
     Receipt,
+    RtcKind,
+    RtcSignal,
     ShortText,
     SnapshotMeta,
     SnapshotPhase,
@@ -90,6 +95,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "DEFAULT_PREFIX",
     "MAX_PAYLOAD_BYTES",
+    "MAX_SDP",
     "MAX_SNAPSHOT_BYTES",
     "MAX_SNAPSHOT_PIXELS",
     "JPEG_MAGIC",
@@ -119,6 +125,8 @@ __all__ = [
     "Status",
     "Heartbeat",
     "Receipt",
+    "RtcKind",
+    "RtcSignal",
     "Command",
     "CommandResult",
     "SnapshotPhase",

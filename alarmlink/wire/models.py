@@ -267,6 +267,39 @@ class SnapshotRequest(FrozenStrictModel):
             raise ContractError(_describe(cls, exc)) from None
 
 
+#: Longest SDP accepted in an :class:`RtcSignal` (aiortc's answer with host candidates
+#: is about 2-4 kB; a browser offer with audio and video about 5-8 kB).
+MAX_SDP = 12_000
+
+
+class RtcKind(StrEnum):
+    """What an :class:`RtcSignal` carries."""
+
+    OFFER = "offer"    # central -> device: the console's SDP offer (ICE gathered, no trickle)
+    ANSWER = "answer"  # device -> central: the agent's SDP answer (ICE gathered)
+    BYE = "bye"        # either way: the session ended (officer closed, resolved, timeout)
+    ERROR = "error"    # device -> central: the session could not start; ``reason`` says why
+
+
+class RtcSignal(Message):
+    """WebRTC signalling for one live audio/video session between a duty console and a
+    venue agent, relayed by central. Topics ``dev/{id}/rtc`` (central -> device) and
+    ``dev/{id}/rtc/reply`` (device -> central), QoS 1, never retained. One offer, one
+    answer: ICE candidates are gathered before the SDP is sent (host candidates on the
+    station network only; no STUN/TURN)."""
+
+    session_id: EventId = Field(description="ULID of the live session, chosen by central.")
+    kind: RtcKind
+    ts: UtcDatetime
+    sdp: Annotated[str, StringConstraints(max_length=MAX_SDP)] | None = Field(
+        None, description="The SDP of an offer or answer, with its ICE candidates.")
+    incident_id: int | None = Field(None, description="The incident the session belongs to.")
+    by: ShortText | None = Field(None, description="The officer who opened it (offer).")
+    max_s: int | None = Field(None, ge=1, le=7200,
+                              description="Offer: the session ends by itself after this.")
+    reason: ShortText | None = Field(None, description="bye/error: why.")
+
+
 JSON_CHANNELS: dict[str, type[Message]] = {
     "event": Event,
     "status": Status,
@@ -274,6 +307,8 @@ JSON_CHANNELS: dict[str, type[Message]] = {
     "receipt": Receipt,
     "cmd": Command,
     "cmd/result": CommandResult,
+    "rtc": RtcSignal,
+    "rtc/reply": RtcSignal,
 }
 
 

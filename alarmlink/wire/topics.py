@@ -26,6 +26,8 @@ from alarmlink.wire.models import (
     Kind,
     Message,
     Receipt,
+    RtcKind,
+    RtcSignal,
     Source,
     Stage,
     State,
@@ -72,6 +74,12 @@ class Topics:
 
     def cmd_result(self, device_id: str) -> str:
         return self.device(device_id, "cmd/result")
+
+    def rtc(self, device_id: str) -> str:
+        return self.device(device_id, "rtc")
+
+    def rtc_reply(self, device_id: str) -> str:
+        return self.device(device_id, "rtc/reply")
 
     def snapshot(self, device_id: str, event_id: str) -> str:
         return self.device(device_id, f"snapshot/{event_id}")
@@ -123,5 +131,10 @@ def example_payloads() -> dict[str, dict[str, Any]]:
         ("cmd", Command(cmd_id="01JDQ40000000000000000000A", name=CommandName.SELF_TEST,
                         expires_at=ts, by="officer-li")),
         ("cmd/result", CommandResult(cmd_id="01JDQ40000000000000000000A", ok=True, ts=ts)),
+        ("rtc", RtcSignal(session_id="01JDQ50000000000000000000B", kind=RtcKind.OFFER, ts=ts,
+                          sdp="v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n...", incident_id=7,
+                          by="officer-li", max_s=600)),
+        ("rtc/reply", RtcSignal(session_id="01JDQ50000000000000000000B", kind=RtcKind.ANSWER,
+                                ts=ts, sdp="v=0\r\no=- 3 4 IN IP4 192.168.1.20\r\n...")),
     ]
     return {name: json.loads(encode(msg)) for name, msg in examples}

@@ -29,6 +29,7 @@ from alarmlink.config_base import describe_error_list
 from central import incidents
 from central.api.audit import router as audit_router
 from central.api.auth import router as auth_router
+from central.api.av import router as av_router
 from central.api.commissioning import router as commissioning_router
 from central.api.console import router as console_router
 from central.api.deps import lookup_session, origin_allowed
@@ -79,7 +80,7 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
     for router in (auth_router, users_router, incidents_router, devices_router,
                    health_router, snapshots_router, commissioning_router, audit_router,
                    console_router, roster_router, management_router,
-                   management_cases_router):
+                   management_cases_router, av_router):
         app.include_router(router)
 
     @app.websocket("/ws")

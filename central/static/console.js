@@ -192,7 +192,12 @@ function connect() {
       for (const inc of msg.incidents) upsert(inc);
     } else if (msg.type === "incident") {
       fresh = upsert(msg.incident);
+      // a new alarm opens by itself (its live video with it) when none is selected
+      if (fresh === "alarm" && selectedId() === null) setTimeout(() => select(msg.incident.id), 0);
       if (msg.incident.category === "trouble") loadDevices(state.station);
+    } else if (msg.type === "av") {
+      document.dispatchEvent(new CustomEvent("alarmlink:av", { detail: msg }));
+      return;
     } else if (msg.type === "frame") {
       document.dispatchEvent(new CustomEvent("alarmlink:frame", { detail: msg.frame }));
       return;

@@ -187,8 +187,8 @@ function render() {
   if (detail.venue) left.append(venueCard(detail.venue), procedure(inc, detail.venue, detail.procedure));
   right.append(notes(inc), timeline(detail));
   columns.append(left, right);
-  // filmstrip.js and incident_audit.js attach to this pane; keep their parts
-  const keep = [...pane.querySelectorAll(":scope > .filmstrip, :scope > .incident-audit")];
+  // av.js, filmstrip.js and incident_audit.js attach to this pane; keep their parts
+  const keep = [...pane.querySelectorAll(":scope > .av-live, :scope > .filmstrip, :scope > .incident-audit")];
   pane.replaceChildren(head, who, actions(inc), columns, ...keep);
 }
 

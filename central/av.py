@@ -1,0 +1,151 @@
+"""Live audio/video sessions: central relays WebRTC signalling between a duty console
+(HTTPS/WebSocket) and the venue agent (MQTT ``rtc`` / ``rtc/reply``), and records who
+opened which session for which incident, when.
+
+There is no trickle ICE: the console sends one offer with its candidates gathered,
+central publishes it to the device that raised the incident and waits (up to
+:data:`ANSWER_TIMEOUT_S`) for the agent's one answer. Media flows directly between the
+browser and the agent on the station network (host candidates only). When the agent
+ends a session (``bye``: time limit, peer gone) or fails, the consoles that see the
+incident get ``{"type": "av", "session_id", "incident_id", "state", "reason"}`` over
+the WebSocket.
+
+The relay lives on the event loop; :meth:`AvRelay.on_reply` is called on the ingest
+thread and hands over with ``call_soon_threadsafe``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from alarmlink import wire
+
+logger = logging.getLogger(__name__)
+
+ANSWER_TIMEOUT_S = 10.0
+#: The longest session central asks for (the agent's ``[rtc] max_s`` may cut it shorter).
+SESSION_MAX_S = 900
+
+
+class AvError(Exception):
+    """The session could not be opened; ``status`` is the HTTP answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class AvSession:
+    session_id: str
+    incident_id: int
+    station_id: str
+    venue_id: str
+    device_id: str
+    by: str
+
+
+class AvRelay:
+    """Pending offers and open sessions, keyed by session id."""
+
+    def __init__(self, topics: wire.Topics, publish: Callable[[str, bytes], None],
+                 push: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+        self.topics = topics
+        self.publish = publish
+        self.push = push
+        self.sessions: dict[str, AvSession] = {}
+        self._answers: dict[str, asyncio.Future[wire.RtcSignal]] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def bind(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+
+    def on_reply(self, device_id: str, signal: wire.RtcSignal) -> None:
+        """From the ingest thread: an agent's answer, error or bye."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self._reply, device_id, signal)
+        except RuntimeError:
+            logger.debug("av relay loop closed; %s from %s dropped", signal.kind, device_id)
+
+    def _reply(self, device_id: str, signal: wire.RtcSignal) -> None:
+        future = self._answers.get(signal.session_id)
+        if future is not None and not future.done():
+            future.set_result(signal)
+            return
+        session = self.sessions.get(signal.session_id)
+        if session is None or session.device_id != device_id:
+            logger.debug("rtc %s from %s for unknown session %s", signal.kind, device_id,
+                         signal.session_id)
+            return
+        if signal.kind in (wire.RtcKind.BYE, wire.RtcKind.ERROR):
+            self.sessions.pop(signal.session_id, None)
+            self._announce(session, "ended", signal.reason or "")
+
+    def _announce(self, session: AvSession, state: str, reason: str) -> None:
+        self.push({"type": "av", "session_id": session.session_id,
+                   "incident_id": session.incident_id, "state": state, "reason": reason},
+                  {"station_id": session.station_id, "venue_id": session.venue_id})
+
+    async def open(self, incident: dict[str, Any], device_id: str, by: str,
+                   sdp: str) -> tuple[AvSession, str]:
+        """Relay the console's offer; return the session and the agent's answer SDP."""
+        session = AvSession(wire.new_id(), int(incident["id"]), incident["station_id"],
+                            incident["venue_id"], device_id, by)
+        future: asyncio.Future[wire.RtcSignal] = asyncio.get_running_loop().create_future()
+        self._answers[session.session_id] = future
+        offer = wire.RtcSignal(session_id=session.session_id, kind=wire.RtcKind.OFFER,
+                               ts=wire.utcnow(), sdp=sdp, incident_id=session.incident_id,
+                               by=by, max_s=SESSION_MAX_S)
+        try:
+            self.publish(self.topics.rtc(device_id), wire.encode(offer))
+            try:
+                reply = await asyncio.wait_for(future, ANSWER_TIMEOUT_S)
+            except TimeoutError:
+                self._bye(device_id, session.session_id, "no answer in time")
+                raise AvError(504, f"the venue device {device_id} did not answer within "
+                                   f"{ANSWER_TIMEOUT_S:.0f} s: it is offline, or its [rtc] "
+                                   "table is missing (docs/reference.md, live audio and "
+                                   "video)") from None
+        finally:
+            self._answers.pop(session.session_id, None)
+        if reply.kind != wire.RtcKind.ANSWER or not reply.sdp:
+            raise AvError(502, f"the venue device {device_id} could not start the session: "
+                               f"{reply.reason or reply.kind}")
+        self.sessions[session.session_id] = session
+        return session, reply.sdp
+
+    def close(self, session_id: str, reason: str) -> AvSession | None:
+        session = self.sessions.pop(session_id, None)
+        if session is not None:
+            self._bye(session.device_id, session_id, reason)
+        return session
+
+    def close_incident(self, incident_id: int, reason: str) -> list[AvSession]:
+        """End every session of an incident (it was resolved)."""
+        ended = [s for s in self.sessions.values() if s.incident_id == incident_id]
+        for session in ended:
+            self.close(session.session_id, reason)
+            self._announce(session, "ended", reason)
+        return ended
+
+    def incident_resolved_threadsafe(self, incident_id: int) -> None:
+        """From any thread: the incident was resolved, end its sessions."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        try:
+            loop.call_soon_threadsafe(self.close_incident, incident_id, "incident resolved")
+        except RuntimeError:
+            logger.debug("av relay loop closed; sessions of incident %s not ended", incident_id)
+
+    def _bye(self, device_id: str, session_id: str, reason: str) -> None:
+        self.publish(self.topics.rtc(device_id), wire.encode(wire.RtcSignal(
+            session_id=session_id, kind=wire.RtcKind.BYE, ts=wire.utcnow(),
+            reason=reason[:256])))

@@ -1,0 +1,156 @@
+// alarmlink console: live audio and video from the venue on an alarm's detail pane.
+// WebRTC straight from the venue agent to this browser on the station network (no STUN
+// or TURN: iceServers is empty); central only relays the one offer and one answer:
+// POST /api/incidents/{id}/av {sdp} -> {session_id, sdp}. Opens by itself when a new
+// alarm's card appears; "Hold to talk" (push-to-talk) and "Open line" send the officer's
+// microphone to the venue speaker (echo cancellation on). A broken connection, or
+// central's {"type": "av", "state": "ended"} push, shows "video lost" and offers
+// "Reopen". Each session element is kept per incident while its card is shown.
+import { el, onLangChange, t } from "/static/i18n.js";
+
+const sessions = new Map();   // incident id -> session state
+const api = (path, body) => window.alarmlink.api(path, { method: "POST", body: JSON.stringify(body) });
+
+function stateFor(id) {
+  if (!sessions.has(id)) {
+    const video = el("video", "av-video");
+    video.autoplay = true;
+    video.playsInline = true;
+    video.muted = false;
+    sessions.set(id, { id, pc: null, mic: null, sessionId: null, state: "idle", reason: "",
+      openLine: false, talking: false, video, box: el("section", "av-live"), autoOpened: false });
+  }
+  return sessions.get(id);
+}
+
+function setMic(s) {
+  const on = s.openLine || s.talking;
+  if (s.mic) for (const track of s.mic.getAudioTracks()) track.enabled = on;
+  s.box.classList.toggle("talking", on);
+}
+
+function button(cls, key, onClick) {
+  const b = el("button", cls, t(key));
+  b.type = "button";
+  b.addEventListener("click", () => onClick(b));
+  return b;
+}
+
+function draw(s) {
+  const box = s.box;
+  box.dataset.state = s.state;
+  box.setAttribute("aria-label", t("av_title"));
+  const head = el("h3", "", t("av_title"));
+  const status = el("span", `av-state av-${s.state}`, t(`av_${s.state}`) + (s.reason ? ` (${s.reason})` : ""));
+  const controls = el("div", "av-actions");
+  if (s.state === "idle" || s.state === "lost" || s.state === "ended") {
+    controls.append(button("av-open", s.state === "idle" ? "av_open" : "av_reopen", () => open(s.id)));
+  } else {
+    const talk = button("av-talk", "av_talk", () => {});
+    const hold = (on) => () => { s.talking = on; setMic(s); };
+    talk.addEventListener("pointerdown", hold(true));
+    for (const ev of ["pointerup", "pointerleave"]) talk.addEventListener(ev, hold(false));
+    const line = button(`av-line${s.openLine ? " on" : ""}`, s.openLine ? "av_line_off" : "av_line", () => {
+      s.openLine = !s.openLine;
+      setMic(s);
+      draw(s);
+    });
+    line.setAttribute("aria-pressed", String(s.openLine));
+    controls.append(talk, line, button("av-close", "av_close", () => close(s, "ended")));
+  }
+  box.replaceChildren(head, status, s.video, controls);
+}
+
+function set(s, state, reason = "") {
+  s.state = state;
+  s.reason = reason;
+  draw(s);
+}
+
+function gathered(pc) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => { if (pc.iceGatheringState === "complete") resolve(); };
+    pc.addEventListener("icegatheringstatechange", done);
+    setTimeout(resolve, 2000);   // host candidates come at once; never wait for more
+  });
+}
+
+async function open(id) {
+  const s = stateFor(id);
+  if (s.pc) s.pc.close();
+  set(s, "connecting");
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  s.pc = pc;
+  if (!s.mic) {
+    s.mic = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true },
+    }).catch(() => null);
+  }
+  if (s.mic) for (const track of s.mic.getAudioTracks()) pc.addTrack(track, s.mic);
+  else pc.addTransceiver("audio", { direction: "recvonly" });
+  setMic(s);
+  pc.addTransceiver("video", { direction: "recvonly" });
+  const stream = new MediaStream();
+  pc.ontrack = (e) => { stream.addTrack(e.track); s.video.srcObject = stream; };
+  pc.onconnectionstatechange = () => {
+    if (s.pc !== pc) return;
+    if (pc.connectionState === "connected") set(s, "live");
+    else if (pc.connectionState === "disconnected" || pc.connectionState === "failed") set(s, "lost");
+  };
+  try {
+    await pc.setLocalDescription(await pc.createOffer());
+    await gathered(pc);
+    const response = await api(`/api/incidents/${id}/av`, { sdp: pc.localDescription.sdp });
+    const body = await response.json().catch(() => ({}));
+    if (!response.ok) {
+      set(s, "lost", body.message || body.detail || String(response.status));
+      return;
+    }
+    s.sessionId = body.session_id;
+    s.answerSdp = body.sdp;
+    await pc.setRemoteDescription({ type: "answer", sdp: body.sdp });
+  } catch (err) {
+    set(s, "lost", String(err));
+  }
+}
+
+function close(s, state) {
+  if (s.sessionId && state === "ended") api(`/api/av/${s.sessionId}/close`, {}).catch(() => {});
+  if (s.pc) s.pc.close();
+  s.pc = null;
+  s.sessionId = null;
+  set(s, state);
+}
+
+function cards() {
+  return [...document.querySelectorAll(".incident-detail.cat-alarm[data-incident-id]")];
+}
+
+// The card is rebuilt by detail.js (it keeps .av-live); put the session's box back and
+// open the session by itself for an alarm nobody has acknowledged yet.
+new MutationObserver(() => {
+  const shown = new Set();
+  for (const card of cards()) {
+    const id = Number(card.dataset.incidentId);
+    shown.add(id);
+    const s = stateFor(id);
+    if (s.box.parentElement !== card) {
+      card.insertBefore(s.box, card.querySelector(".filmstrip"));
+      draw(s);
+    }
+    if (!s.autoOpened && card.classList.contains("st-new")) {
+      s.autoOpened = true;
+      open(id);
+    }
+  }
+  for (const [id, s] of sessions) if (!shown.has(id)) { close(s, "ended"); sessions.delete(id); }
+}).observe(document.querySelector("main"), { childList: true, subtree: true });
+
+// Central: the agent ended the session (time limit, agent gone) or the incident was resolved.
+document.addEventListener("alarmlink:av", (e) => {
+  const s = sessions.get(e.detail.incident_id);
+  if (s && s.sessionId === e.detail.session_id) close(s, e.detail.reason === "incident resolved" ? "ended" : "lost");
+});
+onLangChange(() => { for (const s of sessions.values()) draw(s); });
+window.alarmlink.av = sessions;   // for the duty-room diagnostics and the tests

@@ -1,0 +1,172 @@
+"""Media for live sessions: the test-pattern video with a burnt-in clock, the generated
+tone, ALSA/V4L2 sources, and the sink that receives the officer's voice.
+
+The test pattern carries the sender's wall clock (milliseconds, modulo 2**32) as 32
+black/white blocks along its top edge, most significant bit first, so a receiver can
+measure glass-to-glass latency (``bench/video.py``) and tell frames apart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import fractions
+import logging
+import time
+from typing import Any
+
+import numpy as np
+from aiortc import AudioStreamTrack, MediaStreamTrack, VideoStreamTrack
+from aiortc.mediastreams import MediaStreamError
+from av import AudioFrame, VideoFrame
+
+logger = logging.getLogger(__name__)
+
+AUDIO_RATE = 48_000
+AUDIO_PTIME_S = 0.02
+CLOCK_BITS = 32
+#: Height of the clock strip at the top of the test pattern, in pixels.
+CLOCK_STRIP = 24
+
+
+def clock_ms() -> int:
+    """The wall clock burnt into the pattern: milliseconds modulo 2**32."""
+    return int(time.time() * 1000) % (1 << CLOCK_BITS)
+
+
+def pattern(width: int, height: int, counter: int, stamp_ms: int) -> np.ndarray:
+    """One RGB frame: colour bars, a box that moves with ``counter``, the clock strip."""
+    bars = np.array([[192, 192, 192], [192, 192, 0], [0, 192, 192], [0, 192, 0],
+                     [192, 0, 192], [192, 0, 0], [0, 0, 192]], dtype=np.uint8)
+    columns = (np.arange(width) * len(bars) // width)
+    frame = np.broadcast_to(bars[columns], (height, width, 3)).copy()
+    box = max(height // 6, 8)
+    x = (counter * 8) % max(width - box, 1)
+    frame[height // 2: height // 2 + box, x: x + box] = (255, 255, 255)
+    block = width // CLOCK_BITS
+    frame[:CLOCK_STRIP] = 0
+    for bit in range(CLOCK_BITS):
+        if stamp_ms >> (CLOCK_BITS - 1 - bit) & 1:
+            frame[:CLOCK_STRIP, bit * block: (bit + 1) * block] = 255
+    return frame
+
+
+def read_clock(frame: np.ndarray) -> int:
+    """The clock burnt into an RGB frame by :func:`pattern` (for tests and the bench)."""
+    width = frame.shape[1]
+    block = width // CLOCK_BITS
+    row = frame[CLOCK_STRIP // 2]
+    value = 0
+    for bit in range(CLOCK_BITS):
+        value = value << 1 | int(row[bit * block + block // 2].mean() > 127)
+    return value
+
+
+class PatternTrack(VideoStreamTrack):
+    """The test-pattern camera as a WebRTC video track at ``fps``."""
+
+    def __init__(self, width: int, height: int, fps: int) -> None:
+        super().__init__()
+        self.width, self.height, self.fps = width, height, fps
+        self.frames = 0
+        self._t0: float | None = None
+
+    async def recv(self) -> VideoFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        clock = 90_000
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        else:
+            due = self._t0 + self.frames / self.fps
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        frame = VideoFrame.from_ndarray(
+            pattern(self.width, self.height, self.frames, clock_ms()), format="rgb24")
+        frame.pts = int(self.frames * clock / self.fps)
+        frame.time_base = fractions.Fraction(1, clock)
+        self.frames += 1
+        return frame
+
+
+class ToneTrack(AudioStreamTrack):
+    """A generated sine tone at ``hz`` (the venue microphone in simulation and self-test)."""
+
+    def __init__(self, hz: float, level: float = 0.3) -> None:
+        super().__init__()
+        self.hz, self.level = hz, level
+        self._samples = 0
+        self._t0: float | None = None
+
+    async def recv(self) -> AudioFrame:
+        if self.readyState != "live":
+            raise MediaStreamError
+        count = int(AUDIO_RATE * AUDIO_PTIME_S)
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        else:
+            due = self._t0 + self._samples / AUDIO_RATE
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        t = (np.arange(count) + self._samples) / AUDIO_RATE
+        data = (self.level * 32767 * np.sin(2 * np.pi * self.hz * t)).astype(np.int16)
+        frame = AudioFrame.from_ndarray(data.reshape(1, -1), format="s16", layout="mono")
+        frame.pts = self._samples
+        frame.sample_rate = AUDIO_RATE
+        frame.time_base = fractions.Fraction(1, AUDIO_RATE)
+        self._samples += count
+        return frame
+
+
+def dominant_hz(samples: np.ndarray, rate: int = AUDIO_RATE) -> float | None:
+    """The loudest frequency in ``samples`` (None when silent)."""
+    if samples.size < 256 or float(np.abs(samples).max()) < 200:
+        return None
+    spectrum = np.abs(np.fft.rfft(samples * np.hanning(samples.size)))
+    spectrum[:3] = 0  # no DC
+    return float(np.argmax(spectrum) * rate / samples.size)
+
+
+class AudioSink:
+    """Receives the officer's voice: keeps the last second of samples (to measure,
+    ``dominant_hz``) and plays it on the venue speaker when an ALSA device is set."""
+
+    def __init__(self, track: MediaStreamTrack, playback_device: str = "") -> None:
+        self.track = track
+        self.samples: collections.deque[np.ndarray] = collections.deque(maxlen=50)
+        self.frames = 0
+        self._player: Any = None
+        if playback_device:
+            from aiortc.contrib.media import MediaRecorder
+            self._player = MediaRecorder(playback_device, format="alsa")
+            self._player.addTrack(track)
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self._player is not None:
+            await self._player.start()
+        else:
+            self._task = asyncio.ensure_future(self._run())
+
+    async def _run(self) -> None:
+        try:
+            while True:
+                frame = await self.track.recv()
+                if not isinstance(frame, AudioFrame):
+                    continue
+                data = frame.to_ndarray()
+                channels = len(frame.layout.channels)
+                self.samples.append(data.reshape(-1, channels)[:, 0].astype(np.float64))
+                self.frames += 1
+        except MediaStreamError:
+            logger.debug("officer audio ended")
+
+    def heard_hz(self) -> float | None:
+        """The dominant frequency of the last second heard from the console."""
+        if not self.samples:
+            return None
+        return dominant_hz(np.concatenate(list(self.samples)))
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        if self._player is not None:
+            await self._player.stop()
