@@ -158,7 +158,8 @@ function timeline(detail) {
   for (const entry of detail.log) {
     const li = el("li", `tl tl-${entry.action}`);
     li.append(el("span", "time", when(entry.at)), el("span", "what", t(`t_${entry.action}`)),
-      el("span", "actor", entry.actor === "system" ? "" : entry.actor),
+      el("span", "actor", entry.actor === "system" ? ""
+        : entry.actor === "escalation" ? t("actor_escalation") : entry.actor),
       el("span", "text", describe(entry) || ""));
     list.append(li);
   }

@@ -60,7 +60,7 @@ def test_device_trouble_has_its_own_list_and_sound_and_the_board_shows_devices(
 
     ingest(TOPICS.status("hotel-01"), encode(Status(state="offline", ts=utcnow())))
     trouble = page.locator("#troubles li.incident")
-    expect(trouble).to_contain_text("device:hotel-01 (offline)")
+    expect(trouble).to_contain_text("device:hotel-01 (离线)")
     expect(trouble).to_contain_text("设备离线")
     expect(page.locator("#queue li.incident")).to_have_count(0)  # troubles apart from alarms
     expect(page.locator("body")).to_have_attribute("data-last-sound", "trouble")
