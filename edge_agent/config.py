@@ -51,6 +51,7 @@ from alarmlink.config_base import (
     resolve_config_path,
 )
 from edge_agent.camera.config import CameraConfig
+from edge_agent.failover_config import FailoverConfig
 from edge_agent.pins import normalise_pin
 from edge_agent.serial.config import SerialInput, check_serials
 
@@ -198,6 +199,9 @@ class AgentConfig(_Strict):
                                      description="Venue feedback outputs.")
     camera: CameraConfig | None = Field(
         None, description="The venue camera (edge_agent/camera/config.py); none if left out.")
+    modem: FailoverConfig | None = Field(
+        None, description="GSM modem for SMS failover and the local sounder "
+                          "(edge_agent/failover_config.py); none if left out.")
 
     @field_validator("state_dir")
     @classmethod
@@ -227,7 +231,8 @@ class AgentConfig(_Strict):
             if isinstance(item, DetectorInput):
                 claims.append((item.supervision_pin, f"inputs[{index}].supervision_pin"))
         claims += [(self.feedback.led_pin, "feedback.led_pin"),
-                   (self.feedback.buzzer_pin, "feedback.buzzer_pin")]
+                   (self.feedback.buzzer_pin, "feedback.buzzer_pin"),
+                   (self.modem.sounder_pin if self.modem else None, "modem.sounder_pin")]
         for pin, where in claims:
             if pin is None:
                 continue

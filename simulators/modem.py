@@ -45,10 +45,35 @@ class Phone:
     press: str = ""
 
 
-class FakeModem:
-    """The simulator. :attr:`path` is the pty the client opens."""
+class GsmNetwork:
+    """A simulated operator network joining several :class:`FakeModem`: an SMS sent to a
+    number another modem on the network owns arrives at that modem (``+CMTI``), as from
+    the sender modem's own number. Numbers nobody owns stay simulated phones."""
 
     def __init__(self) -> None:
+        self._modems: dict[str, FakeModem] = {}
+        self._lock = threading.Lock()
+
+    def join(self, modem: FakeModem) -> None:
+        with self._lock:
+            self._modems[normalize_number(modem.number)] = modem
+
+    def modem_for(self, number: str) -> FakeModem | None:
+        with self._lock:
+            return self._modems.get(normalize_number(number))
+
+
+class FakeModem:
+    """The simulator. :attr:`path` is the pty the client opens. ``number``: its own SIM's
+    number; ``network``: a :class:`GsmNetwork` it is reachable on."""
+
+    def __init__(self, number: str = "", network: GsmNetwork | None = None) -> None:
+        self.number = number
+        self.network = network
+        if network is not None:
+            if not number:
+                raise ValueError("a modem on a network needs a number")
+            network.join(self)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         tty.setraw(self._master)
@@ -243,20 +268,27 @@ class FakeModem:
             phone = self.phone_nolock(submit.number)
             phone.parts.append(submit)
             self.sent.append((phone.number, submit.text))
-            _reassemble_on(phone, submit)
+            complete = _reassemble_on(phone, submit)
         self._out(f"+CMGS: {mr}")
         self._out("OK")
         if submit.status_report:
             report = encode_status_report(mr, submit.number, 0)
             self._out(f"+CDS: {len(report) // 2 - 1}\r\n{report}")
+        other = self.network.modem_for(submit.number) if self.network is not None else None
+        if complete is not None and other is not None:
+            other.deliver(self.number, complete)
 
 
-def _reassemble_on(phone: Phone, submit: Submit) -> None:
+def _reassemble_on(phone: Phone, submit: Submit) -> str | None:
+    """Store the part on the phone; the whole text once its last part arrived."""
     if submit.concat is None:
         phone.messages.append(submit.text)
-        return
+        return submit.text
     ref, total, _seq = submit.concat
     parts = {p.concat[2]: p.text for p in phone.parts
              if p.concat is not None and p.concat[0] == ref and p.concat[1] == total}
     if len(parts) == total:
-        phone.messages.append("".join(parts[i] for i in range(1, total + 1)))
+        whole = "".join(parts[i] for i in range(1, total + 1))
+        phone.messages.append(whole)
+        return whole
+    return None

@@ -80,6 +80,7 @@ from alarmlink.wire.models import (
     UtcDatetime,
     Zone,
 )
+from alarmlink.wire.failover_sms import decode_failover, encode_failover, is_failover
 from alarmlink.wire.topics import (
     Topics,
     example_payloads,
@@ -126,6 +127,9 @@ __all__ = [
     "SnapshotRequest",
     "JSON_CHANNELS",
     "ContractError",
+    "decode_failover",
+    "encode_failover",
+    "is_failover",
     "new_id",
     "utcnow",
     "encode",
