@@ -93,6 +93,8 @@ class FakeModem:
         self._call: str | None = None
         self._buf = b""
         self._pdu_len: int | None = None
+        self._pdu_mode = False
+        self._reset_after: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-modem", daemon=True)
 
@@ -121,11 +123,19 @@ class FakeModem:
             self.fault_only[name] = only.upper()
 
     def reset(self) -> None:
-        """A modem reset: stored messages and any call are gone."""
+        """A modem reset: stored messages, any call and the settings (PDU mode) are gone:
+        until the client sends ``AT+CMGF=0`` again, ``AT+CMGS`` answers ``+CMS ERROR: 302``."""
         with self.lock:
             self._store.clear()
             self._call = None
             self._pdu_len = None
+            self._pdu_mode = False
+
+    def reset_after(self, sends: int) -> None:
+        """Reset in the middle of the client's send queue: after ``sends`` more SMS parts
+        went out, the next ``AT+CMGS`` is lost in the reset (no answer at all)."""
+        with self.lock:
+            self._reset_after = sends
 
     def deliver(self, sender: str, text: str) -> None:
         """A phone sends ``text`` to this modem: stored, announced with ``+CMTI``."""
@@ -209,7 +219,16 @@ class FakeModem:
         if slow:
             time.sleep(slow)
         upper = cmd.upper()
-        if upper.startswith("AT+CMGS="):
+        if upper.startswith("AT+CMGS=") and self._reset_pending():
+            return
+        if upper.startswith("AT+CMGF="):
+            with self.lock:
+                self._pdu_mode = upper.endswith("=0")
+            self._out("OK")
+        elif upper.startswith("AT+CMGS="):
+            if not self._pdu_mode:
+                self._out("+CMS ERROR: 302")
+                return
             if no_network:
                 self._out("+CMS ERROR: 331")
                 return
@@ -240,6 +259,18 @@ class FakeModem:
             self._out("OK")
         else:  # ATE0, AT+CMGF, AT+CNMI, AT+CSMP, AT+DDET, AT ...
             self._out("OK")
+
+    def _reset_pending(self) -> bool:
+        with self.lock:
+            if self._reset_after is None:
+                return False
+            if self._reset_after > 0:
+                self._reset_after -= 1
+                return False
+            self._reset_after = None
+        logger.info("fake modem: reset in the middle of a send")
+        self.reset()
+        return True
 
     def _dial(self, number: str, no_network: bool) -> None:
         if no_network:
