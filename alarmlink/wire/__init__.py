@@ -39,6 +39,7 @@ from alarmlink.wire.codec import (
     new_id,
     utcnow,
 )
+from alarmlink.wire.failover_sms import decode_failover, encode_failover, is_failover
 from alarmlink.wire.models import (
     DEFAULT_PREFIX,
     DEVICE_ID_PATTERN,
@@ -80,7 +81,6 @@ from alarmlink.wire.models import (
     UtcDatetime,
     Zone,
 )
-from alarmlink.wire.failover_sms import decode_failover, encode_failover, is_failover
 from alarmlink.wire.topics import (
     Topics,
     example_payloads,

@@ -27,13 +27,12 @@ from pydantic import ValidationError
 
 from alarmlink.wire.models import ContractError, Event, Source
 
-
 PREFIX = "AL1"
 MAC_HEX = 24
 _SOURCES = {"g": Source.GPIO, "s": Source.SERIAL, "c": Source.CAMERA, "f": Source.SELF}
 _LETTER = {value: key for key, value in _SOURCES.items()}
 _LINE = re.compile(r"^AL1 (\S+) (\S+) (\d{1,16}) (\S+) (\S+) (\S+) (\d{1,12}) ([-T])([a-z]) "
-                   r"([0-9a-f]{%d})$" % MAC_HEX)
+                   r"([0-9a-f]{" + str(MAC_HEX) + r"})$")
 
 
 def mac(key: bytes, body: str) -> str:

@@ -20,11 +20,11 @@ from fixtures.agents import AgentSet
 from fixtures.central import ALARMLINK, CentralProcess
 from fixtures.mqtt import MqttTestClient
 from gpiozero.pins.mock import MockPin
+from helpers import wait_for
 
 from alarmlink import wire
 from alarmlink.broker import MosquittoBroker
 from edge_agent.config import validate_config
-from helpers import wait_for
 from simulators.modem import FakeModem, GsmNetwork
 
 Client = Callable[..., MqttTestClient]
