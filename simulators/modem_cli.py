@@ -73,7 +73,8 @@ def apply(modem: FakeModem, line: str) -> str:
 def _report(modem: FakeModem, stop: threading.Event) -> None:
     """Print every SMS and call as the simulated network sees it."""
     seen_sms = seen_calls = seen_msgs = 0
-    while not stop.wait(0.2):
+    while True:
+        stopping = stop.wait(0.2)
         with modem.lock:
             sent, dialled = list(modem.sent), list(modem.dialled)
             messages = [(p.number, m) for p in modem.phones.values() for m in p.messages]
@@ -84,6 +85,8 @@ def _report(modem: FakeModem, stop: threading.Event) -> None:
         for number, text in messages[seen_msgs:]:
             _say(f"phone {number} shows: {text}")
         seen_sms, seen_calls, seen_msgs = len(sent), len(dialled), len(messages)
+        if stopping:  # one last pass: nothing the client did goes unprinted
+            return
 
 
 def cmd_modem(args: argparse.Namespace) -> int:
