@@ -167,6 +167,9 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     from central.audit_cli import add_audit_commands
 
     add_audit_commands(commands)
+    from central.escalation_cli import add_escalation_commands
+
+    add_escalation_commands(commands)
 
 
 def _guard(func: Any) -> Any:

@@ -33,6 +33,7 @@ from central import audit, audit_retention, commands, commissioning, incidents, 
 from central.av import AvRelay
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
+from central.escalation.failover import FailoverIngest
 from central.escalation.scheduler import Escalator
 from central.health import (
     broker_problems,
@@ -115,7 +116,9 @@ class CentralService:
         #: Escalation, notifications and the GSM modem (central/escalation/).
         self.escalator = Escalator(self.writer, config.escalation, config.modem, clock,
                                    self.acknowledge_from_channel,
-                                   on_change=self._push_incidents)
+                                   on_change=self._push_incidents,
+                                   failover=FailoverIngest(self.writer, self.ingestor.handle,
+                                                           self.topics, clock))
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
 

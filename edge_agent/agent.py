@@ -37,6 +37,7 @@ from edge_agent.camera.service import CameraService
 from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
 from edge_agent.commands import self_test as full_self_test
 from edge_agent.config import AgentConfig
+from edge_agent.failover import Failover
 from edge_agent.feedback import Feedback
 from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
@@ -120,6 +121,13 @@ class Agent:
                 raise_event=self.raise_event)
             if self.camera is not None:
                 self.event_listeners.append(self.camera.on_event)
+            #: ``[modem]``: SMS failover and the local sounder (None: no modem).
+            self.failover: Failover | None = None
+            if config.modem is not None:
+                self.failover = Failover(config.modem, config.venue, self._outbox.contains,
+                                         pin_factory=pin_factory, clock=clock)
+                self.event_listeners.append(self.failover.on_event)
+                self._feedback.listeners.append(self.failover.on_stage)
             self.commands = CommandRunner(self.device_id, self.version,
                                           publish_result=self.link.publish_result,
                                           actions=self._command_actions())
@@ -181,6 +189,8 @@ class Agent:
             self.camera.start()
         if self.rtc is not None:
             self.rtc.start()
+        if self.failover is not None:
+            self.failover.start()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",
                                         daemon=True)
         self.loop_calls.open(self._thread)
@@ -208,6 +218,9 @@ class Agent:
     def _close_hardware(self) -> None:
         for item in getattr(self, "_inputs", {}).values():
             item.close()
+        failover = getattr(self, "failover", None)
+        if failover is not None:
+            failover.stop()
         feedback = getattr(self, "_feedback", None)
         if feedback is not None:
             feedback.close()
@@ -368,6 +381,8 @@ class Agent:
 
     def _silence(self) -> Result:
         self._feedback.silence()
+        if self.failover is not None:
+            self.failover.silence()
         return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
 
     def _reload_in_loop(self, new: AgentConfig) -> str:

@@ -51,6 +51,7 @@ from alarmlink.config_base import (
     resolve_config_path,
 )
 from edge_agent.camera.config import CameraConfig
+from edge_agent.failover_config import FailoverConfig
 from edge_agent.pins import normalise_pin
 from edge_agent.rtc.config import RtcConfig
 from edge_agent.serial.config import SerialInput, check_serials
@@ -202,6 +203,9 @@ class AgentConfig(_Strict):
     rtc: RtcConfig | None = Field(
         None, description="Live audio/video with duty consoles (edge_agent/rtc/config.py); "
                           "none if left out.")
+    modem: FailoverConfig | None = Field(
+        None, description="GSM modem for SMS failover and the local sounder "
+                          "(edge_agent/failover_config.py); none if left out.")
 
     @field_validator("state_dir")
     @classmethod
@@ -231,7 +235,8 @@ class AgentConfig(_Strict):
             if isinstance(item, DetectorInput):
                 claims.append((item.supervision_pin, f"inputs[{index}].supervision_pin"))
         claims += [(self.feedback.led_pin, "feedback.led_pin"),
-                   (self.feedback.buzzer_pin, "feedback.buzzer_pin")]
+                   (self.feedback.buzzer_pin, "feedback.buzzer_pin"),
+                   (self.modem.sounder_pin if self.modem else None, "modem.sounder_pin")]
         for pin, where in claims:
             if pin is None:
                 continue

@@ -74,6 +74,9 @@ def add_sim_commands(sub: Any, name: str, help_text: str) -> None:
     from simulators.panel_cli import add_panel_command
 
     add_panel_command(commands)
+    from simulators.modem_cli import add_modem_command
+
+    add_modem_command(commands)
     parser.set_defaults(func=lambda _args: _usage(parser))
 
 

@@ -45,10 +45,35 @@ class Phone:
     press: str = ""
 
 
-class FakeModem:
-    """The simulator. :attr:`path` is the pty the client opens."""
+class GsmNetwork:
+    """A simulated operator network joining several :class:`FakeModem`: an SMS sent to a
+    number another modem on the network owns arrives at that modem (``+CMTI``), as from
+    the sender modem's own number. Numbers nobody owns stay simulated phones."""
 
     def __init__(self) -> None:
+        self._modems: dict[str, FakeModem] = {}
+        self._lock = threading.Lock()
+
+    def join(self, modem: FakeModem) -> None:
+        with self._lock:
+            self._modems[normalize_number(modem.number)] = modem
+
+    def modem_for(self, number: str) -> FakeModem | None:
+        with self._lock:
+            return self._modems.get(normalize_number(number))
+
+
+class FakeModem:
+    """The simulator. :attr:`path` is the pty the client opens. ``number``: its own SIM's
+    number; ``network``: a :class:`GsmNetwork` it is reachable on."""
+
+    def __init__(self, number: str = "", network: GsmNetwork | None = None) -> None:
+        self.number = number
+        self.network = network
+        if network is not None:
+            if not number:
+                raise ValueError("a modem on a network needs a number")
+            network.join(self)
         self._master, self._slave = os.openpty()
         tty.setraw(self._slave)
         tty.setraw(self._master)
@@ -68,6 +93,8 @@ class FakeModem:
         self._call: str | None = None
         self._buf = b""
         self._pdu_len: int | None = None
+        self._pdu_mode = False
+        self._reset_after: int | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fake-modem", daemon=True)
 
@@ -96,11 +123,19 @@ class FakeModem:
             self.fault_only[name] = only.upper()
 
     def reset(self) -> None:
-        """A modem reset: stored messages and any call are gone."""
+        """A modem reset: stored messages, any call and the settings (PDU mode) are gone:
+        until the client sends ``AT+CMGF=0`` again, ``AT+CMGS`` answers ``+CMS ERROR: 302``."""
         with self.lock:
             self._store.clear()
             self._call = None
             self._pdu_len = None
+            self._pdu_mode = False
+
+    def reset_after(self, sends: int) -> None:
+        """Reset in the middle of the client's send queue: after ``sends`` more SMS parts
+        went out, the next ``AT+CMGS`` is lost in the reset (no answer at all)."""
+        with self.lock:
+            self._reset_after = sends
 
     def deliver(self, sender: str, text: str) -> None:
         """A phone sends ``text`` to this modem: stored, announced with ``+CMTI``."""
@@ -184,7 +219,16 @@ class FakeModem:
         if slow:
             time.sleep(slow)
         upper = cmd.upper()
-        if upper.startswith("AT+CMGS="):
+        if upper.startswith("AT+CMGS=") and self._reset_pending():
+            return
+        if upper.startswith("AT+CMGF="):
+            with self.lock:
+                self._pdu_mode = upper.endswith("=0")
+            self._out("OK")
+        elif upper.startswith("AT+CMGS="):
+            if not self._pdu_mode:
+                self._out("+CMS ERROR: 302")
+                return
             if no_network:
                 self._out("+CMS ERROR: 331")
                 return
@@ -216,6 +260,18 @@ class FakeModem:
         else:  # ATE0, AT+CMGF, AT+CNMI, AT+CSMP, AT+DDET, AT ...
             self._out("OK")
 
+    def _reset_pending(self) -> bool:
+        with self.lock:
+            if self._reset_after is None:
+                return False
+            if self._reset_after > 0:
+                self._reset_after -= 1
+                return False
+            self._reset_after = None
+        logger.info("fake modem: reset in the middle of a send")
+        self.reset()
+        return True
+
     def _dial(self, number: str, no_network: bool) -> None:
         if no_network:
             self._out("NO CARRIER")
@@ -243,20 +299,27 @@ class FakeModem:
             phone = self.phone_nolock(submit.number)
             phone.parts.append(submit)
             self.sent.append((phone.number, submit.text))
-            _reassemble_on(phone, submit)
+            complete = _reassemble_on(phone, submit)
         self._out(f"+CMGS: {mr}")
         self._out("OK")
         if submit.status_report:
             report = encode_status_report(mr, submit.number, 0)
             self._out(f"+CDS: {len(report) // 2 - 1}\r\n{report}")
+        other = self.network.modem_for(submit.number) if self.network is not None else None
+        if complete is not None and other is not None:
+            other.deliver(self.number, complete)
 
 
-def _reassemble_on(phone: Phone, submit: Submit) -> None:
+def _reassemble_on(phone: Phone, submit: Submit) -> str | None:
+    """Store the part on the phone; the whole text once its last part arrived."""
     if submit.concat is None:
         phone.messages.append(submit.text)
-        return
+        return submit.text
     ref, total, _seq = submit.concat
     parts = {p.concat[2]: p.text for p in phone.parts
              if p.concat is not None and p.concat[0] == ref and p.concat[1] == total}
     if len(parts) == total:
-        phone.messages.append("".join(parts[i] for i in range(1, total + 1)))
+        whole = "".join(parts[i] for i in range(1, total + 1))
+        phone.messages.append(whole)
+        return whole
+    return None

@@ -41,6 +41,7 @@ from alarmlink.wire.codec import (
     new_id,
     utcnow,
 )
+from alarmlink.wire.failover_sms import decode_failover, encode_failover, is_failover
 from alarmlink.wire.models import (
     DEFAULT_PREFIX,
     DEVICE_ID_PATTERN,
@@ -134,6 +135,9 @@ __all__ = [
     "SnapshotRequest",
     "JSON_CHANNELS",
     "ContractError",
+    "decode_failover",
+    "encode_failover",
+    "is_failover",
     "new_id",
     "utcnow",
     "encode",

@@ -459,3 +459,16 @@ CREATE TABLE inbound_sms (
     reason TEXT NOT NULL DEFAULT ''
 )
 """)
+
+
+@migrations()
+def m012_failover_keys(db: Database) -> None:
+    """Issue 13: each venue device's failover key, to verify the HMAC of the alarms it sends
+    by SMS when its network is down (``alarmlink central failover-key``)."""
+    _run(db, """
+CREATE TABLE failover_keys (
+    device_id TEXT PRIMARY KEY REFERENCES devices(id),
+    key TEXT NOT NULL,
+    created_at TEXT NOT NULL
+)
+""")

@@ -17,6 +17,8 @@ stages = [
 "119" = { numbers = ["119"], channels = ["call", "sms"] }
 "120" = { numbers = ["120"], channels = ["call", "sms"] }
 auto_fire_119 = false        # a confirmed GB 26875 fire alarm notifies 119 by itself
+trouble_cooldown_s = 1800    # troubles only: one escalation per venue in this time
+quiet_hours = "22:00-07:00"  # troubles only: escalation waits for the end (default: none)
 
 [modem]
 port = "/dev/ttyUSB2"        # empty: no modem (SMS and calls fail visibly)
@@ -28,9 +30,10 @@ from __future__ import annotations
 import logging
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from alarmlink.config_base import StrictModel
+from central.audit_config import zone_info
 
 logger = logging.getLogger(__name__)
 
@@ -96,8 +99,23 @@ class EscalationConfig(StrictModel):
                                 "notifies 119 at once, without an officer.")
     notify_target_s: float = Field(120.0, gt=0, description="Target from the first alarm "
                                    "event to the 119/120 notification (console countdown).")
+    trouble_cooldown_s: float = Field(1800.0, ge=0, le=7 * 86400, description="A trouble "
+                                      "incident of a venue within this long of the last "
+                                      "escalated trouble of that venue is not escalated (its "
+                                      "console entry stays). Alarms (fire, panic, medical) "
+                                      "are never suppressed or rate-limited.")
+    quiet_hours: str = Field("", pattern=r"^$|^([01]\d|2[0-3]):[0-5]\d-([01]\d|2[0-3]):[0-5]\d$",
+                             description="e.g. '22:00-07:00': a trouble escalation due in "
+                             "these hours waits for their end (alarms never wait).")
+    timezone: str = Field("Asia/Shanghai", description="Time zone of quiet_hours (IANA).")
     webhook_url: str = Field("", description="County CAD webhook (signed HTTP POST).")
     webhook_secret_file: str = Field("", description="File holding the webhook HMAC key.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        zone_info(value)
+        return value
 
     def policy_for(self, station_id: str, category: str) -> tuple[str, PolicyConfig] | None:
         for key in (f"{station_id}/{category}", category):

@@ -22,7 +22,7 @@ from sqlite_utils import Database
 
 from central import incidents
 from central.db import OPEN_STATUSES, iso, parse_iso, query_one, write_tx
-from central.escalation import roster
+from central.escalation import roster, trouble_policy
 from central.escalation.config import EscalationConfig, StageConfig
 
 logger = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ def plan(db: Database, config: EscalationConfig, now: datetime) -> list[int]:
 def _start_new(db: Database, config: EscalationConfig, now: datetime) -> None:
     since = iso(now - timedelta(days=1))
     rows = db.query(
-        "SELECT i.id, i.category, i.station_id, i.opened_at FROM incidents i "
+        "SELECT i.id, i.category, i.station_id, i.venue_id, i.opened_at FROM incidents i "
         "LEFT JOIN escalations e ON e.incident_id = i.id WHERE e.incident_id IS NULL "
         "AND i.status = 'new' AND i.acknowledged_at IS NULL AND i.opened_at >= ?", [since])
     for row in list(rows):
@@ -111,7 +111,23 @@ def _start_new(db: Database, config: EscalationConfig, now: datetime) -> None:
         if chosen is None or not chosen[1].stages:
             continue
         key, policy = chosen
-        first = parse_iso(row["opened_at"]) + timedelta(seconds=policy.stages[0].after_s)
+        opened = parse_iso(row["opened_at"])
+        first = opened + timedelta(seconds=policy.stages[0].after_s)
+        if row["category"] == "trouble":  # alarms are never suppressed nor delayed
+            if trouble_policy.in_cooldown(db, config, row["venue_id"], row["id"], opened):
+                db.execute("INSERT INTO escalations (incident_id, policy, stage, next_at, "
+                           "started_at, stopped_at, stopped_reason) VALUES (?, ?, 0, NULL, "
+                           "?, ?, 'cooldown')", [row["id"], key, iso(now), iso(now)])
+                incidents.log_action(db, row["id"], iso(now), SYSTEM, "escalation_suppressed",
+                                     {"reason": "trouble cooldown",
+                                      "cooldown_s": config.trouble_cooldown_s})
+                logger.info("incident %s: trouble in cooldown, not escalated", row["id"])
+                continue
+            waited = trouble_policy.after_quiet_hours(config, first)
+            if waited != first:
+                incidents.log_action(db, row["id"], iso(now), SYSTEM, "escalation_deferred",
+                                     {"reason": "quiet hours", "until": iso(waited)})
+                first = waited
         db.execute("INSERT INTO escalations (incident_id, policy, stage, next_at, started_at) "
                    "VALUES (?, ?, 0, ?, ?)", [row["id"], key, iso(first), iso(now)])
         logger.info("incident %s: escalation started (policy %s)", row["id"], key)

@@ -153,13 +153,19 @@ function describe(entry) {
   return [d.outcome ? t(`o_${d.outcome}`) : "", d.note || ""].filter(Boolean).join(" · ");
 }
 
+// The escalation scheduler and automatic notifications act as "escalation" / "auto:...".
+function actorName(actor) {
+  if (actor === "system") return "";
+  if (actor === "escalation") return t("actor_escalation");
+  return actor.startsWith("auto:") ? t("actor_auto") : actor;
+}
+
 function timeline(detail) {
   const list = el("ol", "timeline");
   for (const entry of detail.log) {
     const li = el("li", `tl tl-${entry.action}`);
     li.append(el("span", "time", when(entry.at)), el("span", "what", t(`t_${entry.action}`)),
-      el("span", "actor", entry.actor === "system" ? ""
-        : entry.actor === "escalation" ? t("actor_escalation") : entry.actor),
+      el("span", "actor", actorName(entry.actor)),
       el("span", "text", describe(entry) || ""));
     list.append(li);
   }

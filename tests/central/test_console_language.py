@@ -74,7 +74,7 @@ def proper_nouns(server: LiveServer, incident_id: int) -> list[str]:
 
 def texts_on_every_tab(page: Page, allowed: list[str]) -> dict[str, list[str]]:
     seen: dict[str, list[str]] = {}
-    for tab in ("queue", "map", "history", "devices"):
+    for tab in ("queue", "map", "history", "devices", "roster"):
         page.locator(f"[data-tab={tab}]").click()
         if tab == "history":
             page.locator("#history-form button[type=submit]").click()

@@ -131,8 +131,10 @@ def test_sms_reply_1_acknowledges_as_the_officer_unknown_number_is_logged(
     rows = central.rows("SELECT sender, result, reason FROM inbound_sms ORDER BY id")
     assert [r["result"] for r in rows] == ["rejected", "accepted"]
     assert "unknown number" in rows[0]["reason"]
-    assert central.rows("SELECT 1 FROM audit_log WHERE username = 'officer-zhang' AND "
-                        "action = 'incident.acknowledge' AND source = 'sms'")
+    # the audit entry is appended just after the acknowledgement's commit: poll for it
+    wait_for(lambda: central.rows("SELECT 1 FROM audit_log WHERE username = 'officer-zhang' "
+                                  "AND action = 'incident.acknowledge' AND source = 'sms'"),
+             what="the acknowledgement audited with source sms")
 
 
 def test_error_then_silence_retries_then_the_next_channel(
