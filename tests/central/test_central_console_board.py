@@ -68,12 +68,12 @@ def test_device_trouble_has_its_own_list_and_sound_and_the_board_shows_devices(
     expect(hotel).to_contain_text("离线")
 
     ingest(*event_message(make_event("school-01", zone="gate-button")))
-    expect(page.locator("#queue li.incident")).to_contain_text("gate-button (alarm)")
+    expect(page.locator("#queue li.incident")).to_contain_text("gate-button (报警)")
     expect(page.locator("body")).to_have_attribute("data-last-sound", "alarm")
     expect(page.locator("#troubles li.incident")).to_have_count(1)
 
     ingest(TOPICS.status("hotel-01"), encode(Status(state="online", ts=utcnow())))
-    expect(trouble).to_contain_text("device:hotel-01 (restored)")
+    expect(trouble).to_contain_text("device:hotel-01 (已恢复)")
     expect(hotel).to_contain_text("在线")
 
     assert errors == []
