@@ -47,6 +47,7 @@ from alarmlink.wire import (
 )
 from central import commissioning, dead_letters, incidents, supervision
 from central.db import Writer, iso, query_one, write_tx
+from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
 from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
@@ -109,6 +110,9 @@ class Ingestor:
         self.clock_skew_threshold_s = clock_skew_threshold_s
         #: Reconnect and takeover troubles (central/reconnects.py).
         self.reconnects = ReconnectWatch(supervision_config or SupervisionConfig())
+        #: Inside :meth:`handle_batch`: what to do after the batch's commit.
+        self._after_commit: list[Callable[[], None]] | None = None
+        self._pushes: set[int] = set()
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Process one message (on the writer, waiting for it). Failures end as dead letters."""
@@ -116,6 +120,37 @@ class Ingestor:
             self._handle_safely(self.db, topic, bytes(payload))
         else:
             self.writer.call(self._handle_safely, topic, bytes(payload))
+
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        """Process messages in ONE transaction (on the writer thread), then act on them.
+
+        Receipts and console pushes happen after the commit. If the batch's transaction
+        cannot commit, every message is processed again in a transaction of its own, so
+        one bad batch never stops ingest. Never raises.
+        """
+        self._after_commit = []
+        self._pushes = set()
+        try:
+            with write_tx(self.db):
+                for delivery in deliveries:
+                    self._handle_safely(self.db, delivery.topic, delivery.payload)
+        except sqlite3.Error as exc:
+            logger.error("a batch of %d message(s) could not commit (%s); processing them "
+                         "one by one", len(deliveries), exc)
+            self._after_commit = None
+            for delivery in deliveries:
+                self._handle_safely(self.db, delivery.topic, delivery.payload)
+            return
+        actions, self._after_commit = self._after_commit, None
+        for action in actions:
+            action()
+
+    def _later(self, action: Callable[[], None]) -> None:
+        """Run ``action`` after the commit: now, or at the end of the current batch."""
+        if self._after_commit is None:
+            action()
+        else:
+            self._after_commit.append(action)
 
     def _handle_safely(self, _db: Database, topic: str, payload: bytes) -> None:
         try:
@@ -203,16 +238,15 @@ class Ingestor:
         # Committed: only now may the device forget the event.
         receipts = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
                                         incident_id=incident_id))]
-        incident = None
         if incident_id is not None:
-            incident = incidents.get_incident(self.db, incident_id)
-            stage = incidents.STAGE_OF_STATUS.get(incident["status"]) if incident else None
+            row = query_one(self.db, "SELECT status FROM incidents WHERE id = ?", [incident_id])
+            stage = incidents.STAGE_OF_STATUS.get(row["status"]) if row else None
             if stage is not None:  # the station already acted: tell this device too
                 receipts += incidents.receipts_for(self.db, incident_id, stage, now,
                                                    [event.event_id])
-        publish_receipts(self.publish, self.topics, receipts)
-        if incident is not None and existing is None:
-            self._notify(incident)
+        self._later(lambda: publish_receipts(self.publish, self.topics, receipts))
+        if incident_id is not None and existing is None:
+            self._push(incident_id)
 
     def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
         if commissioning.record_hit(self.db, event, now) and not event.test:
@@ -278,9 +312,21 @@ class Ingestor:
         self._push(changed)
 
     def _push(self, incident_id: int | None) -> None:
-        """Push an incident a trouble opened or changed (after its commit)."""
+        """Push an incident an event or a trouble opened or changed, after the commit.
+
+        Within a batch each incident is read and pushed once, as it stands after the
+        commit, however many of the batch's events joined it.
+        """
         if incident_id is None:
             return
+        if self._after_commit is not None:
+            if incident_id not in self._pushes:
+                self._pushes.add(incident_id)
+                self._after_commit.append(lambda: self._push_now(incident_id))
+            return
+        self._push_now(incident_id)
+
+    def _push_now(self, incident_id: int) -> None:
         incident = incidents.get_incident(self.db, incident_id)
         if incident is not None:
             self._notify(incident)

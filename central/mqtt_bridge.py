@@ -6,9 +6,11 @@ Built on :class:`alarmlink.mqtt.MqttClient`:
   a Session Expiry Interval; MQTT 3.1.1: ``clean_session=False``), so the
   broker queues QoS 1 events while central is down and delivers them when it
   returns.
-* Each message is handed to :meth:`Ingestor.handle` synchronously. paho sends the
-  PUBACK for a QoS 1 message only after the handler returns, so the broker
-  considers an event delivered only after central has committed it.
+* Manual acknowledgement: each message is only queued (:class:`IngestQueue`, alarms
+  first, fair between devices); the writer commits a batch, publishes its receipts,
+  then sends each PUBACK. The broker considers an event delivered only after central
+  has committed it. Without a writer (tools, tests) ingest runs on paho's thread and
+  the PUBACK follows it.
 * A refused connection (bad credentials, not authorised) is logged with the
   broker's reason and never counts as connected. Reconnects use a bounded
   exponential backoff with jitter.
@@ -29,6 +31,7 @@ from alarmlink.mqtt import MqttClient
 from alarmlink.wire import Topics
 from central.config import BrokerConfig
 from central.ingest import Ingestor
+from central.ingest_queue import Delivery, IngestQueue
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +46,9 @@ class MqttBridge:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
-        self.client = MqttClient(config, name="central", clean=False)
+        self.client = MqttClient(config, name="central", clean=False, manual_ack=True)
+        self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch)
+                      if ingestor.writer is not None else None)
         self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():
             self.client.subscribe(self.topics.all_devices(channel), self._on_message, qos)
@@ -96,4 +101,9 @@ class MqttBridge:
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         self._last_message = time.monotonic()
-        self.ingestor.handle(message.topic, bytes(message.payload))
+        delivery = Delivery(message.topic, bytes(message.payload), self.client.acker(message))
+        if self.queue is not None:
+            self.queue.put(delivery)
+            return
+        self.ingestor.handle(delivery.topic, delivery.payload)
+        delivery.ack()
