@@ -111,7 +111,7 @@ class Ingestor:
         #: Reconnect and takeover troubles (central/reconnects.py).
         self.reconnects = ReconnectWatch(supervision_config or SupervisionConfig())
         #: Inside :meth:`handle_batch`: what to do after the batch's commit.
-        self._after_commit: list[Callable[[], None]] | None = None
+        self._after_commit: list[Callable[[], object]] | None = None
         self._pushes: set[int] = set()
 
     def handle(self, topic: str, payload: bytes) -> None:
@@ -145,7 +145,7 @@ class Ingestor:
         for action in actions:
             action()
 
-    def _later(self, action: Callable[[], None]) -> None:
+    def _later(self, action: Callable[[], object]) -> None:
         """Run ``action`` after the commit: now, or at the end of the current batch."""
         if self._after_commit is None:
             action()
