@@ -37,6 +37,12 @@ MAX_QUEUED_MESSAGES = 100_000
 #: drops from central's queue beyond it is never an alarm lost: the agent keeps every
 #: event in its outbox and resends it until central's ``stored`` receipt arrives.
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
+#: QoS 1 messages in flight per client (Mosquitto's default is 20). Central acknowledges
+#: a message only after the batch holding it commits, so the in-flight window bounds how
+#: many messages one batch can gather; a draining agent also publishes its backlog with
+#: a deep window. MQTT 5 clients may lower it with their Receive Maximum (central asks
+#: for ``central.mqtt_bridge.RECEIVE_MAXIMUM``).
+MAX_INFLIGHT_MESSAGES = 1000
 #: Largest MQTT packet the broker accepts: the largest snapshot the wire contract
 #: allows plus 64 KiB for the topic, properties and headroom. A client that sends a
 #: bigger packet is disconnected before the broker reads it, and nobody receives it.
@@ -141,7 +147,7 @@ def render_config(*, port: int, data_dir: Path, password_file: Path | None,
         "autosave_interval 30",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_queued_bytes {MAX_QUEUED_BYTES}",
-        "max_inflight_messages 100",
+        f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
         f"max_packet_size {MAX_PACKET_SIZE}",
         "persistent_client_expiration 7d",
         "log_dest stderr",

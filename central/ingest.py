@@ -46,10 +46,11 @@ from alarmlink.wire import (
     utcnow,
 )
 from central import commissioning, dead_letters, incidents, supervision
+from central import ingest_memo as memos
 from central.db import Writer, iso, query_one, write_tx
+from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
-from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, ingest_snapshot
 from central.supervision_config import SupervisionConfig
 
@@ -113,6 +114,11 @@ class Ingestor:
         #: Inside :meth:`handle_batch`: what to do after the batch's commit.
         self._after_commit: list[Callable[[], object]] | None = None
         self._pushes: set[int] = set()
+        #: Inside :meth:`handle_batch`: what the batch has read (routes, open incidents,
+        #: commissioning sessions, clock offsets, incident status). Only the writer thread
+        #: changes these, and never during a batch except through ingest itself, so the
+        #: memo is exact for the batch; it is dropped when the batch ends or a message fails.
+        self._memo: BatchMemo | None = None
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Process one message (on the writer, waiting for it). Failures end as dead letters."""
@@ -130,6 +136,7 @@ class Ingestor:
         """
         self._after_commit = []
         self._pushes = set()
+        self._memo = BatchMemo()
         try:
             with write_tx(self.db):
                 for delivery in deliveries:
@@ -138,9 +145,12 @@ class Ingestor:
             logger.error("a batch of %d message(s) could not commit (%s); processing them "
                          "one by one", len(deliveries), exc)
             self._after_commit = None
+            self._memo = None
             for delivery in deliveries:
                 self._handle_safely(self.db, delivery.topic, delivery.payload)
             return
+        finally:
+            self._memo = None
         actions, self._after_commit = self._after_commit, None
         for action in actions:
             action()
@@ -157,6 +167,8 @@ class Ingestor:
             self._handle(topic, payload)
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
+            if self._memo is not None:  # its savepoint was rolled back: forget what it read
+                self._memo = BatchMemo()
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
@@ -177,7 +189,7 @@ class Ingestor:
             self.dead_letter(topic, payload, f"channel {channel!r} is not sent by devices",
                              device_id)
             return
-        route = device_route(self.db, device_id)
+        route = memos.route(self.db, self._memo, device_id)
         if route is None:
             self.dead_letter(topic, payload, f"unknown device {device_id!r}: not in the registry")
             return
@@ -239,8 +251,8 @@ class Ingestor:
         receipts = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
                                         incident_id=incident_id))]
         if incident_id is not None:
-            row = query_one(self.db, "SELECT status FROM incidents WHERE id = ?", [incident_id])
-            stage = incidents.STAGE_OF_STATUS.get(row["status"]) if row else None
+            status = memos.incident_status(self.db, self._memo, incident_id)
+            stage = incidents.STAGE_OF_STATUS.get(status) if status else None
             if stage is not None:  # the station already acted: tell this device too
                 receipts += incidents.receipts_for(self.db, incident_id, stage, now,
                                                    [event.event_id])
@@ -249,13 +261,13 @@ class Ingestor:
             self._push(incident_id)
 
     def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
-        if commissioning.record_hit(self.db, event, now) and not event.test:
+        memo = self._memo
+        sessions = memos.sessions(self.db, memo, now)
+        if commissioning.record_hit(self.db, event, now, sessions) and not event.test:
             # walk test (central/commissioning.py): stored as a test event, never an incident
             event = event.model_copy(update={"test": True})
         delay_s = (now - event.ts).total_seconds()
-        state = query_one(self.db, "SELECT clock_offset_s FROM device_state WHERE device_id = ?",
-                          [event.device_id])
-        offset = state["clock_offset_s"] if state is not None else None
+        offset = memos.clock_offset(self.db, memo, event.device_id)
         limit = self.clock_skew_threshold_s
         skewed = -delay_s > limit or (offset is not None and abs(offset) > limit)
         zone_known = not route["zones"] or event.zone in route["zones"]
@@ -265,18 +277,18 @@ class Ingestor:
         if not zone_known:
             logger.warning("event %s from %s: zone %r is not in the registry", event.event_id,
                            event.device_id, event.zone)
+        # the incident first, so the event row is written once, with its incident id
+        incident_id = incidents.attach_event(self.db, event, route["venue_id"],
+                                             route["station_id"], now,
+                                             memo.open_incidents if memo else None)
         self.db.execute(
             "INSERT INTO events (event_id, device_id, venue_id, seq, ts, received_at, delay_s, "
-            "clock_skewed, kind, state, zone, zone_known, source, test, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "clock_skewed, kind, state, zone, zone_known, source, test, detail, incident_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
              iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
-             zone_known, event.source.value, event.test, json.dumps(event.detail)])
-        incident_id = incidents.attach_event(self.db, event, route["venue_id"],
-                                             route["station_id"], now)
-        if incident_id is not None:
-            self.db.execute("UPDATE events SET incident_id = ? WHERE event_id = ?",
-                            [incident_id, event.event_id])
+             zone_known, event.source.value, event.test, json.dumps(event.detail),
+             incident_id])
         if event.test:
             logger.info("test event %s from %s stored (no incident)", event.event_id,
                         event.device_id)
@@ -309,7 +321,14 @@ class Ingestor:
                  status.version, status.config_hash])
         logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
                     status.boot_id, status.version)
+        self._trouble_changed(route, changed)
         self._push(changed)
+
+    def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
+        """A reconnect or takeover trouble opened or changed an incident: re-read it."""
+        if incident_id is not None and self._memo is not None:
+            self._memo.open_incidents.pop((route["venue_id"], "trouble"), None)
+            self._memo.status.pop(incident_id, None)
 
     def _push(self, incident_id: int | None) -> None:
         """Push an incident an event or a trouble opened or changed, after the commit.
@@ -349,6 +368,9 @@ class Ingestor:
                 "temperature_c = excluded.temperature_c",
                 [device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
                  json.dumps(beat.inputs), beat.temperature_c])
+        if self._memo is not None:
+            self._memo.offsets[device_id] = offset
+        self._trouble_changed(route, changed)
         self._push(changed)
 
     def _command_result(self, device_id: str, result: CommandResult) -> None:

@@ -37,6 +37,10 @@ logger = logging.getLogger(__name__)
 
 #: channel -> subscription QoS. Heartbeats are published at QoS 0 anyway.
 SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1}
+#: MQTT 5 Receive Maximum central asks for: QoS 1 messages the broker may have in flight
+#: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds the
+#: batch size; the broker's own ``max_inflight_messages`` (alarmlink/broker.py) caps it too.
+RECEIVE_MAXIMUM = 4000
 
 
 class MqttBridge:
@@ -46,7 +50,8 @@ class MqttBridge:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
-        self.client = MqttClient(config, name="central", clean=False, manual_ack=True)
+        self.client = MqttClient(config, name="central", clean=False, manual_ack=True,
+                                 receive_maximum=RECEIVE_MAXIMUM)
         self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch)
                       if ingestor.writer is not None else None)
         self._last_message: float | None = None

@@ -65,7 +65,8 @@ class MqttClient:
                  require_password: bool = False, availability: Availability | None = None,
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[], None] | None = None,
-                 backoff: Backoff | None = None, manual_ack: bool = False) -> None:
+                 backoff: Backoff | None = None, manual_ack: bool = False,
+                 receive_maximum: int | None = None) -> None:
         self.config = config
         self.client_id = client_id or config.effective_client_id
         #: How log lines name this connection (a device id, "central").
@@ -100,6 +101,7 @@ class MqttClient:
         #: With manual acknowledgement a QoS 1 message is PUBACKed only by :meth:`acker`'s
         #: callable (central: after its commit), never when the handler returns.
         self.manual_ack = manual_ack
+        self.receive_maximum = receive_maximum
         self.paho.manual_ack_set(manual_ack)
         self.paho.on_connect = self._on_connect
         self.paho.on_connect_fail = self._on_connect_fail
@@ -158,7 +160,8 @@ class MqttClient:
             self.paho.will_set(self.availability.topic, self.availability.offline(),
                                qos=self.availability.qos, retain=True)
         self.paho.connect_async(self.config.host, self.config.port, self.config.keepalive_s,
-                                **connect_options(self.config, self.clean))
+                                **connect_options(self.config, self.clean,
+                                                  self.receive_maximum))
         self.paho.loop_start()
         logger.info("%s: connecting to %s as %s (client id %s, %s)", self.name,
                     self.config.url, self.config.username, self.client_id, self.config.protocol)
