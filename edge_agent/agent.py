@@ -24,6 +24,7 @@ loop thread, between two ticks (:attr:`Agent.loop_calls`).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from alarmlink import __version__, wire
+from alarmlink.mqtt.reasons import JITTER, jittered
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
 from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
@@ -295,7 +297,8 @@ class Agent:
                 if not self._publish(pending.event_id, pending.payload):
                     break
             if now >= self._next_heartbeat:
-                self._next_heartbeat = now + self.config.heartbeat_interval_s
+                # ±20 % on every period: a fleet that reconnected together drifts apart
+                self._next_heartbeat = now + jittered(self.config.heartbeat_interval_s)
                 self.link.publish_heartbeat(self.heartbeat())
 
     def heartbeat(self) -> wire.Heartbeat:
@@ -311,7 +314,11 @@ class Agent:
         if count:
             logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,
                         count)
-        self._next_heartbeat = self.clock()
+        # The first heartbeat within the first 20 % of the interval, not at once: after a
+        # broker restart the whole fleet reconnects within a second or two, and heartbeats
+        # sent together would queue ahead of an alarm at central (issue 17).
+        self._next_heartbeat = self.clock() + random.uniform(
+            0.0, JITTER * self.config.heartbeat_interval_s)
         self._wake.set()
         self._notify_connection(True)
 
