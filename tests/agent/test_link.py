@@ -149,8 +149,9 @@ def test_heartbeats_are_jittered_so_a_fleet_falls_out_of_step(
     heartbeats spread out instead of arriving at central in one burst."""
     agent_set.new(make_config(tmp_path, device_id=isolated_device_id,
                               url=shared_mosquitto.url, heartbeat_interval_s=1))
-    beats = wait_for(lambda: (b := central_observer.heartbeats()) if len(b) >= 6 else None,
-                     timeout=20, what="six heartbeats")
+    wait_for(lambda: len(central_observer.heartbeats()) >= 6, timeout=20,
+             what="six heartbeats")
+    beats = central_observer.heartbeats()
     gaps = [(b.ts - a.ts).total_seconds() for a, b in zip(beats, beats[1:], strict=False)]
     assert all(0.75 <= gap <= 1.3 for gap in gaps), gaps
     assert max(gaps) - min(gaps) > 0.05, gaps  # without jitter they are all 1.00 ± a tick
