@@ -355,3 +355,13 @@ CREATE TABLE health_probe (
     count INTEGER NOT NULL DEFAULT 0
 )
 """)
+
+
+@migrations()
+def m009_supervision_deadlines(db: Database) -> None:
+    # Supervision without sweeps (central/supervision.py): each pass reads the devices whose
+    # status changed since the last pass and those not up, never the whole fleet.
+    _run(db, """
+CREATE INDEX supervision_changed ON supervision (changed_at);
+CREATE INDEX supervision_state ON supervision (state)
+""")
