@@ -190,15 +190,22 @@ def session_view(db: Database, device_id: str, now: datetime | None = None) -> d
             "signal_quality": None}
 
 
-def untested_zones(db: Database) -> dict[str, list[str]]:
-    """Device id -> registry zones no commissioning session ever saw (for the board)."""
+def untested_zones(db: Database, device_ids: list[str] | None = None) -> dict[str, list[str]]:
+    """Device id -> registry zones no commissioning session ever saw (for the board);
+    every device, or only ``device_ids`` (one page of the board)."""
+    only, params = "", []
+    if device_ids is not None:
+        only = f" IN ({', '.join('?' for _ in device_ids)})"
+        params = list(device_ids)
     seen: dict[str, set[str]] = {}
     for hit in db.query("SELECT DISTINCT c.device_id, h.zone FROM commissioning_hits h "
-                        "JOIN commissioning c ON c.id = h.session_id"):
+                        "JOIN commissioning c ON c.id = h.session_id"
+                        + (f" WHERE c.device_id{only}" if only else ""), params):
         seen.setdefault(hit["device_id"], set()).add(hit["zone"])
     return {device["id"]: [z for z in json.loads(device["zones"])
                            if z not in seen.get(device["id"], set())]
-            for device in db.query("SELECT id, zones FROM devices")}
+            for device in db.query("SELECT id, zones FROM devices"
+                                   + (f" WHERE id{only}" if only else ""), params)}
 
 
 def commissioning_devices(db: Database, now: datetime | None = None) -> set[str]:
