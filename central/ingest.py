@@ -111,6 +111,8 @@ class Ingestor:
         self.clock_skew_threshold_s = clock_skew_threshold_s
         #: Reconnect and takeover troubles (central/reconnects.py).
         self.reconnects = ReconnectWatch(supervision_config or SupervisionConfig())
+        #: Told (device_id, when) for every heartbeat stored: supervision's deadlines.
+        self.on_heard: Callable[[str, datetime], None] | None = None
         #: Inside :meth:`handle_batch`: what to do after the batch's commit.
         self._after_commit: list[Callable[[], object]] | None = None
         self._pushes: set[int] = set()
@@ -370,6 +372,8 @@ class Ingestor:
                  json.dumps(beat.inputs), beat.temperature_c])
         if self._memo is not None:
             self._memo.offsets[device_id] = offset
+        if self.on_heard is not None:  # same thread as supervision (the writer)
+            self.on_heard(device_id, now)
         self._trouble_changed(route, changed)
         self._push(changed)
 

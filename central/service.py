@@ -92,6 +92,7 @@ class CentralService:
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
+        self.ingestor.on_heard = self.supervisor.heard  # deadlines move without a read
         self.notifier = Notifier()
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()

@@ -182,6 +182,8 @@ def decide(view: DeviceView, cls: DeviceClass, now: datetime,
 
 #: Seconds between full walks that rebuild the deadline heap (registry edits).
 RESCAN_S = 300.0
+#: Most devices judged in one pass; the rest wait a second (a pass holds the writer).
+MAX_PER_PASS = 2000
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
@@ -226,6 +228,15 @@ class Supervisor:
         self._rescan_at: datetime | None = None  # None: walk everything at the next pass
         #: Devices the last pass looked at (the benchmarks and tests read it).
         self.examined = 0
+        #: device -> silence_s, for devices up and online (their deadline moves with
+        #: :meth:`heard` without reading the database).
+        self._silence: dict[str, float] = {}
+        #: device -> when ingest last heard it (:meth:`heard`, on the writer thread).
+        self._heard: dict[str, datetime] = {}
+
+    def heard(self, device_id: str, at: datetime) -> None:
+        """Ingest heard the device (a heartbeat): its silence deadline moves, in memory."""
+        self._heard[device_id] = at
 
     def set_listening(self, listening: bool) -> None:
         """Whether central itself hears the broker now (its MQTT link is up)."""
@@ -261,38 +272,65 @@ class Supervisor:
 
     def _schedule(self, view: DeviceView, cls: DeviceClass) -> None:
         due = deadline(view, cls, self.listening_since)
+        if view.state == "up" and view.availability == "online":
+            self._silence[view.device_id] = cls.silence_s
+        else:
+            self._silence.pop(view.device_id, None)
         if due is None:
             self._due.pop(view.device_id, None)
         elif self._due.get(view.device_id) != due:
             self._due[view.device_id] = due
             heapq.heappush(self._heap, (due, view.device_id))
 
+    def _moved(self, device_id: str, now: datetime) -> datetime | None:
+        """The later deadline of an up device heard since it was scheduled (None: judge it)."""
+        silence = self._silence.get(device_id)
+        heard = self._heard.get(device_id)
+        if silence is None or heard is None or self.listening_since is None:
+            return None
+        due = max(heard, self.listening_since) + timedelta(seconds=silence, microseconds=1)
+        return due if due > now else None
+
     def _candidates(self, now: datetime) -> list[DeviceView]:
         """The views to judge this pass: all of them on a rescan, else only what is due."""
         if self._rescan_at is None or now >= self._rescan_at or (
                 self.checked_at is not None and now < self.checked_at):  # the clock stepped
             self._rescan_at = now + timedelta(seconds=RESCAN_S)
-            self._heap, self._due = [], {}
+            self._heap, self._due, self._silence = [], {}, {}
             views = [DeviceView.from_row(r) for r in self.db.query(_VIEW_SQL)]
             self.examined = len(views)
             return views
         wanted: set[str] = set()
         while self._heap and self._heap[0][0] <= now:
             due, device_id = heapq.heappop(self._heap)
-            if self._due.get(device_id) == due:
-                del self._due[device_id]
+            if self._due.get(device_id) != due:
+                continue  # stale: rescheduled since
+            del self._due[device_id]
+            moved = self._moved(device_id, now)
+            if moved is not None:  # heard since: only the deadline moves
+                self._due[device_id] = moved
+                heapq.heappush(self._heap, (moved, device_id))
+            else:
                 wanted.add(device_id)
         since = iso((self.checked_at or now) - CHANGED_MARGIN)
         wanted.update(r["device_id"] for r in self.db.query(
             "SELECT device_id FROM supervision WHERE changed_at >= ?", [since]))
         wanted.update(r["device_id"] for r in self.db.query(
             "SELECT device_id FROM supervision WHERE state IN ('down', 'trouble')"))
+        if len(wanted) > MAX_PER_PASS:  # a fleet that connected together: spread the work
+            later = sorted(wanted)[MAX_PER_PASS:]
+            wanted.difference_update(later)
+            soon = now + timedelta(seconds=1)
+            for device_id in later:
+                self._due[device_id] = soon
+                heapq.heappush(self._heap, (soon, device_id))
         self.examined = len(wanted)
+        ordered = sorted(wanted)
         views = []
-        for device_id in sorted(wanted):
-            row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [device_id])
-            if row is not None:
-                views.append(DeviceView.from_row(row))
+        for k in range(0, len(ordered), 500):  # one statement per 500 devices
+            chunk = ordered[k:k + 500]
+            views += [DeviceView.from_row(r) for r in self.db.query(
+                _VIEW_SQL + f" WHERE d.id IN ({', '.join('?' for _ in chunk)})", chunk)]
         return views
 
     def _class(self, view: DeviceView) -> tuple[str, DeviceClass, bool]:

@@ -251,9 +251,13 @@ def test_class_config_must_keep_its_bound(tmp_path: Path) -> None:
         load_config(path)
 
 
-def test_a_pass_reads_only_the_devices_that_change_not_the_fleet(rig: Rig) -> None:
+@pytest.mark.parametrize("wired", [False, True], ids=["from-db", "heard-in-memory"])
+def test_a_pass_reads_only_the_devices_that_change_not_the_fleet(rig: Rig, wired: bool) -> None:
     """No sweeps (issue 17): after the first pass, heartbeats cost supervision nothing;
-    a pass looks only at status changes and devices whose silence deadline came."""
+    a pass looks only at status changes and devices whose silence deadline came
+    (wired as in central: ingest tells supervision each heartbeat, in memory)."""
+    if wired:
+        rig.ingestor.on_heard = rig.supervisor.heard
     devices = [r["id"] for r in rig.db.query("SELECT id FROM devices ORDER BY id")]
     assert len(devices) >= 3
     for device in devices:
@@ -270,3 +274,6 @@ def test_a_pass_reads_only_the_devices_that_change_not_the_fleet(rig: Rig) -> No
     assert others == ["up"] * (len(devices) - 1)
     rig.tick()
     assert rig.supervisor.examined <= 1  # only the down device is looked at again
+    rig.run(FAST.silence_s * 3, step=1.0, each=lambda: [rig.beat(d) for d in devices[1:]])
+    assert [rig.sup(d)["state"] for d in devices[1:]] == ["up"] * (len(devices) - 1)
+    assert rig.sup(quiet)["state"] == "trouble"
