@@ -3,8 +3,8 @@
 In process, on a real SQLite file: 10,000 registered devices, all online and heartbeating
 every 15 s (1/15 of them each simulated second, through the real Ingestor). Figure: the
 supervision time per second (its passes' total over the run, divided by the simulated
-seconds; the heartbeats' deadlines come due in waves, so a mean, not a median) (it runs on the writer thread;
-the event loop only awaits it), and one page of the device board. Baseline, same run:
+seconds; deadlines come due in waves, so a mean, not a median). It runs on the writer
+thread; the event loop only awaits it. And one page of the device board. Baseline, same run:
 the full walk every pass used to do (now only at start, on reconnect and every 5 min),
 and the whole board in one answer.
 
@@ -101,12 +101,12 @@ def main() -> int:
     for n in range(args.runs):
         results.append(run(args.devices, args.seconds))
         p, s, pg, w = results[-1]
-        print(f"run {n + 1}: supervision {p * 1000:.2f} ms/s (full walk {s * 1000:.1f} ms); page of 100 "
-              f"{pg * 1000:.1f} ms (whole board {w * 1000:.1f} ms)", flush=True)
+        print(f"run {n + 1}: supervision {p * 1000:.2f} ms/s (full walk {s * 1000:.1f} ms); "
+              f"page of 100 {pg * 1000:.1f} ms (whole board {w * 1000:.1f} ms)", flush=True)
     p, s, pg, w = (median([r[i] for r in results]) for i in range(4))
     print(f"{args.devices:,} devices, median of {args.runs}: supervision "
-          f"{p * 1000:.2f} ms per second (baseline: one full walk {s * 1000:.1f} ms); device list page of 100 "
-          f"{pg * 1000:.1f} ms (baseline whole list {w * 1000:.1f} ms)")
+          f"{p * 1000:.2f} ms per second (baseline: one full walk {s * 1000:.1f} ms); "
+          f"device list page of 100 {pg * 1000:.1f} ms (baseline whole list {w * 1000:.1f} ms)")
     print("command: .venv/bin/python bench/supervision.py " + " ".join(sys.argv[1:]))
     return 0
 
