@@ -68,7 +68,10 @@ def event_bytes(device: str, seq: int, kind: str = "fire") -> bytes:
 class Rig:
     """Broker + accounts (+ central on demand), in one temporary directory."""
 
-    def __init__(self, devices: list[str], *, max_connections: int | None = None) -> None:
+    def __init__(self, devices: list[str], *, max_connections: int | None = None,
+                 extra_accounts: list[str] | None = None) -> None:
+        """``devices`` get a broker account and a registry entry; ``extra_accounts`` (devices
+        already in the demo registry, e.g. ``school-01``) only the account."""
         self.work = Path(tempfile.mkdtemp(prefix="alarmlink-bench-"))
         if os.geteuid() == 0:  # Mosquitto drops root for user mosquitto: let it through
             os.chmod(self.work, 0o711)
@@ -76,9 +79,11 @@ class Rig:
         self.passwords = {d: f"pw-{d}" for d in devices}
         self.passwords["central"] = "bench-central"
         self.passwords[PROBE] = "bench-probe-pw"
+        extra = list(extra_accounts or [])
+        self.passwords.update({d: f"pw-{d}" for d in extra})
         users = [BrokerUser("central", self.passwords["central"], "central"),
                  BrokerUser(PROBE, self.passwords[PROBE], "central"),
-                 *(BrokerUser(d, self.passwords[d]) for d in devices)]
+                 *(BrokerUser(d, self.passwords[d]) for d in [*devices, *extra])]
         self.broker = MosquittoBroker(users, workdir=self.work / "mosquitto")
         self.central: subprocess.Popen[bytes] | None = None
         self.http_port = 0
@@ -121,6 +126,17 @@ class Rig:
                 if time.monotonic() > deadline:
                     raise SystemExit("central did not start within its deadline") from None
                 time.sleep(0.1)
+
+    def add_admin(self, username: str = "bench-admin", password: str = "bench-admin-pw-1") -> str:
+        """An admin account in central's database (the real CLI); returns its password."""
+        secret = self.work / f"password-{username}"
+        secret.write_text(password + "\n")
+        os.chmod(secret, 0o600)
+        subprocess.run([sys.executable, "-m", "alarmlink_tools.cli", "central", "user", "add",
+                        "--db", str(self.work / "central" / "central.db"), "--username", username,
+                        "--role", "admin", "--node", "root", "--password-file", str(secret)],
+                       check=True, capture_output=True, timeout=60)
+        return password
 
     def stop_central(self) -> None:
         if self.central is not None and self.central.poll() is None:
