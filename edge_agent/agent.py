@@ -44,6 +44,7 @@ from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
 from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.outbox_guard import TROUBLE_ZONE
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
@@ -172,6 +173,11 @@ class Agent:
         self._next_heartbeat = self.clock()
         self._stop.clear()
         self.link.start()
+        recovery = self._outbox.recovery
+        if recovery is not None:  # the station must know events may have been lost
+            self.raise_event(wire.Kind.TROUBLE, wire.State.TROUBLE, TROUBLE_ZONE, detail={
+                "reason": recovery.reason[:200], "moved_to": str(recovery.moved_to or ""),
+                "next_seq": recovery.next_seq})
         for serial_link in self.serial_links:
             serial_link.start()
         if self.camera is not None:

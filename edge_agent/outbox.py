@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from alarmlink import wire
+from edge_agent import outbox_guard as guard
 
 logger = logging.getLogger(__name__)
 
@@ -89,13 +90,34 @@ class Outbox:
         self.resend_timeout_s = resend_timeout_s
         self.resend_max_s = max(resend_max_s, resend_timeout_s)
         self._lock = threading.Lock()
+        #: Set when a damaged or lost outbox was replaced (the agent raises a trouble).
+        self.recovery: guard.Recovery | None = None
         try:
+            self._mark = guard.read_mark(self.path)
+            reason = guard.check(self.path)
+            if reason == guard.EMPTY and self._mark == 0:
+                reason = None  # created but never written, and nothing was ever numbered
+            if reason is None and not self.path.exists() and self._mark > 1:
+                reason = (f"the outbox file is missing, but events up to seq "
+                          f"{self._mark - 1} or less were numbered")
+            moved = guard.move_aside(self.path) if reason and self.path.exists() else None
             self._db = open_store(self.path, _SCHEMA, synchronous="FULL")
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
                              (SCHEMA_VERSION,))
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('next_seq', 1)")
+            if reason:  # seq never goes back: a fresh outbox continues from the mark
+                self._db.execute("UPDATE meta SET value = max(value, ?) "
+                                 "WHERE key = 'next_seq'", (self._mark,))
+            if self.next_seq + 1 > self._mark:
+                self._mark = self.next_seq + guard.SEQ_BLOCK
+                guard.write_mark(self.path, self._mark)
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+        if reason:
+            self.recovery = guard.Recovery(reason, moved, self.next_seq)
+            logger.critical("outbox %s: %s; moved aside to %s, a fresh outbox continues at "
+                            "seq %d. Events that were waiting in it may be lost: the station "
+                            "is told by a trouble", self.path, reason, moved, self.next_seq)
 
     # --- writing ---------------------------------------------------------------------
 
@@ -125,11 +147,14 @@ class Outbox:
                         (event.event_id, seq, wire.encode(event), event.ts.isoformat()))
                     self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'",
                                      (seq + 1,))
+                    if seq + 1 > self._mark:  # durable before the seq it covers commits
+                        guard.write_mark(self.path, seq + 1 + guard.SEQ_BLOCK)
+                        self._mark = seq + 1 + guard.SEQ_BLOCK
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (OSError, sqlite3.Error) as exc:
                 raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
         logger.debug("outbox: committed event %s seq %d", event.event_id, event.seq)
         return event
