@@ -203,6 +203,8 @@ class Ingestor:
             message = decode(model_for(channel), payload)
         except ContractError as exc:
             self.dead_letter(topic, payload, str(exc), device_id)
+            if channel == "event":
+                self._reject(device_id, payload, str(exc))
             return
         if isinstance(message, Event):
             self._event(topic, payload, message, route)
@@ -218,8 +220,10 @@ class Ingestor:
     def _event(self, topic: str, payload: bytes, event: Event, route: dict[str, Any]) -> None:
         device_id = route["device_id"]
         if event.device_id != device_id:
-            self.dead_letter(topic, payload, f"device id in payload {event.device_id!r} does not "
-                             f"match topic {device_id!r}", device_id)
+            reason = (f"device id in payload {event.device_id!r} does not match topic "
+                      f"{device_id!r}")
+            self.dead_letter(topic, payload, reason, device_id)
+            self._reject(device_id, payload, reason)
             return
         now = self.clock()
         with write_tx(self.db):
@@ -244,6 +248,7 @@ class Ingestor:
         if existing is not None:
             if existing["device_id"] != device_id:
                 self.dead_letter(topic, payload, reason, device_id)
+                self._reject(device_id, payload, reason)
                 return
             if reason:
                 self.dead_letter(topic, payload, reason, device_id)
@@ -261,6 +266,16 @@ class Ingestor:
         self._later(lambda: publish_receipts(self.publish, self.topics, receipts))
         if incident_id is not None and existing is None:
             self._push(incident_id)
+
+    def _reject(self, device_id: str, payload: bytes, reason: str) -> None:
+        """Answer an event central will never accept with a ``rejected`` receipt (after the
+        commit of its dead letter), so the device stops resending it. Needs an event id."""
+        event_id = dead_letters.event_id_of(payload)
+        if event_id is None:
+            return
+        receipt = Receipt(event_id=event_id, stage=Stage.REJECTED, ts=self.clock(),
+                          reason=reason[:256])
+        self._later(lambda: publish_receipts(self.publish, self.topics, [(device_id, receipt)]))
 
     def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
         memo = self._memo

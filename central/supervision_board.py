@@ -2,15 +2,23 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from datetime import datetime, timedelta
+from typing import Any, Protocol
 
 from sqlite_utils import Database
 
 from central.db import iso, parse_iso
+from central.supervision_config import SupervisionConfig
 
-if TYPE_CHECKING:
-    from central.supervision import Supervisor
+
+class Supervisor(Protocol):
+    """What the board reads of :class:`central.supervision.Supervisor`."""
+
+    config: SupervisionConfig
+    clock_skew_threshold_s: float
+    checked_at: datetime | None
+
+    def clock(self) -> datetime: ...
 
 
 def supervision_board(sup: Supervisor, db: Database,

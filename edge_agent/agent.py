@@ -249,6 +249,13 @@ class Agent:
         return event
 
     def _publish(self, event_id: str, payload: bytes) -> bool:
+        try:
+            wire.decode(wire.Event, payload)  # bytes damaged on disk would be resent forever
+        except wire.ContractError as exc:
+            self._outbox.reject(event_id, f"stored payload damaged: {exc}")
+            logger.critical("%s: event %s in the outbox is damaged (%s); not sent, kept in "
+                            "the rejected list", self.device_id, event_id, exc)
+            return True
         if self.link.publish_event(payload):
             self._outbox.mark_sent(event_id, self.clock())
             return True
@@ -336,6 +343,12 @@ class Agent:
                 logger.exception("%s: connection listener failed", self.device_id)
 
     def _on_receipt(self, receipt: wire.Receipt) -> None:
+        if receipt.stage == wire.Stage.REJECTED:
+            if self._outbox.reject(receipt.event_id, receipt.reason or "no reason given"):
+                logger.error("%s: central REJECTED event %s: %s. It is not resent; it is "
+                             "kept in the outbox's rejected list", self.device_id,
+                             receipt.event_id, receipt.reason)
+            return
         # Any stage implies central stored the event (it cannot acknowledge what it
         # has not stored), so a lost 'stored' receipt does not keep the event forever.
         if self._outbox.confirm(receipt.event_id):

@@ -49,6 +49,13 @@ CREATE TABLE IF NOT EXISTS events (
     sent_at    REAL,
     attempts   INTEGER NOT NULL DEFAULT 0
 );
+CREATE TABLE IF NOT EXISTS rejected (
+    event_id    TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    payload     BLOB NOT NULL,
+    reason      TEXT NOT NULL,
+    rejected_at TEXT NOT NULL
+);
 """
 
 
@@ -176,6 +183,32 @@ class Outbox:
         with self._lock:
             cursor = self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
             return cursor.rowcount > 0
+
+    def reject(self, event_id: str, reason: str) -> bool:
+        """Central refused the event, or its stored bytes are damaged: stop resending it
+        and keep it in ``rejected`` with the reason (``alarmlink agent status`` and the
+        logs show it). True if it was pending."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rejected (event_id, seq, payload, reason, "
+                    "rejected_at) SELECT event_id, seq, payload, ?, ? FROM events "
+                    "WHERE event_id = ?", (reason[:500], wire.utcnow().isoformat(), event_id))
+                moved = self._db.execute("DELETE FROM events WHERE event_id = ?",
+                                         (event_id,)).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return moved > 0
+
+    def rejected(self) -> list[tuple[str, int, str]]:
+        """``(event_id, seq, reason)`` of every rejected event, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, seq, reason FROM rejected ORDER BY seq").fetchall()
+        return [(str(e), int(s), str(r)) for e, s, r in rows]
 
     # --- reading ---------------------------------------------------------------------
 

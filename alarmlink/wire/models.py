@@ -115,6 +115,9 @@ class Stage(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
     RESOLVED = "resolved"
+    #: Central cannot accept the event (``reason`` says why): the device stops resending
+    #: it and keeps it in its local list of rejected events. Not part of the stage order.
+    REJECTED = "rejected"
 
 
 class Outcome(StrEnum):
@@ -193,6 +196,8 @@ class Receipt(Message):
     incident_id: int | None = None
     by: ShortText | None = Field(None, description="Who acted (an officer), for ack/resolve.")
     outcome: Outcome | None = None
+    reason: ShortText | None = Field(None, description="Why central refused the event "
+                                     "(stage rejected only).")
 
 
 class Command(Message):

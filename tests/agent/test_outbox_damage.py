@@ -99,3 +99,29 @@ def test_agent_raises_an_outbox_trouble_and_keeps_running(
     wait_for(lambda: any(e.event_id == event.event_id
                          for e in central_observer.events(isolated_device_id)),
              what="a later alarm published")
+
+
+def test_a_rejected_event_is_not_resent_and_is_kept_as_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "outbox-school-01.sqlite3"
+    with Outbox(path, "school-01") as box:
+        event = box.add(kind="fire", state="alarm", zone="z1", source="gpio")
+        assert box.reject(event.event_id, "kind 'meteor' unknown")
+        assert box.due(now=1e9) == [] and box.depth() == 0
+        assert box.rejected() == [(event.event_id, event.seq, "kind 'meteor' unknown")]
+        assert not box.reject(event.event_id, "again")  # a repeated receipt changes nothing
+
+
+def test_agent_stops_resending_on_a_rejected_receipt(
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, agent_set: AgentSet) -> None:
+    agent = agent_set.new(make_config(tmp_path, device_id=isolated_device_id,
+                                      url=shared_mosquitto.url))
+    wait_for(lambda: agent.connected, what="the agent to connect")
+    event = agent.raise_event("panic", "alarm", "gate-button")
+    wait_for(lambda: any(e.event_id == event.event_id
+                         for e in central_observer.events(isolated_device_id)),
+             what="the event published")
+    central_observer.receipt(isolated_device_id, event.event_id, "rejected",
+                             reason="poison for the test")
+    wait_for(lambda: agent._outbox.rejected(), what="the event moved to rejected")  # noqa: SLF001
+    assert agent._outbox.depth() == 0  # noqa: SLF001
