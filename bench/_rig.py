@@ -32,6 +32,8 @@ from alarmlink.broker_endpoint import BrokerConfig  # noqa: E402
 from alarmlink.mqtt import connect_client  # noqa: E402
 
 PROBE = "bench-probe"
+#: central's second account (``telemetry_broker``): heartbeats etc. off the events' socket.
+TELEMETRY = "central-telemetry"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -81,7 +83,9 @@ class Rig:
         self.passwords[PROBE] = "bench-probe-pw"
         extra = list(extra_accounts or [])
         self.passwords.update({d: f"pw-{d}" for d in extra})
+        self.passwords[TELEMETRY] = self.passwords["central"]
         users = [BrokerUser("central", self.passwords["central"], "central"),
+                 BrokerUser(TELEMETRY, self.passwords[TELEMETRY], "central"),
                  BrokerUser(PROBE, self.passwords[PROBE], "central"),
                  *(BrokerUser(d, self.passwords[d]) for d in [*devices, *extra])]
         self.broker = MosquittoBroker(users, workdir=self.work / "mosquitto")
@@ -137,6 +141,11 @@ class Rig:
                         "--role", "admin", "--node", "root", "--password-file", str(secret)],
                        check=True, capture_output=True, timeout=60)
         return password
+
+    def telemetry_conf(self) -> dict[str, Any]:
+        """``telemetry_broker`` for :meth:`start_central` (after it wrote the password)."""
+        return {"telemetry_broker": {"url": self.url, "username": TELEMETRY,
+                                     "password_file": str(self.work / "central-password")}}
 
     def stop_central(self) -> None:
         if self.central is not None and self.central.poll() is None:

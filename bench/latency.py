@@ -160,6 +160,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     parser.add_argument("--mode", choices=["spread", "burst", "agent"], default="burst")
     parser.add_argument("--processes", type=int, default=0,
                         help="fleet processes (default: one per 1,500 devices, at least 2)")
+    parser.add_argument("--telemetry", action=argparse.BooleanOptionalAction, default=True,
+                        help="central's second connection for heartbeats and status "
+                             "(telemetry_broker; default on)")
     parser.add_argument("--restarts", type=int, default=0,
                         help="broker restarts, one press 2 s after each (default 0)")
     args = parser.parse_args()
@@ -170,7 +173,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     sim: VenueSimulator | None = None
     hop: Hop | None = None
     try:
-        rig.start_central(timeout=120)
+        rig.start_central(rig.telemetry_conf() if args.telemetry else None, timeout=120)
         api = Api(f"http://127.0.0.1:{rig.http_port}", "bench-admin", rig.add_admin())
         processes = args.processes or max(2, -(-args.background // 1500))
         fleet = Fleet(FleetPlan(url=rig.url, heartbeat_s=args.heartbeat, mode=args.mode),
@@ -242,7 +245,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                   f"(+{all_back:.1f} s after the press)", flush=True)
         print(f"alarmlink press->console: {len(total)} presses, {len(bg)} background devices "
               f"heartbeating every {args.heartbeat:g} s ({args.mode}), "
-              f"{args.restarts} broker restarts")
+              f"{args.restarts} broker restarts, telemetry connection "
+              f"{'on' if args.telemetry else 'off'}")
         print(summary("press -> console", total))
         print(summary("  event raised -> console", pipeline))
         print(summary("baseline: bare MQTT hop", base))

@@ -46,32 +46,45 @@ RECEIVE_MAXIMUM = 4000
 class MqttBridge:
     """Connects to the broker, subscribes to every device, hands messages to ingest."""
 
-    def __init__(self, config: BrokerConfig, ingestor: Ingestor) -> None:
+    def __init__(self, config: BrokerConfig, ingestor: Ingestor, *,
+                 telemetry: BrokerConfig | None = None) -> None:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
         self.client = MqttClient(config, name="central", clean=False, manual_ack=True,
                                  receive_maximum=RECEIVE_MAXIMUM)
+        #: With ``telemetry_broker``: the second connection, for everything but events.
+        self.telemetry = (None if telemetry is None else MqttClient(
+            telemetry, name="central-telemetry", clean=False, manual_ack=True,
+            receive_maximum=RECEIVE_MAXIMUM))
         self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch)
                       if ingestor.writer is not None else None)
         self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():
-            self.client.subscribe(self.topics.all_devices(channel), self._on_message, qos)
+            client = self.client if channel == "event" or self.telemetry is None \
+                else self.telemetry
+            handler = self._on_message if client is self.client else self._on_telemetry
+            client.subscribe(self.topics.all_devices(channel), handler, qos)
+
+    @property
+    def _clients(self) -> list[MqttClient]:
+        return [self.client] + ([self.telemetry] if self.telemetry is not None else [])
 
     @property
     def connected(self) -> bool:
         """True only between an accepted CONNACK and the next disconnect."""
-        return self.client.connected
+        return all(c.connected for c in self._clients)
 
     @property
     def ready(self) -> bool:
         """Connected and the broker has granted every subscription."""
-        return self.client.ready
+        return all(c.ready for c in self._clients)
 
     @property
     def last_error(self) -> str | None:
         """Why the last connect or subscription failed (None once connected cleanly)."""
-        return self.client.last_error
+        errors = [c.last_error for c in self._clients if c.last_error]
+        return "; ".join(errors) if errors else None
 
     @property
     def session_present(self) -> bool | None:
@@ -86,15 +99,18 @@ class MqttBridge:
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until :attr:`ready` (or ``timeout`` seconds); returns :attr:`ready`."""
-        return self.client.wait_ready(timeout)
+        deadline = time.monotonic() + timeout
+        return all(c.wait_ready(max(0.0, deadline - time.monotonic())) for c in self._clients)
 
     def start(self) -> None:
         """Connect in the background (the broker may be down: the client keeps retrying)."""
-        self.client.start()
+        for client in self._clients:
+            client.start()
 
     def stop(self) -> None:
         """Disconnect normally: the broker keeps the session and queues for us."""
-        self.client.stop()
+        for client in self._clients:
+            client.stop()
 
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, not retained. Thread-safe. While disconnected paho queues it."""
@@ -104,9 +120,16 @@ class MqttBridge:
         elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
             logger.warning("publish to %s queued: not connected", topic)
 
+    def _on_telemetry(self, message: mqtt.MQTTMessage) -> None:
+        assert self.telemetry is not None
+        self._deliver(message, self.telemetry)
+
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        self._deliver(message, self.client)
+
+    def _deliver(self, message: mqtt.MQTTMessage, client: MqttClient) -> None:
         self._last_message = time.monotonic()
-        delivery = Delivery(message.topic, bytes(message.payload), self.client.acker(message))
+        delivery = Delivery(message.topic, bytes(message.payload), client.acker(message))
         if self.queue is not None:
             self.queue.put(delivery)
             return

@@ -88,7 +88,8 @@ class CentralService:
                                  snapshot_files=self.snapshot_files,
                                  supervision_config=config.supervision)
         if publisher is None:
-            self.bridge = MqttBridge(config.broker, self.ingestor)
+            self.bridge = MqttBridge(config.broker, self.ingestor,
+                                     telemetry=config.telemetry_broker)
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
