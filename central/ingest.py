@@ -143,6 +143,7 @@ class Ingestor:
             with write_tx(self.db):
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
+                self._flush_beats()
         except sqlite3.Error as exc:
             logger.error("a batch of %d message(s) could not commit (%s); processing them "
                          "one by one", len(deliveries), exc)
@@ -170,7 +171,7 @@ class Ingestor:
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
             if self._memo is not None:  # its savepoint was rolled back: forget what it read
-                self._memo = BatchMemo()
+                self._memo = BatchMemo(beats=self._memo.beats)  # (not the others' heartbeats)
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
@@ -324,6 +325,7 @@ class Ingestor:
         moment = self.clock()
         now = iso(moment)
         changed = None
+        self._flush_beats(device_id)  # an earlier heartbeat of the batch must not win
         with write_tx(self.db):
             supervision.record_status(self.db, device_id, status.state, moment)
             if status.state == Availability.ONLINE:
@@ -372,25 +374,26 @@ class Ingestor:
         now = self.clock()
         offset = (beat.ts - now).total_seconds()
         changed = None
-        with write_tx(self.db):
-            changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers, now)
-            self.db.execute(
-                "INSERT INTO device_state (device_id, availability, last_seen, last_heartbeat, "
-                "clock_offset_s, uptime_s, outbox_depth, inputs, temperature_c) "
-                "VALUES (?, 'online', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
-                "availability = 'online', last_seen = excluded.last_seen, "
-                "last_heartbeat = excluded.last_heartbeat, "
-                "clock_offset_s = excluded.clock_offset_s, uptime_s = excluded.uptime_s, "
-                "outbox_depth = excluded.outbox_depth, inputs = excluded.inputs, "
-                "temperature_c = excluded.temperature_c",
-                [device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
-                 json.dumps(beat.inputs), beat.temperature_c])
+        row = (device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
+               json.dumps(beat.inputs), beat.temperature_c)
+        if self._memo is not None and beat.session_takeovers == 0:
+            # nothing to raise: the row waits for the batch's end, one write per device
+            self.reconnects.takeovers(self.db, route, 0, now)
+            self._memo.beats[device_id] = row
+        else:
+            with write_tx(self.db):
+                changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers,
+                                                    now)
+                self.db.execute(memos.HEARTBEAT_SQL, row)
         if self._memo is not None:
             self._memo.offsets[device_id] = offset
         if self.on_heard is not None:  # same thread as supervision (the writer)
             self.on_heard(device_id, now)
         self._trouble_changed(route, changed)
         self._push(changed)
+
+    def _flush_beats(self, device_id: str | None = None) -> None:
+        memos.flush_beats(self.db, self._memo, device_id)
 
     def _command_result(self, device_id: str, result: CommandResult) -> None:
         with write_tx(self.db):

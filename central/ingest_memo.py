@@ -22,6 +22,15 @@ from central import commissioning, incidents
 from central.db import query_one
 from central.registry import device_route
 
+HEARTBEAT_SQL = (
+    "INSERT INTO device_state (device_id, availability, last_seen, last_heartbeat, "
+    "clock_offset_s, uptime_s, outbox_depth, inputs, temperature_c) "
+    "VALUES (?, 'online', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
+    "availability = 'online', last_seen = excluded.last_seen, "
+    "last_heartbeat = excluded.last_heartbeat, clock_offset_s = excluded.clock_offset_s, "
+    "uptime_s = excluded.uptime_s, outbox_depth = excluded.outbox_depth, "
+    "inputs = excluded.inputs, temperature_c = excluded.temperature_c")
+
 
 @dataclass
 class BatchMemo:
@@ -30,6 +39,8 @@ class BatchMemo:
     status: dict[int, str | None] = field(default_factory=dict)
     open_incidents: incidents.OpenCache = field(default_factory=dict)
     sessions: dict[str, int] | None = None
+    #: device -> its latest heartbeat row of the batch, written once at the batch's end.
+    beats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
 
 
 def route(db: Database, memo: BatchMemo | None, device_id: str) -> dict[str, Any] | None:
@@ -71,3 +82,17 @@ def sessions(db: Database, memo: BatchMemo | None, now: datetime) -> dict[str, i
     if memo.sessions is None:
         memo.sessions = commissioning.open_sessions(db, now)
     return memo.sessions
+
+
+def flush_beats(db: Database, memo: BatchMemo | None, device_id: str | None = None) -> None:
+    """Write the batch's waiting heartbeat rows (all, or one device's) in one statement."""
+    if memo is None or not memo.beats:
+        return
+    if device_id is None:
+        rows, memo.beats = list(memo.beats.values()), {}
+    else:
+        one = memo.beats.pop(device_id, None)
+        rows = [] if one is None else [one]
+    if rows:
+        db.conn.executemany(HEARTBEAT_SQL, rows)
+

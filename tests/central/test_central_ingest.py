@@ -226,3 +226,24 @@ def test_an_event_central_cannot_accept_gets_a_rejected_receipt(
     assert "does not match topic" in (rejected[0].reason or "")
     assert "kind" in (rejected[1].reason or "")
     assert count(db, "events") == 0 and count(db, "dead_letters") == 3
+
+
+def test_a_batch_writes_each_devices_heartbeat_once_and_a_later_status_wins(
+        ingestor: Ingestor, db: Database) -> None:
+    """Heartbeats of a batch are coalesced to one row per device at the batch's end (issue
+    11); a last will later in the same batch still leaves the device offline."""
+    from central.ingest_queue import Delivery
+
+    def beat(uptime: float) -> Delivery:
+        return Delivery(TOPICS.heartbeat("school-01"), encode(Heartbeat(
+            ts=utcnow(), uptime_s=uptime, outbox_depth=0)))
+
+    offline = Delivery(TOPICS.status("school-01"), encode(Status(state="offline", ts=utcnow())))
+    ingestor.handle_batch([beat(1.0), beat(2.0), beat(3.0)])
+    row = db.execute("SELECT availability, uptime_s FROM device_state "
+                     "WHERE device_id = 'school-01'").fetchone()
+    assert row == ("online", 3.0)
+    ingestor.handle_batch([beat(4.0), offline])
+    row = db.execute("SELECT availability, uptime_s FROM device_state "
+                     "WHERE device_id = 'school-01'").fetchone()
+    assert row == ("offline", 4.0)
