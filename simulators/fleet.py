@@ -245,6 +245,7 @@ class FleetWorker:
 
 def _worker_main(index: int, plan: FleetPlan, creds: list[tuple[str, str]], stop: Any,
                  report: Any) -> None:
+    logging.basicConfig(level=logging.ERROR)  # a broker restart drops thousands at once
     FleetWorker(index, plan, creds, stop, report).run()
 
 
