@@ -37,6 +37,12 @@ MAX_QUEUED_MESSAGES = 100_000
 #: drops from central's queue beyond it is never an alarm lost: the agent keeps every
 #: event in its outbox and resends it until central's ``stored`` receipt arrives.
 MAX_QUEUED_BYTES = 64 * 1024 * 1024
+#: QoS 1 messages in flight per client (Mosquitto's default is 20). Central acknowledges
+#: a message only after the batch holding it commits, so the in-flight window bounds how
+#: many messages one batch can gather; a draining agent also publishes its backlog with
+#: a deep window. MQTT 5 clients may lower it with their Receive Maximum (central asks
+#: for ``central.mqtt_bridge.RECEIVE_MAXIMUM``).
+MAX_INFLIGHT_MESSAGES = 1000
 #: Largest MQTT packet the broker accepts: the largest snapshot the wire contract
 #: allows plus 64 KiB for the topic, properties and headroom. A client that sends a
 #: bigger packet is disconnected before the broker reads it, and nobody receives it.
@@ -100,16 +106,28 @@ def render_acl(users: list[BrokerUser], prefix: str = DEFAULT_PREFIX) -> str:
 
 
 def write_password_file(path: Path, users: list[BrokerUser]) -> None:
-    """Write a Mosquitto password file (hashed by ``mosquitto_passwd``), mode 0600."""
+    """Write a Mosquitto password file (hashed by ``mosquitto_passwd``), mode 0600.
+
+    One ``mosquitto_passwd -U`` run hashes every line in place (10,000 accounts in
+    seconds, not one process per account); the plain lines exist only in this 0600 file,
+    in the caller's private directory, until that run returns.
+    """
     tool = shutil.which("mosquitto_passwd")
     if tool is None:
         raise BrokerError("mosquitto_passwd not found: install the 'mosquitto' package")
-    path.unlink(missing_ok=True)
-    path.touch(mode=0o600)
     for user in users:
-        # -b takes the password on the command line; the process is ours and short-lived.
-        subprocess.run([tool, "-b", str(path), user.username, user.password], check=True,
-                       capture_output=True)
+        if ":" in user.username or "\n" in user.username + user.password:
+            raise BrokerError(f"account {user.username!r}: ':' and line breaks cannot be "
+                              "stored in a Mosquitto password file")
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as plain:
+        plain.writelines(f"{user.username}:{user.password}\n" for user in users)
+    done = subprocess.run([tool, "-U", str(path)], check=False, capture_output=True)
+    if done.returncode != 0:
+        path.unlink(missing_ok=True)
+        raise BrokerError(f"mosquitto_passwd -U failed: "
+                          f"{done.stderr.decode(errors='replace').strip()}")
     os.chmod(path, 0o600)
 
 
@@ -144,7 +162,7 @@ def render_config(*, port: int, data_dir: Path, password_file: Path | None,
         "autosave_interval 30",
         f"max_queued_messages {MAX_QUEUED_MESSAGES}",
         f"max_queued_bytes {MAX_QUEUED_BYTES}",
-        "max_inflight_messages 100",
+        f"max_inflight_messages {MAX_INFLIGHT_MESSAGES}",
         f"max_packet_size {MAX_PACKET_SIZE}",
         "persistent_client_expiration 7d",
         "log_dest stderr",

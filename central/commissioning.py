@@ -118,10 +118,28 @@ def stop(db: Database, device_id: str, actor: str, now: datetime) -> dict[str, A
     return session_view(db, device_id)
 
 
-def record_hit(db: Database, event: Event, now: datetime) -> bool:
-    """Inside ingest's transaction: True (and the zone noted) if the device is commissioning."""
-    close_expired(db, now, event.device_id)
-    session = active_session(db, event.device_id)
+def open_sessions(db: Database, now: datetime) -> dict[str, int]:
+    """Close what has expired, then ``{device_id: session id}`` of every open session.
+
+    Ingest reads this once per batch (sessions start and stop on the same writer thread,
+    between batches) instead of two statements per event.
+    """
+    close_expired(db, now)
+    return {r["device_id"]: int(r["id"]) for r in db.query(
+        "SELECT id, device_id FROM commissioning WHERE ended_at IS NULL")}
+
+
+def record_hit(db: Database, event: Event, now: datetime,
+               sessions: dict[str, int] | None = None) -> bool:
+    """Inside ingest's transaction: True (and the zone noted) if the device is commissioning.
+
+    ``sessions``: :func:`open_sessions` read at the start of ingest's batch.
+    """
+    if sessions is None:
+        close_expired(db, now, event.device_id)
+        session = active_session(db, event.device_id)
+    else:
+        session = sessions.get(event.device_id)
     if session is None:
         return False
     db.execute(
@@ -172,15 +190,22 @@ def session_view(db: Database, device_id: str, now: datetime | None = None) -> d
             "signal_quality": None}
 
 
-def untested_zones(db: Database) -> dict[str, list[str]]:
-    """Device id -> registry zones no commissioning session ever saw (for the board)."""
+def untested_zones(db: Database, device_ids: list[str] | None = None) -> dict[str, list[str]]:
+    """Device id -> registry zones no commissioning session ever saw (for the board);
+    every device, or only ``device_ids`` (one page of the board)."""
+    only, params = "", []
+    if device_ids is not None:
+        only = f" IN ({', '.join('?' for _ in device_ids)})"
+        params = list(device_ids)
     seen: dict[str, set[str]] = {}
     for hit in db.query("SELECT DISTINCT c.device_id, h.zone FROM commissioning_hits h "
-                        "JOIN commissioning c ON c.id = h.session_id"):
+                        "JOIN commissioning c ON c.id = h.session_id"
+                        + (f" WHERE c.device_id{only}" if only else ""), params):
         seen.setdefault(hit["device_id"], set()).add(hit["zone"])
     return {device["id"]: [z for z in json.loads(device["zones"])
                            if z not in seen.get(device["id"], set())]
-            for device in db.query("SELECT id, zones FROM devices")}
+            for device in db.query("SELECT id, zones FROM devices"
+                                   + (f" WHERE id{only}" if only else ""), params)}
 
 
 def commissioning_devices(db: Database, now: datetime | None = None) -> set[str]:

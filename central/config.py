@@ -153,6 +153,11 @@ class CentralConfig(StrictModel):
     broker: BrokerConfig = Field(
         default_factory=lambda: BrokerConfig.model_validate(BROKER_DEFAULTS),
         description="MQTT connection; keys left out take central's defaults (BROKER_DEFAULTS).")
+    telemetry_broker: BrokerConfig | None = Field(
+        None, description="Optional second MQTT account (its own user name, role central) "
+        "for heartbeats, status, command results and snapshots. Events then have the "
+        "[broker] connection to themselves, so an alarm never waits on the socket behind a "
+        "burst of heartbeats. Unset: one connection carries everything.")
     http: HttpConfig = Field(default_factory=lambda: HttpConfig(), description="HTTP server.")
     audit: AuditConfig = Field(default_factory=lambda: AuditConfig(),
                                description="Audit trail retention and time zone "

@@ -7,12 +7,15 @@ The one place that stores and lists them: ingest stores, the API
 from __future__ import annotations
 
 import base64
+import json
 import logging
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlite_utils import Database
 
+from alarmlink.wire import ULID_PATTERN
 from central.db import DEAD_LETTER_MAX_BYTES, iso, write_tx
 
 logger = logging.getLogger(__name__)
@@ -45,3 +48,13 @@ def view(row: dict[str, Any]) -> dict[str, Any]:
             "device_id": row["device_id"], "payload_size": row["payload_size"],
             "payload_preview": payload[:PREVIEW_BYTES].decode("utf-8", errors="replace"),
             "payload_b64": base64.b64encode(payload).decode(), "reason": row["reason"]}
+
+
+def event_id_of(payload: bytes) -> str | None:
+    """The ``event_id`` of a payload that did not pass, if it has a well-formed one."""
+    try:
+        data = json.loads(payload)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    value = data.get("event_id") if isinstance(data, dict) else None
+    return value if isinstance(value, str) and re.fullmatch(ULID_PATTERN, value) else None

@@ -138,11 +138,17 @@ def record_change(db: Database, incident_id: int, at: str, *, zones: dict[str, s
                "version = version + 1 WHERE id = ?", [*params, at, at, incident_id])
 
 
+#: (venue_id, category) -> the open incident as :func:`find_open` returns it (or None).
+OpenCache = dict[tuple[str, str], "dict[str, Any] | None"]
+
+
 def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
-                 now: datetime) -> int | None:
+                 now: datetime, open_cache: OpenCache | None = None) -> int | None:
     """Open, join or update the incident ``event`` belongs to; return its id or None.
 
     Runs inside the caller's transaction (the one that stores the event).
+    ``open_cache``: ingest's per-batch memo of the venues' open incidents (only ingest
+    changes them while a batch runs; it is dropped after the batch).
     """
     role = role_of(event)
     if role == "test":
@@ -152,10 +158,18 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
                               "zone": event.zone,
               "state": event.state.value}
     if role == "restore":
+        if open_cache is not None:  # a restore edits zones: read them again afterwards
+            open_cache.pop((venue_id, "alarm"), None)
+            open_cache.pop((venue_id, "trouble"), None)
         return _restore(db, event, venue_id, at, detail)
     category: Category = "alarm" if role == "alarm" else "trouble"
     zone_state = "alarm" if category == "alarm" else "trouble"
-    found = find_open(db, venue_id, category)
+    if open_cache is not None and (venue_id, category) in open_cache:
+        found = open_cache[(venue_id, category)]
+    else:
+        found = find_open(db, venue_id, category)
+        if open_cache is not None:
+            open_cache[(venue_id, category)] = found
     if found is None:
         incident_id = create(db, category=category, venue_id=venue_id, station_id=station_id,
                              kind=event.kind.value, zones={event.zone: zone_state},
@@ -164,6 +178,9 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
                    {**detail, "station_id": station_id})
         logger.info("incident %s opened (%s) at venue %s for station %s by event %s",
                     incident_id, category, venue_id, station_id, event.event_id)
+        if open_cache is not None:
+            open_cache[(venue_id, category)] = {"id": incident_id, "kinds": [event.kind.value],
+                                                "zones": {event.zone: zone_state}}
         return incident_id
     kinds, zones = found["kinds"], found["zones"]
     if event.kind.value not in kinds:

@@ -47,9 +47,11 @@ from alarmlink.wire import (
     utcnow,
 )
 from central import commissioning, dead_letters, incidents, supervision
+from central import ingest_memo as memos
 from central.db import GroupCommit, Writer, after_commit, iso, query_one, write_tx
+from central.ingest_memo import BatchMemo
+from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
-from central.registry import device_route
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
 from central.supervision_config import SupervisionConfig
 
@@ -119,6 +121,16 @@ class Ingestor:
         self.clock_skew_threshold_s = clock_skew_threshold_s
         #: Reconnect and takeover troubles (central/reconnects.py).
         self.reconnects = ReconnectWatch(supervision_config or SupervisionConfig())
+        #: Told (device_id, when) for every heartbeat stored: supervision's deadlines.
+        self.on_heard: Callable[[str, datetime], None] | None = None
+        #: Inside :meth:`handle_batch`: what to do after the batch's commit.
+        self._after_commit: list[Callable[[], object]] | None = None
+        self._pushes: set[int] = set()
+        #: Inside :meth:`handle_batch`: what the batch has read (routes, open incidents,
+        #: commissioning sessions, clock offsets, incident status). Only the writer thread
+        #: changes these, and never during a batch except through ingest itself, so the
+        #: memo is exact for the batch; it is dropped when the batch ends or a message fails.
+        self._memo: BatchMemo | None = None
 
     def handle(self, topic: str, payload: bytes) -> None:
         """Process one message (on the writer, waiting for it). Failures end as dead letters."""
@@ -158,11 +170,50 @@ class Ingestor:
                          device_id: str | None) -> None:
         self.dead_letter(topic, payload, reason, device_id)
 
+    def handle_batch(self, deliveries: list[Delivery]) -> None:
+        """Process messages in ONE transaction (on the writer thread), then act on them.
+
+        Receipts and console pushes happen after the commit. If the batch's transaction
+        cannot commit, every message is processed again in a transaction of its own, so
+        one bad batch never stops ingest. Never raises.
+        """
+        self._after_commit = []
+        self._pushes = set()
+        self._memo = BatchMemo()
+        try:
+            with write_tx(self.db):
+                for delivery in deliveries:
+                    self._handle_safely(self.db, delivery.topic, delivery.payload)
+                self._flush_beats()
+        except sqlite3.Error as exc:
+            logger.error("a batch of %d message(s) could not commit (%s); processing them "
+                         "one by one", len(deliveries), exc)
+            self._after_commit = None
+            self._memo = None
+            for delivery in deliveries:
+                self._handle_safely(self.db, delivery.topic, delivery.payload)
+            return
+        finally:
+            self._memo = None
+        actions, self._after_commit = self._after_commit, None
+        for action in actions:
+            action()
+
+    def _later(self, action: Callable[[], object]) -> None:
+        """Run ``action`` after the commit: at the end of the current batch, or once the
+        transaction it was written in commits (a group commit's, for the receiver)."""
+        if self._after_commit is None:
+            after_commit(self.db, action)
+        else:
+            self._after_commit.append(action)
+
     def _handle_safely(self, _db: Database, topic: str, payload: bytes) -> None:
         try:
             self._handle(topic, payload)
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
+            if self._memo is not None:  # its savepoint was rolled back: forget what it read
+                self._memo = BatchMemo(beats=self._memo.beats)  # (not the others' heartbeats)
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
@@ -183,7 +234,7 @@ class Ingestor:
             self.dead_letter(topic, payload, f"channel {channel!r} is not sent by devices",
                              device_id)
             return
-        route = device_route(self.db, device_id)
+        route = memos.route(self.db, self._memo, device_id)
         if route is None:
             self.dead_letter(topic, payload, f"unknown device {device_id!r}: not in the registry")
             return
@@ -195,6 +246,8 @@ class Ingestor:
             message = decode(model_for(channel), payload)
         except ContractError as exc:
             self.dead_letter(topic, payload, str(exc), device_id)
+            if channel == "event":
+                self._reject(device_id, payload, str(exc))
             return
         if isinstance(message, Event):
             self._event(topic, payload, message, route)
@@ -212,8 +265,10 @@ class Ingestor:
     def _event(self, topic: str, payload: bytes, event: Event, route: dict[str, Any]) -> None:
         device_id = route["device_id"]
         if event.device_id != device_id:
-            self.dead_letter(topic, payload, f"device id in payload {event.device_id!r} does not "
-                             f"match topic {device_id!r}", device_id)
+            reason = (f"device id in payload {event.device_id!r} does not match topic "
+                      f"{device_id!r}")
+            self.dead_letter(topic, payload, reason, device_id)
+            self._reject(device_id, payload, reason)
             return
         now = self.clock()
         with write_tx(self.db):
@@ -238,6 +293,7 @@ class Ingestor:
         if existing is not None:
             if existing["device_id"] != device_id:
                 self.dead_letter(topic, payload, reason, device_id)
+                self._reject(device_id, payload, reason)
                 return
             if reason:
                 self.dead_letter(topic, payload, reason, device_id)
@@ -246,25 +302,34 @@ class Ingestor:
         # Committed: only now may the device forget the event.
         receipts = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
                                         incident_id=incident_id))]
-        incident = None
         if incident_id is not None:
-            incident = incidents.get_incident(self.db, incident_id)
-            stage = incidents.STAGE_OF_STATUS.get(incident["status"]) if incident else None
+            status = memos.incident_status(self.db, self._memo, incident_id)
+            stage = incidents.STAGE_OF_STATUS.get(status) if status else None
             if stage is not None:  # the station already acted: tell this device too
                 receipts += incidents.receipts_for(self.db, incident_id, stage, now,
                                                    [event.event_id])
-        after_commit(self.db, lambda: publish_receipts(self.publish, self.topics, receipts))
-        if incident is not None and existing is None:
-            self._notify(incident)
+        self._later(lambda: publish_receipts(self.publish, self.topics, receipts))
+        if incident_id is not None and existing is None:
+            self._push(incident_id)
+
+    def _reject(self, device_id: str, payload: bytes, reason: str) -> None:
+        """Answer an event central will never accept with a ``rejected`` receipt (after the
+        commit of its dead letter), so the device stops resending it. Needs an event id."""
+        event_id = dead_letters.event_id_of(payload)
+        if event_id is None:
+            return
+        receipt = Receipt(event_id=event_id, stage=Stage.REJECTED, ts=self.clock(),
+                          reason=reason[:256])
+        self._later(lambda: publish_receipts(self.publish, self.topics, [(device_id, receipt)]))
 
     def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
-        if commissioning.record_hit(self.db, event, now) and not event.test:
+        memo = self._memo
+        sessions = memos.sessions(self.db, memo, now)
+        if commissioning.record_hit(self.db, event, now, sessions) and not event.test:
             # walk test (central/commissioning.py): stored as a test event, never an incident
             event = event.model_copy(update={"test": True})
         delay_s = (now - event.ts).total_seconds()
-        state = query_one(self.db, "SELECT clock_offset_s FROM device_state WHERE device_id = ?",
-                          [event.device_id])
-        offset = state["clock_offset_s"] if state is not None else None
+        offset = memos.clock_offset(self.db, memo, event.device_id)
         limit = self.clock_skew_threshold_s
         skewed = -delay_s > limit or (offset is not None and abs(offset) > limit)
         zone_known = not route["zones"] or event.zone in route["zones"]
@@ -274,18 +339,18 @@ class Ingestor:
         if not zone_known:
             logger.warning("event %s from %s: zone %r is not in the registry", event.event_id,
                            event.device_id, event.zone)
+        # the incident first, so the event row is written once, with its incident id
+        incident_id = incidents.attach_event(self.db, event, route["venue_id"],
+                                             route["station_id"], now,
+                                             memo.open_incidents if memo else None)
         self.db.execute(
             "INSERT INTO events (event_id, device_id, venue_id, seq, ts, received_at, delay_s, "
-            "clock_skewed, kind, state, zone, zone_known, source, test, detail) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "clock_skewed, kind, state, zone, zone_known, source, test, detail, incident_id) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
              iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
-             zone_known, event.source.value, event.test, json.dumps(event.detail)])
-        incident_id = incidents.attach_event(self.db, event, route["venue_id"],
-                                             route["station_id"], now)
-        if incident_id is not None:
-            self.db.execute("UPDATE events SET incident_id = ? WHERE event_id = ?",
-                            [incident_id, event.event_id])
+             zone_known, event.source.value, event.test, json.dumps(event.detail),
+             incident_id])
         if event.test:
             logger.info("test event %s from %s stored (no incident)", event.event_id,
                         event.device_id)
@@ -308,6 +373,7 @@ class Ingestor:
         moment = self.clock()
         now = iso(moment)
         changed = None
+        self._flush_beats(device_id)  # an earlier heartbeat of the batch must not win
         with write_tx(self.db):
             supervision.record_status(self.db, device_id, status.state, moment)
             if status.state == Availability.ONLINE:
@@ -322,12 +388,31 @@ class Ingestor:
                  status.version, status.config_hash])
         logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
                     status.boot_id, status.version)
+        self._trouble_changed(route, changed)
         self._push(changed)
 
+    def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
+        """A reconnect or takeover trouble opened or changed an incident: re-read it."""
+        if incident_id is not None and self._memo is not None:
+            self._memo.open_incidents.pop((route["venue_id"], "trouble"), None)
+            self._memo.status.pop(incident_id, None)
+
     def _push(self, incident_id: int | None) -> None:
-        """Push an incident a trouble opened or changed (after its commit)."""
+        """Push an incident an event or a trouble opened or changed, after the commit.
+
+        Within a batch each incident is read and pushed once, as it stands after the
+        commit, however many of the batch's events joined it.
+        """
         if incident_id is None:
             return
+        if self._after_commit is not None:
+            if incident_id not in self._pushes:
+                self._pushes.add(incident_id)
+                self._after_commit.append(lambda: self._push_now(incident_id))
+            return
+        self._push_now(incident_id)
+
+    def _push_now(self, incident_id: int) -> None:
         incident = incidents.get_incident(self.db, incident_id)
         if incident is not None:
             self._notify(incident)
@@ -337,20 +422,26 @@ class Ingestor:
         now = self.clock()
         offset = (beat.ts - now).total_seconds()
         changed = None
-        with write_tx(self.db):
-            changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers, now)
-            self.db.execute(
-                "INSERT INTO device_state (device_id, availability, last_seen, last_heartbeat, "
-                "clock_offset_s, uptime_s, outbox_depth, inputs, temperature_c) "
-                "VALUES (?, 'online', ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO UPDATE SET "
-                "availability = 'online', last_seen = excluded.last_seen, "
-                "last_heartbeat = excluded.last_heartbeat, "
-                "clock_offset_s = excluded.clock_offset_s, uptime_s = excluded.uptime_s, "
-                "outbox_depth = excluded.outbox_depth, inputs = excluded.inputs, "
-                "temperature_c = excluded.temperature_c",
-                [device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
-                 json.dumps(beat.inputs), beat.temperature_c])
+        row = (device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
+               json.dumps(beat.inputs), beat.temperature_c)
+        if self._memo is not None and beat.session_takeovers == 0:
+            # nothing to raise: the row waits for the batch's end, one write per device
+            self.reconnects.takeovers(self.db, route, 0, now)
+            self._memo.beats[device_id] = row
+        else:
+            with write_tx(self.db):
+                changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers,
+                                                    now)
+                self.db.execute(memos.HEARTBEAT_SQL, row)
+        if self._memo is not None:
+            self._memo.offsets[device_id] = offset
+        if self.on_heard is not None:  # same thread as supervision (the writer)
+            self.on_heard(device_id, now)
+        self._trouble_changed(route, changed)
         self._push(changed)
+
+    def _flush_beats(self, device_id: str | None = None) -> None:
+        memos.flush_beats(self.db, self._memo, device_id)
 
     def _command_result(self, device_id: str, result: CommandResult) -> None:
         with write_tx(self.db):

@@ -6,9 +6,11 @@ Built on :class:`alarmlink.mqtt.MqttClient`:
   a Session Expiry Interval; MQTT 3.1.1: ``clean_session=False``), so the
   broker queues QoS 1 events while central is down and delivers them when it
   returns.
-* Each message is handed to :meth:`Ingestor.handle` synchronously. paho sends the
-  PUBACK for a QoS 1 message only after the handler returns, so the broker
-  considers an event delivered only after central has committed it.
+* Manual acknowledgement: each message is only queued (:class:`IngestQueue`, alarms
+  first, fair between devices); the writer commits a batch, publishes its receipts,
+  then sends each PUBACK. The broker considers an event delivered only after central
+  has committed it. Without a writer (tools, tests) ingest runs on paho's thread and
+  the PUBACK follows it.
 * A refused connection (bad credentials, not authorised) is logged with the
   broker's reason and never counts as connected. Reconnects use a bounded
   exponential backoff with jitter.
@@ -29,40 +31,61 @@ from alarmlink.mqtt import MqttClient
 from alarmlink.wire import Topics
 from central.config import BrokerConfig
 from central.ingest import Ingestor
+from central.ingest_queue import Delivery, IngestQueue
 
 logger = logging.getLogger(__name__)
 
 #: channel -> subscription QoS. Heartbeats are published at QoS 0 anyway.
 SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1,
                  "rtc/reply": 1}
+#: MQTT 5 Receive Maximum central asks for: QoS 1 messages the broker may have in flight
+#: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds the
+#: batch size; the broker's own ``max_inflight_messages`` (alarmlink/broker.py) caps it too.
+RECEIVE_MAXIMUM = 4000
 
 
 class MqttBridge:
     """Connects to the broker, subscribes to every device, hands messages to ingest."""
 
-    def __init__(self, config: BrokerConfig, ingestor: Ingestor) -> None:
+    def __init__(self, config: BrokerConfig, ingestor: Ingestor, *,
+                 telemetry: BrokerConfig | None = None) -> None:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
-        self.client = MqttClient(config, name="central", clean=False)
+        self.client = MqttClient(config, name="central", clean=False, manual_ack=True,
+                                 receive_maximum=RECEIVE_MAXIMUM)
+        #: With ``telemetry_broker``: the second connection, for everything but events.
+        self.telemetry = (None if telemetry is None else MqttClient(
+            telemetry, name="central-telemetry", clean=False, manual_ack=True,
+            receive_maximum=RECEIVE_MAXIMUM))
+        self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch)
+                      if ingestor.writer is not None else None)
         self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():
-            self.client.subscribe(self.topics.all_devices(channel), self._on_message, qos)
+            client = self.client if channel == "event" or self.telemetry is None \
+                else self.telemetry
+            handler = self._on_message if client is self.client else self._on_telemetry
+            client.subscribe(self.topics.all_devices(channel), handler, qos)
+
+    @property
+    def _clients(self) -> list[MqttClient]:
+        return [self.client] + ([self.telemetry] if self.telemetry is not None else [])
 
     @property
     def connected(self) -> bool:
         """True only between an accepted CONNACK and the next disconnect."""
-        return self.client.connected
+        return all(c.connected for c in self._clients)
 
     @property
     def ready(self) -> bool:
         """Connected and the broker has granted every subscription."""
-        return self.client.ready
+        return all(c.ready for c in self._clients)
 
     @property
     def last_error(self) -> str | None:
         """Why the last connect or subscription failed (None once connected cleanly)."""
-        return self.client.last_error
+        errors = [c.last_error for c in self._clients if c.last_error]
+        return "; ".join(errors) if errors else None
 
     @property
     def session_present(self) -> bool | None:
@@ -77,15 +100,18 @@ class MqttBridge:
 
     def wait_ready(self, timeout: float) -> bool:
         """Block until :attr:`ready` (or ``timeout`` seconds); returns :attr:`ready`."""
-        return self.client.wait_ready(timeout)
+        deadline = time.monotonic() + timeout
+        return all(c.wait_ready(max(0.0, deadline - time.monotonic())) for c in self._clients)
 
     def start(self) -> None:
         """Connect in the background (the broker may be down: the client keeps retrying)."""
-        self.client.start()
+        for client in self._clients:
+            client.start()
 
     def stop(self) -> None:
         """Disconnect normally: the broker keeps the session and queues for us."""
-        self.client.stop()
+        for client in self._clients:
+            client.stop()
 
     def publish(self, topic: str, payload: bytes) -> None:
         """QoS 1, not retained. Thread-safe. While disconnected paho queues it."""
@@ -95,6 +121,18 @@ class MqttBridge:
         elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
             logger.warning("publish to %s queued: not connected", topic)
 
+    def _on_telemetry(self, message: mqtt.MQTTMessage) -> None:
+        assert self.telemetry is not None
+        self._deliver(message, self.telemetry)
+
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        self._deliver(message, self.client)
+
+    def _deliver(self, message: mqtt.MQTTMessage, client: MqttClient) -> None:
         self._last_message = time.monotonic()
-        self.ingestor.handle(message.topic, bytes(message.payload))
+        delivery = Delivery(message.topic, bytes(message.payload), client.acker(message))
+        if self.queue is not None:
+            self.queue.put(delivery)
+            return
+        self.ingestor.handle(delivery.topic, delivery.payload)
+        delivery.ack()

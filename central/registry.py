@@ -250,8 +250,13 @@ def list_stations(db: Database) -> list[dict[str, Any]]:
         "FROM stations s JOIN counties c ON c.id = s.county_id ORDER BY s.id"))
 
 
-def list_devices(db: Database, station: str | None = None) -> list[dict[str, Any]]:
-    """Every device (or one station's) with its venue and last reported state, by id."""
+def list_devices(db: Database, station: str | None = None, *, after: str | None = None,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+    """Every device (or one station's) with its venue and last reported state, by id.
+
+    ``after`` and ``limit`` page it: at most ``limit`` devices whose id sorts after
+    ``after`` (keyset paging on the primary key: a page costs the same at any depth).
+    """
     rows = db.query(
         "SELECT d.id AS device_id, d.venue_id, v.name AS venue_name, v.station_id, d.zones, "
         "s.availability, s.last_seen, s.last_heartbeat, s.clock_offset_s, "
@@ -259,7 +264,8 @@ def list_devices(db: Database, station: str | None = None) -> list[dict[str, Any
         "coalesce(s.config_hash, '') AS config_hash, s.outbox_depth "
         "FROM devices d JOIN venues v ON v.id = d.venue_id "
         "LEFT JOIN device_state s ON s.device_id = d.id "
-        "WHERE ? IS NULL OR v.station_id = ? ORDER BY d.id", [station, station])
+        "WHERE (? IS NULL OR v.station_id = ?) AND (? IS NULL OR d.id > ?) ORDER BY d.id "
+        "LIMIT ?", [station, station, after, after, -1 if limit is None else limit])
     return [{**row, "zones": json.loads(row["zones"])} for row in rows]
 
 

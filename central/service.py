@@ -101,10 +101,12 @@ class CentralService:
         self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
         self.ingestor.on_rtc = self.av.on_reply
         if publisher is None:
-            self.bridge = MqttBridge(config.broker, self.ingestor)
+            self.bridge = MqttBridge(config.broker, self.ingestor,
+                                     telemetry=config.telemetry_broker)
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
+        self.ingestor.on_heard = self.supervisor.heard  # deadlines move without a read
         self.notifier = Notifier()
         #: The SIA DC-09 IP receiver ([receiver]), or None when no port is configured.
         self.receiver: Dc09Receiver | None = None
@@ -280,16 +282,21 @@ class CentralService:
                                               else round(message_age, 3)),
                 **facts}
 
-    async def devices(self, station: str | None = None) -> list[dict[str, Any]]:
-        """Every device (or one station's) with its supervision state for the board."""
-        return await self.readers.run(self._devices, station)
+    async def devices(self, station: str | None = None, *, after: str | None = None,
+                      limit: int | None = None) -> list[dict[str, Any]]:
+        """Every device (or one station's, or one page: ``after`` a device id, at most
+        ``limit``) with its supervision state for the board."""
+        return await self.readers.run(self._devices, station, after, limit)
 
-    def _devices(self, db: Database, station: str | None) -> list[dict[str, Any]]:
-        board = self.supervisor.board(db)
-        untested = commissioning.untested_zones(db)
+    def _devices(self, db: Database, station: str | None, after: str | None = None,
+                 limit: int | None = None) -> list[dict[str, Any]]:
+        listed = registry.list_devices(db, station, after=after, limit=limit)
+        ids = None if limit is None else [d["device_id"] for d in listed]
+        board = self.supervisor.board(db, ids)
+        untested = commissioning.untested_zones(db, ids)
         walking = commissioning.commissioning_devices(db, self.clock())
         out = []
-        for device in registry.list_devices(db, station):
+        for device in listed:
             extra = board.get(device["device_id"], {})
             out.append({**device, **extra, "online": extra.get("state") == "online",
                         "untested_zones": untested.get(device["device_id"], []),

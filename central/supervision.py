@@ -28,12 +28,29 @@ erase its own trace.
 Central judges silence only while it can hear the broker itself: while its own
 MQTT connection is down, or for ``silence_s`` after it comes back, nobody is
 declared silent (that would be central's outage, not the devices').
-:class:`Supervisor` runs on the event loop (``CentralService``), every
-``check_interval_s``; :func:`record_status` runs in ingest's transaction.
+:class:`Supervisor` runs on the writer thread (``CentralService`` schedules it from the
+event loop every ``check_interval_s``; the loop only awaits it); :func:`record_status`
+runs in ingest's transaction.
+
+No sweeps: a pass never walks the whole fleet (issue 17). It looks at
+
+* the devices whose silence deadline has come, from a heap of deadlines
+  (``max(last heard, listening since) + silence_s``, or a down device's trouble time);
+  a device heard since is re-read once and its deadline pushed back (lazily, so a
+  heartbeat costs supervision nothing);
+* the devices whose status changed since the last pass (``supervision.changed_at``,
+  indexed: :func:`record_status` touches it on every status message);
+* the devices that are down or in trouble and were heard again (``supervision.state``,
+  indexed).
+
+So the work per pass grows with the devices that change, not with the fleet. A full walk
+builds the heap at the first pass, when central starts hearing the broker again, and
+every :data:`RESCAN_S` (registry edits: a new device, another class).
 """
 
 from __future__ import annotations
 
+import heapq
 import json
 import logging
 from collections.abc import Callable
@@ -46,6 +63,7 @@ from sqlite_utils import Database
 from alarmlink.wire import Availability
 from central import incidents
 from central.db import OPEN_STATUSES, iso, parse_iso, query_one, write_tx
+from central.supervision_board import supervision_board
 from central.supervision_config import DeviceClass, SupervisionConfig
 
 logger = logging.getLogger(__name__)
@@ -77,6 +95,12 @@ def record_status(db: Database, device_id: str, state: Availability, now: dateti
     row = query_one(db, "SELECT state, down_since FROM supervision WHERE device_id = ?",
                     [device_id])
     if state == Availability.ONLINE:
+        if row is None:  # first connect: supervision starts timing its silence
+            db.execute("INSERT INTO supervision (device_id, state, changed_at) "
+                       "VALUES (?, 'up', ?)", [device_id, at])
+        elif row["state"] != "down":  # the next supervision pass looks at it
+            db.execute("UPDATE supervision SET changed_at = ? WHERE device_id = ?",
+                       [at, device_id])
         if row is not None and row["state"] == "down":
             down_since = row["down_since"]
             down_for = (now - parse_iso(down_since)).total_seconds() if down_since else None
@@ -156,8 +180,39 @@ def decide(view: DeviceView, cls: DeviceClass, now: datetime,
     return Decision("trouble") if now >= due else None
 
 
+#: Seconds between full walks that rebuild the deadline heap (registry edits).
+RESCAN_S = 300.0
+#: Most devices judged in one pass; the rest wait a second (a pass holds the writer).
+MAX_PER_PASS = 2000
+#: Status changes are read from this long before the last pass (clock steps, same instant).
+CHANGED_MARGIN = timedelta(seconds=2)
+
+
+def deadline(view: DeviceView, cls: DeviceClass,
+             listening_since: datetime | None) -> datetime | None:
+    """When :func:`decide` may next change its answer for ``view`` by time alone (None:
+    only a message from the device or a status change can)."""
+    if view.availability is None or view.last_seen is None:
+        return None
+    silence = timedelta(seconds=cls.silence_s)
+    grace = timedelta(seconds=cls.grace_s)
+    if view.state == "up":
+        if listening_since is None or view.availability != "online":
+            return None
+        return max(view.last_seen, listening_since) + silence + timedelta(microseconds=1)
+    if view.state != "down":
+        return None
+    down_since = view.down_since or view.last_seen
+    if view.reason == "silent":
+        if listening_since is None:
+            return None
+        return max(down_since, listening_since) + silence + grace
+    return down_since + grace
+
+
 class Supervisor:
-    """Judges every registered device; opens and restores ``device offline`` troubles."""
+    """Judges the registered devices that may need it; opens and restores ``device
+    offline`` troubles."""
 
     def __init__(self, db: Database, config: SupervisionConfig, clock: Callable[[], datetime],
                  *, clock_skew_threshold_s: float = 30.0) -> None:
@@ -167,32 +222,116 @@ class Supervisor:
         self.clock_skew_threshold_s = clock_skew_threshold_s
         self.listening_since: datetime | None = None
         self.checked_at: datetime | None = None
+        #: (due, device_id) min-heap; stale entries (an older due) are skipped.
+        self._heap: list[tuple[datetime, str]] = []
+        self._due: dict[str, datetime] = {}
+        self._rescan_at: datetime | None = None  # None: walk everything at the next pass
+        #: Devices the last pass looked at (the benchmarks and tests read it).
+        self.examined = 0
+        #: device -> silence_s, for devices up and online (their deadline moves with
+        #: :meth:`heard` without reading the database).
+        self._silence: dict[str, float] = {}
+        #: device -> when ingest last heard it (:meth:`heard`, on the writer thread).
+        self._heard: dict[str, datetime] = {}
+
+    def heard(self, device_id: str, at: datetime) -> None:
+        """Ingest heard the device (a heartbeat): its silence deadline moves, in memory."""
+        self._heard[device_id] = at
 
     def set_listening(self, listening: bool) -> None:
         """Whether central itself hears the broker now (its MQTT link is up)."""
         if listening and self.listening_since is None:
             self.listening_since = self.clock()
+            self._rescan_at = None
             logger.info("supervision: listening to devices since %s", iso(self.listening_since))
         elif not listening and self.listening_since is not None:
             self.listening_since = None
+            self._rescan_at = None
             logger.warning("supervision: central cannot hear the broker; device silence is "
                            "not judged until it can")
 
     def tick(self) -> list[dict[str, Any]]:
-        """Judge every device once; return the incidents opened or changed (to push)."""
+        """Judge the devices that may need it; return the incidents opened or changed."""
         now = self.clock()
         changed: list[int] = []
-        for row in list(self.db.query(_VIEW_SQL)):
-            view = DeviceView.from_row(row)
+        for view in self._candidates(now):
             _name, cls, _known = self._class(view)
-            if decide(view, cls, now, self.listening_since) is None:
-                continue
-            incident_id = self._apply(view.device_id, now)
-            if incident_id is not None:
-                changed.append(incident_id)
+            if decide(view, cls, now, self.listening_since) is not None:
+                incident_id = self._apply(view.device_id, now)
+                if incident_id is not None:
+                    changed.append(incident_id)
+                row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [view.device_id])
+                if row is None:
+                    self._due.pop(view.device_id, None)
+                    continue
+                view = DeviceView.from_row(row)
+            self._schedule(view, cls)
         self.checked_at = now
         found = (incidents.get_incident(self.db, i) for i in dict.fromkeys(changed))
         return [incident for incident in found if incident is not None]
+
+    def _schedule(self, view: DeviceView, cls: DeviceClass) -> None:
+        due = deadline(view, cls, self.listening_since)
+        if view.state == "up" and view.availability == "online":
+            self._silence[view.device_id] = cls.silence_s
+        else:
+            self._silence.pop(view.device_id, None)
+        if due is None:
+            self._due.pop(view.device_id, None)
+        elif self._due.get(view.device_id) != due:
+            self._due[view.device_id] = due
+            heapq.heappush(self._heap, (due, view.device_id))
+
+    def _moved(self, device_id: str, now: datetime) -> datetime | None:
+        """The later deadline of an up device heard since it was scheduled (None: judge it)."""
+        silence = self._silence.get(device_id)
+        heard = self._heard.get(device_id)
+        if silence is None or heard is None or self.listening_since is None:
+            return None
+        due = max(heard, self.listening_since) + timedelta(seconds=silence, microseconds=1)
+        return due if due > now else None
+
+    def _candidates(self, now: datetime) -> list[DeviceView]:
+        """The views to judge this pass: all of them on a rescan, else only what is due."""
+        if self._rescan_at is None or now >= self._rescan_at or (
+                self.checked_at is not None and now < self.checked_at):  # the clock stepped
+            self._rescan_at = now + timedelta(seconds=RESCAN_S)
+            self._heap, self._due, self._silence = [], {}, {}
+            views = [DeviceView.from_row(r) for r in self.db.query(_VIEW_SQL)]
+            self.examined = len(views)
+            return views
+        wanted: set[str] = set()
+        while self._heap and self._heap[0][0] <= now:
+            due, device_id = heapq.heappop(self._heap)
+            if self._due.get(device_id) != due:
+                continue  # stale: rescheduled since
+            del self._due[device_id]
+            moved = self._moved(device_id, now)
+            if moved is not None:  # heard since: only the deadline moves
+                self._due[device_id] = moved
+                heapq.heappush(self._heap, (moved, device_id))
+            else:
+                wanted.add(device_id)
+        since = iso((self.checked_at or now) - CHANGED_MARGIN)
+        wanted.update(r["device_id"] for r in self.db.query(
+            "SELECT device_id FROM supervision WHERE changed_at >= ?", [since]))
+        wanted.update(r["device_id"] for r in self.db.query(
+            "SELECT device_id FROM supervision WHERE state IN ('down', 'trouble')"))
+        if len(wanted) > MAX_PER_PASS:  # a fleet that connected together: spread the work
+            later = sorted(wanted)[MAX_PER_PASS:]
+            wanted.difference_update(later)
+            soon = now + timedelta(seconds=1)
+            for device_id in later:
+                self._due[device_id] = soon
+                heapq.heappush(self._heap, (soon, device_id))
+        self.examined = len(wanted)
+        ordered = sorted(wanted)
+        views = []
+        for k in range(0, len(ordered), 500):  # one statement per 500 devices
+            chunk = ordered[k:k + 500]
+            views += [DeviceView.from_row(r) for r in self.db.query(
+                _VIEW_SQL + f" WHERE d.id IN ({', '.join('?' for _ in chunk)})", chunk)]
+        return views
 
     def _class(self, view: DeviceView) -> tuple[str, DeviceClass, bool]:
         return self.config.class_of(view.device_class)
@@ -286,46 +425,7 @@ class Supervisor:
                     "?" if down_for is None else f"{down_for:.1f}", view.incident_id)
         return int(view.incident_id)
 
-    # ------------------------------------------------------------------ board
-
-    def board(self, db: Database | None = None) -> dict[str, dict[str, Any]]:
-        """Supervision fields of every device, for the device board (``/api/devices``).
-
-        ``db``: the connection to read from (default: the supervisor's own).
-        """
-        now = self.clock()
-        out: dict[str, dict[str, Any]] = {}
-        rows = (db or self.db).query(
-            "SELECT d.id, d.device_class, s.availability, s.last_seen, s.clock_offset_s, "
-            "coalesce(p.state, 'up') AS state, p.reason, p.down_since, p.incident_id, "
-            "coalesce(p.dropouts, 0) AS dropouts, p.last_dropout_s FROM devices d "
-            "LEFT JOIN device_state s ON s.device_id = d.id "
-            "LEFT JOIN supervision p ON p.device_id = d.id")
-        for row in rows:
-            device_id, availability, reason = row["id"], row["availability"], row["reason"]
-            state, down_since, last_seen = row["state"], row["down_since"], row["last_seen"]
-            offset = row["clock_offset_s"]
-            name, cls, known = self.config.class_of(row["device_class"])
-            if availability is None:
-                board_state = "never"
-            elif state == "up":
-                board_state = availability
-            else:
-                board_state = "stopped" if reason == "stopped" else "offline"
-            due = None
-            if state == "down" and down_since:
-                wait = cls.grace_s + (cls.silence_s if reason == "silent" else 0)
-                due = iso(parse_iso(down_since) + timedelta(seconds=wait))
-            out[device_id] = {
-                "device_class": name, "class_known": known, "bound_s": cls.bound_s,
-                "heartbeat_s": cls.heartbeat_s, "state": board_state,
-                "down_reason": reason if state != "up" else None,
-                "down_since": down_since if state != "up" else None,
-                "trouble_due_at": due, "trouble_incident_id": row["incident_id"],
-                "dropouts": row["dropouts"], "last_dropout_s": row["last_dropout_s"],
-                "silent_for_s": None if not last_seen else round(
-                    (now - parse_iso(last_seen)).total_seconds(), 1),
-                "clock_skewed": offset is not None and abs(offset) > self.clock_skew_threshold_s,
-                "checked_at": iso(self.checked_at) if self.checked_at else None,
-            }
-        return out
+    def board(self, db: Database | None = None,
+              device_ids: list[str] | None = None) -> dict[str, dict[str, Any]]:
+        """Supervision fields of every device (or of ``device_ids``), for the device board."""
+        return supervision_board(self, db or self.db, device_ids)

@@ -24,6 +24,7 @@ loop thread, between two ticks (:attr:`Agent.loop_calls`).
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -32,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from alarmlink import __version__, wire
+from alarmlink.mqtt.reasons import JITTER, jittered
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
 from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
@@ -43,6 +45,7 @@ from edge_agent.inputs import AlarmInput, Clock, InputChange, build_inputs
 from edge_agent.link import MqttLink
 from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
+from edge_agent.outbox_guard import TROUBLE_ZONE
 from edge_agent.rtc.service import RtcService
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
@@ -183,6 +186,11 @@ class Agent:
         self._next_heartbeat = self.clock()
         self._stop.clear()
         self.link.start()
+        recovery = self._outbox.recovery
+        if recovery is not None:  # the station must know events may have been lost
+            self.raise_event(wire.Kind.TROUBLE, wire.State.TROUBLE, TROUBLE_ZONE, detail={
+                "reason": recovery.reason[:200], "moved_to": str(recovery.moved_to or ""),
+                "next_seq": recovery.next_seq})
         for serial_link in self.serial_links:
             serial_link.start()
         if self.camera is not None:
@@ -263,6 +271,13 @@ class Agent:
         return event
 
     def _publish(self, event_id: str, payload: bytes) -> bool:
+        try:
+            wire.decode(wire.Event, payload)  # bytes damaged on disk would be resent forever
+        except wire.ContractError as exc:
+            self._outbox.reject(event_id, f"stored payload damaged: {exc}")
+            logger.critical("%s: event %s in the outbox is damaged (%s); not sent, kept in "
+                            "the rejected list", self.device_id, event_id, exc)
+            return True
         if self.link.publish_event(payload):
             self._outbox.mark_sent(event_id, self.clock())
             return True
@@ -317,7 +332,8 @@ class Agent:
                 if not self._publish(pending.event_id, pending.payload):
                     break
             if now >= self._next_heartbeat:
-                self._next_heartbeat = now + self.config.heartbeat_interval_s
+                # ±20 % on every period: a fleet that reconnected together drifts apart
+                self._next_heartbeat = now + jittered(self.config.heartbeat_interval_s)
                 self.link.publish_heartbeat(self.heartbeat())
 
     def heartbeat(self) -> wire.Heartbeat:
@@ -333,7 +349,11 @@ class Agent:
         if count:
             logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,
                         count)
-        self._next_heartbeat = self.clock()
+        # The first heartbeat within the first 20 % of the interval, not at once: after a
+        # broker restart the whole fleet reconnects within a second or two, and heartbeats
+        # sent together would queue ahead of an alarm at central (issue 17).
+        self._next_heartbeat = self.clock() + random.uniform(
+            0.0, JITTER * self.config.heartbeat_interval_s)
         self._wake.set()
         self._notify_connection(True)
 
@@ -345,6 +365,12 @@ class Agent:
                 logger.exception("%s: connection listener failed", self.device_id)
 
     def _on_receipt(self, receipt: wire.Receipt) -> None:
+        if receipt.stage == wire.Stage.REJECTED:
+            if self._outbox.reject(receipt.event_id, receipt.reason or "no reason given"):
+                logger.error("%s: central REJECTED event %s: %s. It is not resent; it is "
+                             "kept in the outbox's rejected list", self.device_id,
+                             receipt.event_id, receipt.reason)
+            return
         # Any stage implies central stored the event (it cannot acknowledge what it
         # has not stored), so a lost 'stored' receipt does not keep the event forever.
         if self._outbox.confirm(receipt.event_id):

@@ -76,6 +76,8 @@ class Feedback:
         with self._lock:
             if self.event is None or receipt.event_id != self.event.event_id:
                 return False
+            if receipt.stage.value not in _RANK:  # rejected: the LED keeps its stage
+                return False
             if _RANK[receipt.stage.value] <= _RANK[self.stage]:
                 return False
             self._set(receipt.stage.value)

@@ -33,6 +33,7 @@ from datetime import datetime
 from pathlib import Path
 
 from alarmlink import wire
+from edge_agent import outbox_guard as guard
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,13 @@ CREATE TABLE IF NOT EXISTS events (
     created_ts TEXT NOT NULL,
     sent_at    REAL,
     attempts   INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    event_id    TEXT PRIMARY KEY,
+    seq         INTEGER NOT NULL,
+    payload     BLOB NOT NULL,
+    reason      TEXT NOT NULL,
+    rejected_at TEXT NOT NULL
 );
 """
 
@@ -89,13 +97,34 @@ class Outbox:
         self.resend_timeout_s = resend_timeout_s
         self.resend_max_s = max(resend_max_s, resend_timeout_s)
         self._lock = threading.Lock()
+        #: Set when a damaged or lost outbox was replaced (the agent raises a trouble).
+        self.recovery: guard.Recovery | None = None
         try:
+            self._mark = guard.read_mark(self.path)
+            reason = guard.check(self.path)
+            if reason == guard.EMPTY and self._mark == 0:
+                reason = None  # created but never written, and nothing was ever numbered
+            if reason is None and not self.path.exists() and self._mark > 1:
+                reason = (f"the outbox file is missing, but events up to seq "
+                          f"{self._mark - 1} or less were numbered")
+            moved = guard.move_aside(self.path) if reason and self.path.exists() else None
             self._db = open_store(self.path, _SCHEMA, synchronous="FULL")
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('schema', ?)",
                              (SCHEMA_VERSION,))
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('next_seq', 1)")
+            if reason:  # seq never goes back: a fresh outbox continues from the mark
+                self._db.execute("UPDATE meta SET value = max(value, ?) "
+                                 "WHERE key = 'next_seq'", (self._mark,))
+            if self.next_seq + 1 > self._mark:
+                self._mark = self.next_seq + guard.SEQ_BLOCK
+                guard.write_mark(self.path, self._mark)
         except (OSError, sqlite3.Error) as exc:
             raise OutboxError(f"cannot open outbox {self.path}: {exc}") from exc
+        if reason:
+            self.recovery = guard.Recovery(reason, moved, self.next_seq)
+            logger.critical("outbox %s: %s; moved aside to %s, a fresh outbox continues at "
+                            "seq %d. Events that were waiting in it may be lost: the station "
+                            "is told by a trouble", self.path, reason, moved, self.next_seq)
 
     # --- writing ---------------------------------------------------------------------
 
@@ -125,11 +154,14 @@ class Outbox:
                         (event.event_id, seq, wire.encode(event), event.ts.isoformat()))
                     self._db.execute("UPDATE meta SET value = ? WHERE key = 'next_seq'",
                                      (seq + 1,))
+                    if seq + 1 > self._mark:  # durable before the seq it covers commits
+                        guard.write_mark(self.path, seq + 1 + guard.SEQ_BLOCK)
+                        self._mark = seq + 1 + guard.SEQ_BLOCK
                 except BaseException:
                     self._db.execute("ROLLBACK")
                     raise
                 self._db.execute("COMMIT")
-            except sqlite3.Error as exc:
+            except (OSError, sqlite3.Error) as exc:
                 raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
         logger.debug("outbox: committed event %s seq %d", event.event_id, event.seq)
         return event
@@ -151,6 +183,32 @@ class Outbox:
         with self._lock:
             cursor = self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
             return cursor.rowcount > 0
+
+    def reject(self, event_id: str, reason: str) -> bool:
+        """Central refused the event, or its stored bytes are damaged: stop resending it
+        and keep it in ``rejected`` with the reason (``alarmlink agent status`` and the
+        logs show it). True if it was pending."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "INSERT OR REPLACE INTO rejected (event_id, seq, payload, reason, "
+                    "rejected_at) SELECT event_id, seq, payload, ?, ? FROM events "
+                    "WHERE event_id = ?", (reason[:500], wire.utcnow().isoformat(), event_id))
+                moved = self._db.execute("DELETE FROM events WHERE event_id = ?",
+                                         (event_id,)).rowcount
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        return moved > 0
+
+    def rejected(self) -> list[tuple[str, int, str]]:
+        """``(event_id, seq, reason)`` of every rejected event, oldest first."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT event_id, seq, reason FROM rejected ORDER BY seq").fetchall()
+        return [(str(e), int(s), str(r)) for e, s, r in rows]
 
     # --- reading ---------------------------------------------------------------------
 

@@ -19,6 +19,9 @@ The venue's LED stage changes are printed as they happen, e.g.
 ``alarmlink sim panel --protocol gb26875|contactid|sia-dc09 --port pty|tcp://HOST:PORT``
 plays a fire panel's frames in real bytes to an agent's ``[[serials]]`` port (see
 :mod:`simulators.panel_cli`).
+
+``alarmlink sim fleet --broker URL --credentials FILE`` runs thousands of simulated
+devices from a few processes (see :mod:`simulators.fleet_cli`).
 """
 
 from __future__ import annotations
@@ -77,6 +80,10 @@ def add_sim_commands(sub: Any, name: str, help_text: str) -> None:
     from simulators.modem_cli import add_modem_command
 
     add_modem_command(commands)
+
+    from simulators.fleet_cli import add_fleet_command
+
+    add_fleet_command(commands)
     parser.set_defaults(func=lambda _args: _usage(parser))
 
 

@@ -72,7 +72,8 @@ class MqttClient:
                  require_password: bool = False, availability: Availability | None = None,
                  on_connected: Callable[[], None] | None = None,
                  on_disconnected: Callable[[], None] | None = None,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, manual_ack: bool = False,
+                 receive_maximum: int | None = None) -> None:
         self.config = config
         self.client_id = client_id or config.effective_client_id
         #: How log lines name this connection (a device id, "central").
@@ -108,6 +109,11 @@ class MqttClient:
         self.paho = make_client(config, client_id=self.client_id, clean=clean,
                                 require_password=require_password)
         self.paho.suppress_exceptions = True  # a bug in a callback must not end the loop
+        #: With manual acknowledgement a QoS 1 message is PUBACKed only by :meth:`acker`'s
+        #: callable (central: after its commit), never when the handler returns.
+        self.manual_ack = manual_ack
+        self.receive_maximum = receive_maximum
+        self.paho.manual_ack_set(manual_ack)
         self.paho.on_connect = self._on_connect
         self.paho.on_connect_fail = self._on_connect_fail
         self.paho.on_disconnect = self._on_disconnect
@@ -165,7 +171,8 @@ class MqttClient:
             self.paho.will_set(self.availability.topic, self.availability.offline(),
                                qos=self.availability.qos, retain=True)
         self.paho.connect_async(self.config.host, self.config.port, self.config.keepalive_s,
-                                **connect_options(self.config, self.clean))
+                                **connect_options(self.config, self.clean,
+                                                  self.receive_maximum))
         self.paho.loop_start()
         logger.info("%s: connecting to %s as %s (client id %s, %s)", self.name,
                     self.config.url, self.config.username, self.client_id, self.config.protocol)
@@ -175,6 +182,30 @@ class MqttClient:
         """Hand a message to paho. While disconnected paho keeps QoS 1 messages and sends
         them after the next connect (``rc`` is then ``MQTT_ERR_NO_CONN``)."""
         return self.paho.publish(topic, payload, qos=qos, retain=retain)
+
+    def acker(self, message: mqtt.MQTTMessage) -> Callable[[], None]:
+        """A callable that sends ``message``'s PUBACK, from any thread, at most once.
+
+        Only on the connection the message arrived on: after a reconnect the packet id may
+        name another message, and the broker redelivers the unacknowledged one anyway.
+        """
+        generation = self.connect_count
+        mid, qos = message.mid, message.qos
+        done = threading.Event()
+
+        def ack() -> None:
+            if not self.manual_ack or qos == 0 or done.is_set():
+                return
+            done.set()
+            if self.connect_count != generation or not self.connected:
+                logger.debug("%s: PUBACK for mid %d skipped: the connection changed; the "
+                             "broker redelivers it", self.name, mid)
+                return
+            rc = self.paho.ack(mid, qos)
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                logger.warning("%s: PUBACK for mid %d not sent: %s", self.name, mid,
+                               mqtt.error_string(rc))
+        return ack
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Publish ``stopped`` (if configured) and wait for it, then disconnect.

@@ -75,13 +75,24 @@ def make_client(config: BrokerConfig, *, client_id: str | None = None, clean: bo
     return client
 
 
-def connect_options(config: BrokerConfig, clean: bool) -> dict[str, Any]:
-    """``clean_start`` and ``properties`` for paho's connect (3.1.1 ignores both)."""
+def connect_options(config: BrokerConfig, clean: bool,
+                    receive_maximum: int | None = None) -> dict[str, Any]:
+    """``clean_start`` and ``properties`` for paho's connect (3.1.1 ignores both).
+
+    ``receive_maximum`` (MQTT 5 Receive Maximum, 1..65535): how many QoS 1 messages the
+    broker may have in flight to this client before it waits for PUBACKs. Central sets
+    it high, because it acknowledges only after a batch commits: the window is the
+    largest batch it can ever gather.
+    """
     if config.protocol != "mqttv5":
         return {}
-    if not persistent(config, clean):
-        return {"clean_start": True}
     props = Properties(PacketTypes.CONNECT)
+    if receive_maximum is not None:
+        props.ReceiveMaximum = receive_maximum
+    if not persistent(config, clean):
+        if receive_maximum is None:
+            return {"clean_start": True}
+        return {"clean_start": True, "properties": props}
     props.SessionExpiryInterval = config.session_expiry_s
     return {"clean_start": False, "properties": props}
 

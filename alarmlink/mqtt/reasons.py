@@ -105,13 +105,25 @@ def is_refused(reason: _HasValue | int) -> bool:
     return _code(reason) >= 0x80
 
 
+#: Every wait (reconnects, heartbeats) is its nominal value times a random factor in
+#: ``[1 - JITTER, 1 + JITTER]``, so a fleet that lost the broker together never stays in
+#: step: neither on the first reconnect nor on the heartbeats after it.
+JITTER = 0.2
+
+
+def jittered(value: float, rng: random.Random | None = None, jitter: float = JITTER) -> float:
+    """``value`` times a random factor in ``[1 - jitter, 1 + jitter]``."""
+    return value * (rng or random).uniform(1.0 - jitter, 1.0 + jitter)
+
+
 class Backoff:
     """Bounded exponential backoff with jitter between ``min_s`` and ``max_s``.
 
     Attempt *n* (from 0) waits a random time in ``[max(min_s, c/2), c]`` with
-    ``c = min(max_s, min_s * 2**n)``: the first retry comes after ``min_s``, later ones
-    spread out so that many devices do not reconnect in step after a broker restart,
-    and no wait is ever shorter than ``min_s`` or longer than ``max_s``.
+    ``c = min(max_s, min_s * 2**n)``, times a factor in ``[1 - JITTER, 1 + JITTER]``
+    (±20 %), never longer than ``max_s``. The first retry comes after about ``min_s``
+    (0.8 to 1.2 × ``min_s``), so that many devices dropped by a broker restart do not
+    all come back in the same instant; later ones spread out further.
     """
 
     def __init__(self, min_s: float, max_s: float, rng: random.Random | None = None) -> None:
@@ -123,7 +135,7 @@ class Backoff:
         self._rng = rng or random.Random()
 
     def ceiling(self, attempt: int) -> float:
-        """The longest wait of attempt ``attempt`` (0-based)."""
+        """The longest nominal wait of attempt ``attempt`` (0-based), before jitter."""
         if attempt >= 64:  # 2**64 * min_s is far past any max_s; avoid huge ints
             return self.max_s
         return float(min(self.max_s, self.min_s * 2 ** attempt))
@@ -133,7 +145,7 @@ class Backoff:
         high = self.ceiling(self.attempts)
         low = max(self.min_s, high / 2)
         self.attempts += 1
-        return min(self.max_s, max(self.min_s, self._rng.uniform(low, high)))
+        return min(self.max_s, jittered(self._rng.uniform(low, high), self._rng))
 
     def reset(self) -> None:
         """After an accepted connection: the next failure waits ``min_s`` again."""

@@ -39,7 +39,8 @@ def utcnow() -> datetime:
 
 def encode(message: Message) -> bytes:
     """Serialise a contract model to compact UTF-8 JSON."""
-    return message.model_dump_json(exclude_none=False).encode()
+    omit = {name for name in message.OMIT_IF_NONE if getattr(message, name) is None}
+    return message.model_dump_json(exclude_none=False, exclude=omit or None).encode()
 
 
 def decode(model: type[M], payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES) -> M:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -115,6 +115,9 @@ class Stage(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     DISPATCHED = "dispatched"
     RESOLVED = "resolved"
+    #: Central cannot accept the event (``reason`` says why): the device stops resending
+    #: it and keeps it in its local list of rejected events. Not part of the stage order.
+    REJECTED = "rejected"
 
 
 class Outcome(StrEnum):
@@ -148,6 +151,9 @@ class Message(FrozenStrictModel):
     """
 
     v: Literal[1] = Field(1, description="Schema version of the wire contract.")
+    #: Fields added to v1 later: left out of the JSON while unset, so a device or central
+    #: of an earlier release (which rejects unknown fields) still reads the message.
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset()
 
 
 class Event(Message):
@@ -201,6 +207,9 @@ class Receipt(Message):
     incident_id: int | None = None
     by: ShortText | None = Field(None, description="Who acted (an officer), for ack/resolve.")
     outcome: Outcome | None = None
+    reason: ShortText | None = Field(None, description="Why central refused the event "
+                                     "(stage rejected only).")
+    OMIT_IF_NONE: ClassVar[frozenset[str]] = frozenset({"reason"})
 
 
 class Command(Message):

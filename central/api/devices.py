@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import ValidationError
 
 from alarmlink.wire import CommandName
@@ -21,6 +21,8 @@ from central.auth.principal import Principal
 logger = logging.getLogger(__name__)
 
 router = APIRouter()
+#: Largest page of `GET /api/devices`.
+MAX_DEVICE_PAGE = 1000
 
 #: the permission each remote command needs
 COMMAND_ACTIONS: dict[CommandName, Action] = {
@@ -55,10 +57,19 @@ async def authorize_device(service: Service, principal: Principal, action: Actio
 
 
 @router.get("/api/devices", response_model=list[DeviceInfo], tags=["devices"])
-async def devices(service: Service, principal: CurrentPrincipal, station: str | None = Query(
-        None, description="Only this station's devices")) -> list[dict[str, Any]]:
+async def devices(service: Service, principal: CurrentPrincipal, response: Response,
+                  station: str | None = Query(None, description="Only this station's devices"),
+                  limit: int | None = Query(
+                      None, ge=1, le=MAX_DEVICE_PAGE,
+                      description="Page size (default: every device in one answer)"),
+                  after: str | None = Query(
+                      None, max_length=64, description="Page after this device id: the "
+                      "X-Next-After header of the previous page")) -> list[dict[str, Any]]:
     await authorize(service, principal, "device.read")
-    return [d for d in await service.devices(station or None) if in_scope(principal, d)]
+    page = await service.devices(station or None, after=after or None, limit=limit)
+    if limit is not None and len(page) == limit:  # maybe more: where the next page starts
+        response.headers["X-Next-After"] = page[-1]["device_id"]
+    return [d for d in page if in_scope(principal, d)]
 
 
 @router.post("/api/devices/{device_id}/commands", response_model=CommandView,

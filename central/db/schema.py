@@ -472,3 +472,13 @@ CREATE TABLE failover_keys (
     created_at TEXT NOT NULL
 )
 """)
+
+
+@migrations()
+def m013_supervision_deadlines(db: Database) -> None:
+    # Supervision without sweeps (central/supervision.py): each pass reads the devices whose
+    # status changed since the last pass and those not up, never the whole fleet.
+    _run(db, """
+CREATE INDEX supervision_changed ON supervision (changed_at);
+CREATE INDEX supervision_state ON supervision (state)
+""")

@@ -140,3 +140,18 @@ def test_mqtt_311_works_too(
     wait_for(lambda: agent.outbox.depth() == 0, what="the stored receipt over MQTT 3.1.1")
     assert [e.event_id for e in central_stub.events()] == [event.event_id]
     assert central_stub.states()[-1] == "online"
+
+
+def test_heartbeats_are_jittered_so_a_fleet_falls_out_of_step(
+        tmp_path: Path, shared_mosquitto: MosquittoBroker, isolated_device_id: str,
+        central_observer: CentralStub, agent_set: AgentSet) -> None:
+    """Every period is the interval ±20 % (issue 17): after a broker restart the fleet's
+    heartbeats spread out instead of arriving at central in one burst."""
+    agent_set.new(make_config(tmp_path, device_id=isolated_device_id,
+                              url=shared_mosquitto.url, heartbeat_interval_s=1))
+    wait_for(lambda: len(central_observer.heartbeats()) >= 6, timeout=20,
+             what="six heartbeats")
+    beats = central_observer.heartbeats()
+    gaps = [(b.ts - a.ts).total_seconds() for a, b in zip(beats, beats[1:], strict=False)]
+    assert all(0.75 <= gap <= 1.3 for gap in gaps), gaps
+    assert max(gaps) - min(gaps) > 0.05, gaps  # without jitter they are all 1.00 ± a tick

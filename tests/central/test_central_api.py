@@ -96,6 +96,26 @@ def test_devices_stations_dead_letters_health_openapi(client: TestClient) -> Non
     assert client.get("/static/console.js").status_code == 200
 
 
+def test_device_list_pages_by_id_with_a_cursor(client: TestClient) -> None:
+    """GET /api/devices?limit=N pages the board (issue 17); X-Next-After is the cursor."""
+    everything = [d["device_id"] for d in client.get("/api/devices").json()]
+    assert len(everything) >= 3 and everything == sorted(everything)
+    seen: list[str] = []
+    after = None
+    for _ in range(len(everything) + 1):
+        answer = client.get("/api/devices", params={"limit": 2, **({"after": after}
+                                                                    if after else {})})
+        assert answer.status_code == 200
+        page = [d["device_id"] for d in answer.json()]
+        assert len(page) <= 2 and "online" in answer.json()[0]
+        seen += page
+        after = answer.headers.get("x-next-after")
+        if after is None:
+            break
+    assert seen == everything
+    assert client.get("/api/devices", params={"limit": 0}).status_code == 422
+
+
 def test_nothing_is_loaded_from_outside_the_station_network(client: TestClient) -> None:
     """Air-gapped stations: no CDN-backed docs pages, no external URL in any asset."""
     import re

@@ -103,7 +103,9 @@ def test_device_cannot_speak_for_another(ingestor: Ingestor, db: Database,
     assert dead_reasons(db) == [
         "device id in payload 'hotel-01' does not match topic 'school-01'"]
     assert count(db, "events") == 0
-    assert recorder.receipts() == []
+    # never stored; only the sender is told it was rejected (so it stops resending)
+    assert [r.stage for r in recorder.receipts()] == ["rejected"]
+    assert recorder.receipts("hotel-01") == []
 
 
 def test_reused_event_id_from_another_device_is_refused(
@@ -114,7 +116,8 @@ def test_reused_event_id_from_another_device_is_refused(
     ingestor.handle(*event_message(copy))
     assert count(db, "events") == 1
     assert "already stored for device 'school-01'" in dead_reasons(db)[0]
-    assert recorder.receipts("hotel-01") == []
+    # never a 'stored' for the copy: hotel-01 is told its event is rejected
+    assert [r.stage for r in recorder.receipts("hotel-01")] == ["rejected"]
 
 
 def test_unexpected_error_becomes_a_dead_letter(
@@ -226,3 +229,40 @@ def test_conflicting_duplicate_is_kept_as_dead_letter_and_still_receipted(
     assert count(db, "events") == 1
     assert "with different content" in dead_reasons(db)[0]
     assert recorder.stages(first.event_id) == ["stored", "stored"]
+
+
+def test_an_event_central_cannot_accept_gets_a_rejected_receipt(
+        ingestor: Ingestor, db: Database, recorder: Recorder) -> None:
+    """Issue 11, line 5: the device is told, so it stops resending; the dead letter stays."""
+    foreign = make_event(device_id="hotel-01")
+    ingestor.handle(TOPICS.event("school-01"), encode(foreign))  # payload of another device
+    broken = json.loads(encode(make_event()))
+    broken["kind"] = "meteor"  # fails the contract, but its event_id is readable
+    ingestor.handle(TOPICS.event("school-01"), json.dumps(broken).encode())
+    ingestor.handle(TOPICS.event("school-01"), b"\xff not json")  # no event id: dead letter only
+    rejected = [r for r in recorder.receipts("school-01") if r.stage == "rejected"]
+    assert [r.event_id for r in rejected] == [foreign.event_id, broken["event_id"]]
+    assert "does not match topic" in (rejected[0].reason or "")
+    assert "kind" in (rejected[1].reason or "")
+    assert count(db, "events") == 0 and count(db, "dead_letters") == 3
+
+
+def test_a_batch_writes_each_devices_heartbeat_once_and_a_later_status_wins(
+        ingestor: Ingestor, db: Database) -> None:
+    """Heartbeats of a batch are coalesced to one row per device at the batch's end (issue
+    11); a last will later in the same batch still leaves the device offline."""
+    from central.ingest_queue import Delivery
+
+    def beat(uptime: float) -> Delivery:
+        return Delivery(TOPICS.heartbeat("school-01"), encode(Heartbeat(
+            ts=utcnow(), uptime_s=uptime, outbox_depth=0)))
+
+    offline = Delivery(TOPICS.status("school-01"), encode(Status(state="offline", ts=utcnow())))
+    ingestor.handle_batch([beat(1.0), beat(2.0), beat(3.0)])
+    row = db.execute("SELECT availability, uptime_s FROM device_state "
+                     "WHERE device_id = 'school-01'").fetchone()
+    assert row == ("online", 3.0)
+    ingestor.handle_batch([beat(4.0), offline])
+    row = db.execute("SELECT availability, uptime_s FROM device_state "
+                     "WHERE device_id = 'school-01'").fetchone()
+    assert row == ("offline", 4.0)

@@ -249,3 +249,31 @@ def test_class_config_must_keep_its_bound(tmp_path: Path) -> None:
     path.write_text("[supervision]\ndefault_class = 'turbo'\n")
     with pytest.raises(ConfigError, match="supervision.*default_class 'turbo'"):
         load_config(path)
+
+
+@pytest.mark.parametrize("wired", [False, True], ids=["from-db", "heard-in-memory"])
+def test_a_pass_reads_only_the_devices_that_change_not_the_fleet(rig: Rig, wired: bool) -> None:
+    """No sweeps (issue 17): after the first pass, heartbeats cost supervision nothing;
+    a pass looks only at status changes and devices whose silence deadline came
+    (wired as in central: ingest tells supervision each heartbeat, in memory)."""
+    if wired:
+        rig.ingestor.on_heard = rig.supervisor.heard
+    devices = [r["id"] for r in rig.db.query("SELECT id FROM devices ORDER BY id")]
+    assert len(devices) >= 3
+    for device in devices:
+        rig.status(device, "online")
+        rig.beat(device)
+    rig.tick()
+    assert rig.supervisor.examined == len(devices)  # the first pass builds the deadlines
+    rig.run(3, each=lambda: [rig.beat(d) for d in devices])
+    assert rig.supervisor.examined == 0  # all heard, none due, no status changed
+    quiet = devices[0]
+    rig.run(FAST.silence_s + 1, step=1.0, each=lambda: [rig.beat(d) for d in devices[1:]])
+    assert rig.sup(quiet)["state"] == "down" and rig.sup(quiet)["reason"] == "silent"
+    others = [rig.sup(d)["state"] for d in devices[1:]]
+    assert others == ["up"] * (len(devices) - 1)
+    rig.tick()
+    assert rig.supervisor.examined <= 1  # only the down device is looked at again
+    rig.run(FAST.silence_s * 3, step=1.0, each=lambda: [rig.beat(d) for d in devices[1:]])
+    assert [rig.sup(d)["state"] for d in devices[1:]] == ["up"] * (len(devices) - 1)
+    assert rig.sup(quiet)["state"] == "trouble"

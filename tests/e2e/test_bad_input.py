@@ -45,13 +45,16 @@ def test_bad_messages_are_dead_lettered_and_ingest_continues(
     letters = wait_for(lambda: (rows := central_process.rows(
         "SELECT topic, reason, payload FROM dead_letters ORDER BY id")) and len(rows) >= 4
         and rows, what="four dead letters")
-    reasons = [r["reason"] for r in letters]
+    # one device's messages stay in order; between devices ingest is fair (round-robin)
+    mine = [r for r in letters if r["topic"] == topics.event("school-01")]
+    reasons = [r["reason"] for r in mine]
     assert "not valid UTF-8 JSON" in reasons[0]
     assert "schema version" in reasons[1]
     assert "limit" in reasons[2]
-    assert reasons[3] == "unknown device 'dev-a': not in the registry"
-    assert letters[0]["payload"] == b'{"v": 1, "event_id": '
-    assert len(letters[2]["payload"]) <= 4096, "raw bytes are bounded"
+    assert [r["reason"] for r in letters if r["topic"] == topics.event("dev-a")] == [
+        "unknown device 'dev-a': not in the registry"]
+    assert mine[0]["payload"] == b'{"v": 1, "event_id": '
+    assert len(mine[2]["payload"]) <= 4096, "raw bytes are bounded"
     assert central_process.rows("SELECT count(*) AS n FROM events")[0]["n"] == 0
 
     event = _valid_event("school-01")

@@ -71,11 +71,11 @@ class FakePaho:
 def test_backoff_stays_within_bounds_and_grows(low: int, high: int) -> None:
     backoff = Backoff(low, high, random.Random(7))
     delays = [backoff.next_delay() for _ in range(200)]
-    assert all(low <= d <= high for d in delays)
-    assert delays[0] == low  # the first retry is quick
+    assert all(0.8 * low <= d <= high for d in delays)
+    assert 0.8 * low <= delays[0] <= 1.2 * low  # the first retry is quick
     assert max(delays[-20:]) > high / 2 or high == low  # and it reaches the ceiling
     backoff.reset()
-    assert backoff.next_delay() == low
+    assert 0.8 * low <= backoff.next_delay() <= 1.2 * low
 
 
 def test_backoff_has_jitter() -> None:
@@ -84,6 +84,16 @@ def test_backoff_has_jitter() -> None:
         backoff.next_delay()
     late = {round(backoff.next_delay(), 3) for _ in range(20)}
     assert len(late) > 10  # devices do not retry in step after a broker restart
+
+
+def test_first_retry_is_jittered_across_a_fleet() -> None:
+    """A broker restart drops every device at once: their first retries must not coincide."""
+    firsts = [Backoff(1, 30, random.Random(seed)).next_delay() for seed in range(1000)]
+    assert min(firsts) >= 0.8 and max(firsts) <= 1.2
+    assert max(firsts) - min(firsts) > 0.3  # spread over most of the ±20 % window
+    in_any_10ms = max(sum(1 for f in firsts if t <= f < t + 0.01)
+                      for t in (0.8 + k * 0.01 for k in range(40)))
+    assert in_any_10ms < 60  # about 25 expected; without jitter all 1000 fall together
 
 
 def test_backoff_rejects_bad_bounds() -> None:
@@ -110,8 +120,8 @@ def test_paho_waits_exactly_the_delay_we_choose(monkeypatch: pytest.MonkeyPatch)
         client.paho._reconnect_wait()
         waits.append(clock[0] - before)
         assert waits[-1] == pytest.approx(client.next_retry_s)
-    assert all(2 <= w <= 20 for w in waits)
-    assert waits[0] == 2 and max(waits) > 10
+    assert all(1.6 <= w <= 20 for w in waits)
+    assert 1.6 <= waits[0] <= 2.4 and max(waits) > 10
 
 
 # --- causes in words ----------------------------------------------------------------
@@ -224,7 +234,7 @@ def test_refused_connect_is_never_marked_connected(caplog: pytest.LogCaptureFixt
         connect(client, fake, 0x86)
         drop(client, fake)
         assert not client.connected and not client.ready
-        assert 1 <= (client.next_retry_s or 0) <= 8, attempt
+        assert 0.8 <= (client.next_retry_s or 0) <= 8, attempt
     assert calls == [] and client.connect_count == 0
     assert fake.subscriptions == [] and fake.published == []  # nothing sent on a refusal
     assert "bad user name or password" in (client.last_error or "")

@@ -1,0 +1,209 @@
+"""Shared rig for the benchmarks: a private Mosquitto with one account per device,
+a real ``alarmlink central serve`` child process, publishers in separate processes.
+
+Not a package and not shipped: the ``bench/`` scripts import it from their own folder.
+Every wait is bounded; :class:`Rig` removes its temporary directory when closed.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import tomli_w
+from pydantic import SecretStr
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from alarmlink import wire  # noqa: E402
+from alarmlink.broker import BrokerUser, MosquittoBroker, free_port  # noqa: E402
+from alarmlink.broker_endpoint import BrokerConfig  # noqa: E402
+from alarmlink.mqtt import connect_client  # noqa: E402
+
+PROBE = "bench-probe"
+#: central's second account (``telemetry_broker``): heartbeats etc. off the events' socket.
+TELEMETRY = "central-telemetry"
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2]
+
+
+def registry_text(devices: list[str]) -> str:
+    text = (ROOT / "central" / "demo_registry.toml").read_text()
+    for dev in devices:
+        text += f'\n[[devices]]\nid = "{dev}"\nvenue = "village-01"\nzones = ["z1"]\n'
+    return text
+
+
+def plain_client(url: str, username: str, password: str, *, clean: bool = True,
+                 keepalive: int = 60) -> mqtt.Client:
+    """A plain paho client (not our wrapper: baselines measure the broker alone)."""
+    config = BrokerConfig(url=url, username=username, password=SecretStr(password))
+    return connect_client(config, client_id=username, keepalive=keepalive, clean=clean)
+
+
+def event_bytes(device: str, seq: int, kind: str = "fire") -> bytes:
+    return wire.encode(wire.Event(event_id=wire.new_id(), device_id=device, seq=seq,
+                                  ts=wire.utcnow(), kind=wire.Kind(kind),
+                                  state=wire.State.ALARM, zone="z1",
+                                  source=wire.Source.GPIO))
+
+
+class Rig:
+    """Broker + accounts (+ central on demand), in one temporary directory."""
+
+    def __init__(self, devices: list[str], *, max_connections: int | None = None,
+                 extra_accounts: list[str] | None = None) -> None:
+        """``devices`` get a broker account and a registry entry; ``extra_accounts`` (devices
+        already in the demo registry, e.g. ``school-01``) only the account."""
+        self.work = Path(tempfile.mkdtemp(prefix="alarmlink-bench-"))
+        if os.geteuid() == 0:  # Mosquitto drops root for user mosquitto: let it through
+            os.chmod(self.work, 0o711)
+        self.devices = devices
+        self.passwords = {d: f"pw-{d}" for d in devices}
+        self.passwords["central"] = "bench-central"
+        self.passwords[PROBE] = "bench-probe-pw"
+        extra = list(extra_accounts or [])
+        self.passwords.update({d: f"pw-{d}" for d in extra})
+        self.passwords[TELEMETRY] = self.passwords["central"]
+        users = [BrokerUser("central", self.passwords["central"], "central"),
+                 BrokerUser(TELEMETRY, self.passwords[TELEMETRY], "central"),
+                 BrokerUser(PROBE, self.passwords[PROBE], "central"),
+                 *(BrokerUser(d, self.passwords[d]) for d in [*devices, *extra])]
+        self.broker = MosquittoBroker(users, workdir=self.work / "mosquitto")
+        self.central: subprocess.Popen[bytes] | None = None
+        self.http_port = 0
+        self.broker.start()
+
+    @property
+    def url(self) -> str:
+        return self.broker.url
+
+    def client(self, username: str, *, clean: bool = True) -> mqtt.Client:
+        return plain_client(self.url, username, self.passwords[username], clean=clean)
+
+    def start_central(self, extra: dict[str, Any] | None = None, timeout: float = 60) -> None:
+        (self.work / "central-password").write_text(self.passwords["central"])
+        os.chmod(self.work / "central-password", 0o600)
+        reg = self.work / "reg.toml"
+        reg.write_text(registry_text(self.devices))
+        self.http_port = free_port()
+        conf = {"data_dir": str(self.work / "central"), "registry": str(reg),
+                "broker": {"url": self.url, "username": "central",
+                           "password_file": str(self.work / "central-password")},
+                "http": {"host": "127.0.0.1", "port": self.http_port}}
+        conf.update(extra or {})
+        (self.work / "central.toml").write_text(tomli_w.dumps(conf))
+        self.central_log = open(self.work / "central.log", "wb")  # noqa: SIM115
+        self.central = subprocess.Popen(
+            [sys.executable, "-m", "alarmlink_tools.cli", "central", "serve", "--config",
+             str(self.work / "central.toml")], stdout=self.central_log,
+            stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                # 200 only once central's database and MQTT subscriptions are ready
+                urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/healthz",
+                                       timeout=2).close()
+                break
+            except OSError:
+                if self.central.poll() is not None:
+                    raise SystemExit("central exited at start; see its log") from None
+                if time.monotonic() > deadline:
+                    raise SystemExit("central did not start within its deadline") from None
+                time.sleep(0.1)
+
+    def add_admin(self, username: str = "bench-admin", password: str = "bench-admin-pw-1") -> str:
+        """An admin account in central's database (the real CLI); returns its password."""
+        secret = self.work / f"password-{username}"
+        secret.write_text(password + "\n")
+        os.chmod(secret, 0o600)
+        subprocess.run([sys.executable, "-m", "alarmlink_tools.cli", "central", "user", "add",
+                        "--db", str(self.work / "central" / "central.db"), "--username", username,
+                        "--role", "admin", "--node", "root", "--password-file", str(secret)],
+                       check=True, capture_output=True, timeout=60)
+        return password
+
+    def telemetry_conf(self) -> dict[str, Any]:
+        """``telemetry_broker`` for :meth:`start_central` (after it wrote the password)."""
+        return {"telemetry_broker": {"url": self.url, "username": TELEMETRY,
+                                     "password_file": str(self.work / "central-password")}}
+
+    def stop_central(self) -> None:
+        if self.central is not None and self.central.poll() is None:
+            self.central.send_signal(signal.SIGTERM)
+            try:
+                self.central.wait(20)
+            except subprocess.TimeoutExpired:
+                self.central.kill()
+                self.central.wait(5)
+        self.central = None
+
+    def close(self) -> None:
+        try:
+            self.stop_central()
+        finally:
+            self.broker.close()
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _publish_worker(url: str, creds: list[tuple[str, str]], per_device: int, qos: int,
+                    start: Any, kind: str) -> None:
+    """One process: connect its devices, wait for ``start``, publish as fast as it can."""
+    clients = [(d, plain_client(url, d, pw)) for d, pw in creds]
+    topics = wire.Topics()
+    payloads = [(d, c, [event_bytes(d, s + 1, kind) for s in range(per_device)])
+                for d, c in clients]
+    start.wait(60)
+    infos = []
+    for i in range(per_device):
+        for d, c, msgs in payloads:
+            infos.append(c.publish(topics.event(d), msgs[i], qos=qos))
+    deadline = time.monotonic() + 120
+    for info in infos:
+        info.wait_for_publish(max(0.1, deadline - time.monotonic()))
+    for _d, c in clients:
+        c.disconnect()
+        c.loop_stop()
+
+
+def publish_events(url: str, creds: list[tuple[str, str]], per_device: int, *,
+                   processes: int = 2, qos: int = 1, kind: str = "fire"
+                   ) -> tuple[list[mp.Process], Any]:
+    """Start publisher processes (connected, waiting); set the returned event to go."""
+    ctx = mp.get_context("fork")
+    start = ctx.Event()
+    procs = []
+    for k in range(processes):
+        part = creds[k::processes]
+        p = ctx.Process(target=_publish_worker, args=(url, part, per_device, qos, start, kind),
+                        daemon=True)
+        p.start()
+        procs.append(p)
+    return procs, start
+
+
+def join_all(procs: list[mp.Process], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    for p in procs:
+        p.join(max(0.1, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()

@@ -1,0 +1,89 @@
+"""QoS 1 events stored per second at central, against a bare subscriber in the same run.
+
+100 devices (each its own broker account) publish 20,000 fire alarms at QoS 1 from two
+processes as fast as they can. Baseline: a bare paho subscriber that only counts the
+same traffic (central not yet started). Figure: events stored per second by a real
+``alarmlink central serve``, timed from the go signal to the last ``stored`` receipt
+(sent only after the commit), seen by a probe subscribed to the receipts.
+
+    .venv/bin/python bench/ingest.py --runs 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import threading
+import time
+from typing import Any
+
+from _rig import Rig, join_all, median, publish_events
+
+from alarmlink import wire
+
+
+class Counter:
+    def __init__(self, want: int) -> None:
+        self.want = want
+        self.n = 0
+        self.last = 0.0
+        self.done = threading.Event()
+
+    def on_message(self, _c: Any, _u: Any, _m: Any) -> None:
+        self.n += 1
+        self.last = time.perf_counter()
+        if self.n >= self.want:
+            self.done.set()
+
+
+def measure(rig: Rig, channel: str, devices: int, per_device: int) -> float:
+    total = devices * per_device
+    counter = Counter(total)
+    probe = rig.client("bench-probe")
+    probe.on_message = counter.on_message
+    sub_done = threading.Event()
+    probe.on_subscribe = lambda *_a: sub_done.set()
+    probe.subscribe(wire.Topics().all_devices(channel), qos=1)
+    if not sub_done.wait(10):
+        raise SystemExit("probe subscription not granted within 10 s")
+    creds = [(d, rig.passwords[d]) for d in rig.devices]
+    procs, go = publish_events(rig.url, creds, per_device)
+    time.sleep(3)  # let the publisher processes connect (outside the timed part)
+    t0 = time.perf_counter()
+    go.set()
+    if not counter.done.wait(180):
+        raise SystemExit(f"only {counter.n}/{total} {channel} messages seen within 180 s")
+    join_all(procs)
+    probe.disconnect()
+    probe.loop_stop()
+    return total / (counter.last - t0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=100)
+    parser.add_argument("--events", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args()
+    per_device = args.events // args.devices
+    bare, stored = [], []
+    for run in range(args.runs):
+        rig = Rig([f"dev-{i:04d}" for i in range(args.devices)])
+        try:
+            bare.append(measure(rig, "event", args.devices, per_device))
+            rig.start_central()
+            stored.append(measure(rig, "receipt", args.devices, per_device))
+        finally:
+            rig.close()
+        print(f"run {run + 1}: bare subscriber {bare[-1]:,.0f}/s, central stored "
+              f"{stored[-1]:,.0f}/s ({stored[-1] / bare[-1]:.2f}x)", flush=True)
+    b, s = median(bare), median(stored)
+    print(f"QoS 1 events stored/s at central ({args.devices * per_device:,} events, "
+          f"{args.devices} devices), median of {args.runs}: {s:,.0f}/s; baseline bare "
+          f"subscriber {b:,.0f}/s; ratio {s / b:.2f} (goal >= 0.85 and >= 5,000/s)")
+    print("command: .venv/bin/python bench/ingest.py " + " ".join(sys.argv[1:]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
