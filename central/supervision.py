@@ -235,8 +235,14 @@ class Supervisor:
         self._heard: dict[str, datetime] = {}
 
     def heard(self, device_id: str, at: datetime) -> None:
-        """Ingest heard the device (a heartbeat): its silence deadline moves, in memory."""
+        """Ingest heard the device (a heartbeat): its silence deadline moves, in memory.
+
+        A device with no deadline yet (heard before any status, e.g. a DC-09 panel, which
+        never sends one) is judged at the next pass, which gives it its deadline."""
         self._heard[device_id] = at
+        if device_id not in self._due:
+            self._due[device_id] = at
+            heapq.heappush(self._heap, (at, device_id))
 
     def set_listening(self, listening: bool) -> None:
         """Whether central itself hears the broker now (its MQTT link is up)."""
