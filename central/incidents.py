@@ -179,7 +179,8 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
         logger.info("incident %s opened (%s) at venue %s for station %s by event %s",
                     incident_id, category, venue_id, station_id, event.event_id)
         if open_cache is not None:
-            open_cache[(venue_id, category)] = {"id": incident_id, "kinds": [event.kind.value],
+            open_cache[(venue_id, category)] = {"id": incident_id, "status": "new",
+                                                "kinds": [event.kind.value],
                                                 "zones": {event.zone: zone_state}}
         return incident_id
     kinds, zones = found["kinds"], found["zones"]

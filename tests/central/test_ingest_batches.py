@@ -110,3 +110,23 @@ def test_central_dies_between_commit_and_puback_nothing_lost_or_duplicated(
             what="stored receipts for every event")
     finally:
         second.stop()
+
+
+def test_a_batch_of_one_venues_alarms_opens_one_incident_and_stores_every_event(
+        tmp_path: Path) -> None:
+    """Events of one venue in one batch: the first opens the incident (kept in the batch's
+    memo), the others join it, none is dead-lettered."""
+    from central_testkit import event_message
+
+    db = open_db(tmp_path / "central.db")
+    load_registry(db, DEMO_REGISTRY)
+    receipts: list[str] = []
+    ingestor = Ingestor(db, TOPICS, lambda topic, _payload: receipts.append(topic))
+    events = [make_event("hotel-01", kind="panic", zone="reception-button", seq=n)
+              for n in range(1, 6)]
+    ingestor.handle_batch([Delivery(*event_message(e)) for e in events])
+    assert db.execute("SELECT count(*) FROM dead_letters").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 5
+    rows = db.execute("SELECT count(*), max(event_count) FROM incidents").fetchone()
+    assert rows == (1, 5)
+    assert len(receipts) == 5  # a stored receipt for each, after the commit
