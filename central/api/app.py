@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -76,6 +77,8 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
                   docs_url=None, redoc_url=None,
                   description="Venue alarms routed to police station duty officers.")
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(sqlite3.IntegrityError, _integrity_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OverflowError, _out_of_range)  # type: ignore[arg-type]
     install_edge(app, config.http)
     for router in (auth_router, users_router, incidents_router, devices_router,
                    health_router, snapshots_router, commissioning_router, audit_router,
@@ -125,6 +128,23 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
 
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     return app
+
+
+async def _integrity_error(request: Request, exc: sqlite3.IntegrityError) -> JSONResponse:
+    """409, not 500, for a request the database's constraints refuse (an id that names
+    nothing, a duplicate): the last line of defence behind each route's own checks."""
+    logger.warning("%s %s refused by the database: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=409, content={
+        "detail": f"refused by the database ({exc}): check that every id in the request "
+                  "names an existing record and that it is not a duplicate"})
+
+
+async def _out_of_range(request: Request, exc: OverflowError) -> JSONResponse:
+    """422 for a number the database cannot hold (ids are 64-bit integers)."""
+    logger.warning("%s %s: number out of range: %s", request.method, request.url.path, exc)
+    return JSONResponse(status_code=422, content={
+        "detail": "a number in the request is out of range: ids and counts are at most "
+                  "9223372036854775807"})
 
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:

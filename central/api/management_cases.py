@@ -218,11 +218,16 @@ class ComputeBody(StrictModel):
     version: int | None = Field(None, ge=1, description="Rule version (default newest).")
 
 
+class RuleTerm(StrictModel):
+    input: str = Field(min_length=1, max_length=64,
+                       description="A score input of the subject, e.g. hazards_open.")
+    weight: float = Field(ge=-100, le=100, description="Points per unit of the input.")
+
+
 class RuleBody(StrictModel):
     subject: Subject = Field(description="venue, station or village.")
     base: float = Field(ge=0, le=100, description="Points before the terms.")
-    terms: list[dict[str, Any]] = Field(max_length=20,
-                                        description="[{input, weight}] of the subject.")
+    terms: list[RuleTerm] = Field(max_length=20, description="The rule's terms.")
 
 
 @router.post(f"{PREFIX}/scores/compute", responses={403: {}, 422: {}})
@@ -244,7 +249,9 @@ async def new_score_rule(service: Service, principal: CurrentPrincipal,
     await authorize(service, principal, "score.rules", obj=f"score-rule:{body.subject}",
                     audit_allowed=True)
     return dict(await write(service, scores.new_rule, body.subject,
-                            {"base": body.base, "terms": body.terms}, principal.username,
+                            {"base": body.base,
+                             "terms": [t.model_dump() for t in body.terms]},
+                            principal.username,
                             service.clock()))
 
 
