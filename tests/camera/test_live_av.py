@@ -133,9 +133,12 @@ def test_live_video_and_talk_on_a_new_alarm(
         assert opened and opened[0]["actor"] == TEST_USER
         card.get_by_role("button", name="Close video").click()
         wait_for(lambda: not rtc.sessions, what="the agent ended the session")
-    assert [e["action"] for e in central_process.api(
-        "GET", f"/api/incidents/{incident_id}")["log"] if e["action"].startswith("av_")] == [
-        "av_open", "av_close"]
+
+    def av_log() -> list[str]:
+        return [e["action"] for e in central_process.api(
+            "GET", f"/api/incidents/{incident_id}")["log"] if e["action"].startswith("av_")]
+    wait_for(lambda: "av_close" in av_log(), what="av_close on the timeline")
+    assert av_log() == ["av_open", "av_close"]
 
 
 def test_agent_killed_mid_session_shows_video_lost_and_reopens(
