@@ -429,6 +429,8 @@ class Ingestor:
             self.reconnects.takeovers(self.db, route, 0, now)
             self._memo.beats[device_id] = row
         else:
+            if self._memo is not None:  # this newer row supersedes one waiting in the batch
+                self._memo.beats.pop(device_id, None)
             with write_tx(self.db):
                 changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers,
                                                     now)

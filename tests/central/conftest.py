@@ -82,7 +82,8 @@ def live_server(central_config: CentralConfig, recorder: Recorder) -> Iterator[L
     app = create_app(central_config, publisher=recorder)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+                                           log_level="warning", lifespan="on",
+                                           timeout_graceful_shutdown=1))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     wait_for(lambda: server.started or not thread.is_alive(), what="uvicorn start")
