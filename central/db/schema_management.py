@@ -1,7 +1,8 @@
 """Issue 15's migrations: one-key management and assessment (一键式管理 / 一键式考评).
 
-Registered on the same :data:`central.db.schema.migrations` (imported at the end of
-``schema.py``), after every earlier migration.
+Registered on the same :data:`central.db.schema.migrations` (imported by
+:mod:`central.db.connection`), after :mod:`central.db.schema` and
+:mod:`central.db.schema_operations`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ import logging
 
 from sqlite_utils import Database
 
+from central.db import schema_operations
 from central.db.schema import _run, migrations
+
+_ = schema_operations  # m009-m013 register before these
 
 logger = logging.getLogger(__name__)
 
