@@ -5,6 +5,7 @@
 // age, oldest first. Age counters tick every second; past the acknowledgement target
 // (GET /api/console) an unacknowledged row turns amber, past the red bound red.
 // Keyboard: ↑/↓ (or j/k) move, A acknowledges, Enter opens the detail pane.
+import "/static/mgmt_i18n.js";   // the management messages, before the first applyStatic
 import { age, applyStatic, el, kind, onLangChange, setLang, currentLang, setZone, t, when }
   from "/static/i18n.js";
 import { showDetail, refreshDetail, selectedId } from "/static/detail.js";

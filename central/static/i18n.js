@@ -185,6 +185,8 @@ export const t = (key) => CATALOGUES[lang][key] ?? ZH[key] ?? key;
 export const tf = (key, vars) => t(key).replace(/\{(\w+)\}/g, (m, name) => String(vars[name] ?? m));
 export const kind = (k) => t(`k_${k}`) === `k_${k}` ? k : t(`k_${k}`);
 export const currentLang = () => lang;
+// More messages from another module (mgmt_i18n.js: the management pages).
+export function addMessages(zh, en) { Object.assign(ZH, zh); Object.assign(EN, en); }
 export function setZone(name) { zone = name || zone; }
 export function onLangChange(fn) { listeners.push(fn); }
 // For the classic scripts (session.js) that run before the modules: they look it up late.

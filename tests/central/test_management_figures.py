@@ -7,6 +7,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import management_scenario
 import pytest
 from central_testkit import event_message, make_event
 from management_testkit import START, Central, management_central
@@ -22,37 +23,16 @@ def central(tmp_path: Path) -> Any:
 
 def test_scenario_dashboard_shows_the_periods_figures_and_their_records(
         central: Central) -> None:
-    venues = ["school-01", "hotel-01"]
-    hazards: list[int] = []
-    for i in range(226):
-        failed = i < 112
-        inspection = central.ok("insp-a", "POST", f"{M}/inspections", json={
-            "venue": venues[i % 2], "place": "现场", "inspectors": ["insp-a", "insp-b"],
-            "inspected_at": (START + timedelta(hours=i)).isoformat(),
-            "results": [{"code": "exit-clear", "result": "fail" if failed else "pass",
-                         "note": f"隐患{i}"}]})
-        hazards += inspection["hazards"]  # type: ignore[index]
-    notices = [central.ok("insp-a", "POST", f"{M}/notices", json={
-        "hazards": [h], "kind": "immediate"}) for h in hazards[:109]]
-    for notice in notices[:12]:
-        central.ok("insp-b", "POST", f"{M}/penalties", json={
-            "venue": notice["venue_id"], "notice": notice["id"],  # type: ignore[index]
-            "proposal": "拒不改正"})
-    central.ok("insp-a", "POST", f"{M}/investigations", json={
-        "venue": "hotel-01", "summary": "厨房油锅起火", "at": START.isoformat()})
-    # outside the period or the station: not counted
-    central.ok("insp-d", "POST", f"{M}/hazards", json={
-        "venue": "village-01", "severity": "major", "description": "其他派出所"})
-    central.ok("insp-a", "POST", f"{M}/hazards", json={
-        "venue": "school-01", "severity": "general", "description": "上月",
-        "found_at": (START - timedelta(days=40)).isoformat()})
+    done = management_scenario.run(
+        lambda user, method, path, body: central.ok(user, method, path, json=body), START)
+    hazards = done.hazards
 
     period = {"station": "chengxiang", "since": "2026-03-01T00:00:00+08:00",
               "until": "2026-04-01T00:00:00+08:00"}
     board = central.ok("leader", "GET", f"{M}/dashboard", params=period)
     figures = board["figures"]  # type: ignore[index]
-    assert (figures["units_inspected"], figures["hazards_found"], figures["notices_issued"],
-            figures["penalty_cases"], figures["fires_investigated"]) == (226, 112, 109, 12, 1)
+    assert {k: figures[k] for k in management_scenario.FIGURES} == management_scenario.FIGURES
+    assert tuple(management_scenario.FIGURES.values()) == (226, 112, 109, 12, 1)
     for figure, count in figures.items():
         if figure == "venues_inspected":
             continue
