@@ -6,6 +6,7 @@
 // (GET /api/console) an unacknowledged row turns amber, past the red bound red.
 // Keyboard: ↑/↓ (or j/k) move, A acknowledges, Enter opens the detail pane.
 import "/static/mgmt_i18n.js";   // the management messages, before the first applyStatic
+import { alarmRole } from "/static/mgmt.js";
 import { age, applyStatic, el, kind, onLangChange, setLang, currentLang, setZone, t, when }
   from "/static/i18n.js";
 import { showDetail, refreshDetail, selectedId } from "/static/detail.js";
@@ -260,6 +261,7 @@ onLangChange(() => { setConn($("conn").classList.contains("up")); render(); });
 applyStatic();
 
 window.alarmlink.whenLoggedIn(async () => {
+  if (!alarmRole()) return;   // inspectors, village assistants, venue managers: no queue
   const response = await api("/api/console");
   if (response.ok) state.settings = await response.json();
   setZone(state.settings.timezone);

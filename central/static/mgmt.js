@@ -22,6 +22,8 @@ const ALARM_TABS = ["queue", "map", "history", "devices", "roster"];
 const loaders = {};
 
 export const role = () => $("user-role").title;
+// Whether the user works the alarm queue (the others get no live connection).
+export const alarmRole = () => !MANAGEMENT_ONLY.has(role());
 
 // A page registers what to do when its tab opens (and, for links, with an argument).
 export function onTab(tab, load) { loaders[tab] = load; }

@@ -41,6 +41,12 @@ def as_user(live_server: LiveServer) -> Callable[..., Any]:
     return call
 
 
+def relogin(page: Page, url: str, username: str) -> None:
+    """Another user on the same phone: the session cookie gone, the login form again."""
+    page.context.clear_cookies()
+    console_login(page, url, username, TEST_PASSWORD)
+
+
 def jpeg() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (64, 48), (200, 40, 40)).save(out, "JPEG")
@@ -132,8 +138,7 @@ def test_inspection_form_on_a_phone_with_a_camera_photo_and_two_signatures(
             if h["inspection_id"] == inspection_id] == [("major", "疏散通道堆放杂物")]
 
     # the second inspector signs on their phone
-    page.locator("#logout").click()
-    console_login(page, live_server.url, "insp-b", TEST_PASSWORD)
+    relogin(page, live_server.url, "insp-b")
     page.locator("[data-tab=mg-inspect]").click()
     waiting = page.locator(f"#mg-waiting li[data-id='{inspection_id}']")
     waiting.get_by_role("button", name="确认签名").click()
@@ -141,3 +146,148 @@ def test_inspection_form_on_a_phone_with_a_camera_photo_and_two_signatures(
     assert page.evaluate(width) <= 390
     signed = as_user("leader", "GET", f"{M}/inspections/{inspection_id}")["signatures"]
     assert sorted(s["username"] for s in signed) == ["insp-a", "insp-b"]
+
+
+def _school_notice(as_user: Callable[..., Any], venue: str = "school-01") -> dict[str, Any]:
+    inspection = as_user("insp-a", "POST", f"{M}/inspections", {
+        "venue": venue, "place": "宿舍楼", "inspectors": ["insp-a", "insp-b"],
+        "inspected_at": datetime.now(UTC).isoformat(),
+        "results": [{"code": "exit-clear", "result": "fail", "note": "安全出口上锁"}]})
+    return dict(as_user("insp-a", "POST", f"{M}/notices", {
+        "hazards": inspection["hazards"], "kind": "deadline",
+        "deadline": (datetime.now(UTC) + timedelta(days=7)).isoformat()}))
+
+
+def test_venue_manager_uploads_proof_and_the_reinspection_closes_the_hazard(
+        live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
+    school = _school_notice(as_user)
+    hotel = _school_notice(as_user, "hotel-01")
+    hazard = school["hazards"][0]["id"]
+    page = chromium_page
+    page.set_default_timeout(15_000)
+    console_login(page, live_server.url, "mgr-school", TEST_PASSWORD)
+    expect(page.locator("[data-tab=queue]")).to_be_hidden()
+    expect(page.locator("[data-tab=mg-inspect]")).to_be_hidden()
+    page.locator("[data-tab=mg-notices]").click()
+    rows = page.locator("#mg-notice-list tbody tr")
+    expect(rows).to_have_count(1)        # only venue A's notice
+    expect(rows.first).to_contain_text(school["number"])
+    rows.first.click()
+    proof = page.locator("#mg-notice form.proof-form")
+    proof.get_by_label("整改情况说明").fill("已拆除门锁，出口畅通")
+    data = jpeg()
+    proof.locator("input[type=file]").set_input_files(
+        {"name": "fixed.jpg", "mimeType": "image/jpeg", "buffer": data})
+    proof.get_by_role("button", name="提交整改材料并申请复查").click()
+    expect(page.locator("#mg-notice .m-proofs img")).to_have_count(1)
+    stored = as_user("leader", "GET", f"{M}/notices/{school['id']}")
+    assert stored["status"] == "proof_submitted"
+    assert [p["text"] for p in stored["proofs"]] == ["已拆除门锁，出口畅通"]
+    photo = httpx.get(f"{live_server.url}{M}/photos/{stored['proofs'][0]['photos'][0]}",
+                      headers=live_server.headers)
+    assert photo.content == data
+    # venue B's notice, opened by its link, is refused with one line
+    page.goto(f"{live_server.url}/#/notice/{hotel['id']}")
+    expect(page.locator("#mg-notice-error")).to_contain_text("操作失败")
+
+    # the inspector opens the notice from its QR link and re-inspects
+    relogin(page, live_server.url, "insp-b")
+    page.goto(f"{live_server.url}/#/notice/{school['id']}")
+    again = page.locator("#mg-notice form.reinspect-form")
+    again.get_by_label("同行检查人账号").fill("insp-a")
+    again.get_by_label("复查情况").fill("复查合格")
+    again.get_by_role("button", name="复查合格").click()
+    expect(page.locator("#mg-notice .m-facts")).to_contain_text("已关闭")
+    page.locator(f"#mg-notice tbody tr[data-id='{hazard}']").click()
+    steps = page.locator("#mg-hazard .m-step")
+    expect(steps).to_have_count(6)
+    seen = [(s.locator(".m-action").inner_text(), s.locator(".m-actor").inner_text())
+            for s in steps.all()]
+    assert seen == [("发现隐患", "insp-a"), ("下发整改通知书", "insp-a"),
+                    ("提交整改材料", "mgr-school"), ("申请复查", "mgr-school"),
+                    ("复查合格", "insp-b"), ("隐患关闭", "insp-b")]
+    assert all(re.search(r"\d{2}:\d{2}:\d{2}", s.locator("time").inner_text())
+               for s in steps.all())
+    assert as_user("leader", "GET", f"{M}/hazards/{hazard}")["status"] == "closed"
+
+
+def test_penalty_case_waits_for_the_leaders_approval_in_the_console(
+        live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
+    notice = _school_notice(as_user, "hotel-01")
+    page = chromium_page
+    page.set_default_timeout(15_000)
+    console_login(page, live_server.url, "insp-a", TEST_PASSWORD)
+    page.goto(f"{live_server.url}/#/notice/{notice['id']}")
+    case = page.locator("#mg-notice form.penalty-form")
+    case.get_by_label("立案理由").fill("逾期未改正，拟罚款200元")
+    case.get_by_role("button", name="对该场所立案").click()
+    expect(page.locator("#mg-notice .m-msg")).to_have_text("已保存")
+    page.locator("[data-tab=mg-penalties]").click()
+    row = page.locator("#mg-penalty-list tbody tr").first
+    expect(row).to_contain_text("待领导审批")
+    expect(row.locator("button.decide")).to_have_count(0)   # no decision before approval
+
+    relogin(page, live_server.url, "leader")
+    page.locator("[data-tab=mg-leader]").click()
+    pending = page.locator("#mg-pending tbody tr")
+    expect(pending).to_have_count(1)
+    pending.get_by_role("button", name="批准", exact=True).click()
+    expect(page.locator("#mg-pending tbody tr")).to_have_count(0)
+
+    relogin(page, live_server.url, "insp-a")
+    page.locator("[data-tab=mg-penalties]").click()
+    row = page.locator("#mg-penalty-list tbody tr").first
+    row.locator("select[name=decision]").select_option("fine")
+    row.locator("input[name=amount]").fill("200")
+    row.get_by_role("button", name="作出决定").click()
+    expect(page.locator("#mg-penalty-list tbody tr").first).to_contain_text("已决定")
+    case_row = as_user("leader", "GET", f"{M}/penalties")[0]
+    assert (case_row["approved_by"], case_row["decided_by"], case_row["amount_yuan"]) == (
+        "leader", "insp-a", 200)
+
+
+def test_every_management_page_is_chinese_by_default(
+        live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
+    notice = _school_notice(as_user)
+    as_user("insp-b", "POST", f"{M}/penalties", {"venue": "school-01", "notice": notice["id"],
+                                                  "proposal": "拒不改正"})
+    get = lambda path: httpx.get(live_server.url + path, headers=live_server.headers).json()  # noqa: E731
+    nouns = ["alarmlink", "English", "中文", "CSV", "PDF", *USERS, "officer-li"]
+    for station in get("/api/stations"):
+        nouns += [station["name"], station["county_name"], station["id"]]
+    for venue in get("/api/venues"):
+        nouns += [venue["name"], venue["id"]]
+    nouns = sorted(set(nouns), key=len, reverse=True)
+    page = chromium_page
+    page.set_viewport_size({"width": 1440, "height": 900})
+    page.set_default_timeout(15_000)
+    console_login(page, live_server.url, "officer-li", TEST_PASSWORD)
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
+    seen: dict[str, list[str]] = {}
+    for tab, ready in (("mg-dash", ".m-figure"), ("mg-leader", "#mg-pending tbody tr"),
+                       ("mg-hazards", "#mg-hazard-list tbody tr"),
+                       ("mg-notices", "#mg-notice-list tbody tr"),
+                       ("mg-penalties", "#mg-penalty-list tbody tr"),
+                       ("mg-inspect", "#mg-inspect-form select option")):
+        page.locator(f"[data-tab={tab}]").click()
+        expect(page.locator(ready).first).to_be_attached()
+        if tab == "mg-dash":
+            page.locator(".m-figure[data-figure=hazards_found]").click()
+            expect(page.locator("#mg-records tbody tr")).to_have_count(1)
+        if tab == "mg-hazards":
+            page.locator("#mg-hazard-list tbody tr").first.click()
+            expect(page.locator("#mg-hazard .m-step").first).to_be_visible()
+        if tab == "mg-notices":
+            page.locator("#mg-notice-list tbody tr").first.click()
+            expect(page.locator("#mg-notice form.reinspect-form")).to_be_visible()
+        if tab == "mg-inspect":
+            page.locator("#mg-inspect-form select[name=venue]").select_option("school-01")
+            expect(page.locator("#mg-items .m-item").first).to_be_visible()
+        seen[tab] = page.evaluate(TEXTS, nouns)
+    assert all(len(texts) > 3 for texts in seen.values()), seen
+    # the checklist's rules cite standards by their codes (GB 50140, GB 35181-2017)
+    standard = re.compile(r"\b(?:GB|XF)(?:/T)?\s*[\d.]+(?:-\d{4})?")
+    keys = re.compile(r"\b(?:mg|m|c|f|i|ha|hs|ns|nk|ps|sev|src|dec)_[a-z_]+")
+    left = [(tab, text) for tab, texts in seen.items() for text in texts
+            if ENGLISH_WORD.search(ID_LIKE.sub(" ", standard.sub(" ", text))) or keys.search(text)]
+    assert left == [], "English or untranslated keys on the zh-CN management pages"
