@@ -123,9 +123,7 @@ window.alarmlink.whenLoggedIn(() => {
   }
   if (MANAGEMENT_ONLY.has(r)) {
     for (const tab of ALARM_TABS) document.querySelector(`[data-tab="${tab}"]`).hidden = true;
-    $("station").closest("label").hidden = true;
-    $("sound").hidden = true;
-    $("conn").hidden = true;
+    document.body.classList.add("mgmt-only");   // no station list, sound or live pill
     const first = Object.keys(TABS).find((tab) => TABS[tab].includes(r));
     if (!location.hash && first) open(first);
   }

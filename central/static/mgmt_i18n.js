@@ -4,6 +4,7 @@
 import { addMessages } from "/static/i18n.js";
 
 const ZH = {
+  role_inspector: "检查民警", role_village_assistant: "村警务助理", role_venue_manager: "场所负责人",
   mg_dash: "考评统计", mg_leader: "领导总览", mg_hazards: "隐患台账", mg_notices: "整改通知",
   mg_penalties: "行政处罚", mg_inspect: "现场检查",
   m_since: "开始日期", m_until: "结束日期", m_show: "统计", m_records: "明细", m_none: "暂无记录",
@@ -51,6 +52,8 @@ const ZH = {
 };
 
 const EN = {
+  role_inspector: "inspector", role_village_assistant: "village police assistant",
+  role_venue_manager: "venue manager",
   mg_dash: "Assessment and statistics", mg_leader: "Leader's overview", mg_hazards: "Hazards",
   mg_notices: "Notices", mg_penalties: "Penalties", mg_inspect: "Inspection",
   m_since: "From", m_until: "Until", m_show: "Show", m_records: "Records", m_none: "None",

@@ -97,6 +97,8 @@ def test_inspection_form_on_a_phone_with_a_camera_photo_and_two_signatures(
     width = "document.scrollingElement.scrollWidth"
     console_login(page, live_server.url, "insp-a", TEST_PASSWORD)
     expect(page.locator("[data-tab=queue]")).to_be_hidden()   # no alarm queue for inspectors
+    expect(page.locator("#central-health")).to_be_hidden()
+    expect(page.locator("#user-role")).to_have_text("检查民警")
     page.locator("[data-tab=mg-inspect]").click()
     form = page.locator("#mg-inspect-form")
     form.get_by_label("检查场所").select_option("school-01")
