@@ -9,7 +9,10 @@ Kinds:
 * ``offline``: devices (of ``device_class``, any if null) offline more than ``hours`` in
   the last ``window_days`` days, from supervision's "device offline"/"device online" log;
 * ``false_alarms``: more than ``count`` alarms resolved as false in ``window_days`` days;
-* ``trouble_uncleared``: a device trouble with no restore of its zone within ``hours``.
+* ``trouble_uncleared``: a detector trouble (not a camera's) with no restore of its zone
+  within ``hours``;
+* ``camera_offline``: a camera offline more than ``hours`` in the last ``window_days``
+  days, from the edge agent's camera trouble/restore events (source ``camera``).
 """
 
 from __future__ import annotations
@@ -36,10 +39,11 @@ STARTING_RULES: Final[list[dict[str, Any]]] = [
      "description": "30天内误报超过3次"},
     {"code": "trouble-uncleared-48h", "kind": "trouble_uncleared", "params": {"hours": 48},
      "description": "探测器故障48小时未排除"},
-    {"code": "camera-offline-24h", "kind": "offline",
-     "params": {"hours": 24, "window_days": 7, "device_class": "camera"},
+    {"code": "camera-offline-24h", "kind": "camera_offline",
+     "params": {"hours": 24, "window_days": 7},
      "description": "摄像机离线超过24小时"},
 ]
+
 
 
 def seed(db: Database) -> None:
@@ -48,6 +52,10 @@ def seed(db: Database) -> None:
             db.execute("INSERT OR IGNORE INTO telemetry_rules (code, kind, params, description) "
                        "VALUES (?, ?, ?, ?)", [rule["code"], rule["kind"],
                                                dumps(rule["params"]), rule["description"]])
+        camera = STARTING_RULES[3]
+        db.execute("UPDATE telemetry_rules SET kind = ?, params = ? WHERE code = ? AND "
+                   "kind = 'offline' AND json_extract(params, '$.device_class') = 'camera'",
+                   [camera["kind"], dumps(camera["params"]), camera["code"]])
 
 
 def rules(db: Database) -> list[dict[str, Any]]:
@@ -104,7 +112,8 @@ def _trouble_uncleared(db: Database, params: dict[str, Any], now: datetime
     bound = timedelta(hours=float(params["hours"]))
     matched: dict[str, list[dict[str, Any]]] = {}
     for r in db.query("SELECT event_id, device_id, venue_id, zone, ts, incident_id FROM events "
-                      "WHERE state = 'trouble' AND test = 0 ORDER BY ts"):
+                      "WHERE state = 'trouble' AND test = 0 AND source != 'camera' "
+                      "ORDER BY ts"):
         due = parse_iso(r["ts"]) + bound
         if due > now:
             continue
@@ -117,8 +126,36 @@ def _trouble_uncleared(db: Database, params: dict[str, Any], now: datetime
     return matched
 
 
+def _camera_offline(db: Database, params: dict[str, Any], now: datetime
+                    ) -> dict[str, list[dict[str, Any]]]:
+    start = now - timedelta(days=int(params["window_days"]))
+    per_camera: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    for r in db.query("SELECT event_id, device_id, venue_id, zone, ts, state, incident_id "
+                      "FROM events WHERE source = 'camera' AND kind = 'trouble' AND test = 0 "
+                      "AND state IN ('trouble', 'restore') ORDER BY ts"):
+        per_camera.setdefault((r["device_id"], r["zone"]), []).append(dict(r))
+    matched: dict[str, list[dict[str, Any]]] = {}
+    for (device, zone), log in per_camera.items():
+        total, down_at, evidence = 0.0, None, []
+        for entry in log:
+            at = parse_iso(entry["ts"])
+            if entry["state"] == "trouble":
+                down_at = down_at or at
+                evidence.append({"event": entry["event_id"], "incident": entry["incident_id"],
+                                 "zone": zone})
+            elif down_at is not None:
+                total += max(0.0, (at - max(down_at, start)).total_seconds())
+                down_at = None
+        if down_at is not None:
+            total += max(0.0, (now - max(down_at, start)).total_seconds())
+        if total > float(params["hours"]) * 3600:
+            matched.setdefault(log[0]["venue_id"], []).extend(
+                [*evidence, {"device": device, "zone": zone, "offline_h": round(total / 3600, 1)}])
+    return matched
+
+
 _KINDS = {"offline": _offline, "false_alarms": _false_alarms,
-          "trouble_uncleared": _trouble_uncleared}
+          "trouble_uncleared": _trouble_uncleared, "camera_offline": _camera_offline}
 
 
 def run(db: Database, now: datetime) -> list[dict[str, Any]]:
