@@ -2,7 +2,7 @@
 // rectification notices (整改通知: the PDF, the venue manager's proof with photos and the
 // request for re-inspection, the inspectors' re-inspection, a penalty case) and the
 // penalty cases (行政处罚: the leader's approval, then the decision).
-import { applyStatic, el, onLangChange, t, when } from "/static/i18n.js";
+import { applyStatic, el, onLangChange, t, tf, when } from "/static/i18n.js";
 import { button, cell, getJSON, message, onTab, role, send, table } from "/static/mgmt.js";
 
 const $ = (id) => document.getElementById(id);
@@ -37,6 +37,16 @@ async function loadHazards(id) {
   } catch (err) { message($("mg-hazard-error"), err.message); }
 }
 
+// One piece of a telemetry hazard's evidence: the incident, the zone, hours offline.
+function evidenceText(e) {
+  const parts = [];
+  if (e.incident) parts.push(tf("ev_incident", { id: e.incident }));
+  if (e.zone) parts.push(tf("ev_zone", { zone: e.zone }));
+  if (e.offline_h !== undefined) parts.push(tf("ev_offline", { device: e.device, h: e.offline_h }));
+  else if (e.device) parts.push(tf("ev_device", { device: e.device }));
+  return parts.join(" · ");
+}
+
 async function showHazard(id) {
   let hazard;
   try { hazard = await getJSON(`${M}/hazards/${id}`); } catch (err) {
@@ -53,10 +63,15 @@ async function showHazard(id) {
     const li = el("li", "m-step");
     const key = `ha_${s.action.replace(/[ -]/g, "_")}`;
     li.append(el("time", "", when(s.at)), el("span", "m-action", t(key) === key ? s.action : t(key)),
-      el("span", "m-actor", s.actor));
+      el("span", "m-actor", s.actor === "system" ? t("actor_system") : s.actor));
     list.append(li);
   }
   box.replaceChildren(head, facts, el("h4", "", t("m_timeline")), list);
+  if (hazard.evidence && hazard.evidence.length) {
+    const evidence = el("ul", "m-evidence");
+    for (const e of hazard.evidence) evidence.append(el("li", "", evidenceText(e)));
+    box.append(el("h4", "", t("m_evidence")), evidence);
+  }
   box.hidden = false;
   box.scrollIntoView({ block: "nearest" });
   refresh = [() => showHazard(id)];

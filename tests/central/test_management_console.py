@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import management_scenario
 import pytest
-from central_testkit import LiveServer
+from central_testkit import LiveServer, event_message, make_event
 from fixtures.auth import TEST_PASSWORD, Session, add_user, api, login
 from fixtures.browser import console_login
 from PIL import Image
@@ -293,3 +293,28 @@ def test_every_management_page_is_chinese_by_default(
     left = [(tab, text) for tab, texts in seen.items() for text in texts
             if ENGLISH_WORD.search(ID_LIKE.sub(" ", standard.sub(" ", text))) or keys.search(text)]
     assert left == [], "English or untranslated keys on the zh-CN management pages"
+
+
+def test_a_telemetry_hazard_shows_its_evidence(
+        live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
+    headers = live_server.headers
+    incidents = []
+    for _ in range(4):   # four false alarms at the hotel in 30 days: more than three
+        live_server.service.ingestor.handle(*event_message(make_event(
+            "hotel-01", zone="reception-button")))
+        incident = next(i for i in httpx.get(f"{live_server.url}/api/incidents",
+                                             headers=headers).json()
+                        if i["venue_id"] == "hotel-01" and i["status"] == "new")
+        httpx.post(f"{live_server.url}/api/incidents/{incident['id']}/resolve",
+                   json={"outcome": "false_alarm"}, headers=headers).raise_for_status()
+        incidents.append(incident["id"])
+    opened = as_user("leader", "POST", f"{M}/telemetry/run")["opened"]
+    assert [h["rule_code"] for h in opened] == ["false-alarms-30d"]
+    page = chromium_page
+    page.set_default_timeout(15_000)
+    console_login(page, live_server.url, "leader", TEST_PASSWORD)
+    page.goto(f"{live_server.url}/#/hazard/{opened[0]['id']}")
+    expect(page.locator("#mg-hazard h3")).to_contain_text("30天内误报超过3次")
+    expect(page.locator("#mg-hazard .m-evidence li")).to_have_text(
+        [f"警情 {i}" for i in incidents])
+    expect(page.locator("#mg-hazard .m-step .m-actor")).to_have_text(["系统"])
