@@ -26,13 +26,14 @@ export const role = () => $("user-role").title;
 export const alarmRole = () => !MANAGEMENT_ONLY.has(role());
 
 // A page registers what to do when its tab opens (and, for links, with an argument).
-export function onTab(tab, load) { loaders[tab] = load; }
+export function onTab(tab, load) { (loaders[tab] ||= []).push(load); }
+const run = (tab, arg) => { for (const load of loaders[tab] || []) load(arg); };
 
 // Open a tab (its alarmlink:tab event loads the list) and, with arg, one record of it.
 export function open(tab, arg) {
   const button = document.querySelector(`[data-tab="${tab}"]`);
   if (button && button.getAttribute("aria-selected") !== "true") button.click();
-  if (arg !== undefined && loaders[tab]) loaders[tab](arg);
+  if (arg !== undefined) run(tab, arg);
 }
 
 // The cause of a refusal in one line (the server's detail, or the status).
@@ -113,7 +114,7 @@ function route() {
   if (m) open(m[1] === "notice" ? "mg-notices" : "mg-hazards", Number(m[2]));
 }
 
-document.addEventListener("alarmlink:tab", (e) => { if (loaders[e.detail]) loaders[e.detail](); });
+document.addEventListener("alarmlink:tab", (e) => run(e.detail));
 window.addEventListener("hashchange", route);
 
 window.alarmlink.whenLoggedIn(() => {

@@ -318,3 +318,33 @@ def test_a_telemetry_hazard_shows_its_evidence(
     expect(page.locator("#mg-hazard .m-evidence li")).to_have_text(
         [f"警情 {i}" for i in incidents])
     expect(page.locator("#mg-hazard .m-step .m-actor")).to_have_text(["系统"])
+
+
+def test_the_months_ranking_explains_a_venues_score(
+        live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
+    month = (datetime.now(UTC) - timedelta(days=35)).replace(day=15, hour=4)
+    as_user("insp-a", "POST", f"{M}/inspections", {
+        "venue": "school-01", "place": "宿舍楼", "inspectors": ["insp-a", "insp-b"],
+        "inspected_at": month.isoformat(),
+        "results": [{"code": "exit-clear", "result": "fail", "note": "安全出口上锁"}]})
+    page = chromium_page
+    page.set_default_timeout(15_000)
+    console_login(page, live_server.url, "leader", TEST_PASSWORD)
+    page.locator("[data-tab=mg-dash]").click()
+    form = page.locator("#mg-rank-form")
+    form.locator("input[name=period]").fill(month.strftime("%Y-%m"))
+    form.get_by_label("考评对象").select_option("venue")
+    page.get_by_role("button", name="计算该月得分").click()
+    expect(page.locator("#mg-rank-error")).to_have_text("已保存")
+    rows = page.locator("#mg-ranking tbody tr")
+    expect(rows.first).to_be_visible()
+    page.locator("#mg-ranking tbody tr[data-id='school-01']").click()
+    score = page.locator("#mg-score")
+    expect(score.locator("h4")).to_have_text("school-01 的得分依据")
+    line = score.locator("tbody tr", has_text="未整改的隐患")
+    expect(line.locator("td.col-value")).to_have_text("1")
+    expect(line.locator("td.col-points")).to_have_text("-5")
+    explained = as_user("leader", "GET",
+                        f"{M}/scores/venue/school-01?period={month.strftime('%Y-%m')}")
+    expect(score.locator(".m-facts")).to_have_text(
+        f"考评规则第 {explained[0]['rule_version']} 版：{explained[0]['score']:g} 分")
