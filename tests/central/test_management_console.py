@@ -293,6 +293,12 @@ def test_every_management_page_is_chinese_by_default(
     left = [(tab, text) for tab, texts in seen.items() for text in texts
             if ENGLISH_WORD.search(ID_LIKE.sub(" ", standard.sub(" ", text))) or keys.search(text)]
     assert left == [], "English or untranslated keys on the zh-CN management pages"
+    # and the English switch relabels them
+    page.locator("#lang").click()
+    expect(page.locator("[data-tab=mg-inspect]")).to_have_text("Inspection")
+    expect(page.locator("#mg-inspect-form button[type=submit]")).to_have_text("Submit inspection")
+    expect(page.locator("#mg-items select.result").first.locator("option").first).to_have_text(
+        "pass")
 
 
 def test_a_telemetry_hazard_shows_its_evidence(
