@@ -142,3 +142,37 @@ def m013_supervision_deadlines(db: Database) -> None:
 CREATE INDEX supervision_changed ON supervision (changed_at);
 CREATE INDEX supervision_state ON supervision (state)
 """)
+
+
+@migrations()
+def m014_av_recordings(db: Database) -> None:
+    """Issue 18: recordings of live sessions, uploaded by the agent in chunks
+    (central/recordings.py). A row is ``partial`` until every chunk is in and the file's
+    SHA-256 verified."""
+    _run(db, """
+CREATE TABLE av_recordings (
+    session_id TEXT PRIMARY KEY,
+    device_id TEXT NOT NULL,
+    incident_id INTEGER NOT NULL REFERENCES incidents(id),
+    opened_by TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    media_type TEXT NOT NULL,
+    started_at TEXT NOT NULL,
+    ended_at TEXT NOT NULL,
+    spoke_s REAL NOT NULL DEFAULT 0,
+    chunks INTEGER NOT NULL,
+    received INTEGER NOT NULL DEFAULT 0,
+    state TEXT NOT NULL CHECK (state IN ('partial', 'complete', 'rejected')),
+    first_at TEXT NOT NULL,
+    completed_at TEXT,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX av_recordings_incident ON av_recordings (incident_id);
+CREATE TABLE av_recording_chunks (
+    session_id TEXT NOT NULL REFERENCES av_recordings(session_id),
+    seq INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (session_id, seq)
+) WITHOUT ROWID
+""")
