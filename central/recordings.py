@@ -193,6 +193,9 @@ def _complete(db: Database, files: RecordingFiles, device_id: str, chunk: wire.R
               "watched_by": opened_by, "spoke_by": opened_by if chunk.spoke_s > 0 else None,
               "spoke_s": chunk.spoke_s, "url": url(session_id)}
     incidents.log_action(db, chunk.incident_id, iso(now), opened_by, "av_recording", detail)
+    # A change the consoles should see (the timeline and the player): bump the version.
+    db.execute("UPDATE incidents SET updated_at = ?, version = version + 1 WHERE id = ?",
+               [iso(now), chunk.incident_id])
     audit.append(db, audit.Entry(device_id, "device", "mqtt", "av.recording",
                                  f"incident:{chunk.incident_id}", "allowed",
                                  {k: detail[k] for k in ("session_id", "sha256", "size",

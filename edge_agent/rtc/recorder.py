@@ -104,7 +104,12 @@ class SessionRecorder:
                 frame = await track.recv()
                 if isinstance(frame, VideoFrame):
                     ms = int((time.monotonic() - self._t0) * 1000)
-                    await loop.run_in_executor(self._pool, self._encode_video, frame, ms)
+                    # The relay hands the same frame to the live encoder, which converts
+                    # it on its own thread with the frame's one (not thread-safe) scaler:
+                    # copy the raw planes here and never convert the shared frame.
+                    copy = (frame.width, frame.height, frame.format.name,
+                            [bytes(plane) for plane in frame.planes])
+                    await loop.run_in_executor(self._pool, self._encode_video, copy, ms)
         except MediaStreamError:
             logger.debug("recording %s: video ended", self.path.name)
 
@@ -113,8 +118,9 @@ class SessionRecorder:
         try:
             while True:
                 frame = await track.recv()
-                if isinstance(frame, AudioFrame):
-                    await loop.run_in_executor(self._pool, self._encode_audio, frame)
+                if isinstance(frame, AudioFrame):   # copied here, as the video
+                    await loop.run_in_executor(self._pool, self._encode_audio, _mono(frame),
+                                               frame.sample_rate or RATE)
         except MediaStreamError:
             logger.debug("recording %s: venue audio ended", self.path.name)
 
@@ -133,10 +139,14 @@ class SessionRecorder:
 
     # --- encoder (worker thread) -------------------------------------------------------
 
-    def _encode_video(self, frame: VideoFrame, ms: int) -> None:
+    def _encode_video(self, copy: tuple[int, int, str, list[bytes]], ms: int) -> None:
         stream = self._vstream
+        width, height, pix_fmt, planes = copy
+        frame = VideoFrame(width, height, pix_fmt)
+        for plane, data in zip(frame.planes, planes, strict=True):
+            plane.update(data)
         if self.video_frames == 0:
-            stream.width, stream.height = frame.width, frame.height
+            stream.width, stream.height = width, height
         out = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
         out.pts = ms
         out.time_base = fractions.Fraction(1, 1000)
@@ -144,15 +154,14 @@ class SessionRecorder:
             self._container.mux(packet)
         self.video_frames += 1
 
-    def _encode_audio(self, frame: AudioFrame) -> None:
-        venue = _mono(frame)
+    def _encode_audio(self, venue: np.ndarray, rate: int) -> None:
         take = min(venue.size, len(self._pending))
         officer = np.array([self._pending.popleft() for _ in range(take)])
         mixed = venue.copy()
         mixed[:take] += officer
         data = np.clip(mixed, -32768, 32767).astype(np.int16).reshape(1, -1)
         out = AudioFrame.from_ndarray(data, format="s16", layout="mono")
-        out.sample_rate = frame.sample_rate or RATE
+        out.sample_rate = rate
         for chunk in self._resampler.resample(out):
             self._mux_audio(chunk)
 
