@@ -41,8 +41,9 @@ function item(s, rec) {
   const li = el("li", `rec rec-${rec.state}`);
   li.dataset.sessionId = rec.session_id;
   const who = [`${t("rec_watched")}: ${rec.opened_by}`,
-    rec.spoke_s > 0 ? `${t("rec_spoke")}: ${rec.opened_by} (${Math.round(rec.spoke_s)} s)` : t("rec_silent")];
-  li.append(el("div", "rec-head", `${new Date(rec.started_at).toLocaleString()} · ${who.join(" · ")}`));
+    rec.spoke_s > 0 ? `${t("rec_spoke")}: ${rec.opened_by} (${rec.spoke_s.toFixed(1)} s)` : t("rec_silent")];
+  const start = new Date(rec.started_at).toLocaleString("en-GB", { hour12: false });
+  li.append(el("div", "rec-head", `${start} · ${who.join(" · ")}`));
   if (rec.state !== "complete") {
     li.append(el("div", "rec-partial", rec.state === "partial"
       ? `${t("rec_partial")} (${rec.received}/${rec.chunks})` : `${t("rec_rejected")}: ${rec.reason}`));
