@@ -67,12 +67,17 @@ class SessionRecorder:
         self._t0 = time.monotonic()
         self._pending: collections.deque[float] = collections.deque(maxlen=MAX_PENDING)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtc-rec")
-        self._container: Any = av.open(str(self.part), mode="w", format="webm")
+        # Clusters of at most 2 s, each written out at once: an agent killed during the
+        # session leaves a file that plays up to its last 2 s (salvaged at the next start).
+        self._container: Any = av.open(str(self.part), mode="w", format="webm", options={
+            "cluster_time_limit": "2000", "flush_packets": "1"})
         self._vstream: Any = None
         self._astream: Any = None
         self._samples = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._sources = {"video": video, "audio": audio}
+        #: Whether the file has a video track (else it is audio only).
+        self.has_video = video is not None
         if video is not None:
             self._vstream = self._container.add_stream("libvpx", rate=fps)
             self._vstream.pix_fmt = "yuv420p"

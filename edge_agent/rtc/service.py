@@ -55,6 +55,15 @@ class RtcService:
         self._audio: Any = None
 
     def start(self) -> None:
+        if self.uploads is not None:
+            try:
+                salvaged = self.uploads.salvage()   # no session runs yet
+            except OSError as exc:
+                logger.warning("recordings in %s not checked: %s", self.uploads.root, exc)
+            else:
+                if salvaged:
+                    logger.info("%d recording(s) left by a stopped agent will be uploaded",
+                                len(salvaged))
         self._thread.start()
 
     def stop(self) -> None:
@@ -204,7 +213,19 @@ class RtcService:
             audio=None if audio is None else self._relay.subscribe(audio),
             fps=self.config.fps, kbps=self.config.max_kbps)
         recorder.start()
+        self.uploads.begin(signal.session_id, self._header(signal.session_id,
+                                                           signal.incident_id, signal.by,
+                                                           recorder, "recording"))
         return recorder
+
+    @staticmethod
+    def _header(session_id: str, incident_id: int, by: str | None, recorder: Any,
+                reason: str) -> dict[str, Any]:
+        return {"v": 1, "session_id": session_id, "incident_id": incident_id,
+                "media_type": "video/webm" if recorder.has_video else "audio/webm",
+                "started": recorder.started.isoformat(),
+                "ended": (recorder.ended or wire.utcnow()).isoformat(),
+                "by": by, "spoke_s": round(recorder.spoke_s, 2), "reason": reason[:256]}
 
     async def _finish_recording(self, session: _Session, reason: str) -> None:
         recorder, uploads = session.recorder, self.uploads
@@ -213,12 +234,8 @@ class RtcService:
         path = await recorder.stop()
         if path is None or session.incident_id is None:
             return
-        header = {"v": 1, "session_id": session.session_id, "incident_id": session.incident_id,
-                  "media_type": "video/webm" if recorder.video_frames else "audio/webm",
-                  "started": recorder.started.isoformat(),
-                  "ended": (recorder.ended or wire.utcnow()).isoformat(),
-                  "by": session.by, "spoke_s": round(recorder.spoke_s, 2),
-                  "reason": reason[:256]}
+        header = self._header(session.session_id, session.incident_id, session.by, recorder,
+                              reason)
         await asyncio.get_running_loop().run_in_executor(None, uploads.add, path, header)
 
     def _cap_bitrate(self, transceiver: Any) -> None:

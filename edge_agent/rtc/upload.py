@@ -5,7 +5,11 @@ whole and its SHA-256 verified (``rec_stored``).
 Layout of ``{state_dir}/recordings/``: ``<session_id>.webm`` (the recording, whole:
 the recorder renames it into place when its container is closed) and
 ``<session_id>.json`` (the chunk header without ``seq``: written after the file, so a
-recording without its ``.json`` is never sent). Uploads run on one worker thread, one
+recording without its ``.json`` is never sent). While a session runs, its file is
+``<session_id>.webm.part`` beside ``<session_id>.start.json`` (who, which incident,
+when); an agent killed during a session leaves both, and :meth:`RecordingUploads.salvage`
+(at the next start) turns them into a recording that ends where the file ends, with the
+reason "agent stopped during the session". Uploads run on one worker thread, one
 chunk at a time, each waiting for the broker's PUBACK (QoS 1), so memory stays at one
 chunk whatever the file's size. An upload broken by a lost connection starts over on
 the next connection (:meth:`RecordingUploads.resume`); central ignores the chunks it
@@ -20,6 +24,7 @@ import json
 import logging
 import threading
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,13 +58,40 @@ class RecordingUploads:
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtc-upload")
 
+    def begin(self, session_id: str, header: dict[str, Any]) -> None:
+        """A recording starts: keep what identifies it, should the agent die before its end."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / f"{session_id}.start.json").write_text(json.dumps(header, default=str))
+
+    def salvage(self) -> list[str]:
+        """Recordings left unfinished by an agent that died: make them uploadable (call at
+        start, when no session runs). Returns their session ids."""
+        saved = []
+        for start in sorted(self.root.glob("*.start.json")):
+            session_id = start.name.removesuffix(".start.json")
+            part = self.media(session_id).with_name(f"{session_id}.webm.part")
+            try:
+                header = json.loads(start.read_text())
+                if part.exists() and part.stat().st_size > 0:
+                    ended = datetime.fromtimestamp(part.stat().st_mtime, UTC)
+                    part.replace(self.media(session_id))
+                    self.add(self.media(session_id), {
+                        **header, "ended": ended.isoformat(),
+                        "reason": "agent stopped during the session"}, upload=False)
+                    saved.append(session_id)
+            except (OSError, ValueError) as exc:
+                logger.warning("unfinished recording of session %s not kept: %s",
+                               session_id, exc)
+            start.unlink(missing_ok=True)
+        return saved
+
     def media(self, session_id: str) -> Path:
         return self.root / f"{session_id}.webm"
 
     def _meta(self, session_id: str) -> Path:
         return self.root / f"{session_id}.json"
 
-    def add(self, path: Path, header: dict[str, Any]) -> None:
+    def add(self, path: Path, header: dict[str, Any], *, upload: bool = True) -> None:
         """A finished recording (``header``: the RecChunk fields but ``seq``, ``size``,
         ``sha256``): hash it, write its ``.json``, upload it."""
         session_id = str(header["session_id"])
@@ -67,9 +99,11 @@ class RecordingUploads:
         tmp = self._meta(session_id).with_suffix(".json.tmp")
         tmp.write_text(json.dumps(header, default=str))
         tmp.replace(self._meta(session_id))
+        (self.root / f"{session_id}.start.json").unlink(missing_ok=True)
         logger.info("recording of session %s: %d bytes, sha256 %s", session_id,
                     header["size"], header["sha256"])
-        self.submit(session_id)
+        if upload:
+            self.submit(session_id)
 
     def pending(self) -> list[str]:
         return sorted(p.stem for p in self.root.glob("*.json") if self.media(p.stem).exists())

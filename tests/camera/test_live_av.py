@@ -225,6 +225,14 @@ def test_agent_killed_mid_session_shows_video_lost_and_reopens(
                                     "'school-01'")[0]["boot_id"]
         agent = run_agent()
         back_online(boot)
+        # 3. The killed session's unfinished recording is kept: uploaded after the restart.
+        recorded = wait_for(lambda: [e for e in central_process.api(
+            "GET", f"/api/incidents/{incident_id}")["log"] if e["action"] == "av_recording"],
+            timeout=20, what="the killed session's recording on the timeline")
+        assert recorded[0]["detail"]["watched_by"] == TEST_USER
+        with central_process.open(recorded[0]["detail"]["url"]) as response:
+            media = response.read()
+        assert hashlib.sha256(media).hexdigest() == recorded[0]["detail"]["sha256"]
         card.get_by_role("button", name="Reopen video").click()
         expect(card.locator(".av-state")).to_have_text("LIVE", timeout=15_000)
         wait_for(lambda: frames_moving(page, incident_id), what="live frames again")
