@@ -4,10 +4,11 @@ voice as the venue speaker got it), written while the session runs.
 
 Each source is a fork of the session's tracks (``MediaRelay``), so the recording
 never slows the live stream: the video fork drops frames rather than queue them when
-the encoder falls behind. Encoding and muxing run on one worker thread (libvpx in
-real-time mode), never on the session's event loop. The officer's voice is mixed into
-the venue audio sample by sample, aligned on the venue microphone's clock; ``spoke_s``
-counts the seconds in which it was audible.
+the encoder falls behind. Video is encoded on a worker thread (libvpx in real-time
+mode), never on the session's event loop; audio (20 ms Opus frames, cheap) is mixed and
+encoded as it arrives, so it never queues behind the video; a lock serialises the
+muxing. The officer's voice is mixed into the venue audio sample by sample, aligned on
+the venue microphone's clock; ``spoke_s`` counts the seconds in which it was audible.
 
 The file is written to ``<name>.webm.part`` and renamed when the container is closed
 (with its duration and cues), so a ``.webm`` on disk is always whole.
@@ -21,6 +22,7 @@ import concurrent.futures
 import fractions
 import logging
 import os
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -57,7 +59,7 @@ class SessionRecorder:
     """Writes one session to ``path`` (``.webm``); :meth:`stop` returns it finished."""
 
     def __init__(self, path: Path, *, video: Any | None, audio: Any | None,
-                 fps: int, kbps: int) -> None:
+                 fps: int, kbps: int, width: int, height: int) -> None:
         self.path = path
         self.part = path.with_name(path.name + ".part")
         self.started: datetime = wire.utcnow()
@@ -67,6 +69,7 @@ class SessionRecorder:
         self._t0 = time.monotonic()
         self._pending: collections.deque[float] = collections.deque(maxlen=MAX_PENDING)
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtc-rec")
+        self._mux_lock = threading.Lock()
         # Clusters of at most 2 s, each written out at once: an agent killed during the
         # session leaves a file that plays up to its last 2 s (salvaged at the next start).
         self._container: Any = av.open(str(self.part), mode="w", format="webm", options={
@@ -81,6 +84,8 @@ class SessionRecorder:
         if video is not None:
             self._vstream = self._container.add_stream("libvpx", rate=fps)
             self._vstream.pix_fmt = "yuv420p"
+            # Sized up front: the first packet muxed (audio or video) writes the header.
+            self._vstream.width, self._vstream.height = width, height
             self._vstream.bit_rate = kbps * 1000
             self._vstream.options = {"deadline": "realtime", "cpu-used": "8",
                                      "lag-in-frames": "0"}
@@ -119,13 +124,11 @@ class SessionRecorder:
             logger.debug("recording %s: video ended", self.path.name)
 
     async def _audio_loop(self, track: Any) -> None:
-        loop = asyncio.get_running_loop()
         try:
             while True:
                 frame = await track.recv()
-                if isinstance(frame, AudioFrame):   # copied here, as the video
-                    await loop.run_in_executor(self._pool, self._encode_audio, _mono(frame),
-                                               frame.sample_rate or RATE)
+                if isinstance(frame, AudioFrame):
+                    self._encode_audio(_mono(frame), frame.sample_rate or RATE)
         except MediaStreamError:
             logger.debug("recording %s: venue audio ended", self.path.name)
 
@@ -150,13 +153,13 @@ class SessionRecorder:
         frame = VideoFrame(width, height, pix_fmt)
         for plane, data in zip(frame.planes, planes, strict=True):
             plane.update(data)
-        if self.video_frames == 0:
-            stream.width, stream.height = width, height
         out = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
         out.pts = ms
         out.time_base = fractions.Fraction(1, 1000)
-        for packet in stream.encode(out):
-            self._container.mux(packet)
+        packets = stream.encode(out)
+        with self._mux_lock:
+            for packet in packets:
+                self._container.mux(packet)
         self.video_frames += 1
 
     def _encode_audio(self, venue: np.ndarray, rate: int) -> None:
@@ -174,8 +177,10 @@ class SessionRecorder:
         chunk.pts = self._samples
         chunk.time_base = fractions.Fraction(1, RATE)
         self._samples += chunk.samples
-        for packet in self._astream.encode(chunk):
-            self._container.mux(packet)
+        packets = self._astream.encode(chunk)
+        with self._mux_lock:
+            for packet in packets:
+                self._container.mux(packet)
 
     def _finish(self) -> None:
         for stream in (self._vstream, self._astream):

@@ -211,7 +211,8 @@ class RtcService:
             self.uploads.media(signal.session_id),
             video=None if video is None else self._relay.subscribe(video, buffered=False),
             audio=None if audio is None else self._relay.subscribe(audio),
-            fps=self.config.fps, kbps=self.config.max_kbps)
+            fps=self.config.fps, kbps=self.config.max_kbps, width=self.config.width,
+            height=self.config.height)
         recorder.start()
         self.uploads.begin(signal.session_id, self._header(signal.session_id,
                                                            signal.incident_id, signal.by,

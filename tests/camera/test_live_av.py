@@ -14,6 +14,7 @@ reopen works).
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import signal
 import subprocess
@@ -22,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import av
+import numpy as np
 import pytest
 from av_testkit import (
     HEARD_HZ,
@@ -68,6 +71,23 @@ def frames_moving(page: Page, incident_id: int) -> dict[str, int] | None:
     page.wait_for_timeout(150)
     second = read_clock(page, incident_id)
     return second if second is not None and second["clock"] != first["clock"] else None
+
+
+def recorded_tones(media: bytes) -> set[float]:
+    """The recording has video, and which of the two test tones its audio carries: a
+    tone counts when some 0.1 s of the audio has it at 5 % of the loudest tone's level or
+    more (the officer's, after the browser's processing, is about 18 % of the venue's;
+    without it, below 0.1 %)."""
+    with av.open(io.BytesIO(media)) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+        rate = container.streams.audio[0].rate
+    step = rate // 10   # 0.1 s: 10 Hz bins, both tones on a bin
+    frames = samples[:samples.size // step * step].reshape(-1, step)
+    spectra = np.abs(np.fft.rfft(frames * np.hanning(step), axis=1))
+    level = {hz: spectra[:, round(hz / 10)] for hz in (VENUE_HZ, OFFICER_HZ)}
+    loudest = max(float(v.max()) for v in level.values())
+    return {hz for hz, v in level.items() if v.max() > 0.05 * loudest}
 
 
 def test_live_video_and_talk_on_a_new_alarm(
@@ -158,6 +178,7 @@ def test_live_video_and_talk_on_a_new_alarm(
         assert response.headers["X-Content-SHA256"] == detail["sha256"]
     assert len(media) == detail["size"] and media[:4] == b"\x1aE\xdf\xa3"   # EBML (WebM)
     assert hashlib.sha256(media).hexdigest() == detail["sha256"]
+    assert recorded_tones(media) == {VENUE_HZ, OFFICER_HZ}   # both directions, mixed
     chain = central_process.rows("SELECT detail FROM audit_log WHERE action = 'av.recording'")
     assert len(chain) == 1 and detail["sha256"] in chain[0]["detail"]
     with pytest.raises(ApiError) as refused:
