@@ -8,18 +8,33 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from central_testkit import TOPICS, Recorder, event_message, make_event
+from central_testkit import (
+    DEMO_REGISTRY,
+    TEST_BASE_URL,
+    TOPICS,
+    Recorder,
+    event_message,
+    make_event,
+)
+from fastapi.testclient import TestClient
+from fixtures.auth import add_user, login_testclient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlite_utils import Database
 
 from alarmlink import wire
 from central import incidents
+from central.api import create_app
+from central.config import CentralConfig
+from central.db import write_tx
 from central.ingest import Ingestor
 from central.recordings import incident_recordings, prune
+from central.service import CentralService
 
 START = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 
@@ -170,3 +185,44 @@ def test_chunk_lengths_are_exact(size: int, cut: int) -> None:
     if cut and good + cut >= 0:
         with pytest.raises(wire.ContractError):
             wire.decode_rec_chunk(wire.encode(header) + b"\n" + b"x" * (good + cut))
+
+
+@pytest.fixture
+def files_client(db_path: Path, tmp_path: Path, recorder: Recorder) -> Iterator[TestClient]:
+    """Central's app in process, its data directory (recordings) under ``tmp_path``."""
+    config = CentralConfig(db=db_path, data_dir=tmp_path / "data", registry=DEMO_REGISTRY)
+    add_user(db_path)
+    with TestClient(create_app(config, publisher=recorder), base_url=TEST_BASE_URL) as client:
+        login_testclient(client)
+        yield client
+
+
+def test_the_file_route_serves_only_a_complete_recording(files_client: TestClient) -> None:
+    client = files_client
+    service: CentralService = client.app.state.central  # type: ignore[attr-defined]
+    service.ingestor.handle(*event_message(make_event()))
+    incident_id = client.get("/api/incidents").json()[0]["id"]
+    session_id = wire.new_id()
+
+    def opened(db: Database) -> None:
+        with write_tx(db):
+            incidents.log_action(db, incident_id, "2026-11-28T09:30:00Z", "officer-li",
+                                 "av_open", {"session_id": session_id, "device_id": "school-01"})
+    service.writer.call(opened)
+    data = os.urandom(wire.REC_CHUNK_BYTES + 10)
+    first, last = chunks(data, session_id, incident_id)
+    topic = TOPICS.rtc_rec("school-01", session_id)
+    url = f"/api/av/recordings/{session_id}"
+
+    service.ingestor.handle(topic, first)
+    assert client.get(url).status_code == 409   # partial: never served
+    (listed,) = client.get(f"/api/incidents/{incident_id}/recordings").json()["recordings"]
+    assert (listed["state"], listed["received"], listed["url"]) == ("partial", 1, None)
+
+    service.ingestor.handle(topic, last)
+    answer = client.get(url)
+    assert answer.status_code == 200 and answer.content == data
+    assert answer.headers["x-content-sha256"] == hashlib.sha256(data).hexdigest()
+    assert answer.headers["content-type"] == "video/webm"
+    assert client.get(url, headers={"Range": "bytes=0-99"}).content == data[:100]  # seeking
+    assert client.get(f"/api/av/recordings/{wire.new_id()}").status_code == 404
