@@ -15,7 +15,10 @@ of one core, for two scenarios in fresh children:
 
 - ``camera``: the baseline, the test-pattern camera alone producing frames at the
   same size and rate, nobody watching;
-- ``streaming``: the same camera streamed to one browser (VP8 encode, SRTP, the tone).
+- ``streaming``: the same camera streamed to one browser (VP8 encode, SRTP, the tone),
+  not recorded (``[rtc] record = false``);
+- ``recording``: the same, recorded as evidence (a second VP8 encoder in real-time mode
+  and Opus into WebM, ``edge_agent/rtc/recorder.py``; the upload is not part of it).
 
 Reproduce::
 
@@ -32,6 +35,7 @@ import queue
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -81,6 +85,7 @@ def child(scenario: str, width: int, height: int, fps: int, window: float) -> No
     from edge_agent.rtc.config import RtcConfig
     from edge_agent.rtc.media import PatternTrack
     from edge_agent.rtc.service import RtcService
+    from edge_agent.rtc.upload import RecordingUploads
 
     config = RtcConfig(width=width, height=height, fps=fps)
     if scenario == "camera":
@@ -94,11 +99,15 @@ def child(scenario: str, width: int, height: int, fps: int, window: float) -> No
         asyncio.run(camera_alone())
     else:
         answers: queue.Queue[wire.RtcSignal] = queue.Queue()
-        service = RtcService(config, lambda s: answers.put(s) is None)
+        uploads = None
+        if scenario == "recording":   # kept in a temporary directory, never uploaded
+            uploads = RecordingUploads(Path(tempfile.mkdtemp(prefix="bench-rec-")),
+                                       lambda session_id, payload: None)
+        service = RtcService(config, lambda s: answers.put(s) is None, uploads)
         service.start()
         offer = json.loads(sys.stdin.readline())["sdp"]
         service.on_signal(wire.RtcSignal(session_id=wire.new_id(), kind=wire.RtcKind.OFFER,
-                                         ts=wire.utcnow(), sdp=offer))
+                                         ts=wire.utcnow(), sdp=offer, incident_id=1))
         print(json.dumps({"sdp": answers.get(timeout=20).sdp}), flush=True)
         time.sleep(1)   # connect
         cpu0, wall0 = time.process_time(), time.monotonic()
@@ -146,7 +155,7 @@ def run(scenario: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--child", choices=["camera", "streaming"])
+    parser.add_argument("--child", choices=["camera", "streaming", "recording"])
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=360)
     parser.add_argument("--fps", type=int, default=15)
@@ -156,7 +165,7 @@ def main() -> None:
         child(args.child, args.width, args.height, args.fps, args.window)
         return
     print(f"live video {args.width}x{args.height} at {args.fps} fps, {args.window:.0f} s windows")
-    for scenario in ("camera", "streaming"):
+    for scenario in ("camera", "streaming", "recording"):
         print(json.dumps(run(scenario, args)), flush=True)
 
 

@@ -52,6 +52,7 @@ from central.db import GroupCommit, Writer, after_commit, iso, query_one, write_
 from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
+from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
 from central.supervision_config import SupervisionConfig
 
@@ -63,7 +64,8 @@ Publish = Callable[[str, bytes], None]
 Notify = Callable[[dict[str, Any]], None]
 Clock = Callable[[], datetime]
 
-INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot", "rtc/reply")
+INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot", "rtc/reply",
+                    "rtc/rec")
 
 
 def _no_notify(_incident: dict[str, Any]) -> None:
@@ -108,6 +110,8 @@ class Ingestor:
             snapshot_files = SnapshotFiles(Path(main["file"]).parent / "snapshots")
         #: Where snapshot JPEGs go (central/snapshots.py).
         self.snapshot_files = snapshot_files
+        #: Where live-session recordings go (central/recordings.py): beside the snapshots.
+        self.recording_files = RecordingFiles(snapshot_files.root.parent / "recordings")
         self.topics = topics
         self.publish = publish
         self.notify = notify
@@ -241,6 +245,10 @@ class Ingestor:
         if channel == "snapshot":
             assert snapshot_event is not None
             self._snapshot(topic, device_id, snapshot_event, payload)
+            return
+        if channel == "rtc/rec":
+            assert snapshot_event is not None   # the session id
+            self._recording(topic, device_id, snapshot_event, payload)
             return
         try:
             message = decode(model_for(channel), payload)
@@ -452,6 +460,21 @@ class Ingestor:
                 "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cmd_id, device_id) DO NOTHING",
                 [result.cmd_id, device_id, result.ok, iso(result.ts), iso(self.clock()),
                  json.dumps(result.detail)])
+
+    def _recording(self, topic: str, device_id: str, session_id: str, payload: bytes) -> None:
+        # Contract, session binding, idempotence, hash: central/recordings.py.
+        try:
+            result = ingest_chunk(self.db, self.recording_files, device_id, session_id,
+                                  payload, self.clock())
+        except RecordingRejected as exc:
+            self.dead_letter(topic, payload[:4096], str(exc), device_id)
+            return
+        if result.reply is not None:
+            signal = RtcSignal(session_id=session_id, kind=result.reply, ts=self.clock(),
+                               reason=result.reason[:256] or None)
+            self._later(lambda: self.publish(self.topics.rtc(device_id), encode(signal)))
+        if result.state == "complete" and not result.duplicate and result.incident_id:
+            self._push(result.incident_id)
 
     def _snapshot(self, topic: str, device_id: str, event_id: str, payload: bytes) -> None:
         # Size, JPEG magic, metadata, event and venue checks: central/snapshots.py.

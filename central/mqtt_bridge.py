@@ -37,7 +37,7 @@ logger = logging.getLogger(__name__)
 
 #: channel -> subscription QoS. Heartbeats are published at QoS 0 anyway.
 SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1,
-                 "rtc/reply": 1}
+                 "rtc/reply": 1, "rtc/rec/+": 1}
 #: MQTT 5 Receive Maximum central asks for: QoS 1 messages the broker may have in flight
 #: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds the
 #: batch size; the broker's own ``max_inflight_messages`` (alarmlink/broker.py) caps it too.

@@ -29,7 +29,7 @@ from sqlite_utils import Database
 
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
-from central import audit, audit_retention, commands, commissioning, incidents, registry
+from central import audit, audit_retention, commands, commissioning, incidents, recordings, registry
 from central.av import AvRelay
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
@@ -143,6 +143,9 @@ class CentralService:
             loop.create_task(retention_loop(self.writer, self.snapshot_files,
                                             self.config.snapshots, self.clock),
                              name="snapshot-retention"),
+            loop.create_task(recordings.retention_loop(
+                self.writer, self.ingestor.recording_files, self.config.snapshots, self.clock),
+                name="recording-retention"),
             loop.create_task(audit_retention.retention_loop(self.writer, self.config.audit,
                                                             self.clock),
                              name="audit-retention"),

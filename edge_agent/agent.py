@@ -47,6 +47,7 @@ from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.outbox_guard import TROUBLE_ZONE
 from edge_agent.rtc.service import RtcService
+from edge_agent.rtc.upload import RecordingUploads
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
@@ -114,7 +115,9 @@ class Agent:
                                  on_rtc=None if config.rtc is None else self._on_rtc)
             #: ``[rtc]``: live audio/video sessions with consoles (None: not configured).
             self.rtc: RtcService | None = (
-                None if config.rtc is None else RtcService(config.rtc, self.link.publish_rtc))
+                None if config.rtc is None else RtcService(
+                    config.rtc, self.link.publish_rtc,
+                    RecordingUploads(config.state_dir / "recordings", self.link.publish_rec)))
             #: One reader thread per ``[[serials]]`` port (opened by start()).
             self.serial_links: list[SerialLink] = build_serial_links(list(config.serials),
                                                                      self.raise_event)
@@ -356,6 +359,8 @@ class Agent:
             0.0, JITTER * self.config.heartbeat_interval_s)
         self._wake.set()
         self._notify_connection(True)
+        if self.rtc is not None and self.rtc.uploads is not None:
+            self.rtc.uploads.resume()   # recordings central has not confirmed yet
 
     def _notify_connection(self, connected: bool) -> None:
         for listener in list(self.connection_listeners):

@@ -177,6 +177,10 @@ class MqttLink:
         return self.publish(self.topics.rtc_reply(self.device_id), wire.encode(signal),
                             qos=1) is not None
 
+    def publish_rec(self, session_id: str, payload: bytes) -> mqtt.MQTTMessageInfo | None:
+        """Send one chunk of a session's recording (QoS 1); None when not connected."""
+        return self.publish(self.topics.rtc_rec(self.device_id, session_id), payload, qos=1)
+
     def _malformed(self, message: mqtt.MQTTMessage, exc: wire.ContractError) -> None:
         logger.warning("%s: ignoring malformed message on %s: %s", self.device_id,
                        message.topic, exc)

@@ -228,7 +228,12 @@ def test_every_wire_doc_example_is_valid() -> None:
                 assert heading[-1] == "cmd", where
                 wire.SnapshotRequest.model_validate_json(data)
             checked += 1
+        elif info == "text" and heading[-1] == "rtc/rec/{session_id}":
+            header = wire.decode(wire.RecChunk, body.splitlines()[0].encode())
+            assert header.chunk_length() == wire.REC_CHUNK_BYTES, where
+            assert f"<{wire.REC_CHUNK_BYTES} bytes" in body, where
+            checked += 1
         elif body.startswith(wire.SNAPSHOT_META_TAG.decode()):
             wire.decode(wire.SnapshotMeta, body.encode()[len(wire.SNAPSHOT_META_TAG):])
             checked += 1
-    assert checked >= len(wire.JSON_CHANNELS) + 2
+    assert checked >= len(wire.JSON_CHANNELS) + 3

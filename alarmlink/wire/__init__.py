@@ -15,11 +15,16 @@ Topics (``{prefix}`` defaults to ``alarmlink/v1``)::
     {prefix}/dev/{device_id}/snapshot/{event_id}  device -> central  QoS 1          JPEG bytes
     {prefix}/dev/{device_id}/rtc                central -> device  QoS 1            RtcSignal
     {prefix}/dev/{device_id}/rtc/reply          device -> central  QoS 1            RtcSignal
+    {prefix}/dev/{device_id}/rtc/rec/{session_id}  device -> central  QoS 1         RecChunk + bytes
 
 A snapshot payload is a plain JPEG (starts ``FF D8 FF``). Its metadata, a
 :class:`SnapshotMeta`, travels INSIDE the JPEG as a comment (COM) segment, so it
 works on MQTT 3.1.1 (no user properties) and 5 alike, and the stored file keeps it
 as evidence. :func:`encode_snapshot` and :func:`decode_snapshot` are the codec.
+
+A live session's recording goes up after the session in chunks (one JSON header line,
+a newline, at most :data:`REC_CHUNK_BYTES` of the file): :mod:`alarmlink.wire.recording`,
+:func:`encode_rec_chunk` and :func:`decode_rec_chunk`.
 
 Split by job: :mod:`~alarmlink.wire.models` (limits, types, payload models),
 :mod:`~alarmlink.wire.codec` (JSON and snapshot payloads), :mod:`~alarmlink.wire.topics`
@@ -86,6 +91,16 @@ from alarmlink.wire.models import (
     UtcDatetime,
     Zone,
 )
+from alarmlink.wire.recording import (
+    MAX_RECORDING_BYTES,
+    REC_CHUNK_BYTES,
+    REC_MEDIA_TYPES,
+    RecChunk,
+    chunk_count,
+    decode_rec_chunk,
+    encode_rec_chunk,
+    is_sha256,
+)
 from alarmlink.wire.topics import (
     Topics,
     example_payloads,
@@ -146,6 +161,14 @@ __all__ = [
     "jpeg_frame_size",
     "decode_snapshot",
     "Topics",
+    "MAX_RECORDING_BYTES",
+    "REC_CHUNK_BYTES",
+    "REC_MEDIA_TYPES",
+    "RecChunk",
+    "chunk_count",
+    "decode_rec_chunk",
+    "encode_rec_chunk",
+    "is_sha256",
     "model_for",
     "example_payloads",
 ]

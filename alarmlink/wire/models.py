@@ -288,6 +288,11 @@ class RtcKind(StrEnum):
     ANSWER = "answer"  # device -> central: the agent's SDP answer (ICE gathered)
     BYE = "bye"        # either way: the session ended (officer closed, resolved, timeout)
     ERROR = "error"    # device -> central: the session could not start; ``reason`` says why
+    #: central -> device: the session's recording arrived whole and its SHA-256 verified;
+    #: the agent deletes its copy.
+    REC_STORED = "rec_stored"
+    #: central -> device: the recording was refused (``reason``); the agent keeps its copy.
+    REC_REJECTED = "rec_rejected"
 
 
 class RtcSignal(Message):

@@ -81,6 +81,10 @@ class Topics:
     def rtc_reply(self, device_id: str) -> str:
         return self.device(device_id, "rtc/reply")
 
+    def rtc_rec(self, device_id: str, session_id: str) -> str:
+        """Chunks of a live session's recording (:mod:`alarmlink.wire.recording`)."""
+        return self.device(device_id, f"rtc/rec/{session_id}")
+
     def snapshot(self, device_id: str, event_id: str) -> str:
         return self.device(device_id, f"snapshot/{event_id}")
 
@@ -91,7 +95,8 @@ class Topics:
     def parse(self, topic: str) -> tuple[str, str, str | None]:
         """Split a device topic into ``(device_id, channel, event_id_or_None)``.
 
-        ``channel`` is one of the keys of :data:`JSON_CHANNELS` or ``snapshot``.
+        ``channel`` is one of the keys of :data:`JSON_CHANNELS`, ``snapshot`` (third item:
+        the event id) or ``rtc/rec`` (third item: the session id).
         """
         if not topic.startswith(self._dev):
             raise ContractError(f"topic {topic!r} is not under {self._dev}")
@@ -104,6 +109,8 @@ class Topics:
             return device_id, channel, None
         if len(parts) == 2 and parts[0] == "snapshot" and re.match(ULID_PATTERN, parts[1]):
             return device_id, "snapshot", parts[1]
+        if len(parts) == 3 and parts[:2] == ["rtc", "rec"] and re.match(ULID_PATTERN, parts[2]):
+            return device_id, "rtc/rec", parts[2]
         raise ContractError(f"topic {topic!r} has an unknown channel {channel!r}")
 
 

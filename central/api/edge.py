@@ -33,8 +33,10 @@ logger = logging.getLogger(__name__)
 #: The console's policy: everything from central itself, nothing inline, never framed.
 #: ``connect-src 'self'`` covers the console's ws:// (and wss://) to the same host in
 #: current browsers (CSP Level 3); tests/central/test_edge_browser.py checks it in Chromium.
+#: ``media-src blob:``: a session recording plays from the bytes the console hashed.
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; img-src 'self' data: blob:; connect-src 'self'; style-src 'self'; "
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
+    "connect-src 'self'; style-src 'self'; "
     "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,

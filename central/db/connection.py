@@ -31,11 +31,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from central.db import schema_management
+from central.db import schema_av
 from central.db.schema import migrations
 
-# issue 15's migrations register on the same object, after every one in schema.py
-_ = schema_management
+# the later migration modules register on the same object, in order: schema_operations,
+# schema_management, schema_av (each imports the one before it)
+_ = schema_av
 
 logger = logging.getLogger(__name__)
 

@@ -146,6 +146,10 @@ function notes(inc) {
 function describe(entry) {
   const d = entry.detail || {};
   if (entry.action === "note") return d.text;
+  if (entry.action === "av_recording") {
+    return [`${t("rec_watched")}: ${d.watched_by}`, d.spoke_by ? `${t("rec_spoke")}: ${d.spoke_by}` : t("rec_silent"),
+      `${d.duration_s} s`, `SHA-256 ${d.sha256}`].join(" · ");
+  }
   if (entry.action === "procedure") return `${d.text} — ${t(d.done ? "t_step_done" : "t_step_undone")}`;
   if (["opened", "event", "restored"].includes(entry.action)) {
     return `${kind(d.kind)} ${d.zone}${d.after_acknowledgement ? ` (${t("new_since_ack")})` : ""}`;
@@ -194,8 +198,8 @@ function render() {
   if (detail.venue) left.append(venueCard(detail.venue), procedure(inc, detail.venue, detail.procedure));
   right.append(notes(inc), timeline(detail));
   columns.append(left, right);
-  // av.js, filmstrip.js and incident_audit.js attach to this pane; keep their parts
-  const keep = [...pane.querySelectorAll(":scope > .av-live, :scope > .filmstrip, :scope > .incident-audit")];
+  // av.js, filmstrip.js, recordings.js and incident_audit.js attach to this pane; keep their parts
+  const keep = [...pane.querySelectorAll(":scope > .av-live, :scope > .filmstrip, :scope > .av-recordings, :scope > .incident-audit")];
   pane.replaceChildren(head, who, actions(inc), columns, ...keep);
 }
 

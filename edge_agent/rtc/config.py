@@ -14,6 +14,7 @@ Example (every key is optional; these are the defaults)::
     tone_hz = 1000                # the generated tone (simulation and self-test)
     max_sessions = 4              # consoles watching at once
     max_s = 900                   # longest session; central may ask for less
+    record = true                 # record each session and upload it to central as evidence
 """
 
 from __future__ import annotations
@@ -50,3 +51,6 @@ class RtcConfig(FrozenStrictModel):
                               description="Consoles that may watch at once.")
     max_s: int = Field(900, ge=10, le=7200,
                        description="Longest session; it ends by itself after this.")
+    record: bool = Field(True, description="Record each session (WebM under "
+                                           "{state_dir}/recordings) and upload it to central "
+                                           "as the incident's evidence.")

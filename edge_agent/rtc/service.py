@@ -18,6 +18,7 @@ from typing import Any
 
 from alarmlink import wire
 from edge_agent.rtc.config import RtcConfig
+from edge_agent.rtc.upload import RecordingUploads
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class _Session:
     by: str | None
     pc: Any
     sink: Any = None
+    recorder: Any = None
     timer: asyncio.TimerHandle | None = None
     tracks: list[Any] = field(default_factory=list)
 
@@ -38,9 +40,12 @@ class _Session:
 class RtcService:
     """Answers ``rtc`` offers; ``publish`` sends a :class:`wire.RtcSignal` to central."""
 
-    def __init__(self, config: RtcConfig, publish: Callable[[wire.RtcSignal], bool]) -> None:
+    def __init__(self, config: RtcConfig, publish: Callable[[wire.RtcSignal], bool],
+                 uploads: RecordingUploads | None = None) -> None:
         self.config = config
         self.publish = publish
+        #: Where finished recordings wait for central (None: sessions are not recorded).
+        self.uploads = uploads if config.record else None
         self.sessions: dict[str, _Session] = {}
         self.answered = 0
         self._loop = asyncio.new_event_loop()
@@ -50,6 +55,15 @@ class RtcService:
         self._audio: Any = None
 
     def start(self) -> None:
+        if self.uploads is not None:
+            try:
+                salvaged = self.uploads.salvage()   # no session runs yet
+            except OSError as exc:
+                logger.warning("recordings in %s not checked: %s", self.uploads.root, exc)
+            else:
+                if salvaged:
+                    logger.info("%d recording(s) left by a stopped agent will be uploaded",
+                                len(salvaged))
         self._thread.start()
 
     def stop(self) -> None:
@@ -62,6 +76,8 @@ class RtcService:
             logger.warning("rtc sessions did not close cleanly: %s", exc)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(5)
+        if self.uploads is not None:
+            self.uploads.stop()
 
     # --- from paho's thread ------------------------------------------------------------
 
@@ -91,6 +107,10 @@ class RtcService:
             elif signal.kind == wire.RtcKind.BYE:
                 await self._close(signal.session_id, signal.reason or "closed by central",
                                   tell=False)
+            elif signal.kind == wire.RtcKind.REC_STORED and self.uploads is not None:
+                self.uploads.stored(signal.session_id)
+            elif signal.kind == wire.RtcKind.REC_REJECTED and self.uploads is not None:
+                self.uploads.rejected(signal.session_id, signal.reason or "")
         except Exception as exc:  # noqa: BLE001 - a media failure must not kill the agent
             logger.exception("rtc session %s failed", signal.session_id)
             self._reply(signal.session_id, wire.RtcKind.ERROR,
@@ -140,10 +160,14 @@ class RtcService:
         session = _Session(signal.session_id, signal.incident_id, signal.by, pc)
         self.sessions[signal.session_id] = session
         video, audio = self._sources()
+        session.recorder = self._recorder(signal, video, audio)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
             if track.kind == "audio":
+                if session.recorder is not None:
+                    session.recorder.add_officer(self._relay.subscribe(track))
+                    track = self._relay.subscribe(track)
                 session.sink = AudioSink(track, self.config.playback_device)
                 asyncio.ensure_future(session.sink.start())
 
@@ -177,6 +201,44 @@ class RtcService:
                     signal.incident_id, signal.by)
         self._reply(signal.session_id, wire.RtcKind.ANSWER, sdp=pc.localDescription.sdp)
 
+    def _recorder(self, signal: wire.RtcSignal, video: Any, audio: Any) -> Any:
+        """The session's recorder (forks of the sources), or None when not recording."""
+        if self.uploads is None or signal.incident_id is None:
+            return None
+        from edge_agent.rtc.recorder import SessionRecorder
+        self.uploads.root.mkdir(parents=True, exist_ok=True)
+        recorder = SessionRecorder(
+            self.uploads.media(signal.session_id),
+            video=None if video is None else self._relay.subscribe(video, buffered=False),
+            audio=None if audio is None else self._relay.subscribe(audio),
+            fps=self.config.fps, kbps=self.config.max_kbps, width=self.config.width,
+            height=self.config.height)
+        recorder.start()
+        self.uploads.begin(signal.session_id, self._header(signal.session_id,
+                                                           signal.incident_id, signal.by,
+                                                           recorder, "recording"))
+        return recorder
+
+    @staticmethod
+    def _header(session_id: str, incident_id: int, by: str | None, recorder: Any,
+                reason: str) -> dict[str, Any]:
+        return {"v": 1, "session_id": session_id, "incident_id": incident_id,
+                "media_type": "video/webm" if recorder.has_video else "audio/webm",
+                "started": recorder.started.isoformat(),
+                "ended": (recorder.ended or wire.utcnow()).isoformat(),
+                "by": by, "spoke_s": round(recorder.spoke_s, 2), "reason": reason[:256]}
+
+    async def _finish_recording(self, session: _Session, reason: str) -> None:
+        recorder, uploads = session.recorder, self.uploads
+        if recorder is None or uploads is None:
+            return
+        path = await recorder.stop()
+        if path is None or session.incident_id is None:
+            return
+        header = self._header(session.session_id, session.incident_id, session.by, recorder,
+                              reason)
+        await asyncio.get_running_loop().run_in_executor(None, uploads.add, path, header)
+
     def _cap_bitrate(self, transceiver: Any) -> None:
         """Cap the VP8 encoder of this sender at ``max_kbps`` (aiortc's encoder attribute)."""
         encoder = getattr(transceiver.sender, "_RTCRtpSender__encoder", None)
@@ -197,6 +259,10 @@ class RtcService:
         logger.info("rtc session %s ended: %s", session_id, reason)
         if tell:
             self._reply(session_id, wire.RtcKind.BYE, reason=reason[:256])
+        try:
+            await self._finish_recording(session, reason)
+        except OSError as exc:
+            logger.warning("recording of session %s not kept: %s", session_id, exc)
 
     async def _close_all(self, reason: str) -> None:
         for session_id in list(self.sessions):

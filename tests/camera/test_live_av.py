@@ -3,20 +3,28 @@ the agent, signalling relayed by central), in a headless Chromium with fake medi
 devices, against a real central, a real broker and a simulated venue.
 
 Lines of the issue: 1 (video plays within 3 s of a new alarm), 2 (tones both ways,
-by frequency), 3 (who opened it on the timeline), 4 (host candidates on the station
-network only, no request leaves the origin), 5 (another station: 403, no signalling),
-6 (agent killed: "video lost" and a trouble; restarted: reopen works).
+by frequency), 3 (the session is recorded at central: on the timeline with the officer
+who opened it and spoke, the file's SHA-256 equals the recorded hash, the console
+verifies the hash and plays it; another station's officer gets 403), 4 (host
+candidates on the station network only, no request leaves the origin), 5 (another
+station: 403, no signalling), 6 (agent killed: "video lost" and a trouble; restarted:
+reopen works).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import os
 import signal
 import subprocess
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
+import av
+import numpy as np
 import pytest
 from av_testkit import (
     HEARD_HZ,
@@ -63,6 +71,23 @@ def frames_moving(page: Page, incident_id: int) -> dict[str, int] | None:
     page.wait_for_timeout(150)
     second = read_clock(page, incident_id)
     return second if second is not None and second["clock"] != first["clock"] else None
+
+
+def recorded_tones(media: bytes) -> set[float]:
+    """The recording has video, and which of the two test tones its audio carries: a
+    tone counts when some 0.1 s of the audio has it at 5 % of the loudest tone's level or
+    more (the officer's, after the browser's processing, is about 18 % of the venue's;
+    without it, below 0.1 %)."""
+    with av.open(io.BytesIO(media)) as container:
+        assert {s.type for s in container.streams} == {"video", "audio"}
+        samples = np.concatenate([f.to_ndarray()[0] for f in container.decode(audio=0)])
+        rate = container.streams.audio[0].rate
+    step = rate // 10   # 0.1 s: 10 Hz bins, both tones on a bin
+    frames = samples[:samples.size // step * step].reshape(-1, step)
+    spectra = np.abs(np.fft.rfft(frames * np.hanning(step), axis=1))
+    level = {hz: spectra[:, round(hz / 10)] for hz in (VENUE_HZ, OFFICER_HZ)}
+    loudest = max(float(v.max()) for v in level.values())
+    return {hz for hz, v in level.items() if v.max() > 0.05 * loudest}
 
 
 def test_live_video_and_talk_on_a_new_alarm(
@@ -134,11 +159,41 @@ def test_live_video_and_talk_on_a_new_alarm(
         card.get_by_role("button", name="Close video").click()
         wait_for(lambda: not rtc.sessions, what="the agent ended the session")
 
-    def av_log() -> list[str]:
-        return [e["action"] for e in central_process.api(
-            "GET", f"/api/incidents/{incident_id}")["log"] if e["action"].startswith("av_")]
-    wait_for(lambda: "av_close" in av_log(), what="av_close on the timeline")
-    assert av_log() == ["av_open", "av_close"]
+        def av_log() -> list[dict[str, Any]]:
+            return [e for e in central_process.api("GET", f"/api/incidents/{incident_id}")
+                    ["log"] if e["action"].startswith("av_")]
+        # 3. The agent uploads the recording after the session; central verifies it.
+        wait_for(lambda: {"av_close", "av_recording"} <= {e["action"] for e in av_log()},
+                 timeout=30, what="av_close and the session's recording on the timeline")
+        wait_for(lambda: not rtc.uploads.pending(), what="the agent's copy deleted")
+    entries = av_log()
+    assert sorted(e["action"] for e in entries) == ["av_close", "av_open", "av_recording"]
+    recorded = next(e for e in entries if e["action"] == "av_recording")
+    assert recorded["actor"] == TEST_USER
+    detail = recorded["detail"]
+    assert detail["watched_by"] == TEST_USER and detail["spoke_by"] == TEST_USER
+    assert detail["session_id"] == opened[0]["detail"]["session_id"]
+    with central_process.open(detail["url"]) as response:
+        media = response.read()
+        assert response.headers["X-Content-SHA256"] == detail["sha256"]
+    assert len(media) == detail["size"] and media[:4] == b"\x1aE\xdf\xa3"   # EBML (WebM)
+    assert hashlib.sha256(media).hexdigest() == detail["sha256"]
+    assert recorded_tones(media) == {VENUE_HZ, OFFICER_HZ}   # both directions, mixed
+    chain = central_process.rows("SELECT detail FROM audit_log WHERE action = 'av.recording'")
+    assert len(chain) == 1 and detail["sha256"] in chain[0]["detail"]
+    with pytest.raises(ApiError) as refused:
+        central_process.api("GET", detail["url"], session=other)
+    assert refused.value.code == 403
+
+    # ... and the console checks the hash of the bytes it got, then plays them.
+    recordings = page.locator("#detail .av-recordings")
+    expect(recordings.locator(".rec-hash")).to_have_text("hash verified", timeout=15_000)
+    expect(recordings.locator(".rec-sha")).to_have_text(detail["sha256"])
+    player = recordings.locator("video.rec-player")
+    player.evaluate("(v) => { v.muted = true; return v.play(); }")
+    wait_for(lambda: player.evaluate("(v) => v.currentTime") > 0.3, timeout=10,
+             what="the recording playing in the console")
+    assert player.evaluate("(v) => v.duration") > 0.5
 
 
 def test_agent_killed_mid_session_shows_video_lost_and_reopens(
@@ -191,6 +246,14 @@ def test_agent_killed_mid_session_shows_video_lost_and_reopens(
                                     "'school-01'")[0]["boot_id"]
         agent = run_agent()
         back_online(boot)
+        # 3. The killed session's unfinished recording is kept: uploaded after the restart.
+        recorded = wait_for(lambda: [e for e in central_process.api(
+            "GET", f"/api/incidents/{incident_id}")["log"] if e["action"] == "av_recording"],
+            timeout=20, what="the killed session's recording on the timeline")
+        assert recorded[0]["detail"]["watched_by"] == TEST_USER
+        with central_process.open(recorded[0]["detail"]["url"]) as response:
+            media = response.read()
+        assert hashlib.sha256(media).hexdigest() == recorded[0]["detail"]["sha256"]
         card.get_by_role("button", name="Reopen video").click()
         expect(card.locator(".av-state")).to_have_text("LIVE", timeout=15_000)
         wait_for(lambda: frames_moving(page, incident_id), what="live frames again")

@@ -49,11 +49,12 @@ def test_refused_subscriptions_keep_central_not_ready(
         error = wait_for(lambda: bridge.last_error, what="the refused subscriptions")
         assert bridge.connected and not bridge.ready
         assert not bridge.wait_ready(0.1)
-        for channel in ("status", "heartbeat", "cmd/result", "snapshot/+", "rtc/reply"):
+        for channel in ("status", "heartbeat", "cmd/result", "snapshot/+", "rtc/reply",
+                        "rtc/rec/+"):
             assert f"{TOPICS.all_devices(channel)} (" in error and code in error
         assert f"{EVENTS} (" not in error  # granted
         refusals = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
-        assert sum("refused the subscription" in m for m in refusals) == 5
+        assert sum("refused the subscription" in m for m in refusals) == 6
     finally:
         bridge.stop()
 
