@@ -78,7 +78,7 @@ def test_publish_failure_does_not_undo_the_event(db: Database) -> None:
     (TOPICS.receipt("school-01"), b"{}", "not sent by devices"),
     ("elsewhere/x", b"{}", "is not under alarmlink/v1/dev/"),
     (TOPICS.snapshot("school-01", new_id()), b"GIF89a", "snapshot is not a JPEG"),
-])
+], ids=lambda value: "snapshot-topic" if "/snapshot/" in str(value) else None)
 def test_bad_input_is_dead_lettered_and_ingest_goes_on(
         ingestor: Ingestor, db: Database, recorder: Recorder,
         topic: str, payload: bytes, reason: str) -> None:
