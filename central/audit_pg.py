@@ -8,7 +8,7 @@ to the same value wherever it is stored.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from central.audit import ANCHOR_SQL, COLUMNS, PRUNE_ACTION, VerifyResult, anchor_of, verify_rows
@@ -34,7 +34,7 @@ def verify_pg(conn: psycopg.Connection[Any]) -> VerifyResult:
         rows.close()  # a walk that stopped at a broken row ends its transaction now
 
 
-def _rows(conn: psycopg.Connection[Any]) -> Iterator[dict[str, Any]]:
+def _rows(conn: psycopg.Connection[Any]) -> Generator[dict[str, Any], None, None]:
     from psycopg.rows import dict_row
 
     # a server-side cursor needs a transaction; 1000 rows per round trip

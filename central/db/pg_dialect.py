@@ -61,7 +61,7 @@ RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
 BEGIN
     IF ts IS NULL THEN RETURN NULL; END IF;
     IF fmt <> '%Y-%m-%dT%H:%M:%fZ' THEN
-        RAISE EXCEPTION 'strftime: only the format %%Y-%%m-%%dT%%H:%%M:%%fZ is supported, not %', fmt;
+        RAISE EXCEPTION 'strftime: format % is not supported on PostgreSQL', fmt;
     END IF;
     RETURN to_char((ts::timestamptz + modifier::interval) AT TIME ZONE 'UTC',
                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');

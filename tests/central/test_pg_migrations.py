@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from central.db import open_db
 from central.db.pg_dialect import UntranslatableSql, qmark_to_pyformat, translate
-from central.db.pg_migrate import PgError, apply, applied, connect, migration_names, pending
+from central.db.pg_migrate import PgError, applied, apply, connect, migration_names, pending
 
 pytestmark = pytest.mark.postgres
 
