@@ -189,3 +189,32 @@ def test_cli_migrate_applies_pending_sqlite_migrations(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == (f"applied 2 migration(s) to {path}: m014_management, "
                                    "m015_management_roles")
+
+
+def test_cli_migrate_reads_the_configs_database_and_export_refuses_an_old_file(
+        tmp_path: Path, pg_url: str) -> None:
+    from sqlite_utils import Database
+
+    from central.db import migrations
+
+    path = tmp_path / "data" / "central.db"
+    path.parent.mkdir()
+    db = Database(sqlite3.connect(path))
+    migrations.apply(db, stop_before="m015_management_roles")
+    db.close()
+    refused = _cli("export", "--db", str(path), "--to", pg_url)
+    assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
+    assert "lacks 1 migration(s) (first m015_management_roles): run `alarmlink central " \
+           f"migrate --db {path}` first" in refused.stderr
+
+    config = tmp_path / "central.toml"
+    config.write_text('data_dir = "data"\n')
+    done = _cli("migrate", "--config", str(config))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"applied 1 migration(s) to {path}: m015_management_roles"
+    done = _cli("export", "--config", str(config), "--to", pg_url)
+    assert done.returncode == 0, done.stderr
+    assert "PostgreSQL: audit chain intact: 0 rows (empty log)" in done.stdout
+
+    bad = _cli("export", "--db", str(path), "--to", "mysql://x")
+    assert bad.returncode == 2 and "is not a PostgreSQL URL" in bad.stderr

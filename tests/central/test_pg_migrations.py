@@ -49,8 +49,15 @@ def test_all_migrations_give_postgresql_the_same_tables_and_columns_as_sqlite(
     sqlite = sqlite_columns(tmp_path / "central.db")
     assert len(sqlite) > 40
     assert pg_columns(conn) == sqlite
-    # the same migration names as sqlite-utils records
+    # the same named indexes (unique and partial ones carry rules: one open incident...)
     db = open_db(tmp_path / "central.db")
+    sqlite_indexes = {r["name"] for r in db.query(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        "AND tbl_name != '_sqlite_migrations'")}
+    pg_indexes = {r[0] for r in conn.execute(
+        "SELECT indexname FROM pg_indexes WHERE schemaname = 'public'")}
+    assert sqlite_indexes and sqlite_indexes <= pg_indexes
+    # the same migration names as sqlite-utils records
     names = [r["name"] for r in db.query("SELECT name FROM _sqlite_migrations ORDER BY rowid")]
     assert names == applied(conn)
 
