@@ -19,6 +19,7 @@ module imports it only when called.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -67,7 +68,8 @@ def _first_line(exc: BaseException) -> str:
 
 
 def redact(url: str) -> str:
-    """``url`` without its password, for messages and logs."""
+    """``url`` without its password (in the user part or a ``password=`` parameter)."""
+    url = re.sub(r"([?&]password=)[^&]*", r"\1***", url)
     head, sep, tail = url.partition("://")
     if not sep or "@" not in tail:
         return url

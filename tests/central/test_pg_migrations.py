@@ -14,7 +14,15 @@ from hypothesis import strategies as st
 
 from central.db import open_db
 from central.db.pg_dialect import UntranslatableSql, qmark_to_pyformat, translate
-from central.db.pg_migrate import PgError, applied, apply, connect, migration_names, pending
+from central.db.pg_migrate import (
+    PgError,
+    applied,
+    apply,
+    connect,
+    migration_names,
+    pending,
+    redact,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -120,6 +128,9 @@ def test_connect_failure_is_one_line_without_the_password() -> None:
     message = str(caught.value)
     assert "\n" not in message and "sekrit" not in message
     assert message.startswith("cannot connect to PostgreSQL at postgresql://u:***@127.0.0.1")
+    assert redact("postgresql://h/db?sslmode=require&password=sekrit&x=1") == \
+        "postgresql://h/db?sslmode=require&password=***&x=1"
+    assert redact("postgresql://u@h/db") == "postgresql://u@h/db"
 
 
 @pytest.mark.parametrize(("sqlite", "postgres"), [
