@@ -27,7 +27,7 @@ import getpass
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -177,8 +177,16 @@ def chain_anchor(db: Database) -> tuple[str, int | None]:
 
     ``(GENESIS, None)`` when nothing was ever pruned.
     """
-    row = query_one(db, "SELECT id, detail FROM audit_log WHERE action = ? "
-                        "ORDER BY id DESC LIMIT 1", [PRUNE_ACTION])
+    return anchor_of(query_one(db, ANCHOR_SQL, [PRUNE_ACTION]))
+
+
+#: The latest prune row (``?`` is :data:`PRUNE_ACTION`); :func:`anchor_of` reads it.
+ANCHOR_SQL = "SELECT id, detail FROM audit_log WHERE action = ? ORDER BY id DESC LIMIT 1"
+
+
+def anchor_of(row: dict[str, Any] | None) -> tuple[str, int | None]:
+    """The chain's anchor from the latest ``audit.prune`` row (None: never pruned), from
+    either backend (PostgreSQL: :mod:`central.db.pg_export`)."""
     if row is None:
         return GENESIS, None
     detail = _decode(row["detail"])
@@ -195,11 +203,18 @@ def verify(db: Database, *, up_to_id: int | None = None) -> VerifyResult:
     after that row (prune checks only what it is about to delete).
     """
     anchor, prune_id = chain_anchor(db)
+    where, params = ("", {}) if up_to_id is None else ("id <= :last", {"last": up_to_id})
+    return verify_rows(iter_rows(db, where=where, params=params), anchor, prune_id)
+
+
+def verify_rows(rows: Iterable[dict[str, Any]], anchor: str, prune_id: int | None
+                ) -> VerifyResult:
+    """:func:`verify`'s walk over ``rows`` (every :data:`COLUMNS`, in id order) after
+    ``anchor`` (see :func:`anchor_of`): the same check whichever database they come from."""
     count = 0
     first_id: int | None = None
     prev: dict[str, Any] | None = None
-    where, params = ("", {}) if up_to_id is None else ("id <= :last", {"last": up_to_id})
-    for row in iter_rows(db, where=where, params=params):
+    for row in rows:
         count += 1
         rid = int(row["id"])
         if prev is None:

@@ -170,6 +170,9 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     from central.escalation_cli import add_escalation_commands
 
     add_escalation_commands(commands)
+    from central.pg_cli import add_pg_commands
+
+    add_pg_commands(commands)
 
 
 def _guard(func: Any) -> Any:

@@ -2,7 +2,8 @@
 # Install the Debian packages the test suite needs when they are missing:
 #   mosquitto (real broker for integration tests), chromium (console tests),
 #   openssl (deployment CA and broker certificates), shellcheck (first-boot script),
-#   systemd-analyze (unit files).
+#   systemd-analyze (unit files), postgresql (initdb/pg_ctl for the private PostgreSQL
+#   cluster the storage tests start, tests/fixtures/postgres.py).
 # Runs apt-get only as root; otherwise says exactly what to run.
 set -euo pipefail
 need=()
@@ -12,6 +13,9 @@ if [ "${1:-}" != "--broker-only" ]; then
   command -v chromium >/dev/null 2>&1 || need+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
   command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)   # unit file checks
+  # initdb is on PATH only on some systems; Debian keeps it in /usr/lib/postgresql/*/bin
+  { command -v initdb >/dev/null 2>&1 || compgen -G '/usr/lib/postgresql/*/bin/initdb' \
+    >/dev/null; } || need+=(postgresql)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -ne 0 ]; then
@@ -25,3 +29,5 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 # the Debian package starts a system-wide broker on 1883; alarmlink starts its own
 systemctl disable --now mosquitto >/dev/null 2>&1 || true
+# likewise its PostgreSQL cluster on 5432: the tests start private clusters
+systemctl disable --now postgresql >/dev/null 2>&1 || true

@@ -85,6 +85,15 @@ CASES: list[tuple[str, list[str], list[str]]] = [
     ("self-test: broker name does not resolve",
      ["agent", "self-test", "--config", "{tmp}/unresolvable.toml", "--timeout", "2"],
      ["does not resolve", "check the host in broker.url"]),
+    ("migrate: no database named", ["central", "migrate"],
+     ["name the database", "--db PATH"]),
+    ("migrate: PostgreSQL not reachable",
+     ["central", "migrate", "--db", "postgresql://alarmlink:pw@127.0.0.1:1/none"],
+     ["cannot connect to PostgreSQL at postgresql://alarmlink:***@127.0.0.1:1/none",
+      "check the URL"]),
+    ("export: not a PostgreSQL URL",
+     ["central", "export", "--db", "{st}/central.db", "--to", "sqlite:///x.db"],
+     ["is not a PostgreSQL URL", "postgresql://USER@HOST:PORT/DATABASE"]),
 ]
 
 
