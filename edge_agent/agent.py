@@ -117,7 +117,7 @@ class Agent(AgentRemote):
             self._feedback = Feedback(config.feedback, pin_factory=pin_factory)
             self.link = MqttLink(config, boot_id=self.boot_id, version=self.version,
                                  on_connected=self._on_connected,
-                                 on_disconnected=lambda: self._notify_connection(False),
+                                 on_disconnected=self._on_disconnected,
                                  on_receipt=self._on_receipt, on_command=self._on_command,
                                  on_rtc=None if config.rtc is None else self._on_rtc)
             self._sender = Sender(self._outbox, self.link.publish_event,
@@ -347,7 +347,7 @@ class Agent(AgentRemote):
     # --- link callbacks (paho's thread) ---------------------------------------------
 
     def _on_connected(self) -> None:
-        count = self._sender.reconnected()
+        count = self._sender.reconnected(self.clock())
         if count:
             logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,
                         count)
@@ -359,6 +359,10 @@ class Agent(AgentRemote):
         self._wake.set()
         self._notify_connection(True)
 
+    def _on_disconnected(self) -> None:
+        self._sender.disconnected()
+        self._notify_connection(False)
+
     def _notify_connection(self, connected: bool) -> None:
         for listener in list(self.connection_listeners):
             try:
@@ -368,7 +372,7 @@ class Agent(AgentRemote):
 
     def _on_receipt(self, receipt: wire.Receipt) -> None:
         if receipt.stage == wire.Stage.REJECTED:
-            self._sender.confirmed(receipt.event_id)  # answered: its window place is free
+            self._sender.confirmed(receipt.event_id, self.clock())  # its window place is free
             if self._outbox.reject(receipt.event_id, receipt.reason or "no reason given"):
                 logger.error("%s: central REJECTED event %s: %s. It is not resent; it is "
                              "kept in the outbox's rejected list", self.device_id,
@@ -379,7 +383,7 @@ class Agent(AgentRemote):
         if self._outbox.confirm(receipt.event_id):
             logger.debug("%s: central %s event %s; removed from the outbox", self.device_id,
                          receipt.stage.value, receipt.event_id)
-            self._sender.confirmed(receipt.event_id)
+            self._sender.confirmed(receipt.event_id, self.clock())
             self._wake.set()  # the loop deletes the confirmed rows in batches
         self._feedback.receipt(receipt)
         if self.camera is not None:
