@@ -1,4 +1,4 @@
-"""Central's migrations from the duty console on (m009-m013): re-alert and the venue card,
+"""Central's migrations from the duty console on (m009-m014): re-alert and the venue card,
 DC-09 accounts, escalation, failover keys, supervision deadlines.
 
 Registered on the same :data:`central.db.schema.migrations`, after :mod:`central.db.schema`
@@ -141,4 +141,20 @@ def m013_supervision_deadlines(db: Database) -> None:
     _run(db, """
 CREATE INDEX supervision_changed ON supervision (changed_at);
 CREATE INDEX supervision_state ON supervision (state)
+""")
+
+
+@migrations()
+def m014_dead_letter_limits(db: Database) -> None:
+    # Dead letters capped per device and pruned by age, with counts kept
+    # (central/dead_letters.py, [limits] in central/limits_config.py).
+    _run(db, """
+CREATE INDEX dead_letters_device ON dead_letters (device_id, id);
+CREATE TABLE dead_letter_counts (
+    device_key TEXT PRIMARY KEY,
+    received INTEGER NOT NULL DEFAULT 0,
+    not_stored INTEGER NOT NULL DEFAULT 0,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    last_at TEXT
+)
 """)
