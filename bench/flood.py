@@ -1,17 +1,22 @@
 """Device A floods central with 40,000 messages; how long device B's fire alarms take.
 
 Each run: a private Mosquitto and a real ``alarmlink central serve`` (default
-``[limits]``). Device B publishes a fire alarm (QoS 1) every ``--every`` seconds and
-times each from its publish to central's ``stored`` receipt (sent only after the
-commit). Baseline, same run: B's alarms with no flood. Then device A (its own account
-and registry entry, in another process) publishes ``--messages`` messages as fast as it
-can, and B keeps alarming until A is done and central has caught up. Flood kinds:
+``[limits]``; with the ``telemetry_broker`` second connection unless ``--no-telemetry``).
+Device B publishes a fire alarm (QoS 1) every ``--every`` seconds and times each from
+its publish to central's ``stored`` receipt (sent only after the commit). Baseline,
+same run: B's alarms with no flood. Then device A (its own account and registry entry,
+in another process) publishes ``--messages`` messages as fast as it can, and B keeps
+alarming until A is done and central has caught up. Flood kinds:
 
 ``garbage``    malformed JSON on A's event topic (each a dead letter; the budget stores
                a few, counts the rest);
 ``heartbeat``  valid heartbeats (non-alarm budget: the excess is acknowledged, dropped);
 ``alarm``      valid fire alarms, distinct ids (never dropped; round-robin keeps B's
                alarm from waiting behind them in central, not in the broker's queue).
+
+A flood on A's event topic shares the events' connection with B's alarm: the broker
+queues messages for central in arrival order, so B's alarm waits behind whatever of the
+flood central has not yet read. A heartbeat flood goes over the telemetry connection.
 
 Figure: p50/p99/max of B's alarms during the flood, medians of ``--runs``; also A's
 troubles and the database growth.
@@ -101,10 +106,11 @@ class Alarmer:
                          f"within {timeout:g} s")
 
 
-def one_run(kind: str, messages: int, every: float) -> tuple[list[float], list[float], str]:
+def one_run(kind: str, messages: int, every: float, telemetry: bool
+            ) -> tuple[list[float], list[float], str]:
     rig = Rig([A, B])
     try:
-        rig.start_central()
+        rig.start_central(rig.telemetry_conf() if telemetry else None)
         db = rig.work / "central" / "central.db"
         size0 = db.stat().st_size
         b = Alarmer(rig)
@@ -159,12 +165,14 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--messages", type=int, default=40_000)
     parser.add_argument("--kind", choices=("garbage", "heartbeat", "alarm"), default="garbage")
+    parser.add_argument("--no-telemetry", dest="telemetry", action="store_false",
+                        help="central without its telemetry connection (one socket for all)")
     parser.add_argument("--every", type=float, default=0.2,
                         help="seconds between two of B's alarms")
     args = parser.parse_args()
     p99s, p50s, maxes, base99 = [], [], [], []
     for run in range(args.runs):
-        baseline, during, note = one_run(args.kind, args.messages, args.every)
+        baseline, during, note = one_run(args.kind, args.messages, args.every, args.telemetry)
         p99s.append(pct(during, 99))
         p50s.append(pct(during, 50))
         maxes.append(max(during))
