@@ -153,6 +153,8 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     dead = commands.add_parser("dead-letters", help="list rejected messages, newest first")
     _db_arg(dead)
     dead.add_argument("--limit", type=int, default=50)
+    dead.add_argument("--counts", action="store_true",
+                      help="per device: received, not stored (over budget), deleted (cap/age)")
     dead.set_defaults(func=_guard(cmd_dead_letters))
 
     from central.broker_cli import add_broker_config_command
@@ -326,6 +328,14 @@ def cmd_incidents(args: argparse.Namespace) -> int:
 
 
 def cmd_dead_letters(args: argparse.Namespace) -> int:
+    if args.counts:
+        counts = dead_letters.counts(existing_db(args.db))
+        if not counts:
+            print("no dead letters counted")
+        for c in counts:
+            print(f"{c['device']}: received {c['received']}, not stored {c['not_stored']} "
+                  f"(over budget), deleted {c['deleted']} (cap or age); last {c['last_at']}")
+        return 0
     rows = dead_letters.list_dead_letters(existing_db(args.db), args.limit)
     if not rows:
         print("no dead letters")

@@ -37,6 +37,10 @@ Example (every key is optional; these are the defaults unless noted)::
     max_ingest_lag_s = 30
     min_free_mb = 16
 
+    [limits]                               # see central/limits_config.py
+    non_alarm_rate_per_s = 20              # per device; the excess is dropped, counted
+    dead_letters_per_device = 1000         # and pruned after dead_letter_max_age_days
+
     [audit]                                # see central/audit_config.py
     retention_days = 365                   # at least 180
     timezone = "Asia/Shanghai"
@@ -88,6 +92,7 @@ from central.commissioning_config import CommissioningConfig
 from central.console_config import ConsoleConfig
 from central.escalation.config import EscalationConfig, ModemConfig
 from central.health_config import HealthConfig
+from central.limits_config import LimitsConfig
 from central.receiver.config import ReceiverConfig
 from central.snapshot_config import SnapshotsConfig
 from central.supervision_config import SupervisionConfig
@@ -165,6 +170,10 @@ class CentralConfig(StrictModel):
     commissioning: CommissioningConfig = Field(
         default_factory=lambda: CommissioningConfig(),
         description="Walk-test durations (central/commissioning_config.py).")
+    limits: LimitsConfig = Field(
+        default_factory=lambda: LimitsConfig(),
+        description="What one device may cost central: budgets for non-alarm traffic and "
+                    "dead letters, dead-letter retention (central/limits_config.py).")
     health: HealthConfig = Field(
         default_factory=lambda: HealthConfig(),
         description="When /healthz reports central unhealthy (central/health_config.py).")

@@ -222,11 +222,16 @@ class Ingestor:
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
                     device_id: str | None = None) -> None:
-        logger.warning("dead letter from %s (%d bytes): %s", topic, len(payload), reason)
         try:
-            dead_letters.store(self.db, topic, payload, reason, device_id, self.clock())
+            stored = dead_letters.store(self.db, topic, payload, reason, device_id,
+                                        self.clock())
         except sqlite3.Error:
             logger.exception("could not store dead letter from %s: %s", topic, reason)
+            return
+        # Over the device's dead-letter budget: counted, not stored, and not logged one by
+        # one (the budget logs the flood once a minute: central/dead_letters.py).
+        (logger.warning if stored else logger.debug)(
+            "dead letter from %s (%d bytes): %s", topic, len(payload), reason)
 
     def _handle(self, topic: str, payload: bytes) -> None:
         try:

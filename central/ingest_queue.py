@@ -100,13 +100,22 @@ class FairQueue:
 
 
 class Budgets:
-    """Token buckets per device for non-alarm traffic: ``rate`` per second, ``burst``."""
+    """Token buckets per device for non-alarm traffic: ``rate`` per second, ``burst``.
+
+    ``[limits]`` sets them (central/limits_config.py). ``on_flood(device, what, dropped)``
+    is called when a device goes over, at most once a minute per device (central raises
+    one trouble: central/floods.py). ``what`` names the traffic in logs and troubles.
+    """
 
     def __init__(self, rate: float = 20.0, burst: float = 200.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, *,
+                 what: str = "non-alarm messages",
+                 on_flood: Callable[[str, str, int], None] | None = None) -> None:
         self.rate = rate
         self.burst = burst
         self.clock = clock
+        self.what = what
+        self.on_flood = on_flood
         self._buckets: dict[str, tuple[float, float]] = {}
         #: device -> messages dropped over budget since start.
         self.dropped: dict[str, int] = {}
@@ -123,9 +132,11 @@ class Budgets:
         self.dropped[device] = self.dropped.get(device, 0) + 1
         if now - self._logged.get(device, -1e9) >= 60:
             self._logged[device] = now
-            logger.warning("device %s floods central: non-alarm messages over its budget of "
-                           "%g/s are dropped (%d so far); its alarms still pass", device,
+            logger.warning("device %s floods central: %s over its budget of %g/s are "
+                           "dropped (%d so far); its alarms still pass", device, self.what,
                            self.rate, self.dropped[device])
+            if self.on_flood is not None:
+                self.on_flood(device, self.what, self.dropped[device])
         return False
 
 

@@ -31,7 +31,7 @@ from alarmlink.mqtt import MqttClient
 from alarmlink.wire import Topics
 from central.config import BrokerConfig
 from central.ingest import Ingestor
-from central.ingest_queue import Delivery, IngestQueue
+from central.ingest_queue import Budgets, Delivery, IngestQueue
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ class MqttBridge:
     """Connects to the broker, subscribes to every device, hands messages to ingest."""
 
     def __init__(self, config: BrokerConfig, ingestor: Ingestor, *,
-                 telemetry: BrokerConfig | None = None) -> None:
+                 telemetry: BrokerConfig | None = None, budgets: Budgets | None = None) -> None:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
@@ -58,7 +58,7 @@ class MqttBridge:
         self.telemetry = (None if telemetry is None else MqttClient(
             telemetry, name="central-telemetry", clean=False, manual_ack=True,
             receive_maximum=RECEIVE_MAXIMUM))
-        self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch)
+        self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch, budgets=budgets)
                       if ingestor.writer is not None else None)
         self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():

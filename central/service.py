@@ -29,12 +29,22 @@ from sqlite_utils import Database
 
 from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
-from central import audit, audit_retention, commands, commissioning, incidents, recordings, registry
+from central import (
+    audit,
+    audit_retention,
+    commands,
+    commissioning,
+    dead_letters,
+    incidents,
+    recordings,
+    registry,
+)
 from central.av import AvRelay
 from central.config import CentralConfig
 from central.db import Readers, Writer, open_db, query_one
 from central.escalation.failover import FailoverIngest
 from central.escalation.scheduler import Escalator
+from central.floods import FloodWatch
 from central.health import (
     broker_problems,
     database_problems,
@@ -44,6 +54,7 @@ from central.health import (
     writer_facts,
 )
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
+from central.ingest_queue import Budgets
 from central.live import LiveHub
 from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
@@ -100,9 +111,15 @@ class CentralService:
         #: Live audio/video sessions: signalling relay (central/av.py).
         self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
         self.ingestor.on_rtc = self.av.on_reply
+        #: A flooding device raises one trouble (central/floods.py, [limits]).
+        self.floods = FloodWatch(self.writer, self.hub.submit_threadsafe, clock)
+        limits = config.limits
+        dead_letters.policy.configure(limits, on_flood=self.floods.flooding)
         if publisher is None:
-            self.bridge = MqttBridge(config.broker, self.ingestor,
-                                     telemetry=config.telemetry_broker)
+            self.bridge = MqttBridge(
+                config.broker, self.ingestor, telemetry=config.telemetry_broker,
+                budgets=Budgets(limits.non_alarm_rate_per_s, limits.non_alarm_burst,
+                                on_flood=self.floods.flooding))
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
@@ -149,6 +166,9 @@ class CentralService:
             loop.create_task(audit_retention.retention_loop(self.writer, self.config.audit,
                                                             self.clock),
                              name="audit-retention"),
+            loop.create_task(dead_letters.retention_loop(self.writer, self.config.limits,
+                                                         self.clock),
+                             name="dead-letter-retention"),
             loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
                              name="health-probe"),
         ]

@@ -9,11 +9,16 @@
 
 A confirmed input change becomes an event through :meth:`Agent.raise_event`,
 which commits it to the outbox FIRST and only then publishes it (if
-connected). A main-loop thread ticks every ``TICK_S``: it polls the inputs'
-debounce/confirm filters, resends events that are due (never sent, sent
-before the last reconnect, or unconfirmed after the resend interval) and
-publishes heartbeats. Receipts confirm outbox rows and move the feedback LED
-forward; commands are answered with a ``CommandResult``.
+connected). The main-loop thread is event-driven: it sleeps on one
+``threading.Event`` that pin edges, new events (GPIO, serial panels, camera),
+receipts, reconnects and queued loop calls set, or until its next deadline (a
+debounce or confirmation ending, a resend falling due, the next heartbeat), and
+at least every :data:`IDLE_WAKE_S` (the systemd watchdog watches it turn). Each
+pass polls the inputs' filters, has :class:`~edge_agent.sender.Sender` publish
+what is due (in ``seq`` order, with a deep in-flight window) and heartbeats.
+There is no fixed poll period and no SQLite query on an idle pass. Receipts
+confirm outbox rows and move the feedback LED forward; commands are answered
+with a ``CommandResult``.
 
 Collaborators get callables, never the agent (the command runner gets
 :class:`CommandActions`). What ``reload_config`` changes while running (``config``,
@@ -34,10 +39,10 @@ from typing import Any
 
 from alarmlink import __version__, wire
 from alarmlink.mqtt.reasons import JITTER, jittered
+from edge_agent.agent_remote import AgentRemote
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
-from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
-from edge_agent.commands import self_test as full_self_test
+from edge_agent.commands import CommandRunner
 from edge_agent.config import AgentConfig
 from edge_agent.failover import Failover
 from edge_agent.feedback import Feedback
@@ -48,21 +53,23 @@ from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.outbox_guard import TROUBLE_ZONE
 from edge_agent.rtc.service import RtcService
 from edge_agent.rtc.upload import RecordingUploads
+from edge_agent.sender import Sender
 from edge_agent.serial.reader import SerialLink, build_serial_links
 
 logger = logging.getLogger(__name__)
 
-TICK_S = 0.01
+#: The loop's longest sleep: it refreshes ``last_tick_at`` for the watchdog and polls the
+#: pins once, in case an edge callback was missed.
+IDLE_WAKE_S = 1.0
+#: How soon an input change the disk refused is tried again.
+RETRY_UNCOMMITTED_S = 0.1
 #: How long a reload waits for the main loop to take the new config up.
 LOOP_CALL_TIMEOUT_S = 10.0
-#: Events published per tick at most, so a long backlog does not starve input polling.
-RESEND_BATCH = 50
-_THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
 
 EventListener = Callable[[wire.Event], None]
 
 
-class Agent:
+class Agent(AgentRemote):
     """One venue device. Build it, :meth:`start` it, :meth:`stop` it (or use ``with``).
 
     ``pin_factory``: a gpiozero pin factory (``MockFactory()`` in tests and
@@ -107,12 +114,15 @@ class Agent:
                                         clock=clock)
             for item in self._inputs.values():
                 item.when_alarm = item.when_restore = item.when_trouble = self._on_input
+                item.set_edge_hook(self._wake.set)
             self._feedback = Feedback(config.feedback, pin_factory=pin_factory)
             self.link = MqttLink(config, boot_id=self.boot_id, version=self.version,
                                  on_connected=self._on_connected,
-                                 on_disconnected=lambda: self._notify_connection(False),
+                                 on_disconnected=self._on_disconnected,
                                  on_receipt=self._on_receipt, on_command=self._on_command,
                                  on_rtc=None if config.rtc is None else self._on_rtc)
+            self._sender = Sender(self._outbox, self.link.publish_event,
+                                  device_id=config.device_id)
             #: ``[rtc]``: live audio/video sessions with consoles (None: not configured).
             self.rtc: RtcService | None = (
                 None if config.rtc is None else RtcService(
@@ -270,21 +280,9 @@ class Agent:
         if event.state == wire.State.ALARM and event.kind not in (wire.Kind.TROUBLE,
                                                                   wire.Kind.TAMPER):
             self._feedback.alarm_raised(event)
+        self._sender.new_event()
         self._wake.set()  # the main loop publishes it now, in seq order, if connected
         return event
-
-    def _publish(self, event_id: str, payload: bytes) -> bool:
-        try:
-            wire.decode(wire.Event, payload)  # bytes damaged on disk would be resent forever
-        except wire.ContractError as exc:
-            self._outbox.reject(event_id, f"stored payload damaged: {exc}")
-            logger.critical("%s: event %s in the outbox is damaged (%s); not sent, kept in "
-                            "the rejected list", self.device_id, event_id, exc)
-            return True
-        if self.link.publish_event(payload):
-            self._outbox.mark_sent(event_id, self.clock())
-            return True
-        return False
 
     def _on_input(self, change: InputChange) -> None:
         try:
@@ -313,42 +311,46 @@ class Agent:
         while not self._stop.is_set():
             self.loop_calls.run_pending()
             try:
-                self.tick()
+                wake_at = self.tick()
             except Exception:  # keep reading inputs whatever goes wrong
                 logger.exception("%s: main loop tick failed", self.device_id)
-            self._wake.wait(TICK_S)
+                wake_at = self.clock() + RETRY_UNCOMMITTED_S
+            timeout = IDLE_WAKE_S if wake_at is None else wake_at - self.clock()
+            if timeout > 0:  # (a set event returns at once: nothing set meanwhile is lost)
+                self._wake.wait(min(timeout, IDLE_WAKE_S))
             self._wake.clear()
         self.loop_calls.close()  # what was queued still runs, on this thread
 
-    def tick(self) -> None:
-        """One pass: poll inputs, resend due events, heartbeat. Called by the loop."""
+    def tick(self) -> float | None:
+        """One pass: poll inputs, publish due events, heartbeat. Called by the loop.
+
+        Returns the clock time of the next thing due (None: only an edge, an event or a
+        receipt can bring work).
+        """
         self.last_tick_at = time.monotonic()
         now = self.clock()
+        deadlines: list[float | None] = []
         self._retry_uncommitted()
+        if self._uncommitted:
+            deadlines.append(now + RETRY_UNCOMMITTED_S)
         for item in self._inputs.values():
             item.poll(now)
+            deadlines.append(item.next_due())
         if self.link.connected:
-            for pending in self._outbox.due(now, limit=RESEND_BATCH):
-                if pending.attempts:
-                    logger.info("%s: resending seq %d (%s), attempt %d", self.device_id,
-                                pending.seq, pending.event_id, pending.attempts + 1)
-                if not self._publish(pending.event_id, pending.payload):
-                    break
+            deadlines.append(self._sender.pump(now))
             if now >= self._next_heartbeat:
                 # ±20 % on every period: a fleet that reconnected together drifts apart
                 self._next_heartbeat = now + jittered(self.config.heartbeat_interval_s)
                 self.link.publish_heartbeat(self.heartbeat())
-
-    def heartbeat(self) -> wire.Heartbeat:
-        return wire.Heartbeat(ts=wire.utcnow(), uptime_s=self.uptime_s(),
-                              outbox_depth=self._outbox.depth(), inputs=self.input_states(),
-                              temperature_c=_cpu_temperature(),
-                              session_takeovers=self.link.session_takeovers)
+            deadlines.append(self._next_heartbeat)
+        else:
+            self._outbox.flush()  # receipts that came before the link dropped
+        return min((d for d in deadlines if d is not None), default=None)
 
     # --- link callbacks (paho's thread) ---------------------------------------------
 
     def _on_connected(self) -> None:
-        count = self._outbox.mark_all_unsent()
+        count = self._sender.reconnected(self.clock())
         if count:
             logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,
                         count)
@@ -362,6 +364,10 @@ class Agent:
         if self.rtc is not None and self.rtc.uploads is not None:
             self.rtc.uploads.resume()   # recordings central has not confirmed yet
 
+    def _on_disconnected(self) -> None:
+        self._sender.disconnected()
+        self._notify_connection(False)
+
     def _notify_connection(self, connected: bool) -> None:
         for listener in list(self.connection_listeners):
             try:
@@ -371,6 +377,7 @@ class Agent:
 
     def _on_receipt(self, receipt: wire.Receipt) -> None:
         if receipt.stage == wire.Stage.REJECTED:
+            self._sender.confirmed(receipt.event_id, self.clock())  # its window place is free
             if self._outbox.reject(receipt.event_id, receipt.reason or "no reason given"):
                 logger.error("%s: central REJECTED event %s: %s. It is not resent; it is "
                              "kept in the outbox's rejected list", self.device_id,
@@ -379,8 +386,10 @@ class Agent:
         # Any stage implies central stored the event (it cannot acknowledge what it
         # has not stored), so a lost 'stored' receipt does not keep the event forever.
         if self._outbox.confirm(receipt.event_id):
-            logger.info("%s: central %s event %s; removed from the outbox", self.device_id,
-                        receipt.stage.value, receipt.event_id)
+            logger.debug("%s: central %s event %s; removed from the outbox", self.device_id,
+                         receipt.stage.value, receipt.event_id)
+            self._sender.confirmed(receipt.event_id, self.clock())
+            self._wake.set()  # the loop deletes the confirmed rows in batches
         self._feedback.receipt(receipt)
         if self.camera is not None:
             self.camera.on_receipt(receipt)
@@ -392,66 +401,3 @@ class Agent:
     def _on_command(self, command: wire.Command) -> None:
         # Queued to the command worker (edge_agent/commands.py); see _command_actions().
         self.commands.handle(command)
-
-    # --- commands (the runner's worker thread) --------------------------------------
-
-    def _command_actions(self) -> CommandActions:
-        camera = self.camera
-
-        def self_test() -> Result:
-            return full_self_test(self.device_id, input_states=self.input_states(),
-                                  serial_links=self.serial_links, camera=camera,
-                                  state_dir=self.config.state_dir, base_report=self.self_test)
-
-        def reload() -> Result:
-            return reload_config(self.config_path, self.config, self._reload_in_loop)
-
-        return CommandActions(self_test=self_test, reload_config=reload,
-                              reboot=lambda: reboot(self.config), silence=self._silence,
-                              take_snapshot=None if camera is None else camera.command)
-
-    def _silence(self) -> Result:
-        self._feedback.silence()
-        if self.failover is not None:
-            self.failover.silence()
-        return True, {"buzzer": "silenced" if self._feedback.buzzer else "none fitted"}
-
-    def _reload_in_loop(self, new: AgentConfig) -> str:
-        return self.loop_calls.call(lambda: self._apply_config(new))
-
-    def _apply_config(self, new: AgentConfig) -> str:
-        """Install a reloaded config; returns its hash. Main loop thread only."""
-        self.config = new
-        self._outbox.resend_timeout_s = new.resend_timeout_s
-        self._outbox.resend_max_s = max(new.resend_max_s, new.resend_timeout_s)
-        self.link.config_hash = new.config_hash()
-        status = wire.Status(state=wire.Availability.ONLINE, ts=wire.utcnow(),
-                             boot_id=self.boot_id, version=self.version,
-                             config_hash=self.link.config_hash)
-        self.link.publish(self.link.topics.status(self.device_id), wire.encode(status),
-                          qos=1, retain=True)
-        return self.link.config_hash
-
-    def self_test(self) -> dict[str, wire.DetailValue]:
-        """Flat report of this agent's health (fits a wire ``detail``)."""
-        inputs = ",".join(f"{zone}={state}" for zone, state in self.input_states().items())
-        return {
-            "inputs": inputs[:512],
-            "input_count": len(self._inputs),
-            "outbox_depth": self._outbox.depth(),
-            "next_seq": self._outbox.next_seq,
-            "connected": self.connected,
-            "uptime_s": round(self.uptime_s(), 1),
-            "feedback_stage": self._feedback.stage,
-            "version": self.version,
-            "config_hash": self.link.config_hash,
-            **{f"serial {link.name}": link.summary() for link in self.serial_links[:20]},
-        }
-
-
-def _cpu_temperature() -> float | None:
-    """The SoC temperature on a Pi (None elsewhere)."""
-    try:
-        return round(int(_THERMAL.read_text().strip()) / 1000, 1)
-    except (OSError, ValueError):
-        return None

@@ -178,7 +178,9 @@ class AgentConfig(_Strict):
                                          "device's supervision class at central.")
     resend_timeout_s: float = Field(
         10.0, ge=1, le=600, description="Resend an unconfirmed event after this long; doubles "
-                                        "per attempt up to resend_max_s.")
+                                        "per attempt up to resend_max_s. While receipts "
+                                        "for other events keep coming (central working "
+                                        "through a backlog), events in flight wait.")
     resend_max_s: float = Field(120.0, ge=1, le=3600, description="Longest resend interval.")
     state_dir: Path = Field(Path("/var/lib/alarmlink"),
                             description="Directory of the durable outbox (SQLite).")

@@ -28,6 +28,11 @@ loop               (always NC)         open = trouble (``kind``), closed = resto
 An input that is already in its alarm or trouble position when the agent
 starts is reported once it has been stable for debounce + confirm time.
 
+Edges are recorded on gpiozero's thread and announced through
+:meth:`AlarmInput.set_edge_hook`; :meth:`AlarmInput.next_due` says when a pending
+debounce or confirmation ends, so the owner polls only then (the agent's loop is
+event-driven: no fixed poll period).
+
 Callbacks follow gpiozero's style: assign ``when_alarm``, ``when_restore`` and
 ``when_trouble`` on an :class:`AlarmInput`; each is called with an
 :class:`InputChange` from the thread that calls :meth:`AlarmInput.poll` (the
@@ -101,6 +106,14 @@ class ContactFilter:
             return "clear"
         return None
 
+    def next_due(self) -> float | None:
+        """When :meth:`poll` may next return something without a new sample; None: never."""
+        if self._raw and not self.raised:
+            return self._changed_at + self.debounce_s + self.confirm_s
+        if not self._raw and self.raised:
+            return self._changed_at + self.debounce_s
+        return None
+
 
 @dataclass(frozen=True)
 class InputChange:
@@ -126,6 +139,8 @@ class _Contact:
                                          pin_factory=pin_factory)
         self._lock = threading.Lock()
         self._clock = clock
+        #: Called after every edge (from gpiozero's thread): the agent's loop wakes up.
+        self.on_edge: Callable[[], None] | None = None
         # is_active = contact closed (gpiozero inverts the level for pull-ups).
         self.filter = ContactFilter(debounce_s, confirm_s, active=self._active_now(),
                                     t=clock())
@@ -140,6 +155,9 @@ class _Contact:
         active = self._active_now()
         with self._lock:
             self.filter.feed(active, self._clock())
+        on_edge = self.on_edge
+        if on_edge is not None:
+            on_edge()
 
     def arm(self, t: float) -> None:
         with self._lock:
@@ -150,6 +168,10 @@ class _Contact:
         with self._lock:
             self.filter.feed(active, t)
             return self.filter.poll(t)
+
+    def next_due(self) -> float | None:
+        with self._lock:
+            return self.filter.next_due()
 
     @property
     def closed(self) -> bool:
@@ -192,6 +214,19 @@ class AlarmInput:
             except Exception:
                 self.main.close()
                 raise
+
+    def set_edge_hook(self, hook: Callable[[], None] | None) -> None:
+        """Call ``hook`` (from gpiozero's edge thread) after every edge on the input's pins,
+        so an event-driven owner polls at once instead of on a fixed period."""
+        self.main.on_edge = hook
+        if self.supervision is not None:
+            self.supervision.on_edge = hook
+
+    def next_due(self) -> float | None:
+        """The clock time at which :meth:`poll` may next confirm a change; None: only a
+        new edge can change anything."""
+        dues = [c.next_due() for c in (self.main, self.supervision) if c is not None]
+        return min((d for d in dues if d is not None), default=None)
 
     @property
     def is_trouble_loop(self) -> bool:

@@ -22,6 +22,9 @@
   dropped by the agent.
 - :meth:`MqttLink.stop` publishes ``stopped`` (retained) and waits for the
   broker's PUBACK before disconnecting, so a clean exit is not taken for a crash.
+- Up to ``alarmlink.broker.MAX_INFLIGHT_MESSAGES`` QoS 1 messages in flight (paho's
+  default is 20), as the generated broker config allows, so a backlog drains at link
+  speed (edge_agent/sender.py).
 
 Malformed receipts and commands are logged and ignored; nothing a broker sends
 can crash the link.
@@ -36,6 +39,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from alarmlink import wire
+from alarmlink.broker import MAX_INFLIGHT_MESSAGES
 from alarmlink.mqtt import Availability, MqttClient
 from edge_agent.config import AgentConfig
 
@@ -72,6 +76,9 @@ class MqttLink:
                 stopped=lambda: self._status(wire.Availability.STOPPED)),
             on_connected=lambda: self._call(self.on_connected),
             on_disconnected=lambda: self._call(self.on_disconnected))
+        # A draining backlog keeps as many QoS 1 events in flight as the broker allows
+        # (paho's default is 20, one round trip per 20 events).
+        self.mqtt.paho.max_inflight_messages_set(MAX_INFLIGHT_MESSAGES)
         self.mqtt.subscribe(self.topics.receipt(self.device_id), self._on_receipt, qos=1)
         self.mqtt.subscribe(self.topics.cmd(self.device_id), self._on_command, qos=1)
         if on_rtc is not None:

@@ -11,12 +11,21 @@ Rules (docs/architecture.md, "The delivery rule"):
   row has been deleted.
 - The stored payload bytes are what is published, every time: the same
   ``event_id`` and ``seq`` on every resend.
-- A row is deleted only by :meth:`Outbox.confirm`, called when central's
+- A row is deleted only after :meth:`Outbox.confirm`, called when central's
   receipt for the event arrives (``stored``, or a later stage, which implies it).
+  Confirming is in memory (paho's thread never waits for a disk write); the rows
+  confirmed since are deleted by ONE transaction at the next :meth:`Outbox.flush`
+  (the agent's loop calls it on every pass, so a drain of thousands of receipts
+  costs a few fsyncs, not one per event). A confirmed row a crash left on disk is
+  sent again after the restart and central answers it as a duplicate.
+- :meth:`Outbox.depth` and :meth:`Outbox.contains` read an in-memory index of
+  the unconfirmed events (loaded at open), never SQLite.
 - :meth:`Outbox.due` lists events never sent, or sent longer ago than the resend
   interval (``resend_timeout_s``, doubling per attempt up to ``resend_max_s``, so
   a long central outage does not flood the broker's queue). After every
   reconnect :meth:`Outbox.mark_all_unsent` makes everything due at once.
+  :meth:`Outbox.mark_sent_many` records a whole batch of publishes in one
+  transaction; :meth:`Outbox.next_due_at` says when the next resend falls due.
 
 Thread safe: one connection guarded by a lock (paho's thread confirms receipts
 while the main loop adds and resends).
@@ -38,6 +47,8 @@ from edge_agent import outbox_guard as guard
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
+#: Event ids per ``DELETE ... IN (...)`` statement (well under SQLite's variable limit).
+_DELETE_CHUNK = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
@@ -97,6 +108,10 @@ class Outbox:
         self.resend_timeout_s = resend_timeout_s
         self.resend_max_s = max(resend_max_s, resend_timeout_s)
         self._lock = threading.Lock()
+        #: event_id -> seq of every unconfirmed, unrejected event (depth and contains).
+        self._ids: dict[str, int] = {}
+        #: Confirmed in memory, not yet deleted on disk (the next flush() deletes them).
+        self._confirmed: set[str] = set()
         #: Set when a damaged or lost outbox was replaced (the agent raises a trouble).
         self.recovery: guard.Recovery | None = None
         try:
@@ -115,6 +130,8 @@ class Outbox:
             if reason:  # seq never goes back: a fresh outbox continues from the mark
                 self._db.execute("UPDATE meta SET value = max(value, ?) "
                                  "WHERE key = 'next_seq'", (self._mark,))
+            self._ids = {str(e): int(q) for e, q in
+                         self._db.execute("SELECT event_id, seq FROM events")}
             if self.next_seq + 1 > self._mark:
                 self._mark = self.next_seq + guard.SEQ_BLOCK
                 guard.write_mark(self.path, self._mark)
@@ -163,14 +180,27 @@ class Outbox:
                 self._db.execute("COMMIT")
             except (OSError, sqlite3.Error) as exc:
                 raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
+            self._ids[event.event_id] = seq
         logger.debug("outbox: committed event %s seq %d", event.event_id, event.seq)
         return event
 
     def mark_sent(self, event_id: str, now: float) -> None:
         """Record a publish attempt at ``now`` (monotonic seconds)."""
+        self.mark_sent_many([event_id], now)
+
+    def mark_sent_many(self, event_ids: list[str], now: float) -> None:
+        """Record a publish attempt of each event at ``now``, in one transaction."""
+        if not event_ids:
+            return
         with self._lock:
-            self._db.execute("UPDATE events SET sent_at = ?, attempts = attempts + 1 "
-                             "WHERE event_id = ?", (now, event_id))
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany("UPDATE events SET sent_at = ?, attempts = attempts + 1 "
+                                     "WHERE event_id = ?", [(now, e) for e in event_ids])
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def mark_all_unsent(self) -> int:
         """Make every unconfirmed event due now (call on every reconnect)."""
@@ -179,16 +209,50 @@ class Outbox:
             return cursor.rowcount
 
     def confirm(self, event_id: str) -> bool:
-        """Delete an event central has stored. True if it was pending."""
+        """Central has stored the event: forget it now, delete its row at the next
+        :meth:`flush`. True if it was pending. Never touches the disk."""
         with self._lock:
-            cursor = self._db.execute("DELETE FROM events WHERE event_id = ?", (event_id,))
-            return cursor.rowcount > 0
+            if self._ids.pop(event_id, None) is None:
+                return False
+            self._confirmed.add(event_id)
+            return True
+
+    def flush(self) -> int:
+        """Delete every row confirmed since the last flush, in one transaction.
+
+        Returns how many. Raises :class:`OutboxError` when the disk refuses (the
+        rows stay confirmed in memory and the next flush tries again).
+        """
+        with self._lock:
+            return self._flush_locked()
+
+    def _flush_locked(self) -> int:
+        if not self._confirmed:
+            return 0
+        ids = list(self._confirmed)
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for at in range(0, len(ids), _DELETE_CHUNK):
+                    chunk = ids[at:at + _DELETE_CHUNK]
+                    self._db.execute(f"DELETE FROM events WHERE event_id IN "
+                                     f"({','.join('?' * len(chunk))})", chunk)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+        except (OSError, sqlite3.Error) as exc:
+            raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
+        self._confirmed.clear()
+        return len(ids)
 
     def reject(self, event_id: str, reason: str) -> bool:
         """Central refused the event, or its stored bytes are damaged: stop resending it
         and keep it in ``rejected`` with the reason (``alarmlink agent status`` and the
         logs show it). True if it was pending."""
         with self._lock:
+            self._flush_locked()
+            self._ids.pop(event_id, None)
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 self._db.execute(
@@ -216,6 +280,7 @@ class Outbox:
         """Events never sent or whose resend interval has passed, oldest seq first."""
         # The interval of resend_interval(), in SQL, so an idle tick reads no rows.
         with self._lock:
+            self._flush_locked()
             rows = self._db.execute(
                 "SELECT event_id, seq, payload, attempts FROM events "
                 "WHERE sent_at IS NULL OR ? - sent_at >= "
@@ -225,6 +290,17 @@ class Outbox:
         return [Pending(event_id, seq, bytes(payload), attempts)
                 for event_id, seq, payload, attempts in rows]
 
+    def next_due_at(self) -> float | None:
+        """When the earliest sent, unconfirmed event falls due for a resend (monotonic
+        seconds, as given to :meth:`mark_sent`); None when nothing was sent. An event
+        never sent is due at once: :meth:`due` lists it, this does not."""
+        with self._lock:
+            (at,) = self._db.execute(
+                "SELECT min(sent_at + min(? * (1 << min(max(attempts - 1, 0), 16)), ?)) "
+                "FROM events WHERE sent_at IS NOT NULL",
+                (self.resend_timeout_s, self.resend_max_s)).fetchone()
+        return None if at is None else float(at)
+
     def resend_interval(self, attempts: int) -> float:
         """``resend_timeout_s * 2**(attempts-1)``, capped at ``resend_max_s``."""
         exponent = min(max(attempts - 1, 0), 16)
@@ -233,19 +309,19 @@ class Outbox:
     def pending(self) -> list[wire.Event]:
         """Every unconfirmed event, decoded, oldest first."""
         with self._lock:
+            self._flush_locked()
             rows = self._db.execute("SELECT payload FROM events ORDER BY seq").fetchall()
         return [wire.decode(wire.Event, bytes(payload)) for (payload,) in rows]
 
     def contains(self, event_id: str) -> bool:
+        """Still waiting for central's receipt (in memory, no query)."""
         with self._lock:
-            row = self._db.execute("SELECT 1 FROM events WHERE event_id = ?",
-                                   (event_id,)).fetchone()
-        return row is not None
+            return event_id in self._ids
 
     def depth(self) -> int:
+        """Unconfirmed events (in memory, no query)."""
         with self._lock:
-            (count,) = self._db.execute("SELECT COUNT(*) FROM events").fetchone()
-        return int(count)
+            return len(self._ids)
 
     @property
     def next_seq(self) -> int:
@@ -256,6 +332,11 @@ class Outbox:
 
     def close(self) -> None:
         with self._lock:
+            try:
+                self._flush_locked()
+            except OutboxError as exc:  # the rows are resent after a restart: duplicates only
+                logger.warning("outbox %s: confirmed rows not deleted at close: %s",
+                               self.path, exc)
             self._db.close()
 
     def __enter__(self) -> Outbox:

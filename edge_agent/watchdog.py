@@ -25,7 +25,8 @@ from alarmlink.sdnotify import Notifier
 
 logger = logging.getLogger(__name__)
 
-#: The main loop ticks every 10 ms; a tick older than this means it is stuck.
+#: The main loop turns at least once a second (agent.IDLE_WAKE_S); a pass older than
+#: this means it is stuck.
 LOOP_STALL_S = 10.0
 #: STATUS= refresh period when systemd set no watchdog.
 STATUS_PERIOD_S = 10.0

@@ -25,10 +25,12 @@ import string
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-
-from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from typing import TYPE_CHECKING
 
 from alarmlink.codecs.common import DecodeError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +64,10 @@ def parse_key(text: str | bytes) -> bytes:
 
 
 def _cipher(key: bytes) -> Cipher[modes.CBC]:
+    # Imported here: OpenSSL's bindings cost ~9 MiB, and an edge agent without an
+    # encrypted DC-09 panel never needs them (bench/agent_idle.py).
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
     return Cipher(algorithms.AES(key), modes.CBC(_IV))
 
 

@@ -31,12 +31,12 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from central.db import schema_av
+from central.db import schema_limits
 from central.db.schema import migrations
 
 # the later migration modules register on the same object, in order: schema_operations,
-# schema_management, schema_av (each imports the one before it)
-_ = schema_av
+# schema_management, schema_av, schema_limits (each imports the one before it)
+_ = schema_limits
 
 logger = logging.getLogger(__name__)
 

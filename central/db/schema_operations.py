@@ -1,4 +1,4 @@
-"""Central's migrations from the duty console on (m009-m013): re-alert and the venue card,
+"""Central's migrations from the duty console on (m009-m014): re-alert and the venue card,
 DC-09 accounts, escalation, failover keys, supervision deadlines.
 
 Registered on the same :data:`central.db.schema.migrations`, after :mod:`central.db.schema`

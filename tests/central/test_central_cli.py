@@ -28,6 +28,9 @@ def test_dead_letters_command(db: Database, db_path: Path,
     assert main(["central", "dead-letters", "--db", str(db_path)]) == 0
     out = capsys.readouterr().out
     assert "unknown device 'ghost-1'" in out and TOPICS.event("ghost-1") in out
+    assert main(["central", "dead-letters", "--db", str(db_path), "--counts"]) == 0
+    assert "(unknown): received 1, not stored 0 (over budget), deleted 0" in \
+        capsys.readouterr().out
 
 
 def test_serve_with_bad_config_fails_clearly(tmp_path: Path,
