@@ -187,6 +187,9 @@ def run_demo(args: argparse.Namespace) -> int:
         stop.set()
 
     previous = signal.signal(signal.SIGTERM, on_signal)
+    # Ctrl-C raises KeyboardInterrupt, set explicitly: a demo started from a script's
+    # background job inherits SIGINT ignored, and `kill -INT` must still stop it
+    previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         _run(args, venues, workdir, children, brokers, stop)
         return 0
@@ -197,6 +200,7 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         print("demo: stopping venues, central and the broker ...", flush=True)
         for proc in reversed(children):
             if proc.poll() is None:
