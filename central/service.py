@@ -103,6 +103,7 @@ class CentralService:
         if publisher is None:
             self.bridge = MqttBridge(config.broker, self.ingestor,
                                      telemetry=config.telemetry_broker)
+            self.ingestor.publish_stored = self.bridge.publish_qos0
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)

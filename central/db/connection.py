@@ -133,9 +133,20 @@ def write_tx(db: Database) -> Iterator[Database]:
 
     Nested use falls back to a savepoint through :meth:`Database.atomic`.
     """
-    if db.conn.in_transaction:
-        with db.atomic():
+    conn = db.conn
+    if conn.in_transaction:
+        # A savepoint with one fixed name: nested ones refer to the innermost, and the
+        # statements stay in SQLite's statement cache (sqlite_utils' atomic() names each
+        # savepoint randomly, which compiles them anew every time).
+        conn.execute("SAVEPOINT alarmlink_w")
+        try:
             yield db
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction
+                conn.execute("ROLLBACK TO SAVEPOINT alarmlink_w")
+                conn.execute("RELEASE SAVEPOINT alarmlink_w")
+            raise
+        conn.execute("RELEASE SAVEPOINT alarmlink_w")
         return
     try:
         db.execute("BEGIN IMMEDIATE")
