@@ -33,6 +33,22 @@ def test_alarms_first_then_round_robin_between_devices_in_order() -> None:
     assert taken[-5:] == [f"hb-{n}" for n in range(5)], "heartbeats after every event"
 
 
+def test_a_batch_holds_few_heartbeats_so_an_alarm_never_waits_behind_a_burst() -> None:
+    queue = FairQueue()
+    for n in range(2000):
+        queue.put(2, f"bg-{n}", Delivery(f"hb-{n}", b""))
+    first = queue.take(500, 32)
+    assert len(first) == 32, "a batch of heartbeats stops at the low limit"
+    queue.put(0, "school-01", Delivery("alarm", b""))
+    for n in range(600):
+        queue.put(0, "flood", Delivery(f"a-{n}", b""))
+    second = [d.topic for d in queue.take(500, 32)]
+    assert second[0] == "alarm" and len(second) == 500, "events fill a batch to the top"
+    third = [d.topic for d in queue.take(500, 32)]
+    assert all(t.startswith("a-") for t in third[:101]), "the other 101 events first"
+    assert len(third) == 101 + 32, "then at most 32 heartbeats"
+
+
 def test_budget_drops_only_the_flooder_and_counts() -> None:
     now = [0.0]
     budgets = Budgets(rate=10, burst=20, clock=lambda: now[0])
