@@ -50,9 +50,11 @@ def iso(moment: datetime) -> str:
 
     Fixed width, so text comparison orders by time.
     """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
+    if moment.tzinfo is not UTC:  # (ingest's clock is UTC already: the hot path skips this)
+        moment = moment.astimezone(UTC)
+    # isoformat truncates to milliseconds as the format always did; about 3x cheaper
+    # than strftime, which showed up at a tenth of the writer's time under an alarm flood
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
