@@ -5,7 +5,10 @@ Durability choice: WAL with ``synchronous=FULL``. Central publishes the
 from its outbox. With ``synchronous=NORMAL`` a WAL commit is not fsynced, so a
 power cut could roll back an event the device has already forgotten: a lost
 alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
-seconds an alarm may take.
+seconds an alarm may take. The one exception is :func:`without_fsync`: a batch of
+nothing but heartbeats, whose rows the next heartbeat replaces anyway, commits without
+its own fsync (the next FULL commit makes it durable too), so a fleet's burst of
+heartbeats does not queue dozens of fsyncs in front of an alarm.
 
 The running central writes through ONE connection on ONE thread
 (:class:`central.db.Writer`) and reads through connections opened with
@@ -127,6 +130,20 @@ def _run_deferred(db: Database) -> None:
             fn()
         except Exception:  # one failed announcement must not stop the others
             logger.exception("after-commit action %s failed", getattr(fn, "__qualname__", fn))
+
+
+@contextmanager
+def without_fsync(db: Database, relaxed: bool = True) -> Iterator[Database]:
+    """Commits inside run with ``synchronous=NORMAL`` (no fsync; WAL keeps them consistent,
+    a power cut may undo them). Only for writes that the next message replaces anyway."""
+    if not relaxed:
+        yield db
+        return
+    db.conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield db
+    finally:
+        db.conn.execute("PRAGMA synchronous=FULL")
 
 
 @contextmanager

@@ -155,3 +155,28 @@ def test_a_batch_of_one_venues_alarms_opens_one_incident_and_stores_every_event(
     rows = db.execute("SELECT count(*), max(event_count) FROM incidents").fetchone()
     assert rows == (1, 5)
     assert len(receipts) == 5  # a stored receipt for each, after the commit
+
+
+def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
+        tmp_path: Path) -> None:
+    """A heartbeat batch commits with synchronous=NORMAL; a batch with an event keeps FULL
+    (its stored receipt promises durability); FULL is restored after either."""
+    from central_testkit import event_message
+
+    from alarmlink.wire import Heartbeat, encode, utcnow
+
+    db = open_db(tmp_path / "central.db")
+    load_registry(db, DEMO_REGISTRY)
+    ingestor = Ingestor(db, TOPICS, lambda _topic, _payload: None)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    beat = encode(Heartbeat(ts=utcnow(), uptime_s=5, outbox_depth=0))
+    beats = [Delivery(TOPICS.heartbeat(d), beat) for d in ("school-01", "hotel-01")]
+    ingestor.handle_batch(beats)
+    assert [s for s in statements if "synchronous" in s] == [
+        "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    assert db.execute("SELECT count(*) FROM device_state").fetchone()[0] == 2
+    statements.clear()
+    ingestor.handle_batch([*beats, Delivery(*event_message(make_event()))])
+    assert not [s for s in statements if "synchronous" in s], "an event's batch is fsynced"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
