@@ -31,7 +31,6 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink.wire import (
-    Availability,
     CommandResult,
     ContractError,
     Event,
@@ -46,14 +45,24 @@ from alarmlink.wire import (
     model_for,
     utcnow,
 )
-from central import commissioning, dead_letters, incidents, supervision
+from central import commissioning, dead_letters, incidents
 from central import ingest_memo as memos
-from central.db import GroupCommit, Writer, after_commit, iso, query_one, write_tx
+from central.db import (
+    GroupCommit,
+    Writer,
+    after_commit,
+    iso,
+    query_one,
+    without_fsync,
+    write_tx,
+)
+from central.ingest_async import AsyncEntry
+from central.ingest_devices import DeviceMessages
 from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
-from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
+from central.snapshots import SnapshotFiles
 from central.supervision_config import SupervisionConfig
 
 logger = logging.getLogger(__name__)
@@ -86,8 +95,12 @@ def publish_receipts(publish: Publish, topics: Topics,
     return sent
 
 
-class Ingestor:
+class Ingestor(DeviceMessages, AsyncEntry):
     """Turns raw MQTT messages into rows, incidents and receipts.
+
+    Events are handled here; what devices report about themselves (status, heartbeats,
+    command results, snapshots) in :mod:`central.ingest_devices`; the event loop's entry
+    points (the DC-09 receiver) in :mod:`central.ingest_async`.
 
     ``db``: central's :class:`~central.db.Writer` (every message is processed on
     the writer thread), or a plain connection used on the caller's thread
@@ -114,6 +127,10 @@ class Ingestor:
         self.recording_files = RecordingFiles(snapshot_files.root.parent / "recordings")
         self.topics = topics
         self.publish = publish
+        #: Publishes the ``stored`` receipts ingest sends after each commit. The service
+        #: sets it to a QoS 0 publish: a lost ``stored`` receipt only makes the device
+        #: resend, and the resend is deduplicated and answered again.
+        self.publish_stored: Publish = publish
         self.notify = notify
         #: Called with :func:`central.snapshots.frame_message` after a new frame of an
         #: incident is committed (the live hub pushes it to the consoles).
@@ -143,37 +160,6 @@ class Ingestor:
         else:
             self.writer.call(self._handle_safely, topic, bytes(payload))
 
-    async def handle_async(self, topic: str, payload: bytes) -> None:
-        """:meth:`handle` for callers on the event loop (central's DC-09 receiver)."""
-        await self.handle_many_async([(topic, payload)])
-
-    async def handle_many_async(self, messages: list[tuple[str, bytes]]) -> None:
-        """Process ``(topic, payload)`` messages in order; return once all are committed.
-
-        Group commit (:class:`central.db.GroupCommit`): messages of concurrent callers
-        that wait for the writer at the same time share one transaction and one fsync.
-        """
-        if self.group is None:
-            self._handle_many(self.db, messages)
-        else:
-            await self.group.run(self._handle_many, messages)
-
-    def _handle_many(self, db: Database, messages: list[tuple[str, bytes]]) -> None:
-        for topic, payload in messages:
-            self._handle_safely(db, topic, bytes(payload))
-
-    async def dead_letter_async(self, topic: str, payload: bytes, reason: str,
-                                device_id: str | None = None) -> None:
-        """:meth:`dead_letter` for callers on the event loop (run on the writer)."""
-        if self.group is None:
-            self.dead_letter(topic, payload, reason, device_id)
-        else:
-            await self.group.run(self._dead_letter_job, topic, payload, reason, device_id)
-
-    def _dead_letter_job(self, _db: Database, topic: str, payload: bytes, reason: str,
-                         device_id: str | None) -> None:
-        self.dead_letter(topic, payload, reason, device_id)
-
     def handle_batch(self, deliveries: list[Delivery]) -> None:
         """Process messages in ONE transaction (on the writer thread), then act on them.
 
@@ -184,8 +170,12 @@ class Ingestor:
         self._after_commit = []
         self._pushes = set()
         self._memo = BatchMemo()
+        # nothing but heartbeats: the next heartbeat replaces every row, so no fsync of its
+        # own (a takeover trouble one raises is raised again by the next one if a power cut
+        # undid it: its count is since the agent started)
+        beats_only = all(d.topic.endswith("/heartbeat") for d in deliveries)
         try:
-            with write_tx(self.db):
+            with without_fsync(self.db, beats_only), write_tx(self.db):
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
@@ -313,15 +303,16 @@ class Ingestor:
             logger.info("duplicate event %s from %s: receipt sent again", event.event_id,
                         device_id)
         # Committed: only now may the device forget the event.
-        receipts = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
-                                        incident_id=incident_id))]
+        receipt = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
+                                       incident_id=incident_id))]
+        self._later(lambda: publish_receipts(self.publish_stored, self.topics, receipt))
         if incident_id is not None:
             status = memos.incident_status(self.db, self._memo, incident_id)
             stage = incidents.STAGE_OF_STATUS.get(status) if status else None
-            if stage is not None:  # the station already acted: tell this device too
-                receipts += incidents.receipts_for(self.db, incident_id, stage, now,
-                                                   [event.event_id])
-        self._later(lambda: publish_receipts(self.publish, self.topics, receipts))
+            if stage is not None:  # the station already acted: tell this device too (QoS 1)
+                later = incidents.receipts_for(self.db, incident_id, stage, now,
+                                               [event.event_id])
+                self._later(lambda: publish_receipts(self.publish, self.topics, later))
         if incident_id is not None and existing is None:
             self._push(incident_id)
 
@@ -379,37 +370,6 @@ class Ingestor:
         except Exception:  # an injected callback must not undo a committed ingest
             logger.exception("live notification for incident %s failed", incident.get("id"))
 
-    # ------------------------------------------------------ device supervision
-
-    def _status(self, route: dict[str, Any], status: Status) -> None:
-        device_id = route["device_id"]
-        moment = self.clock()
-        now = iso(moment)
-        changed = None
-        self._flush_beats(device_id)  # an earlier heartbeat of the batch must not win
-        with write_tx(self.db):
-            supervision.record_status(self.db, device_id, status.state, moment)
-            if status.state == Availability.ONLINE:
-                changed = self.reconnects.online(self.db, route, status.ts, moment)
-            self.db.execute(
-                "INSERT INTO device_state (device_id, availability, status_ts, last_seen, boot_id, "
-                "version, config_hash) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (device_id) DO "
-                "UPDATE SET availability = excluded.availability, status_ts = excluded.status_ts, "
-                "last_seen = excluded.last_seen, boot_id = excluded.boot_id, "
-                "version = excluded.version, config_hash = excluded.config_hash",
-                [device_id, status.state.value, iso(status.ts), now, status.boot_id,
-                 status.version, status.config_hash])
-        logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
-                    status.boot_id, status.version)
-        self._trouble_changed(route, changed)
-        self._push(changed)
-
-    def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
-        """A reconnect or takeover trouble opened or changed an incident: re-read it."""
-        if incident_id is not None and self._memo is not None:
-            self._memo.open_incidents.pop((route["venue_id"], "trouble"), None)
-            self._memo.status.pop(incident_id, None)
-
     def _push(self, incident_id: int | None) -> None:
         """Push an incident an event or a trouble opened or changed, after the commit.
 
@@ -430,42 +390,6 @@ class Ingestor:
         if incident is not None:
             self._notify(incident)
 
-    def _heartbeat(self, route: dict[str, Any], beat: Heartbeat) -> None:
-        device_id = route["device_id"]
-        now = self.clock()
-        offset = (beat.ts - now).total_seconds()
-        changed = None
-        row = (device_id, iso(now), iso(now), offset, beat.uptime_s, beat.outbox_depth,
-               json.dumps(beat.inputs), beat.temperature_c)
-        if self._memo is not None and beat.session_takeovers == 0:
-            # nothing to raise: the row waits for the batch's end, one write per device
-            self.reconnects.takeovers(self.db, route, 0, now)
-            self._memo.beats[device_id] = row
-        else:
-            if self._memo is not None:  # this newer row supersedes one waiting in the batch
-                self._memo.beats.pop(device_id, None)
-            with write_tx(self.db):
-                changed = self.reconnects.takeovers(self.db, route, beat.session_takeovers,
-                                                    now)
-                self.db.execute(memos.HEARTBEAT_SQL, row)
-        if self._memo is not None:
-            self._memo.offsets[device_id] = offset
-        if self.on_heard is not None:  # same thread as supervision (the writer)
-            self.on_heard(device_id, now)
-        self._trouble_changed(route, changed)
-        self._push(changed)
-
-    def _flush_beats(self, device_id: str | None = None) -> None:
-        memos.flush_beats(self.db, self._memo, device_id)
-
-    def _command_result(self, device_id: str, result: CommandResult) -> None:
-        with write_tx(self.db):
-            self.db.execute(
-                "INSERT INTO command_results (cmd_id, device_id, ok, ts, received_at, detail) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (cmd_id, device_id) DO NOTHING",
-                [result.cmd_id, device_id, result.ok, iso(result.ts), iso(self.clock()),
-                 json.dumps(result.detail)])
-
     def _recording(self, topic: str, device_id: str, session_id: str, payload: bytes) -> None:
         # Contract, session binding, idempotence, hash: central/recordings.py.
         try:
@@ -480,21 +404,3 @@ class Ingestor:
             self._later(lambda: self.publish(self.topics.rtc(device_id), encode(signal)))
         if result.state == "complete" and not result.duplicate and result.incident_id:
             self._push(result.incident_id)
-
-    def _snapshot(self, topic: str, device_id: str, event_id: str, payload: bytes) -> None:
-        # Size, JPEG magic, metadata, event and venue checks: central/snapshots.py.
-        try:
-            stored = ingest_snapshot(self.db, self.snapshot_files, device_id, event_id,
-                                     payload, self.clock())
-        except SnapshotRejected as exc:
-            self.dead_letter(topic, payload, str(exc), device_id)
-            return
-        if stored.duplicate or stored.incident_id is None:
-            return
-        frame = frame_message(self.db, stored.id)
-        if frame is None:
-            return
-        try:
-            self.notify_frame(frame)
-        except Exception:  # an injected callback must not undo a committed ingest
-            logger.exception("live notification for snapshot %s failed", stored.id)

@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 PRIORITY = {"event": 0, "status": 1, "cmd/result": 1, "heartbeat": 2, "snapshot": 3}
 #: Most messages in one transaction.
 MAX_BATCH = 500
+#: Most messages in a batch that starts with no event (heartbeats, status, snapshots...):
+#: an alarm arriving meanwhile waits for at most this many of them, not for MAX_BATCH.
+LOW_BATCH = 32
 
 
 @dataclass
@@ -87,9 +90,16 @@ class FairQueue:
         self._finish[key] = finish
         heapq.heappush(self._heap, (priority, finish, next(self._seq), item))
 
-    def take(self, limit: int) -> list[Delivery]:
+    def take(self, limit: int, low_limit: int | None = None) -> list[Delivery]:
+        """Up to ``limit`` messages, highest priority first, of which at most ``low_limit``
+        are not events (so an alarm arriving meanwhile waits for few heartbeats)."""
         taken: list[Delivery] = []
+        low = 0
         while self._heap and len(taken) < limit:
+            if self._heap[0][0] > 0:
+                if low_limit is not None and low >= low_limit:
+                    break
+                low += 1
             priority, finish, _seq, item = heapq.heappop(self._heap)
             self._vtime[priority] = finish
             taken.append(item)
@@ -144,10 +154,12 @@ class IngestQueue:
     """Feeds ``handle_batch(deliveries)`` on the writer, one batch at a time."""
 
     def __init__(self, writer: Writer, handle_batch: Callable[[list[Delivery]], None], *,
-                 max_batch: int = MAX_BATCH, budgets: Budgets | None = None) -> None:
+                 max_batch: int = MAX_BATCH, low_batch: int = LOW_BATCH,
+                 budgets: Budgets | None = None) -> None:
         self.writer = writer
         self.handle_batch = handle_batch
         self.max_batch = max_batch
+        self.low_batch = low_batch
         self.budgets = budgets or Budgets()
         self._queue = FairQueue()
         self._lock = threading.Lock()
@@ -183,7 +195,7 @@ class IngestQueue:
 
     def _drain(self, _db: object) -> None:
         with self._lock:
-            batch = self._queue.take(self.max_batch)
+            batch = self._queue.take(self.max_batch, self.low_batch)
         try:
             if batch:
                 self.handle_batch(batch)  # commits, then publishes the receipts

@@ -121,6 +121,13 @@ class MqttBridge:
         elif info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN:
             logger.warning("publish to %s queued: not connected", topic)
 
+    def publish_qos0(self, topic: str, payload: bytes) -> None:
+        """QoS 0, not retained, thread-safe: ``stored`` receipts (a lost one only makes the
+        device resend its event, which ingest deduplicates and answers again)."""
+        info = self.client.publish(topic, payload, qos=0, retain=False)
+        if info.rc not in (MQTTErrorCode.MQTT_ERR_SUCCESS, MQTTErrorCode.MQTT_ERR_NO_CONN):
+            logger.error("publish to %s failed: %s", topic, mqtt.error_string(info.rc))
+
     def _on_telemetry(self, message: mqtt.MQTTMessage) -> None:
         assert self.telemetry is not None
         self._deliver(message, self.telemetry)

@@ -120,6 +120,7 @@ class CentralService:
                 config.broker, self.ingestor, telemetry=config.telemetry_broker,
                 budgets=Budgets(limits.non_alarm_rate_per_s, limits.non_alarm_burst,
                                 on_flood=self.floods.flooding))
+            self.ingestor.publish_stored = self.bridge.publish_qos0
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)

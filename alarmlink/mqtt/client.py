@@ -30,6 +30,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.mqtt.diagnose import diagnose
 from alarmlink.mqtt.factory import connect_options, make_client
+from alarmlink.mqtt.matching import FilterTable
 from alarmlink.mqtt.reasons import (
     SESSION_TAKEN_OVER,
     Backoff,
@@ -99,6 +100,7 @@ class MqttClient:
         self._subscribed = threading.Event()
         self._lock = threading.Lock()
         self._handlers: dict[str, tuple[int, Handler]] = {}
+        self._matcher: FilterTable[Handler] = FilterTable()
         #: (mid, [(filter, qos)]) of this connection's SUBSCRIBE until its SUBACK.
         self._suback: tuple[int, list[tuple[str, int]]] | None = None
         self._refused: dict[str, str] = {}
@@ -118,7 +120,7 @@ class MqttClient:
         self.paho.on_connect_fail = self._on_connect_fail
         self.paho.on_disconnect = self._on_disconnect
         self.paho.on_subscribe = self._on_subscribe
-        self.paho.on_message = self._on_unexpected
+        self.paho.on_message = self._on_message
 
     # --- state -----------------------------------------------------------------------
 
@@ -158,7 +160,7 @@ class MqttClient:
         if self._started:
             raise RuntimeError("subscribe() before start()")
         self._handlers[topic_filter] = (qos, handler)
-        self.paho.message_callback_add(topic_filter, self._guarded(handler))
+        self._matcher.add(topic_filter, handler)
 
     def start(self) -> None:
         """Connect in the background; returns at once (the broker may be down)."""
@@ -191,12 +193,15 @@ class MqttClient:
         """
         generation = self.connect_count
         mid, qos = message.mid, message.qos
-        done = threading.Event()
+        token = [mid]  # list.pop() is atomic: the first caller takes it, later ones return
 
         def ack() -> None:
-            if not self.manual_ack or qos == 0 or done.is_set():
+            if not self.manual_ack or qos == 0 or not token:
                 return
-            done.set()
+            try:
+                token.pop()
+            except IndexError:  # another thread took it just now
+                return
             if self.connect_count != generation or not self.connected:
                 logger.debug("%s: PUBACK for mid %d skipped: the connection changed; the "
                              "broker redelivers it", self.name, mid)
@@ -386,19 +391,18 @@ class MqttClient:
         self._drops = [t for t in self._drops if now - t <= FLAP_WINDOW_S] + [now]
         return len(self._drops) >= FLAP_COUNT
 
-    def _on_unexpected(self, _client: mqtt.Client, _userdata: Any,
-                       message: mqtt.MQTTMessage) -> None:
-        logger.warning("%s: message on unexpected topic %s ignored", self.name, message.topic)
-
-    def _guarded(self, handler: Handler) -> Callable[[mqtt.Client, Any, mqtt.MQTTMessage],
-                                                     None]:
-        def on_message(_client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, _client: mqtt.Client, _userdata: Any,
+                    message: mqtt.MQTTMessage) -> None:
+        handlers = self._matcher.match(message.topic)
+        if not handlers:
+            logger.warning("%s: message on unexpected topic %s ignored", self.name,
+                           message.topic)
+        for handler in handlers:
             try:
                 handler(message)
             except Exception:  # a handler bug must never kill paho's network thread
                 logger.exception("%s: handling a message on %s failed", self.name,
                                  message.topic)
-        return on_message
 
     def _call(self, hook: Callable[[], None] | None, what: str) -> None:
         if hook is None:

@@ -9,7 +9,7 @@ Topics (``{prefix}`` defaults to ``alarmlink/v1``)::
     {prefix}/dev/{device_id}/event              device -> central  QoS 1            Event
     {prefix}/dev/{device_id}/status             device -> central  QoS 1, retained  Status
     {prefix}/dev/{device_id}/heartbeat          device -> central  QoS 0            Heartbeat
-    {prefix}/dev/{device_id}/receipt            central -> device  QoS 1            Receipt
+    {prefix}/dev/{device_id}/receipt            central -> device  QoS 0/1 (stored/other)  Receipt
     {prefix}/dev/{device_id}/cmd                central -> device  QoS 1, never retained  Command
     {prefix}/dev/{device_id}/cmd/result         device -> central  QoS 1            CommandResult
     {prefix}/dev/{device_id}/snapshot/{event_id}  device -> central  QoS 1          JPEG bytes

@@ -47,6 +47,13 @@ def decode(model: type[M], payload: bytes, *, max_bytes: int = MAX_PAYLOAD_BYTES
     """Parse and validate ``payload`` as ``model``. Raises :class:`ContractError`."""
     if len(payload) > max_bytes:
         raise ContractError(f"payload is {len(payload)} bytes, over the {max_bytes}-byte limit")
+    try:  # the common case in one parse; what fails is parsed again for a precise reason
+        message = model.model_validate_json(payload, strict=True)
+    except ValidationError:
+        pass
+    else:
+        if "v" in message.model_fields_set:  # an absent version must fail as below
+            return message
     try:
         raw = json.loads(payload)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -199,7 +199,9 @@ class Heartbeat(Message):
 
 
 class Receipt(Message):
-    """Central's answer about one event. Topic ``dev/{id}/receipt``, QoS 1."""
+    """Central's answer about one event. Topic ``dev/{id}/receipt``: ``stored`` at QoS 0
+    (a lost one makes the device resend, which central answers again), the later stages
+    and ``rejected`` at QoS 1."""
 
     event_id: EventId
     stage: Stage

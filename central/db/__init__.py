@@ -18,6 +18,7 @@ from central.db.connection import (
     open_db,
     parse_iso,
     query_one,
+    without_fsync,
     write_tx,
 )
 from central.db.group import GroupCommit
@@ -40,5 +41,6 @@ __all__ = [
     "open_db",
     "parse_iso",
     "query_one",
+    "without_fsync",
     "write_tx",
 ]

@@ -5,7 +5,10 @@ Durability choice: WAL with ``synchronous=FULL``. Central publishes the
 from its outbox. With ``synchronous=NORMAL`` a WAL commit is not fsynced, so a
 power cut could roll back an event the device has already forgotten: a lost
 alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
-seconds an alarm may take.
+seconds an alarm may take. The one exception is :func:`without_fsync`: a batch of
+nothing but heartbeats, whose rows the next heartbeat replaces anyway, commits without
+its own fsync (the next FULL commit makes it durable too), so a fleet's burst of
+heartbeats does not queue dozens of fsyncs in front of an alarm.
 
 The running central writes through ONE connection on ONE thread
 (:class:`central.db.Writer`) and reads through connections opened with
@@ -51,9 +54,11 @@ def iso(moment: datetime) -> str:
 
     Fixed width, so text comparison orders by time.
     """
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + (
-        f"{moment.microsecond // 1000:03d}Z"
-    )
+    if moment.tzinfo is not UTC:  # (ingest's clock is UTC already: the hot path skips this)
+        moment = moment.astimezone(UTC)
+    # isoformat truncates to milliseconds as the format always did; about 3x cheaper
+    # than strftime, which showed up at a tenth of the writer's time under an alarm flood
+    return moment.isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def parse_iso(text: str) -> datetime:
@@ -129,14 +134,39 @@ def _run_deferred(db: Database) -> None:
 
 
 @contextmanager
+def without_fsync(db: Database, relaxed: bool = True) -> Iterator[Database]:
+    """Commits inside run with ``synchronous=NORMAL`` (no fsync; WAL keeps them consistent,
+    a power cut may undo them). Only for writes that the next message replaces anyway."""
+    if not relaxed:
+        yield db
+        return
+    db.conn.execute("PRAGMA synchronous=NORMAL")
+    try:
+        yield db
+    finally:
+        db.conn.execute("PRAGMA synchronous=FULL")
+
+
+@contextmanager
 def write_tx(db: Database) -> Iterator[Database]:
     """A write transaction that takes SQLite's write lock at the start.
 
     Nested use falls back to a savepoint through :meth:`Database.atomic`.
     """
-    if db.conn.in_transaction:
-        with db.atomic():
+    conn = db.conn
+    if conn.in_transaction:
+        # A savepoint with one fixed name: nested ones refer to the innermost, and the
+        # statements stay in SQLite's statement cache (sqlite_utils' atomic() names each
+        # savepoint randomly, which compiles them anew every time).
+        conn.execute("SAVEPOINT alarmlink_w")
+        try:
             yield db
+        except BaseException:
+            if conn.in_transaction:  # an error may have ended the whole transaction
+                conn.execute("ROLLBACK TO SAVEPOINT alarmlink_w")
+                conn.execute("RELEASE SAVEPOINT alarmlink_w")
+            raise
+        conn.execute("RELEASE SAVEPOINT alarmlink_w")
         return
     try:
         db.execute("BEGIN IMMEDIATE")

@@ -154,6 +154,9 @@ def test_app_acknowledgement_reaches_the_device(
                  what="acknowledged receipt at the device")
         ack = receipts(school)[-1]
         assert ack.by == "officer-li" and ack.incident_id == 1
+        # `stored` goes at QoS 0 (a lost one only makes the device resend, deduplicated);
+        # an officer's act at QoS 1 (the broker keeps it for a device that is away)
+        assert school.qos == [0, 1]
     # health reports a broken broker link
     with TestClient(create_app(config), base_url=TEST_BASE_URL) as client:
         fresh_mosquitto.stop()

@@ -33,6 +33,22 @@ def test_alarms_first_then_round_robin_between_devices_in_order() -> None:
     assert taken[-5:] == [f"hb-{n}" for n in range(5)], "heartbeats after every event"
 
 
+def test_a_batch_holds_few_heartbeats_so_an_alarm_never_waits_behind_a_burst() -> None:
+    queue = FairQueue()
+    for n in range(2000):
+        queue.put(2, f"bg-{n}", Delivery(f"hb-{n}", b""))
+    first = queue.take(500, 32)
+    assert len(first) == 32, "a batch of heartbeats stops at the low limit"
+    queue.put(0, "school-01", Delivery("alarm", b""))
+    for n in range(600):
+        queue.put(0, "flood", Delivery(f"a-{n}", b""))
+    second = [d.topic for d in queue.take(500, 32)]
+    assert second[0] == "alarm" and len(second) == 500, "events fill a batch to the top"
+    third = [d.topic for d in queue.take(500, 32)]
+    assert all(t.startswith("a-") for t in third[:101]), "the other 101 events first"
+    assert len(third) == 101 + 32, "then at most 32 heartbeats"
+
+
 def test_budget_drops_only_the_flooder_and_counts() -> None:
     now = [0.0]
     budgets = Budgets(rate=10, burst=20, clock=lambda: now[0])
@@ -139,3 +155,28 @@ def test_a_batch_of_one_venues_alarms_opens_one_incident_and_stores_every_event(
     rows = db.execute("SELECT count(*), max(event_count) FROM incidents").fetchone()
     assert rows == (1, 5)
     assert len(receipts) == 5  # a stored receipt for each, after the commit
+
+
+def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
+        tmp_path: Path) -> None:
+    """A heartbeat batch commits with synchronous=NORMAL; a batch with an event keeps FULL
+    (its stored receipt promises durability); FULL is restored after either."""
+    from central_testkit import event_message
+
+    from alarmlink.wire import Heartbeat, encode, utcnow
+
+    db = open_db(tmp_path / "central.db")
+    load_registry(db, DEMO_REGISTRY)
+    ingestor = Ingestor(db, TOPICS, lambda _topic, _payload: None)
+    statements: list[str] = []
+    db.conn.set_trace_callback(statements.append)
+    beat = encode(Heartbeat(ts=utcnow(), uptime_s=5, outbox_depth=0))
+    beats = [Delivery(TOPICS.heartbeat(d), beat) for d in ("school-01", "hotel-01")]
+    ingestor.handle_batch(beats)
+    assert [s for s in statements if "synchronous" in s] == [
+        "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    assert db.execute("SELECT count(*) FROM device_state").fetchone()[0] == 2
+    statements.clear()
+    ingestor.handle_batch([*beats, Delivery(*event_message(make_event()))])
+    assert not [s for s in statements if "synchronous" in s], "an event's batch is fsynced"
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
