@@ -41,6 +41,7 @@ from central.api.incidents import router as incidents_router
 from central.api.management import router as management_router
 from central.api.management_cases import router as management_cases_router
 from central.api.management_lists import router as management_lists_router
+from central.api.management_org import router as management_org_router
 from central.api.recordings import router as recordings_router
 from central.api.roster import router as roster_router
 from central.api.snapshots import router as snapshots_router
@@ -85,7 +86,8 @@ def create_app(config: CentralConfig, *, publisher: Publish | None = None,
     for router in (auth_router, users_router, incidents_router, devices_router,
                    health_router, snapshots_router, commissioning_router, audit_router,
                    console_router, roster_router, management_router,
-                   management_cases_router, management_lists_router, av_router,
+                   management_cases_router, management_lists_router,
+                   management_org_router, av_router,
                    recordings_router):
         app.include_router(router)
 

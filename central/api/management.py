@@ -1,6 +1,6 @@
-"""One-key management routes (一键式管理): villages and teams, checklists, plans,
-inspections, photos and hazards. Notices, penalties, scores and the dashboard are in
-:mod:`central.api.management_cases`.
+"""One-key management routes (一键式管理): checklists, plans, inspections, photos and
+hazards. Villages and teams are in :mod:`central.api.management_org`; notices, penalties,
+scores and the dashboard in :mod:`central.api.management_cases`.
 
 Every route authorises with :func:`central.api.deps.authorize` against the object's
 station and venue (a venue manager sees only their venue); every state change is audited
@@ -21,7 +21,7 @@ from alarmlink.config_base import StrictModel
 from central.api.deps import CurrentPrincipal, Service, authorize
 from central.auth.permissions import Action
 from central.auth.principal import Principal
-from central.management import checklists, inspections, notices, org
+from central.management import checklists, inspections, notices
 from central.management.common import MgmtError, venue_station
 
 logger = logging.getLogger(__name__)
@@ -59,97 +59,6 @@ async def at_venue(service: Service, principal: Principal, action: Action, venue
 def venue_filter(principal: Principal, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Only the rows of venues the principal sees."""
     return [r for r in rows if principal.sees_venue(r["venue_id"], r["station_id"])]
-
-
-class VillageBody(StrictModel):
-    id: str = Field(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="Village id.")
-    name: str = Field(max_length=100, description="Village name (村名).")
-    station: str = Field(max_length=64, description="The station it belongs to.")
-    office: str | None = Field(None, max_length=64, description="Police office (警务室).")
-    zones: list[Annotated[str, Field(max_length=100)]] = Field(
-        default_factory=list, max_length=50, description="Fire zones (消防责任区).")
-    venues: list[Annotated[str, Field(max_length=64)]] = Field(
-        default_factory=list, max_length=500, description="Venues inside the village.")
-
-
-class Member(StrictModel):
-    name: str = Field(max_length=50, description="Member's name.")
-    phone: str = Field("", max_length=30, description="Mobile number.")
-    role: str = Field("", max_length=30, description="Role in the team, e.g. 队长.")
-
-
-class TeamBody(StrictModel):
-    name: str = Field(max_length=100, description="Team name (志愿消防队).")
-    members: list[Member] = Field(max_length=100, description="Members.")
-
-
-class DrillBody(StrictModel):
-    kind: Literal["drill", "patrol"] = Field(description="drill (演练) or patrol (巡查).")
-    team: int | None = Field(None, ge=1, description="Volunteer team id, or")
-    venue: str | None = Field(None, max_length=64, description="the venue that held it.")
-    held_at: AwareDatetime = Field(description="When.")
-    participants: int = Field(0, ge=0, le=10000, description="How many took part.")
-    notes: str = Field("", max_length=2000, description="Notes.")
-
-
-@router.post(f"{PREFIX}/villages", responses={403: {}, 404: {}, 409: {}})
-async def add_village(service: Service, principal: CurrentPrincipal,
-                      body: VillageBody) -> dict[str, Any]:
-    await authorize(service, principal, "org.manage", station_id=body.station,
-                    obj=f"village:{body.id}", audit_allowed=True)
-    village = await write(service, org.add_village, body.id, body.name, body.station,
-                          body.office, body.zones)
-    for venue in body.venues:
-        await at_venue(service, principal, "org.manage", venue, f"venue:{venue}")
-        await write(service, org.set_venue_village, venue, body.id)
-    return dict(village)
-
-
-@router.get(f"{PREFIX}/villages")
-async def villages(service: Service, principal: CurrentPrincipal) -> list[dict[str, Any]]:
-    await authorize(service, principal, "mgmt.read")
-    return list(await read(service, org.list_villages, principal.station_filter))
-
-
-@router.get(f"{PREFIX}/villages/{{village_id}}", responses={403: {}, 404: {}})
-async def village(service: Service, principal: CurrentPrincipal,
-                  village_id: str) -> dict[str, Any]:
-    await authorize(service, principal, "mgmt.read", obj=f"village:{village_id}")
-    found = await read(service, org.get_village, village_id)
-    await authorize(service, principal, "mgmt.read", station_id=found["station_id"],
-                    obj=f"village:{village_id}")
-    return dict(found)
-
-
-@router.post(f"{PREFIX}/villages/{{village_id}}/teams", responses={403: {}, 404: {}})
-async def add_team(service: Service, principal: CurrentPrincipal, village_id: str,
-                   body: TeamBody) -> dict[str, Any]:
-    await authorize(service, principal, "team.manage", obj=f"village:{village_id}")
-    found = await read(service, org.get_village, village_id)
-    await authorize(service, principal, "team.manage", station_id=found["station_id"],
-                    obj=f"village:{village_id}", audit_allowed=True)
-    return dict(await write(service, org.add_team, village_id, body.name,
-                            [m.model_dump() for m in body.members]))
-
-
-@router.post(f"{PREFIX}/drills", responses={403: {}, 404: {}, 422: {}})
-async def add_drill(service: Service, principal: CurrentPrincipal,
-                    body: DrillBody) -> dict[str, Any]:
-    if body.team is not None:
-        team = await read(service, org.team_village, body.team)
-        station = team["station_id"]
-        await authorize(service, principal, "team.manage", station_id=station,
-                        obj=f"team:{body.team}", audit_allowed=True)
-    elif body.venue is not None:
-        station = await at_venue(service, principal, "team.manage", body.venue,
-                                 f"venue:{body.venue}", audit=True)
-    else:
-        raise HTTPException(422, "name the team or the venue that held the drill")
-    drill_id = await write(service, org.add_drill, station_id=station, kind=body.kind,
-                           held_at=body.held_at, actor=principal.username, team_id=body.team,
-                           venue_id=body.venue, participants=body.participants,
-                           notes=body.notes)
-    return {"id": drill_id}
 
 
 class ChecklistItem(StrictModel):
@@ -328,6 +237,8 @@ async def get_hazard(service: Service, principal: CurrentPrincipal,
     found = await read(service, notices.get_hazard, hazard_id)
     await at_venue(service, principal, "mgmt.read", found["venue_id"], f"hazard:{hazard_id}")
     found["timeline"] = await read(service, notices.timeline, hazard_id)
+    found["photos"] = await read(service, inspections.hazard_photos, hazard_id,
+                                 found.get("inspection_id"))
     return dict(found)
 
 

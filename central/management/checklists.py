@@ -93,3 +93,18 @@ def save(db: Database, station_id: str, category: str, items: list[dict[str, str
                    "created_by) VALUES (?, ?, ?, ?, ?, ?)",
                    [station_id, category, version, dumps(items), iso(now), actor])
     return current(db, station_id, category)
+
+
+def versions(db: Database, station_id: str, category: str) -> list[dict[str, Any]]:
+    """Every version the station has used for the category, newest first: its own copies
+    and the starting list, each with the number of inspections recorded against it."""
+    rows = db.query(
+        "SELECT c.*, (SELECT count(*) FROM inspections i WHERE i.checklist_id = c.id AND "
+        "i.station_id = ?) AS inspections FROM checklists c WHERE (c.station_id = ? OR "
+        "c.station_id IS NULL) AND c.category = ? ORDER BY c.version DESC",
+        [station_id, station_id, category])
+    out = [row_out(dict(r), "items") or {} for r in rows]
+    if not out:
+        raise MgmtError(f"no checklist for venue category {category!r}: one of "
+                        f"{', '.join(STARTING_LISTS)}", 404)
+    return out

@@ -33,8 +33,9 @@ def set_plan(db: Database, station_id: str, venue_id: str, every_days: int,
 
 def plans(db: Database, stations: list[str] | None, now: datetime) -> list[dict[str, Any]]:
     """Every plan with its last inspection, next due date and whether it is overdue."""
-    sql = ("SELECT p.*, (SELECT max(inspected_at) FROM inspections i WHERE i.venue_id = "
-           "p.venue_id AND i.kind = 'routine') AS last_at FROM inspection_plans p")
+    sql = ("SELECT p.*, v.name AS venue_name, v.kind AS venue_kind, (SELECT max(inspected_at) "
+           "FROM inspections i WHERE i.venue_id = p.venue_id AND i.kind = 'routine') AS last_at "
+           "FROM inspection_plans p JOIN venues v ON v.id = p.venue_id")
     args: list[Any] = []
     if stations is not None:
         sql += f" WHERE p.station_id IN ({','.join('?' * len(stations))})"
@@ -169,3 +170,13 @@ def owner_place(db: Database, owner: str) -> tuple[str, str]:
     row = need(db, f"SELECT station_id, venue_id FROM {tables[kind]} WHERE id = ?",
                [int(raw)], owner)
     return str(row["station_id"]), str(row["venue_id"])
+
+
+def hazard_photos(db: Database, hazard_id: int, inspection_id: int | None
+                  ) -> list[dict[str, Any]]:
+    """The photos of a hazard: its own (evidence added later) and those of the inspection
+    that found it, oldest first, without the image data."""
+    owners = [f"hazard:{hazard_id}"] + ([f"inspection:{inspection_id}"] if inspection_id else [])
+    return [dict(r) for r in db.query(
+        "SELECT id, owner, content_type, uploaded_by, uploaded_at FROM photos WHERE owner IN "
+        f"({','.join('?' * len(owners))}) ORDER BY id", owners)]

@@ -45,10 +45,18 @@ def get_village(db: Database, village_id: str) -> dict[str, Any]:
         team["members"] = [dict(r) for r in db.query(
             "SELECT id, name, phone, role FROM team_members WHERE team_id = ? ORDER BY id",
             [team["id"]])]
+        team["drills"] = [dict(r) for r in db.query(
+            "SELECT id, kind, held_at, participants, notes, created_by FROM drills "
+            "WHERE team_id = ? ORDER BY held_at DESC, id DESC", [team["id"]])]
     village["teams"] = teams
     village["liaison_points"] = [dict(r) for r in db.query(
-        "SELECT id, name, contact, phone FROM liaison_points WHERE village_id = ?",
+        "SELECT id, name, contact, phone FROM liaison_points WHERE village_id = ? ORDER BY id",
         [village_id])]
+    village["assistants"] = [dict(r) for r in db.query(
+        "SELECT username, display_name, mobile FROM users WHERE role = 'village_assistant' "
+        "AND node_kind = 'village' AND node_id = ? ORDER BY username", [village_id])]
+    village["venues"] = [dict(r) for r in db.query(
+        "SELECT id, name FROM venues WHERE village_id = ? ORDER BY id", [village_id])]
     return village
 
 
@@ -82,6 +90,30 @@ def add_team(db: Database, village_id: str, name: str,
                        "VALUES (?, ?, ?, ?)", [team_id, member["name"],
                                                member.get("phone", ""), member.get("role", "")])
     return {"id": team_id, "village_id": village_id, "name": name, "members": members}
+
+
+def add_member(db: Database, team_id: int, name: str, phone: str, role: str) -> int:
+    with write_tx(db):
+        need(db, "SELECT id FROM volunteer_teams WHERE id = ?", [team_id], f"team {team_id}")
+        cursor = db.execute("INSERT INTO team_members (team_id, name, phone, role) "
+                            "VALUES (?, ?, ?, ?)", [team_id, name, phone, role])
+    return int(cursor.lastrowid or 0)
+
+
+def update_member(db: Database, team_id: int, member_id: int, name: str, phone: str,
+                  role: str) -> None:
+    with write_tx(db):
+        need(db, "SELECT id FROM team_members WHERE id = ? AND team_id = ?",
+             [member_id, team_id], f"member {member_id} of team {team_id}")
+        db.execute("UPDATE team_members SET name = ?, phone = ?, role = ? WHERE id = ?",
+                   [name, phone, role, member_id])
+
+
+def remove_member(db: Database, team_id: int, member_id: int) -> None:
+    with write_tx(db):
+        need(db, "SELECT id FROM team_members WHERE id = ? AND team_id = ?",
+             [member_id, team_id], f"member {member_id} of team {team_id}")
+        db.execute("DELETE FROM team_members WHERE id = ?", [member_id])
 
 
 def team_village(db: Database, team_id: int) -> dict[str, Any]:

@@ -53,6 +53,16 @@ def _steps() -> list[Step]:
          lambda _: {"id": "v-audit", "name": "审计村", "station": "chengxiang"}, "org.manage"),
         ("admin-m", "POST", "/villages/{village_id}/teams", "/villages/v-audit/teams",
          lambda _: {"name": "志愿消防队", "members": [{"name": "张三"}]}, "team.manage"),
+        ("admin-m", "POST", "/villages/{village_id}/liaison-points",
+         "/villages/v-audit/liaison-points",
+         lambda _: {"name": "村委会", "contact": "李四", "phone": "13800000000"}, "org.manage"),
+        ("leader", "POST", "/teams/{team_id}/members", "/teams/{team}/members",
+         lambda _: {"name": "王五", "phone": "13900000000", "role": "队员"}, "team.manage"),
+        ("leader", "PUT", "/teams/{team_id}/members/{member_id}",
+         "/teams/{team}/members/{member}",
+         lambda _: {"name": "王五", "phone": "13900000001", "role": "副队长"}, "team.manage"),
+        ("leader", "DELETE", "/teams/{team_id}/members/{member_id}",
+         "/teams/{team}/members/{member}", lambda _: {}, "team.manage"),
         ("leader", "POST", "/drills", "/drills",
          lambda ids: {"kind": "drill", "team": ids["team"],
                       "held_at": START.isoformat()}, "team.manage"),
@@ -106,7 +116,8 @@ def test_every_management_change_is_audited_with_its_actor(central: Central) -> 
     assert {(s[1], s[2]) for s in steps} == routes, "a management change without an audit step"
 
     #: the created object's id kept for later steps: route -> name
-    keep = {"/villages/{village_id}/teams": "team", "/inspections": "inspection",
+    keep = {"/villages/{village_id}/teams": "team", "/teams/{team_id}/members": "member",
+            "/inspections": "inspection",
             "/hazards": "hazard", "/notices": "notice", "/penalties": "penalty"}
     ids: dict[str, Any] = {}
     for user, method, route, url, body, action in steps:
