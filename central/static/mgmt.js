@@ -1,8 +1,10 @@
 // alarmlink console: what the one-key management pages share. Which tabs a role sees,
-// the #/notice/N and #/hazard/N links (the notice PDF's QR code opens #/notice/N), JSON
+// the #/notice/N and #/hazard/N links (the notice PDF's QR code opens #/notice/N) and
+// #/inspect/VENUE (the inspection form for that venue, from an overdue plan), JSON
 // requests through session.js (cookie, X-CSRF-Token) with a one-line error, and tables
 // whose every header and coded value comes from the catalogue (mgmt_i18n.js).
 import "/static/mgmt_i18n.js";
+import "/static/mgmt_org_i18n.js";
 import { el, t, tf, when } from "/static/i18n.js";
 
 const $ = (id) => document.getElementById(id);
@@ -11,6 +13,9 @@ const ALL = ["admin", "station_leader", "county_command", "duty_officer", "viewe
 const TABS = {
   "mg-dash": [...ALL, "inspector"],
   "mg-leader": ["admin", "station_leader", "county_command"],
+  "mg-villages": [...ALL, "inspector", "village_assistant"],
+  "mg-plans": [...ALL, "inspector"],
+  "mg-checklists": [...ALL, "inspector"],
   "mg-hazards": [...ALL, "inspector", "village_assistant", "venue_manager"],
   "mg-notices": [...ALL, "inspector", "village_assistant", "venue_manager"],
   "mg-penalties": [...ALL, "inspector", "village_assistant", "venue_manager"],
@@ -109,9 +114,27 @@ export function button(key, onClick, cls = "") {
   return b;
 }
 
+// A photo's thumbnail; a click shows it enlarged (the #mg-lightbox dialog).
+export function thumbnail(id, alt) {
+  const img = el("img", "m-photo");
+  img.src = `/api/management/photos/${id}`;
+  img.alt = alt;
+  img.dataset.photo = id;
+  img.addEventListener("click", () => {
+    const box = $("mg-lightbox");
+    const big = box.querySelector("img");
+    big.src = img.getAttribute("src");
+    big.alt = alt;
+    box.showModal();
+  });
+  return img;
+}
+
 function route() {
   const m = location.hash.match(/^#\/(notice|hazard)\/(\d+)$/);
   if (m) open(m[1] === "notice" ? "mg-notices" : "mg-hazards", Number(m[2]));
+  const inspect = location.hash.match(/^#\/inspect\/([A-Za-z0-9_-]+)$/);
+  if (inspect) open("mg-inspect", inspect[1]);
 }
 
 document.addEventListener("alarmlink:tab", (e) => run(e.detail));

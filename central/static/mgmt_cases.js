@@ -3,7 +3,7 @@
 // request for re-inspection, the inspectors' re-inspection, a penalty case) and the
 // penalty cases (行政处罚: the leader's approval, then the decision).
 import { applyStatic, el, onLangChange, t, tf, when } from "/static/i18n.js";
-import { button, cell, getJSON, message, onTab, role, send, table } from "/static/mgmt.js";
+import { button, cell, getJSON, message, onTab, role, send, table, thumbnail } from "/static/mgmt.js";
 
 const $ = (id) => document.getElementById(id);
 const M = "/api/management";
@@ -47,6 +47,33 @@ function evidenceText(e) {
   return parts.join(" · ");
 }
 
+// The photos of the inspection that found the hazard and its own (thumbnails, a click
+// enlarges); inspectors add one from the phone's camera.
+function hazardPhotos(hazard) {
+  const parts = [];
+  if (hazard.photos.length) {
+    const strip = el("div", "m-photos");
+    strip.append(...hazard.photos.map((p) => thumbnail(p.id,
+      tf("m_photo_of", { id: p.id, who: p.uploaded_by, at: when(p.uploaded_at) }))));
+    parts.push(el("h4", "", t("m_photos")), strip);
+  }
+  if (INSPECTORS.has(role()) && hazard.status !== "closed") {
+    const photo = input("photo", { type: "file", accept: "image/*", capture: "environment" });
+    photo.classList.add("hazard-photo");
+    photo.addEventListener("change", async () => {
+      try {
+        for (const file of photo.files) {
+          await send(`${M}/photos?owner=hazard:${hazard.id}`, "POST", file,
+            { "Content-Type": file.type || "image/jpeg" });
+        }
+        showHazard(hazard.id);
+      } catch (err) { message($("mg-hazard-error"), err.message); }
+    });
+    parts.push(field("m_add_photo", photo));
+  }
+  return parts;
+}
+
 async function showHazard(id) {
   let hazard;
   try { hazard = await getJSON(`${M}/hazards/${id}`); } catch (err) {
@@ -66,7 +93,7 @@ async function showHazard(id) {
       el("span", "m-actor", s.actor === "system" ? t("actor_system") : s.actor));
     list.append(li);
   }
-  box.replaceChildren(head, facts, el("h4", "", t("m_timeline")), list);
+  box.replaceChildren(head, facts, ...hazardPhotos(hazard), el("h4", "", t("m_timeline")), list);
   if (hazard.evidence && hazard.evidence.length) {
     const evidence = el("ul", "m-evidence");
     for (const e of hazard.evidence) evidence.append(el("li", "", evidenceText(e)));
@@ -171,12 +198,7 @@ async function showNotice(id) {
   const proofs = el("ul", "m-proofs");
   for (const p of notice.proofs) {
     const li = el("li", "", `${when(p.submitted_at)} ${p.submitted_by}：${p.text}`);
-    for (const photo of p.photos) {
-      const img = el("img", "m-photo");
-      img.src = `${M}/photos/${photo}`;
-      img.alt = t("m_proof_photo");
-      li.append(img);
-    }
+    for (const photo of p.photos) li.append(thumbnail(photo, t("m_proof_photo")));
     proofs.append(li);
   }
   const parts = [el("h3", "", `${t("c_number")} ${notice.number}`), facts, pdf, hazards];

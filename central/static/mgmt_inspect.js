@@ -13,6 +13,7 @@ const M = "/api/management";
 const form = $("mg-inspect-form");
 let venues = [];
 let me = null;
+let wanted = null;
 
 function option(value, key, text) {
   const o = el("option", "", text ?? t(key));
@@ -72,15 +73,18 @@ async function loadWaiting() {
   $("mg-waiting").replaceChildren(items.length ? list : el("p", "empty", t("m_none")));
 }
 
-async function load() {
+// venue: from a #/inspect/VENUE link (an overdue plan): that venue, its checklist shown.
+async function load(venue) {
+  if (typeof venue === "string") wanted = venue;
   try {
     me = me || await getJSON("/api/me");
     venues = await getJSON(`${M}/venues`);
   } catch (err) { message($("mg-inspect-msg"), err.message); return; }
-  const chosen = form.venue.value;
+  const chosen = wanted ?? form.venue.value;
   form.venue.replaceChildren(option("", "i_choose_venue"),
     ...venues.map((v) => option(v.venue_id, null, `${v.name}（${v.venue_id}）`)));
   form.venue.value = chosen;
+  if (wanted !== null && form.venue.value === wanted) { wanted = null; loadItems(); }
   if (!form.when.value) {
     const now = new Date();
     now.setMinutes(now.getMinutes() - now.getTimezoneOffset());
