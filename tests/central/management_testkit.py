@@ -4,11 +4,12 @@ of every management role, and switching the logged-in user."""
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from central_testkit import DEMO_REGISTRY, TEST_BASE_URL
 from fastapi.testclient import TestClient
@@ -19,6 +20,7 @@ from central.config import CentralConfig
 from central.db import open_db
 from central.registry import load_registry
 
+M = "/api/management"
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 #: user -> (role, node)
 USERS = {"admin-m": ("admin", "root"), "leader": ("station_leader", "station:chengxiang"),
@@ -82,3 +84,27 @@ def management_central(db_path: Path) -> Iterator[Central]:
             raw.execute("UPDATE stations SET name = '城厢派出所' WHERE id = 'chengxiang'")
             raw.execute("UPDATE venues SET name = '河畔宾馆' WHERE id = 'hotel-01'")
         yield Central(client, clock, db_path)
+
+
+def make_villages(as_user: Callable[..., Any], db_path: Path) -> dict[str, Any]:
+    """Two villages of chengxiang; v-01 with zones, a liaison point, a team of two, a
+    drill and its assistant ``va-01``; v-02 with its own team."""
+    as_user("leader", "POST", f"{M}/villages", {"id": "v-01", "name": "东村", "station":
+                                                "chengxiang", "zones": ["一区", "二区"],
+                                                "venues": ["school-01"]})
+    as_user("leader", "POST", f"{M}/villages", {"id": "v-02", "name": "西村",
+                                                "station": "chengxiang", "venues": ["hotel-01"]})
+    as_user("leader", "POST", f"{M}/villages/v-01/liaison-points",
+            {"name": "东村村委会", "contact": "李主任", "phone": "13800000001"})
+    team = as_user("leader", "POST", f"{M}/villages/v-01/teams", {
+        "name": "东村义务消防队", "members": [{"name": "张三", "phone": "13900000001",
+                                              "role": "队长"},
+                                             {"name": "李四", "phone": "13900000002",
+                                              "role": "队员"}]})
+    other = as_user("leader", "POST", f"{M}/villages/v-02/teams",
+                    {"name": "西村义务消防队", "members": [{"name": "王五"}]})
+    as_user("leader", "POST", f"{M}/drills", {
+        "kind": "drill", "team": team["id"], "participants": 9, "notes": "春季演练",
+        "held_at": (datetime.now(UTC) - timedelta(days=3)).isoformat()})
+    add_user(db_path, "va-01", "village_assistant", "village:v-01", mobile="13700000001")
+    return {"team": team, "other": other}

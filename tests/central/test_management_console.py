@@ -18,6 +18,7 @@ import pytest
 from central_testkit import LiveServer, event_message, make_event
 from fixtures.auth import TEST_PASSWORD, Session, add_user, api, login
 from fixtures.browser import console_login
+from management_testkit import make_villages
 from PIL import Image
 from playwright.sync_api import Page, expect
 from test_console_language import ENGLISH_WORD, ID_LIKE, TEXTS
@@ -253,8 +254,14 @@ def test_every_management_page_is_chinese_by_default(
     notice = _school_notice(as_user)
     as_user("insp-b", "POST", f"{M}/penalties", {"venue": "school-01", "notice": notice["id"],
                                                   "proposal": "拒不改正"})
+    make_villages(as_user, live_server.service.config.db_path)
+    as_user("insp-a", "POST", f"{M}/inspections", {   # an overdue plan of the hotel
+        "venue": "hotel-01", "place": "大堂", "inspectors": ["insp-a", "insp-b"],
+        "inspected_at": (datetime.now(UTC) - timedelta(days=40)).isoformat(), "results": []})
+    as_user("leader", "PUT", f"{M}/plans", {"venue": "hotel-01", "every_days": 30,
+                                            "inspectors": ["insp-a"]})
     get = lambda path: httpx.get(live_server.url + path, headers=live_server.headers).json()  # noqa: E731
-    nouns = ["alarmlink", "English", "中文", "CSV", "PDF", *USERS, "officer-li"]
+    nouns = ["alarmlink", "English", "中文", "CSV", "PDF", *USERS, "officer-li", "va-01"]
     for station in get("/api/stations"):
         nouns += [station["name"], station["county_name"], station["id"]]
     for venue in get("/api/venues"):
@@ -270,7 +277,10 @@ def test_every_management_page_is_chinese_by_default(
                        ("mg-hazards", "#mg-hazard-list tbody tr"),
                        ("mg-notices", "#mg-notice-list tbody tr"),
                        ("mg-penalties", "#mg-penalty-list tbody tr"),
-                       ("mg-inspect", "#mg-inspect-form select option")):
+                       ("mg-inspect", "#mg-inspect-form select option"),
+                       ("mg-villages", "#mg-village-list tbody tr"),
+                       ("mg-plans", "#mg-overdue-plans tbody tr"),
+                       ("mg-checklists", "#mg-checklist tbody tr")):
         page.locator(f"[data-tab={tab}]").click()
         expect(page.locator(ready).first).to_be_attached()
         if tab == "mg-dash":
@@ -285,17 +295,21 @@ def test_every_management_page_is_chinese_by_default(
         if tab == "mg-inspect":
             page.locator("#mg-inspect-form select[name=venue]").select_option("school-01")
             expect(page.locator("#mg-items .m-item").first).to_be_visible()
+        if tab == "mg-villages":
+            page.locator("#mg-village-list tbody tr").first.click()
+            expect(page.locator("#mg-village form.drill-form")).to_be_visible()
         seen[tab] = page.evaluate(TEXTS, nouns)
     assert all(len(texts) > 3 for texts in seen.values()), seen
     # the checklist's rules cite standards by their codes (GB 50140, GB 35181-2017)
     standard = re.compile(r"\b(?:GB|XF)(?:/T)?\s*[\d.]+(?:-\d{4})?")
-    keys = re.compile(r"\b(?:mg|m|c|f|i|ha|hs|ns|nk|ps|sev|src|dec)_[a-z_]+")
+    keys = re.compile(r"\b(?:mg|m|c|f|i|ha|hs|ns|nk|ps|sev|src|dec|v|k|p|dk|cat)_[a-z_]+")
     left = [(tab, text) for tab, texts in seen.items() for text in texts
             if ENGLISH_WORD.search(ID_LIKE.sub(" ", standard.sub(" ", text))) or keys.search(text)]
     assert left == [], "English or untranslated keys on the zh-CN management pages"
     # and the English switch relabels them
     page.locator("#lang").click()
     expect(page.locator("[data-tab=mg-inspect]")).to_have_text("Inspection")
+    expect(page.locator("[data-tab=mg-villages]")).to_have_text("Villages and teams")
     expect(page.locator("#mg-inspect-form button[type=submit]")).to_have_text("Submit inspection")
     expect(page.locator("#mg-items select.result").first.locator("option").first).to_have_text(
         "pass")

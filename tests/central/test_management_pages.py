@@ -13,37 +13,14 @@ from typing import Any
 import httpx
 import pytest
 from central_testkit import LiveServer
-from fixtures.auth import TEST_PASSWORD, ApiError, add_user
+from fixtures.auth import TEST_PASSWORD, ApiError
 from fixtures.browser import console_login
+from management_testkit import make_villages
 from playwright.sync_api import Page, expect
 from test_management_console import as_user, jpeg, relogin  # noqa: F401  (fixture)
 
 pytestmark = pytest.mark.browser
 M = "/api/management"
-
-
-def make_villages(as_user: Callable[..., Any], db_path: Any) -> dict[str, Any]:  # noqa: F811
-    """Two villages of chengxiang; v-01 with zones, a liaison point, a team of two, a
-    drill and its assistant ``va-01``; v-02 with its own team."""
-    as_user("leader", "POST", f"{M}/villages", {"id": "v-01", "name": "东村", "station":
-                                                "chengxiang", "zones": ["一区", "二区"],
-                                                "venues": ["school-01"]})
-    as_user("leader", "POST", f"{M}/villages", {"id": "v-02", "name": "西村",
-                                                "station": "chengxiang", "venues": ["hotel-01"]})
-    as_user("leader", "POST", f"{M}/villages/v-01/liaison-points",
-            {"name": "东村村委会", "contact": "李主任", "phone": "13800000001"})
-    team = as_user("leader", "POST", f"{M}/villages/v-01/teams", {
-        "name": "东村义务消防队", "members": [{"name": "张三", "phone": "13900000001",
-                                              "role": "队长"},
-                                             {"name": "李四", "phone": "13900000002",
-                                              "role": "队员"}]})
-    other = as_user("leader", "POST", f"{M}/villages/v-02/teams",
-                    {"name": "西村义务消防队", "members": [{"name": "王五"}]})
-    as_user("leader", "POST", f"{M}/drills", {
-        "kind": "drill", "team": team["id"], "participants": 9, "notes": "春季演练",
-        "held_at": (datetime.now(UTC) - timedelta(days=3)).isoformat()})
-    add_user(db_path, "va-01", "village_assistant", "village:v-01", mobile="13700000001")
-    return {"team": team, "other": other}
 
 
 def test_village_assistant_sees_and_edits_only_their_village_and_team(
