@@ -7,6 +7,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 FACTORY = "alarmlink/mqtt/factory.py"
+#: The one exception: this benchmark's baseline is a process that imports only paho, so
+#: its RSS is a bare client's (the factory's imports would add pydantic and the config).
+BARE_BASELINE = "bench/agent_idle.py"
 
 
 def files_containing(text: str) -> list[str]:
@@ -19,9 +22,9 @@ def files_containing(text: str) -> list[str]:
 
 def test_only_the_factory_constructs_a_paho_client() -> None:
     constructor = "mqtt" + ".Client("  # split, so this file does not match itself
-    assert files_containing(constructor) == [FACTORY]
+    assert files_containing(constructor) == sorted([FACTORY, BARE_BASELINE])
 
 
 def test_only_the_factory_picks_paho_callback_api() -> None:
     """Catches a client built under another name (``from paho... import Client``)."""
-    assert files_containing("Callback" + "APIVersion") == [FACTORY]
+    assert files_containing("Callback" + "APIVersion") == sorted([FACTORY, BARE_BASELINE])

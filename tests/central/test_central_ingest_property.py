@@ -44,7 +44,8 @@ def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database,
 
 STATE_SQL = """SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM dead_letters),
     (SELECT coalesce(max(last_seen), '') FROM device_state),
-    (SELECT count(*) FROM command_results), (SELECT count(*) FROM snapshots)"""
+    (SELECT count(*) FROM command_results), (SELECT count(*) FROM snapshots),
+    (SELECT coalesce(sum(received), 0) FROM dead_letter_counts)"""
 
 
 valid_events = st.builds(lambda zone, kind, state, test: encode(make_event(
@@ -87,10 +88,13 @@ def test_anything_ends_stored_or_dead_lettered(
         shared: tuple[Database, Ingestor], message: tuple[str, bytes]) -> None:
     db, ingestor = shared
     topic, payload = message
-    events, dead, seen, results, snaps = db.execute(STATE_SQL).fetchone()
+    events, dead, seen, results, snaps, refused = db.execute(STATE_SQL).fetchone()
     ingestor.handle(topic, payload)  # must not raise
-    events2, dead2, seen2, results2, snaps2 = db.execute(STATE_SQL).fetchone()
-    dead_lettered = dead2 == dead + 1
+    events2, dead2, seen2, results2, snaps2, refused2 = db.execute(STATE_SQL).fetchone()
+    # a refused message is always counted, and kept unless its device is over the
+    # dead-letter budget (central/dead_letters.py): never silently dropped
+    dead_lettered = refused2 == refused + 1
+    assert dead2 - dead == (1 if dead_lettered else 0) or (dead_lettered and dead2 == dead)
     accepted = (events2 == events + 1 or seen2 != seen or results2 == results + 1
                 or snaps2 == snaps + 1)
     assert dead_lettered != accepted, "exactly one of stored / dead-lettered"
