@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlite_utils import Database
 
@@ -59,7 +59,8 @@ from central.db import (
 from central.ingest_async import AsyncEntry
 from central.ingest_devices import DeviceMessages
 from central.ingest_memo import BatchMemo
-from central.ingest_queue import Delivery
+from central.db.pg_store import PgDatabase, lock_keys
+from central.ingest_queue import Delivery, route_of
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles
@@ -107,14 +108,15 @@ class Ingestor(DeviceMessages, AsyncEntry):
     (tests, tools).
     """
 
-    def __init__(self, db: Database | Writer, topics: Topics, publish: Publish,
+    def __init__(self, db: Database | Writer | PgDatabase, topics: Topics, publish: Publish,
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None,
                  supervision_config: SupervisionConfig | None = None,
                  notify_frame: Notify = _no_notify) -> None:
         self.writer = db if isinstance(db, Writer) else None
-        self.db = db.db if isinstance(db, Writer) else db
+        # a PgDatabase (central/db/pg_store.py) offers the same surface as a Database
+        self.db = db.db if isinstance(db, Writer) else cast(Database, db)
         #: Group commit for callers on the event loop (the DC-09 receiver).
         self.group = GroupCommit(db) if isinstance(db, Writer) else None
         if snapshot_files is None:  # default: beside the database
@@ -176,6 +178,7 @@ class Ingestor(DeviceMessages, AsyncEntry):
         beats_only = all(d.topic.endswith("/heartbeat") for d in deliveries)
         try:
             with without_fsync(self.db, beats_only), write_tx(self.db):
+                self._lock_venues(deliveries)
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
@@ -192,6 +195,19 @@ class Ingestor(DeviceMessages, AsyncEntry):
         actions, self._after_commit = self._after_commit, None
         for action in actions:
             action()
+
+    def _lock_venues(self, deliveries: list[Delivery]) -> None:
+        """On PostgreSQL, where several ingest workers write at once: lock the batch's
+        venues up front, in order (:func:`central.db.pg_store.lock_keys`)."""
+        if not isinstance(self.db, PgDatabase):
+            return
+        venues = []
+        for delivery in deliveries:
+            device_id, _channel = route_of(delivery.topic)
+            route = memos.route(self.db, self._memo, device_id) if device_id else None
+            if route is not None:
+                venues.append(route["venue_id"])
+        lock_keys(self.db, venues)
 
     def _later(self, action: Callable[[], object]) -> None:
         """Run ``action`` after the commit: at the end of the current batch, or once the
@@ -275,6 +291,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
             return
         now = self.clock()
         with write_tx(self.db):
+            if self._after_commit is None:  # a batch locked its venues already
+                lock_keys(self.db, [route["venue_id"]])
             existing = query_one(
                 self.db, "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
                 "WHERE event_id = ?", [event.event_id])

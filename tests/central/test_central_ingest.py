@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sqlite3
 from datetime import timedelta
+from collections.abc import Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
-from central_testkit import TOPICS, Recorder, event_message, make_event
+from central_testkit import DEMO_REGISTRY, TOPICS, Recorder, event_message, make_event
 from sqlite_utils import Database
 
 from alarmlink.wire import (
@@ -21,7 +23,39 @@ from alarmlink.wire import (
     new_id,
     utcnow,
 )
+from central.db import open_db
+from central.db.pg_store import PgDatabase
 from central.ingest import Ingestor
+from central.registry import load_registry
+from central.snapshots import SnapshotFiles
+
+# Issue 16, line 1: ingest's storage tests run on both backends (the SQLite file central
+# serves from, and PostgreSQL through central/db/pg_store.py, as the ingest workers use).
+BACKENDS = ["sqlite", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
+    """The demo registry on a fresh database of ``backend`` (a PgDatabase quacks like one)."""
+    if backend == "sqlite":
+        database = open_db(db_path)
+    else:
+        database = cast(Database, PgDatabase.connect(request.getfixturevalue("pg_url")))
+    load_registry(database, DEMO_REGISTRY)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]],
+             tmp_path: Path) -> Ingestor:
+    return Ingestor(db, TOPICS, recorder, notified.append,
+                    snapshot_files=SnapshotFiles(tmp_path / "snapshots"))
 
 
 def count(db: Database, table: str) -> int:
@@ -46,25 +80,38 @@ def test_event_is_stored_once_and_receipted_each_time(
     assert dead_reasons(db) == []
 
 
-def test_receipt_is_published_only_after_commit(db: Database, db_path: Path) -> None:
+def test_receipt_is_published_only_after_commit(
+        db: Database, db_path: Path, backend: str, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
     seen: list[int] = []
 
-    def publish(topic: str, payload: bytes) -> None:
-        other = sqlite3.connect(db_path)  # a second connection sees only committed rows
-        try:
-            seen.append(other.execute("SELECT count(*) FROM events").fetchone()[0])
-        finally:
-            other.close()
+    def committed_events() -> int:  # a second connection sees only committed rows
+        if backend == "sqlite":
+            other = sqlite3.connect(db_path)
+            try:
+                return int(other.execute("SELECT count(*) FROM events").fetchone()[0])
+            finally:
+                other.close()
+        import psycopg
 
-    Ingestor(db, TOPICS, publish).handle(*event_message(make_event()))
+        with psycopg.connect(request.getfixturevalue("pg_url")) as pg:
+            row = pg.execute("SELECT count(*) FROM events").fetchone()
+            return int(row[0]) if row else -1
+
+    def publish(topic: str, payload: bytes) -> None:
+        seen.append(committed_events())
+
+    Ingestor(db, TOPICS, publish, snapshot_files=SnapshotFiles(tmp_path / "s")).handle(
+        *event_message(make_event()))
     assert seen == [1]
 
 
-def test_publish_failure_does_not_undo_the_event(db: Database) -> None:
+def test_publish_failure_does_not_undo_the_event(db: Database, tmp_path: Path) -> None:
     def broken(topic: str, payload: bytes) -> None:
         raise ConnectionError("broker gone")
 
-    Ingestor(db, TOPICS, broken).handle(*event_message(make_event()))
+    Ingestor(db, TOPICS, broken, snapshot_files=SnapshotFiles(tmp_path / "s")).handle(
+        *event_message(make_event()))
     assert count(db, "events") == 1
     assert count(db, "dead_letters") == 0
 
