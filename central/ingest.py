@@ -56,10 +56,10 @@ from central.db import (
     without_fsync,
     write_tx,
 )
+from central.db.pg_store import PgDatabase, lock_keys
 from central.ingest_async import AsyncEntry
 from central.ingest_devices import DeviceMessages
 from central.ingest_memo import BatchMemo
-from central.db.pg_store import PgDatabase, lock_keys
 from central.ingest_queue import Delivery, route_of
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk

@@ -70,6 +70,8 @@ class PgDatabaseError(sqlite3.DatabaseError):
     """Any other PostgreSQL error."""
 
 
+# a quoted string ('' inside is an escaped quote) or anything else up to the next quote
+_PARTS = re.compile(r"('(?:[^']|'')*')|([^']+)")
 _IS_PARAM = re.compile(r"\bIS\s+(NOT\s+)?\?", re.IGNORECASE)
 _PARAM_IS_NULL = re.compile(r"\?(\s+IS\s+(?:NOT\s+)?NULL\b)", re.IGNORECASE)
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
@@ -81,6 +83,8 @@ _PRAGMA_SYNC = re.compile(r"^\s*PRAGMA\s+synchronous\s*=\s*(\w+)\s*$", re.IGNORE
 @functools.lru_cache(maxsize=512)
 def translate_dml(sql: str, with_params: bool) -> str:
     """The PostgreSQL form of one statement of ingest (see the module's table)."""
+    if sql.count("'") % 2:
+        raise PgDatabaseError(f"unbalanced quote in: {sql[:80]!r}")
     stripped = sql.strip()
     if stripped.upper() in ("BEGIN IMMEDIATE", "BEGIN"):
         return "BEGIN"
@@ -90,14 +94,26 @@ def translate_dml(sql: str, with_params: bool) -> str:
                 else "SET synchronous_commit TO on")
     if stripped.upper().startswith("PRAGMA"):
         raise PgDatabaseError(f"SQLite-only statement on PostgreSQL: {stripped[:80]!r}")
-    sql = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1)
-                        else "IS NOT DISTINCT FROM ?", sql)
-    sql = _PARAM_IS_NULL.sub(r"?::text\1", sql)
     table = _INSERT_TABLE.match(sql)
     update = _DO_UPDATE.search(sql)
-    if table and update:
-        head, tail = sql[:update.end()], sql[update.end():]
-        sql = head + _SELF_REF.sub(rf"\1\2{table.group(1)}.\1", tail)
+    out: list[str] = []
+    after_update = False
+    for quoted, plain in _PARTS.findall(sql):  # text inside quotes is never changed
+        if quoted:
+            out.append(quoted)
+            continue
+        plain = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1)
+                              else "IS NOT DISTINCT FROM ?", plain)
+        plain = _PARAM_IS_NULL.sub(r"?::text\1", plain)
+        if table and update:
+            if not after_update and (found := _DO_UPDATE.search(plain)):
+                head, plain = plain[:found.end()], plain[found.end():]
+                out.append(head)
+                after_update = True
+            if after_update:
+                plain = _SELF_REF.sub(rf"\1\2{table.group(1)}.\1", plain)
+        out.append(plain)
+    sql = "".join(out)
     return qmark_to_pyformat(sql) if with_params else sql
 
 

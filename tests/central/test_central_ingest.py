@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timedelta
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import cast
 
