@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
 
+import both_backends
 import pytest
-from central_testkit import DEMO_REGISTRY, TOPICS, Recorder, event_message, make_event
+from central_testkit import TOPICS, Recorder, event_message, make_event
 from sqlite_utils import Database
 
 from alarmlink.wire import (
@@ -23,39 +22,11 @@ from alarmlink.wire import (
     new_id,
     utcnow,
 )
-from central.db import open_db
-from central.db.pg_store import PgDatabase
 from central.ingest import Ingestor
-from central.registry import load_registry
 from central.snapshots import SnapshotFiles
 
-# Issue 16, line 1: ingest's storage tests run on both backends (the SQLite file central
-# serves from, and PostgreSQL through central/db/pg_store.py, as the ingest workers use).
-BACKENDS = ["sqlite", "postgresql"]
-
-
-@pytest.fixture(params=BACKENDS)
-def backend(request: pytest.FixtureRequest) -> str:
-    return str(request.param)
-
-
-@pytest.fixture
-def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
-    """The demo registry on a fresh database of ``backend`` (a PgDatabase quacks like one)."""
-    if backend == "sqlite":
-        database = open_db(db_path)
-    else:
-        database = cast(Database, PgDatabase.connect(request.getfixturevalue("pg_url")))
-    load_registry(database, DEMO_REGISTRY)
-    yield database
-    database.close()
-
-
-@pytest.fixture
-def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]],
-             tmp_path: Path) -> Ingestor:
-    return Ingestor(db, TOPICS, recorder, notified.append,
-                    snapshot_files=SnapshotFiles(tmp_path / "snapshots"))
+# issue 16, line 1: every test here runs on SQLite and on PostgreSQL
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 
 def count(db: Database, table: str) -> int:
