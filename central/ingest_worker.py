@@ -11,10 +11,10 @@ config file, one more process.
 What each worker guarantees is what central's own ingest does, through the same code
 (:class:`central.ingest.Ingestor` on :class:`central.db.pg_store.PgDatabase`):
 
-* clean sessions: a dead worker leaves no session behind; the broker hands the messages
-  it had not acknowledged to another member of the group (Mosquitto re-routes a shared
-  subscription's in-flight QoS 1 messages) and the devices resend every event until
-  they get its ``stored`` receipt;
+* clean sessions: a dead worker leaves no session behind to collect a share of the
+  traffic while nobody reads it. What it held unacknowledged is lost with its session
+  or handed to another member of the group (broker-dependent); either way the device
+  resends every event until it gets its ``stored`` receipt;
 * the PUBACK is sent only after the batch's commit (``manual_ack``) and the ``stored``
   receipt published only after it too;
 * storage ignores a repeated ``event_id`` (the venue's advisory lock makes the check and

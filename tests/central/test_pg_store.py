@@ -118,3 +118,17 @@ def test_an_unreachable_database_is_one_line(tmp_path: Path,
     assert main(["central", "ingest-worker", "--config", str(config)]) == 2
     err = capsys.readouterr().err.strip()
     assert "cannot connect to PostgreSQL" in err and len(err.splitlines()) == 1
+
+
+def test_the_documented_worker_config_is_valid() -> None:
+    import tomllib
+
+    from central.ingest_worker import IngestWorkerConfig
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operations.md").read_text(
+        encoding="utf-8")
+    section = text[text.index("### Ingest workers on PostgreSQL"):]
+    block = section[section.index("```toml\n") + 8:]
+    block = block[:block.index("```")]
+    config = IngestWorkerConfig.model_validate(tomllib.loads(block))
+    assert config.broker.username == "ingest-1" and config.share_group == "ingest"
