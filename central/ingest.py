@@ -187,6 +187,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
                          "one by one", len(deliveries), exc)
             self._after_commit = None
             self._memo = None
+            if getattr(self.db, "broken", False):  # PostgreSQL gone: one by one fails too
+                return  # (the ingest worker exits before any PUBACK: central/ingest_worker.py)
             for delivery in deliveries:
                 self._handle_safely(self.db, delivery.topic, delivery.payload)
             return

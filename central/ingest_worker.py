@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import threading
@@ -63,6 +64,8 @@ from central.snapshots import SnapshotFiles
 logger = logging.getLogger(__name__)
 
 #: The inbound channels a worker takes (live-session signalling stays with central serve).
+#: Exit code of a worker that lost its database connection (systemd: Restart=on-failure).
+EXIT_DATABASE_LOST = 3
 WORKER_CHANNELS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1}
 
 
@@ -119,9 +122,24 @@ class IngestWorker:
         self.ingestor = Ingestor(self.writer, self.topics, self.publish,
                                  snapshot_files=SnapshotFiles(config.snapshot_dir))
         self.ingestor.publish_stored = self.publish_qos0
-        self.queue = IngestQueue(self.writer, self.ingestor.handle_batch)
+        self.queue = IngestQueue(self.writer, self._handle_batch)
         for channel, qos in WORKER_CHANNELS.items():
             self.client.subscribe(self.shared(channel), self._on_message, qos)
+
+    def _handle_batch(self, deliveries: list[Delivery]) -> None:
+        """Ingest a batch; with the database connection lost, exit before any PUBACK."""
+        self.ingestor.handle_batch(deliveries)
+        if self.db.broken:
+            # Nothing of this batch was stored: no PUBACK may follow. Exiting is what a
+            # kill does: the broker drops our clean session, the devices resend to the
+            # other workers, and the service manager starts this one again.
+            logger.critical("ingest worker %s lost its PostgreSQL connection (%s): exiting "
+                            "with code %d without acknowledging %d message(s); check the "
+                            "database, the service manager restarts the worker",
+                            self.config.broker.username, redact(self.config.database_url),
+                            EXIT_DATABASE_LOST, len(deliveries))
+            logging.shutdown()
+            os._exit(EXIT_DATABASE_LOST)
 
     def shared(self, channel: str) -> str:
         """The shared-subscription filter of ``channel`` for this worker's group."""

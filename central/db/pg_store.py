@@ -235,6 +235,11 @@ class PgDatabase:
             pg_migrate.apply(raw)
         return cls(raw)
 
+    @property
+    def broken(self) -> bool:
+        """The connection to PostgreSQL is lost (every statement will fail)."""
+        return bool(self.conn.raw.broken or self.conn.raw.closed)
+
     def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
         return self.conn.execute(sql, params)
 

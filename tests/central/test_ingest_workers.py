@@ -177,3 +177,41 @@ def redeliveries(pg_url: str) -> int:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def test_a_worker_that_loses_its_database_exits_unacknowledged_and_the_event_survives(
+        tmp_path: Path, broker: MosquittoBroker, pg_url: str) -> None:
+    import psycopg
+
+    db = PgDatabase.connect(pg_url)
+    load_registry(cast(Database, db), _write(tmp_path / "registry.toml", registry_text()))
+    db.close()
+    worker = start_worker(tmp_path, broker, pg_url, WORKERS[0])
+    device: Device | None = None
+    try:
+        assert worker.stdout is not None and "ready" in worker.stdout.readline()
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # the database "fails"
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND pid <> pg_backend_pid()")
+        device = Device(broker, DEVICES[0])
+        device.send(1)
+        assert worker.wait(30) == 3
+        output = worker.stdout.read()
+        assert "lost its PostgreSQL connection" in output and "Traceback" not in output
+        assert stored_events(pg_url) == (0, 0) and device.outbox, "not stored, not receipted"
+        worker = start_worker(tmp_path, broker, pg_url, WORKERS[1])  # restarted
+        assert worker.stdout is not None and "ready" in worker.stdout.readline()
+
+        def stored() -> bool:
+            assert device is not None
+            device.resend_due()
+            return not device.outbox
+
+        wait_for(stored, timeout=30, interval=0.2)
+        assert stored_events(pg_url) == (1, 1)
+    finally:
+        if device is not None:
+            device.close()
+        if worker.poll() is None:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(15)
