@@ -60,7 +60,7 @@ from central.db.pg_store import PgDatabase, lock_keys
 from central.ingest_async import AsyncEntry
 from central.ingest_devices import DeviceMessages
 from central.ingest_memo import BatchMemo
-from central.ingest_queue import Delivery, route_of
+from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles
@@ -178,7 +178,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
         beats_only = all(d.topic.endswith("/heartbeat") for d in deliveries)
         try:
             with without_fsync(self.db, beats_only), write_tx(self.db):
-                self._lock_venues(deliveries)
+                if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
+                    lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
@@ -197,19 +198,6 @@ class Ingestor(DeviceMessages, AsyncEntry):
         actions, self._after_commit = self._after_commit, None
         for action in actions:
             action()
-
-    def _lock_venues(self, deliveries: list[Delivery]) -> None:
-        """On PostgreSQL, where several ingest workers write at once: lock the batch's
-        venues up front, in order (:func:`central.db.pg_store.lock_keys`)."""
-        if not isinstance(self.db, PgDatabase):
-            return
-        venues = []
-        for delivery in deliveries:
-            device_id, _channel = route_of(delivery.topic)
-            route = memos.route(self.db, self._memo, device_id) if device_id else None
-            if route is not None:
-                venues.append(route["venue_id"])
-        lock_keys(self.db, venues)
 
     def _later(self, action: Callable[[], object]) -> None:
         """Run ``action`` after the commit: at the end of the current batch, or once the
