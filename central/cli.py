@@ -177,6 +177,9 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     from central.pg_cli import add_pg_commands
 
     add_pg_commands(commands)
+    from central.ingest_worker import add_ingest_worker_command
+
+    add_ingest_worker_command(commands)
 
 
 def _guard(func: Any) -> Any:

@@ -26,7 +26,7 @@ import sqlite3
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from sqlite_utils import Database
 
@@ -56,6 +56,7 @@ from central.db import (
     without_fsync,
     write_tx,
 )
+from central.db.pg_store import PgDatabase, lock_keys
 from central.ingest_async import AsyncEntry
 from central.ingest_devices import DeviceMessages
 from central.ingest_memo import BatchMemo
@@ -107,14 +108,15 @@ class Ingestor(DeviceMessages, AsyncEntry):
     (tests, tools).
     """
 
-    def __init__(self, db: Database | Writer, topics: Topics, publish: Publish,
+    def __init__(self, db: Database | Writer | PgDatabase, topics: Topics, publish: Publish,
                  notify: Notify = _no_notify, clock: Clock = utcnow, *,
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None,
                  supervision_config: SupervisionConfig | None = None,
                  notify_frame: Notify = _no_notify) -> None:
         self.writer = db if isinstance(db, Writer) else None
-        self.db = db.db if isinstance(db, Writer) else db
+        # a PgDatabase (central/db/pg_store.py) offers the same surface as a Database
+        self.db = db.db if isinstance(db, Writer) else cast(Database, db)
         #: Group commit for callers on the event loop (the DC-09 receiver).
         self.group = GroupCommit(db) if isinstance(db, Writer) else None
         if snapshot_files is None:  # default: beside the database
@@ -176,6 +178,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
         beats_only = all(d.topic.endswith("/heartbeat") for d in deliveries)
         try:
             with without_fsync(self.db, beats_only), write_tx(self.db):
+                if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
+                    lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
@@ -184,6 +188,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
                          "one by one", len(deliveries), exc)
             self._after_commit = None
             self._memo = None
+            if getattr(self.db, "broken", False):  # PostgreSQL gone: one by one fails too
+                return  # (the ingest worker exits before any PUBACK: central/ingest_worker.py)
             for delivery in deliveries:
                 self._handle_safely(self.db, delivery.topic, delivery.payload)
             return
@@ -275,6 +281,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
             return
         now = self.clock()
         with write_tx(self.db):
+            if self._after_commit is None:  # a batch locked its venues already
+                lock_keys(self.db, [route["venue_id"]])
             existing = query_one(
                 self.db, "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
                 "WHERE event_id = ?", [event.event_id])

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from central import commissioning, incidents
 from central.db import query_one
+from central.ingest_queue import Delivery, route_of
 from central.registry import device_route
 
 HEARTBEAT_SQL = (
@@ -50,6 +51,17 @@ def route(db: Database, memo: BatchMemo | None, device_id: str) -> dict[str, Any
     if device_id not in memo.routes:
         memo.routes[device_id] = device_route(db, device_id)
     return memo.routes[device_id]
+
+
+def venues_of(db: Database, memo: BatchMemo | None, deliveries: list[Delivery]) -> list[str]:
+    """The venues of the batch's registered devices (for the workers' venue locks)."""
+    venues = []
+    for delivery in deliveries:
+        device_id, _channel = route_of(delivery.topic)
+        found = route(db, memo, device_id) if device_id else None
+        if found is not None:
+            venues.append(found["venue_id"])
+    return venues
 
 
 def clock_offset(db: Database, memo: BatchMemo | None, device_id: str) -> float | None:

@@ -24,8 +24,11 @@ class FilterTable(Generic[T]):
         self._filters: dict[str, int] = {}
 
     def add(self, topic_filter: str, value: T) -> None:
-        """Add (or replace) ``topic_filter``."""
+        """Add (or replace) ``topic_filter``. A shared subscription (``$share/<group>/f``)
+        matches what ``f`` matches: the broker delivers the plain topic."""
         levels = topic_filter.split("/")
+        if levels[0] == "$share" and len(levels) > 2:
+            levels = levels[2:]
         multi = levels[-1] == "#"
         if multi:
             levels = levels[:-1]

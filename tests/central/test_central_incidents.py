@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import both_backends
 import pytest
 from central_testkit import Recorder, event_message, make_event
 from sqlite_utils import Database
@@ -12,6 +13,9 @@ from alarmlink.wire import Outcome, Stage, utcnow
 from central import incidents
 from central.incidents import IncidentNotFound, TransitionError, transition
 from central.ingest import Ingestor
+
+# issue 16, line 1: every test here runs on SQLite and on PostgreSQL
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 
 def incident_rows(db: Database) -> list[dict[str, Any]]:

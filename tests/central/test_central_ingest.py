@@ -7,6 +7,7 @@ import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
+import both_backends
 import pytest
 from central_testkit import TOPICS, Recorder, event_message, make_event
 from sqlite_utils import Database
@@ -22,6 +23,10 @@ from alarmlink.wire import (
     utcnow,
 )
 from central.ingest import Ingestor
+from central.snapshots import SnapshotFiles
+
+# issue 16, line 1: every test here runs on SQLite and on PostgreSQL
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 
 def count(db: Database, table: str) -> int:
@@ -46,25 +51,38 @@ def test_event_is_stored_once_and_receipted_each_time(
     assert dead_reasons(db) == []
 
 
-def test_receipt_is_published_only_after_commit(db: Database, db_path: Path) -> None:
+def test_receipt_is_published_only_after_commit(
+        db: Database, db_path: Path, backend: str, tmp_path: Path,
+        request: pytest.FixtureRequest) -> None:
     seen: list[int] = []
 
-    def publish(topic: str, payload: bytes) -> None:
-        other = sqlite3.connect(db_path)  # a second connection sees only committed rows
-        try:
-            seen.append(other.execute("SELECT count(*) FROM events").fetchone()[0])
-        finally:
-            other.close()
+    def committed_events() -> int:  # a second connection sees only committed rows
+        if backend == "sqlite":
+            other = sqlite3.connect(db_path)
+            try:
+                return int(other.execute("SELECT count(*) FROM events").fetchone()[0])
+            finally:
+                other.close()
+        import psycopg
 
-    Ingestor(db, TOPICS, publish).handle(*event_message(make_event()))
+        with psycopg.connect(request.getfixturevalue("pg_url")) as pg:
+            row = pg.execute("SELECT count(*) FROM events").fetchone()
+            return int(row[0]) if row else -1
+
+    def publish(topic: str, payload: bytes) -> None:
+        seen.append(committed_events())
+
+    Ingestor(db, TOPICS, publish, snapshot_files=SnapshotFiles(tmp_path / "s")).handle(
+        *event_message(make_event()))
     assert seen == [1]
 
 
-def test_publish_failure_does_not_undo_the_event(db: Database) -> None:
+def test_publish_failure_does_not_undo_the_event(db: Database, tmp_path: Path) -> None:
     def broken(topic: str, payload: bytes) -> None:
         raise ConnectionError("broker gone")
 
-    Ingestor(db, TOPICS, broken).handle(*event_message(make_event()))
+    Ingestor(db, TOPICS, broken, snapshot_files=SnapshotFiles(tmp_path / "s")).handle(
+        *event_message(make_event()))
     assert count(db, "events") == 1
     assert count(db, "dead_letters") == 0
 

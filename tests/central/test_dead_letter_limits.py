@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 from central_testkit import DEMO_REGISTRY
 from helpers import wait_for
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 from central import dead_letters
 from central.config import CentralConfig
 from central.db import Writer, open_db, query_one
+from central.db.pg_store import PgDatabase
 from central.floods import FloodWatch, zone_of
 from central.ingest_queue import Budgets
 from central.limits_config import LimitsConfig
@@ -24,9 +26,13 @@ from central.registry import load_registry
 NOW = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def db(tmp_path: Path) -> Iterator[Any]:
-    conn = open_db(tmp_path / "central.db")
+@pytest.fixture(params=both_backends.BACKENDS)
+def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    """The demo registry on SQLite and on PostgreSQL (issue 16, line 1)."""
+    if request.param == "sqlite":
+        conn: Any = open_db(tmp_path / "central.db")
+    else:
+        conn = PgDatabase.connect(request.getfixturevalue("pg_url"))
     load_registry(conn, DEMO_REGISTRY)
     yield conn
     dead_letters.policy.configure(LimitsConfig())

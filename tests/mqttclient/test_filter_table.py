@@ -38,3 +38,12 @@ def test_central_filters_route_each_channel() -> None:
     assert table.match("alarmlink/v1/dev/school-01/snapshot/01J") == ["snapshot/+"]
     assert table.match("alarmlink/v1/dev/school-01/status") == []
     assert table.match("alarmlink/v1/dev/school-01/event/x") == []
+
+
+@given(filters(), TOPIC, st.sampled_from(["ingest", "g-1"]))
+def test_a_shared_subscription_matches_what_its_filter_matches(
+        topic_filter: str, topic: str, group: str) -> None:
+    """Issue 16: the broker delivers a ``$share/<group>/f`` message under its plain topic."""
+    table: FilterTable[str] = FilterTable()
+    table.add(f"$share/{group}/{topic_filter}", "shared")
+    assert table.match(topic) == (["shared"] if topic_matches_sub(topic_filter, topic) else [])
