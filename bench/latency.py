@@ -15,6 +15,12 @@ limit), heartbeating in one of three modes:
 ``--restarts K``: K times, stop the broker, start it again, press 2 s after the restart
 (every device reconnects meanwhile), and time until every device is online at central.
 
+Each press is also split into hops, all on the system's monotonic clock (the bench's and
+central's ``central.latency`` log, which the bench turns on with ``--debug``): the
+debounce (press -> the agent's filter reports it), the outbox commit, the hand-over to
+paho, agent -> broker -> central's MQTT thread, waiting for the writer, the alarm's own
+batch (commit, receipts, push handed to the event loop) and the push to the console.
+
 Baseline, same run and same load: a bare QoS 1 publish -> subscribe hop through the same
 broker, one between every two presses. Every wait is bounded; the temporary directory
 (broker, central, agent outbox) is removed at the end, also on failure.
@@ -32,6 +38,7 @@ import sys
 import threading
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from _rig import PROBE, ROOT, Rig, pct
@@ -145,6 +152,41 @@ class Hop:
             c.loop_stop()
 
 
+HOPS = ("debounce", "outbox commit", "to paho", "agent -> central MQTT", "wait for writer",
+        "own batch", "push -> console")
+
+
+class HopLog:
+    """Reads central's ``central.latency`` lines for the agent's events (monotonic times)."""
+
+    def __init__(self, path: Path, device: str) -> None:
+        self.path = path
+        self.marker = f"hops alarmlink/v1/dev/{device}/event "
+        self.offset = 0
+        self.lines: list[dict[str, float]] = []
+
+    def after(self, t: float, timeout: float = 5.0) -> dict[str, float] | None:
+        """The first event line received at or after ``t`` (None: not logged in time)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with open(self.path, "rb") as f:
+                f.seek(self.offset)
+                chunk = f.read()
+            cut = chunk.rfind(b"\n") + 1
+            self.offset += cut
+            for line in chunk[:cut].decode(errors="replace").splitlines():
+                if self.marker in line:
+                    fields = line.split(self.marker, 1)[1].split()
+                    self.lines.append({k: float(v) for k, v in
+                                       (f.split("=", 1) for f in fields)})
+            found = [h for h in self.lines if h["received"] >= t - 0.001]
+            if found:
+                return found[0]
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.05)
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> float:
     t0 = time.monotonic()
     while not predicate():
@@ -175,7 +217,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
     sim: VenueSimulator | None = None
     hop: Hop | None = None
     try:
-        rig.start_central(rig.telemetry_conf() if args.telemetry else None, timeout=120)
+        rig.start_central(rig.telemetry_conf() if args.telemetry else None, timeout=120,
+                          debug=("central.latency",))
+        hop_log = HopLog(rig.work / "central.log", AGENT)
         api = Api(f"http://127.0.0.1:{rig.http_port}", "bench-admin", rig.add_admin())
         processes = args.processes or max(2, -(-args.background // 1500))
         fleet = Fleet(FleetPlan(url=rig.url, heartbeat_s=args.heartbeat, mode=args.mode),
@@ -193,20 +237,55 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             "broker.url": rig.url, "broker.password": rig.passwords[AGENT],
             "state_dir": str(rig.work / "agent"), "inputs": [button]})
         raised: dict[str, float] = {}
+        entered: dict[str, float] = {}  # raise_event called: the debounce is over
+        published: dict[str, float] = {}  # handed to paho
         sim = VenueSimulator(config, out=None)
-        sim.agent.event_listeners.append(
-            lambda e: raised.setdefault(e.event_id, time.perf_counter()))
+        agent = sim.agent
+        entering: list[float] = []
+
+        def on_event(e: wire.Event) -> None:
+            raised.setdefault(e.event_id, time.perf_counter())
+            if entering:
+                entered.setdefault(e.event_id, entering[-1])
+
+        agent.event_listeners.append(on_event)
+        real_raise, real_publish = agent.raise_event, agent._sender.publish
+
+        def timed_raise(*a: Any, **kw: Any) -> wire.Event:
+            entering.append(time.perf_counter())
+            return real_raise(*a, **kw)
+
+        def timed_publish(payload: bytes) -> bool:
+            t = time.perf_counter()
+            ok = real_publish(payload)
+            published.setdefault(json.loads(payload)["event_id"], t)
+            return ok
+
+        agent.raise_event = timed_raise  # type: ignore[method-assign]
+        agent._sender.publish = timed_publish  # the sender's hand-over to paho
         sim.start()
         wait_until(lambda: sim is not None and sim.agent.connected, 30, "the agent connected")
         console = Console(f"ws://127.0.0.1:{rig.http_port}/ws?station={STATION}",
                           api.headers["Cookie"])
         hop = Hop(rig)
 
+        hops: dict[str, list[float]] = {h: [] for h in HOPS}
+
         def press() -> tuple[float, float]:
             assert sim is not None
             t0 = time.perf_counter()
             event = sim.press(button["zone"])
             t_console = console.wait(event.event_id)
+            eid = event.event_id
+            central = hop_log.after(published.get(eid, raised[eid]))
+            if central is not None and eid in entered and eid in published:
+                marks = [t0, entered[eid], raised[eid], published[eid], central["received"],
+                         central["taken"], central["committed"], t_console]
+                for name, a, b in zip(HOPS, marks, marks[1:], strict=False):
+                    hops[name].append((b - a) * 1000)
+            else:
+                print(f"press {eid}: hops not all seen (central's line: "
+                      f"{'yes' if central else 'no'})", flush=True)
             incidents, _headers = api.call("GET", f"/api/incidents?station={STATION}")
             for item in incidents:
                 if item["category"] == "alarm":
@@ -231,8 +310,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             hop.close()
             rig.broker.stop()
             t_restart = time.monotonic()
-            now = wire.utcnow()  # central's format (central/db: iso), compared as text
-            since = now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
+            stamp = wire.utcnow()  # central's format (central/db: iso), compared as text
+            since = stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond // 1000:03d}Z"
             rig.broker.start()
             time.sleep(max(0.0, 2.0 - (time.monotonic() - t_restart)))  # the scenario's 2 s
             wait_until(lambda: sim is not None and sim.agent.connected, 30, "agent back")
@@ -259,6 +338,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
               f"{'on' if args.telemetry else 'off'}")
         print(summary("press -> console", total))
         print(summary("  event raised -> console", pipeline))
+        for name in HOPS:
+            if hops[name]:
+                print(summary(f"  hop: {name}", hops[name]))
         print(summary("baseline: bare MQTT hop", base))
         if args.restarts:
             print(f"restart -> every device online at central: {len(back)} of "

@@ -267,11 +267,22 @@ class Agent(AgentRemote):
         order from one thread and a resend can never race a first send.
         ``test`` is forced on when the config has ``walk_test = true``.
         """
+        event = self._commit(kind, state, zone, source, detail, test, ts)
+        self._announce(event)
+        return event
+
+    def _commit(self, kind: wire.Kind | str, state: wire.State | str, zone: str,
+                source: wire.Source | str, detail: Mapping[str, wire.DetailValue] | None,
+                test: bool, ts: datetime | None) -> wire.Event:
         event = self._outbox.add(kind=kind, state=state, zone=zone, source=source, ts=ts,
                                  detail=detail, test=test or self.config.walk_test)
         logger.info("%s: event seq %d %s %s zone %s (%s)%s", self.device_id, event.seq,
                     event.kind.value, event.state.value, event.zone, event.event_id,
                     " [test]" if event.test else "")
+        return event
+
+    def _announce(self, event: wire.Event) -> None:
+        """After the commit: listeners, the LED and buzzer, and the main loop woken."""
         for listener in list(self.event_listeners):
             try:
                 listener(event)
@@ -282,18 +293,28 @@ class Agent(AgentRemote):
             self._feedback.alarm_raised(event)
         self._sender.new_event()
         self._wake.set()  # the main loop publishes it now, in seq order, if connected
-        return event
 
     def _on_input(self, change: InputChange) -> None:
+        """An input changed (the main loop thread, in :meth:`tick`): commit its event and
+        hand it to paho at once, before the LED, buzzer and listeners take their time."""
         try:
-            self.raise_event(change.kind, change.state, change.zone, wire.Source.GPIO,
-                             detail=change.detail)
+            event = self._commit(change.kind, change.state, change.zone, wire.Source.GPIO,
+                                 change.detail, False, None)
         except OutboxError as exc:
             # The input filter has already moved on, so keep the change and retry every
             # tick: an alarm must not be dropped because the SD card hiccuped.
             logger.critical("%s: cannot commit %s %s in zone %s (%s); retrying", self.device_id,
                             change.kind.value, change.state.value, change.zone, exc)
             self._uncommitted.append(change)
+            return
+        if self.link.connected:
+            self._sender.new_event()
+            try:
+                self._sender.pump(self.clock())  # this thread is the one that publishes
+            except OutboxError as exc:  # committed: the tick's own pump tries again
+                logger.error("%s: could not publish seq %d yet (%s); retrying",
+                             self.device_id, event.seq, exc)
+        self._announce(event)
 
     def _retry_uncommitted(self) -> None:
         while self._uncommitted:

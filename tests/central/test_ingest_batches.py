@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from test_central_mqtt import broker_config, device, receipts, send
 from alarmlink.broker import MosquittoBroker
 from central.db import Writer, open_db
 from central.ingest import Ingestor
-from central.ingest_queue import Budgets, Delivery, FairQueue, route_of
+from central.ingest_queue import Budgets, Delivery, FairQueue, IngestQueue, route_of
 from central.mqtt_bridge import MqttBridge
 from central.registry import load_registry
 
@@ -180,3 +181,40 @@ def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
     ingestor.handle_batch([*beats, Delivery(*event_message(make_event()))])
     assert not [s for s in statements if "synchronous" in s], "an event's batch is fsynced"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_an_alarm_gets_a_batch_of_events_only_and_heartbeats_are_not_starved(
+        tmp_path: Path) -> None:
+    """The writer is held while a burst of heartbeats and an alarm queue up; the batch the
+    alarm is in carries no heartbeat, and the heartbeats still get the next batch even
+    while more events keep coming."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    batches: list[list[str]] = []
+    queue = IngestQueue(writer, lambda b: batches.append([d.topic for d in b]))
+    gate = threading.Event()
+    writer.submit(lambda _db: gate.wait(10))  # the writer is busy: everything queues
+    try:
+        for n in range(100):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        queue.put(Delivery(TOPICS.event("school-01"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 101, what="every message taken")
+        first = batches[0]
+        assert first == [TOPICS.event("school-01")], "the alarm's batch holds events only"
+        assert all(len([t for t in b if t.endswith("/heartbeat")]) <= 32 for b in batches)
+
+        # events keep arriving while heartbeats wait: every other batch takes heartbeats
+        batches.clear()
+        gate.clear()
+        writer.submit(lambda _db: gate.wait(10))
+        for n in range(40):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        for n in range(600):
+            queue.put(Delivery(TOPICS.event(f"flood-{n % 3}"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 640, what="every message taken")
+        assert not any(t.endswith("/heartbeat") for t in batches[0])
+        assert any(t.endswith("/heartbeat") for t in batches[1]), "not starved by events"
+    finally:
+        gate.set()
+        writer.close()
