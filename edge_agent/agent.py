@@ -176,13 +176,6 @@ class Agent(AgentRemote):
     def uptime_s(self) -> float:
         return 0.0 if self._started_at is None else max(self.clock() - self._started_at, 0.0)
 
-    def input_states(self) -> dict[str, str]:
-        states: dict[str, str] = {zone: item.state for zone, item in self._inputs.items()}
-        states.update((link.zone, link.state) for link in self.serial_links)
-        if self.camera is not None:
-            states[self.camera.config.zone] = "trouble" if self.camera.offline else "normal"
-        return states
-
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
@@ -414,11 +407,3 @@ class Agent(AgentRemote):
         self._feedback.receipt(receipt)
         if self.camera is not None:
             self.camera.on_receipt(receipt)
-
-    def _on_rtc(self, signal: wire.RtcSignal) -> None:
-        if self.rtc is not None:
-            self.rtc.on_signal(signal)
-
-    def _on_command(self, command: wire.Command) -> None:
-        # Queued to the command worker (edge_agent/commands.py); see _command_actions().
-        self.commands.handle(command)
