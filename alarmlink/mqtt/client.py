@@ -26,6 +26,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
 
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.mqtt.disconnects import ConnectionLoss
@@ -34,6 +35,9 @@ from alarmlink.mqtt.matching import FilterTable
 from alarmlink.mqtt.reasons import Backoff, check_suback, connect_cause, should_log
 
 logger = logging.getLogger(__name__)
+
+#: MQTT 5 subscription option: retained messages only when the subscription is new.
+SEND_RETAINED_IF_NEW = SubscribeOptions.RETAIN_SEND_IF_NEW_SUB
 
 #: Called with each message whose topic matches the handler's filter (paho's thread).
 Handler = Callable[[mqtt.MQTTMessage], None]
@@ -272,7 +276,17 @@ class MqttClient(ConnectionLoss):
             if not wanted:
                 self._subscribed.set()
                 return
-            rc, mid = client.subscribe(wanted)
+            # MQTT 5: retained messages only for a subscription the broker did not keep in
+            # the session. A persistent session (central's) that reconnects is not sent
+            # every device's retained status again (10,000 after each broker restart: work
+            # at central, and a backlog ahead of the fresh ones); while it was away they
+            # were queued in the session anyway.
+            if self.config.protocol == "mqttv5":
+                rc, mid = client.subscribe([
+                    (flt, SubscribeOptions(qos=qos, retainHandling=SEND_RETAINED_IF_NEW))
+                    for flt, qos in wanted])
+            else:
+                rc, mid = client.subscribe(wanted)
             if rc == MQTTErrorCode.MQTT_ERR_SUCCESS and mid is not None:
                 self._suback = (mid, wanted)
                 return
