@@ -326,8 +326,11 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                 came_back = f"all {len(bg) + 1} devices online at central {back[-1]:.1f} s " \
                             "after the restart"
             except SystemExit:
+                fleet.poll(1.5)  # the workers report once a second
                 came_back = (f"NOT all back within 60 s: {api.online_devices(since)} of "
-                             f"{len(bg) + 1} heard online at central")
+                             f"{len(bg) + 1} heard online at central; {fleet.online} of "
+                             f"{len(bg)} background devices connected to the broker (the "
+                             f"fleet's own count)")
             hop = Hop(rig)
             base.append(hop.sample())
             print(f"restart {k + 1}: broker down {t_restart - t_stop:.1f} s; agent "
