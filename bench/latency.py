@@ -88,10 +88,14 @@ class Api:
 
     def online_devices(self, since: str = "") -> int:
         """Devices central shows online (and heard at or after ``since``, an ISO time),
-        read page by page."""
+        read page by page; -1 when central did not answer within the call's timeout (it is
+        still catching up after a restart)."""
         online, after = 0, ""
         while True:
-            page, headers = self.call("GET", f"/api/devices?limit=1000&after={after}")
+            try:
+                page, headers = self.call("GET", f"/api/devices?limit=1000&after={after}")
+            except OSError:  # a timeout: counted as not there yet
+                return -1
             online += sum(1 for d in page
                           if d["online"] and (d.get("last_seen") or "") >= since)
             after = headers.get("X-Next-After")

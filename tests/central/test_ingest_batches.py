@@ -218,3 +218,33 @@ def test_an_alarm_gets_a_batch_of_events_only_and_heartbeats_are_not_starved(
     finally:
         gate.set()
         writer.close()
+
+
+def test_status_messages_commit_in_larger_batches_than_heartbeats(tmp_path: Path) -> None:
+    """After a broker restart the fleet's wills and online statuses (each batch with an
+    fsync) go 256 to a batch; heartbeats stay at 32 (an alarm waits for one batch)."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    batches: list[list[str]] = []
+    queue = IngestQueue(writer, lambda b: batches.append([d.topic for d in b]))
+    gate = threading.Event()
+    writer.submit(lambda _db: gate.wait(10))
+    try:
+        for n in range(300):
+            queue.put(Delivery(TOPICS.status(f"bg-{n}"), b""))
+        for n in range(100):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 400, what="every message taken")
+        assert len(batches[0]) == 256 and all("/status" in t for t in batches[0])
+        assert len(batches[1]) == 44 + 100, "the rest of the statuses, heartbeats after"
+        batches.clear()
+        gate.clear()
+        writer.submit(lambda _db: gate.wait(10))
+        for n in range(100):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 100, what="every heartbeat taken")
+        assert [len(b) for b in batches] == [32, 32, 32, 4], "heartbeat batches stay small"
+    finally:
+        gate.set()
+        writer.close()
