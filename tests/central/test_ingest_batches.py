@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -248,3 +249,23 @@ def test_status_messages_commit_in_larger_batches_than_heartbeats(tmp_path: Path
     finally:
         gate.set()
         writer.close()
+
+
+def test_each_events_hops_are_logged_on_the_monotonic_clock_when_asked(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``--debug central.latency``: one line per event (not per heartbeat) with when it was
+    received, taken by the writer, committed and acknowledged (bench/latency.py reads it)."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    queue = IngestQueue(writer, lambda _b: None)
+    caplog.set_level(logging.DEBUG, logger="central.latency")
+    try:
+        queue.put(Delivery(TOPICS.heartbeat("bg-1"), b""))
+        queue.put(Delivery(TOPICS.event("school-01"), b""))
+        wait_for(lambda: queue.messages == 2, what="both taken")
+    finally:
+        writer.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "central.latency"]
+    assert len(lines) == 1 and lines[0].startswith(f"hops {TOPICS.event('school-01')} ")
+    fields = dict(f.split("=", 1) for f in lines[0].split()[2:])
+    times = [float(fields[k]) for k in ("received", "taken", "committed", "acked")]
+    assert times == sorted(times) and times[0] > 0
