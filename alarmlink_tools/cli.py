@@ -38,6 +38,10 @@ def build_parser(argv: Sequence[str]) -> argparse.ArgumentParser:
     parser.add_argument("--log-format", choices=FORMATS, default="text",
                         help="text (default) or json: one JSON object per line, for journald "
                              "and log shippers")
+    parser.add_argument("--debug", action="append", default=[], metavar="LOGGER",
+                        help="debug logging for one logger and its children (e.g. "
+                             "central.latency: each event's hops), the rest as -v says; "
+                             "repeatable")
     sub = parser.add_subparsers(dest="group", metavar="COMMAND")
     wanted = next((a for a in argv if a in GROUPS), None)
     for name, (module, func, help_text) in GROUPS.items():
@@ -70,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     level = [logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)]
     configure(level, args.log_format)
+    for name in args.debug:
+        logging.getLogger(name).setLevel(logging.DEBUG)
     func = getattr(args, "func", None)
     if func is None:
         parser.print_help()

@@ -100,7 +100,8 @@ class Rig:
     def client(self, username: str, *, clean: bool = True) -> mqtt.Client:
         return plain_client(self.url, username, self.passwords[username], clean=clean)
 
-    def start_central(self, extra: dict[str, Any] | None = None, timeout: float = 60) -> None:
+    def start_central(self, extra: dict[str, Any] | None = None, timeout: float = 60, *,
+                      debug: tuple[str, ...] = ()) -> None:
         (self.work / "central-password").write_text(self.passwords["central"])
         os.chmod(self.work / "central-password", 0o600)
         reg = self.work / "reg.toml"
@@ -114,7 +115,8 @@ class Rig:
         (self.work / "central.toml").write_text(tomli_w.dumps(conf))
         self.central_log = open(self.work / "central.log", "wb")  # noqa: SIM115
         self.central = subprocess.Popen(
-            [sys.executable, "-m", "alarmlink_tools.cli", "central", "serve", "--config",
+            [sys.executable, "-m", "alarmlink_tools.cli",
+             *(f"--debug={name}" for name in debug), "central", "serve", "--config",
              str(self.work / "central.toml")], stdout=self.central_log,
             stderr=subprocess.STDOUT)
         deadline = time.monotonic() + timeout

@@ -15,6 +15,12 @@ Order of taking (:class:`FairQueue`):
    flood of thousands of messages cannot delay another device's alarm;
 3. within one device and channel, in arrival order (``seq`` order is kept).
 
+A batch holds at most :data:`LOW_BATCH` messages that are not events (a batch that starts
+with status messages, which commit with an fsync, up to :data:`STATUS_BATCH`), and a batch that
+starts with an event holds events only (so an alarm's transaction never also works
+through heartbeats), except right after such a batch left others waiting: then the next
+takes up to :data:`LOW_BATCH` of them too, so a stream of events cannot starve them.
+
 Per-device budgets (:class:`Budgets`) for the non-alarm channels: a device sending
 heartbeats, status or command results faster than its budget has the excess acknowledged
 and dropped (counted, logged once a minute): they carry no alarm and the next one
@@ -37,6 +43,10 @@ from dataclasses import dataclass, field
 from central.db import Writer, WriterClosed
 
 logger = logging.getLogger(__name__)
+#: One line per event with its hops on the system's monotonic clock (received, taken by the
+#: writer, committed with receipts sent and pushes handed to the event loop, PUBACKed), at
+#: DEBUG: ``alarmlink --debug central.latency central serve ...`` (bench/latency.py uses it).
+latency_logger = logging.getLogger("central.latency")
 
 #: Channel -> priority (lower is taken first). Unknown channels go with status.
 PRIORITY = {"event": 0, "status": 1, "cmd/result": 1, "heartbeat": 2, "snapshot": 3}
@@ -45,6 +55,12 @@ MAX_BATCH = 500
 #: Most messages in a batch that starts with no event (heartbeats, status, snapshots...):
 #: an alarm arriving meanwhile waits for at most this many of them, not for MAX_BATCH.
 LOW_BATCH = 32
+#: The same for a batch that starts with status messages or command results. These
+#: commit with an fsync (heartbeat-only batches do not), so after a broker restart the
+#: fleet's 10,000 "offline" wills and "online" statuses would take 600 commits in batches
+#: of 32 and central would fall a minute behind (and raise offline troubles for devices
+#: long back). An alarm arriving meanwhile waits for one such batch (tens of ms).
+STATUS_BATCH = 256
 
 
 @dataclass
@@ -83,6 +99,10 @@ class FairQueue:
 
     def __len__(self) -> int:
         return len(self._heap)
+
+    def head_priority(self) -> int | None:
+        """The priority of what :meth:`take` would take first (None: empty)."""
+        return self._heap[0][0] if self._heap else None
 
     def put(self, priority: int, device: str, item: Delivery) -> None:
         key = (priority, device)
@@ -155,15 +175,19 @@ class IngestQueue:
 
     def __init__(self, writer: Writer, handle_batch: Callable[[list[Delivery]], None], *,
                  max_batch: int = MAX_BATCH, low_batch: int = LOW_BATCH,
-                 budgets: Budgets | None = None) -> None:
+                 status_batch: int = STATUS_BATCH, budgets: Budgets | None = None) -> None:
         self.writer = writer
         self.handle_batch = handle_batch
         self.max_batch = max_batch
         self.low_batch = low_batch
+        self.status_batch = status_batch
         self.budgets = budgets or Budgets()
         self._queue = FairQueue()
         self._lock = threading.Lock()
         self._scheduled = False
+        #: The last batch was events only and left other messages waiting: the next one
+        #: takes some of them too, so a stream of events cannot starve heartbeats.
+        self._owe_low = False
         #: Batches committed and messages in them (for /healthz and the benchmarks).
         self.batches = 0
         self.messages = 0
@@ -195,17 +219,40 @@ class IngestQueue:
 
     def _drain(self, _db: object) -> None:
         with self._lock:
-            batch = self._queue.take(self.max_batch, self.low_batch)
+            # A batch that starts with an event carries only events: the alarm's commit
+            # does not wait for heartbeats processed in its transaction (unless the last
+            # batch was events only and left others waiting: then they get their share).
+            head = self._queue.head_priority()
+            events_only = head == 0 and not self._owe_low
+            low = 0 if events_only else (
+                self.status_batch if head == PRIORITY["status"] else self.low_batch)
+            batch = self._queue.take(self.max_batch, low)
+            waiting = len(self._queue)
+            self._owe_low = events_only and waiting > 0
         try:
             if batch:
+                taken = time.monotonic()
                 self.handle_batch(batch)  # commits, then publishes the receipts
+                committed = time.monotonic()
                 for delivery in batch:  # PUBACK strictly after the commit
                     delivery.ack()
                 self.batches += 1
                 self.messages += len(batch)
+                if latency_logger.isEnabledFor(logging.DEBUG):
+                    self._log_hops(batch, taken, committed, waiting)
         finally:
             with self._lock:
                 more = len(self._queue) > 0
                 self._scheduled = more
             if more:
                 self._schedule()
+
+    @staticmethod
+    def _log_hops(batch: list[Delivery], taken: float, committed: float, waiting: int) -> None:
+        acked = time.monotonic()
+        for delivery in batch:
+            if delivery.topic.endswith("/event"):
+                latency_logger.debug(
+                    "hops %s received=%.6f taken=%.6f committed=%.6f acked=%.6f batch=%d "
+                    "left_waiting=%d", delivery.topic, delivery.received, taken, committed,
+                    acked, len(batch), waiting)

@@ -30,7 +30,8 @@ MQTT connection is down, or for ``silence_s`` after it comes back, nobody is
 declared silent (that would be central's outage, not the devices').
 :class:`Supervisor` runs on the writer thread (``CentralService`` schedules it from the
 event loop every ``check_interval_s``; the loop only awaits it); :func:`record_status`
-runs in ingest's transaction.
+runs in ingest's transaction. The pure rules (:func:`decide`, :func:`deadline`,
+:func:`record_status`) are in :mod:`central.supervision_rules`.
 
 No sweeps: a pass never walks the whole fleet (issue 17). It looks at
 
@@ -54,26 +55,31 @@ import heapq
 import json
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from sqlite_utils import Database
 
-from alarmlink.wire import Availability
 from central import incidents
-from central.db import OPEN_STATUSES, iso, parse_iso, query_one, write_tx
+from central.db import OPEN_STATUSES, iso, query_one, write_tx
 from central.supervision_board import supervision_board
 from central.supervision_config import DeviceClass, SupervisionConfig
+from central.supervision_rules import (
+    REASONS,
+    SYSTEM_ACTOR,
+    TROUBLE_KIND,
+    Decision,
+    DeviceView,
+    deadline,
+    decide,
+    record_status,
+    zone_of,
+)
+
+__all__ = ["REASONS", "TROUBLE_KIND", "Decision", "DeviceView", "Supervisor", "deadline",
+           "decide", "record_status", "zone_of"]
 
 logger = logging.getLogger(__name__)
-
-TROUBLE_KIND = "device_offline"
-SYSTEM_ACTOR = incidents.SYSTEM_ACTOR
-REASONS = {"offline": "last will: the broker lost the device's connection",
-           "silent": "heartbeats stopped (no message within the class's silence_s)",
-           "stopped": "the agent was stopped (clean exit): the station cannot hear it"}
-Action = Literal["down", "up", "trouble", "restore"]
 
 _VIEW_SQL = """
 SELECT d.id AS device_id, d.venue_id, v.station_id, d.device_class, s.availability,
@@ -84,102 +90,6 @@ LEFT JOIN supervision p ON p.device_id = d.id
 """
 
 
-def zone_of(device_id: str) -> str:
-    """The incident zone that stands for a whole device."""
-    return f"device:{device_id}"
-
-
-def record_status(db: Database, device_id: str, state: Availability, now: datetime) -> None:
-    """Note a status message in supervision. Ingest calls it inside its transaction."""
-    at = iso(now)
-    row = query_one(db, "SELECT state, down_since FROM supervision WHERE device_id = ?",
-                    [device_id])
-    if state == Availability.ONLINE:
-        if row is None:  # first connect: supervision starts timing its silence
-            db.execute("INSERT INTO supervision (device_id, state, changed_at) "
-                       "VALUES (?, 'up', ?)", [device_id, at])
-        elif row["state"] != "down":  # the next supervision pass looks at it
-            db.execute("UPDATE supervision SET changed_at = ? WHERE device_id = ?",
-                       [at, device_id])
-        if row is not None and row["state"] == "down":
-            down_since = row["down_since"]
-            down_for = (now - parse_iso(down_since)).total_seconds() if down_since else None
-            db.execute("UPDATE supervision SET state = 'up', reason = NULL, down_since = NULL, "
-                       "dropouts = dropouts + 1, last_dropout_s = ?, changed_at = ? "
-                       "WHERE device_id = ?", [down_for, at, device_id])
-            logger.info("device %s back online after a short dropout (%s s): no trouble",
-                        device_id, "?" if down_for is None else f"{down_for:.1f}")
-        return
-    if row is None:
-        db.execute("INSERT INTO supervision (device_id, state, reason, down_since, changed_at) "
-                   "VALUES (?, 'down', ?, ?, ?)", [device_id, state.value, at, at])
-    elif row["state"] == "up":
-        db.execute("UPDATE supervision SET state = 'down', reason = ?, down_since = ?, "
-                   "changed_at = ? WHERE device_id = ?", [state.value, at, at, device_id])
-    else:  # already down or in trouble: keep down_since, take the more specific reason
-        db.execute("UPDATE supervision SET reason = ?, changed_at = ? WHERE device_id = ?",
-                   [state.value, at, device_id])
-
-
-@dataclass(frozen=True)
-class DeviceView:
-    device_id: str
-    venue_id: str
-    station_id: str
-    device_class: str
-    availability: str | None
-    last_seen: datetime | None
-    state: str
-    reason: str | None
-    down_since: datetime | None
-    incident_id: int | None
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> DeviceView:
-        return cls(row["device_id"], row["venue_id"], row["station_id"],
-                   row["device_class"] or "", row["availability"],
-                   parse_iso(row["last_seen"]) if row["last_seen"] else None, row["state"],
-                   row["reason"], parse_iso(row["down_since"]) if row["down_since"] else None,
-                   row["incident_id"])
-
-
-@dataclass(frozen=True)
-class Decision:
-    action: Action
-    reason: str | None = None
-    down_since: datetime | None = None
-
-
-def decide(view: DeviceView, cls: DeviceClass, now: datetime,
-           listening_since: datetime | None) -> Decision | None:
-    """What supervision must do about one device now (None: nothing). Pure."""
-    if view.availability is None or view.last_seen is None:
-        return None  # registered, never connected: nothing to supervise yet
-    heard = view.last_seen
-    silence = timedelta(seconds=cls.silence_s)
-    grace = timedelta(seconds=cls.grace_s)
-    if view.state == "up":
-        if view.availability in ("offline", "stopped"):
-            return Decision("down", view.availability, heard)
-        if listening_since is not None:
-            since = max(heard, listening_since)
-            if now - since > silence:
-                return Decision("down", "silent", since)
-        return None
-    down_since = view.down_since or heard
-    if view.availability == "online" and heard > down_since:
-        return Decision("restore" if view.state == "trouble" else "up")
-    if view.state != "down":
-        return None
-    if view.reason == "silent":
-        if listening_since is None:
-            return None  # central is deaf: its outage, not the device's
-        due = max(down_since, listening_since) + silence + grace
-    else:
-        due = down_since + grace
-    return Decision("trouble") if now >= due else None
-
-
 #: Seconds between full walks that rebuild the deadline heap (registry edits).
 RESCAN_S = 300.0
 #: Most devices judged in one pass; the rest wait a second (a pass holds the writer).
@@ -187,27 +97,6 @@ MAX_PER_PASS = 2000
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
-
-def deadline(view: DeviceView, cls: DeviceClass,
-             listening_since: datetime | None) -> datetime | None:
-    """When :func:`decide` may next change its answer for ``view`` by time alone (None:
-    only a message from the device or a status change can)."""
-    if view.availability is None or view.last_seen is None:
-        return None
-    silence = timedelta(seconds=cls.silence_s)
-    grace = timedelta(seconds=cls.grace_s)
-    if view.state == "up":
-        if listening_since is None or view.availability != "online":
-            return None
-        return max(view.last_seen, listening_since) + silence + timedelta(microseconds=1)
-    if view.state != "down":
-        return None
-    down_since = view.down_since or view.last_seen
-    if view.reason == "silent":
-        if listening_since is None:
-            return None
-        return max(down_since, listening_since) + silence + grace
-    return down_since + grace
 
 
 class Supervisor:

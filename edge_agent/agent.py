@@ -176,13 +176,6 @@ class Agent(AgentRemote):
     def uptime_s(self) -> float:
         return 0.0 if self._started_at is None else max(self.clock() - self._started_at, 0.0)
 
-    def input_states(self) -> dict[str, str]:
-        states: dict[str, str] = {zone: item.state for zone, item in self._inputs.items()}
-        states.update((link.zone, link.state) for link in self.serial_links)
-        if self.camera is not None:
-            states[self.camera.config.zone] = "trouble" if self.camera.offline else "normal"
-        return states
-
     # --- lifecycle -------------------------------------------------------------------
 
     def start(self) -> None:
@@ -267,11 +260,22 @@ class Agent(AgentRemote):
         order from one thread and a resend can never race a first send.
         ``test`` is forced on when the config has ``walk_test = true``.
         """
+        event = self._commit(kind, state, zone, source, detail, test, ts)
+        self._announce(event)
+        return event
+
+    def _commit(self, kind: wire.Kind | str, state: wire.State | str, zone: str,
+                source: wire.Source | str, detail: Mapping[str, wire.DetailValue] | None,
+                test: bool, ts: datetime | None) -> wire.Event:
         event = self._outbox.add(kind=kind, state=state, zone=zone, source=source, ts=ts,
                                  detail=detail, test=test or self.config.walk_test)
         logger.info("%s: event seq %d %s %s zone %s (%s)%s", self.device_id, event.seq,
                     event.kind.value, event.state.value, event.zone, event.event_id,
                     " [test]" if event.test else "")
+        return event
+
+    def _announce(self, event: wire.Event) -> None:
+        """After the commit: listeners, the LED and buzzer, and the main loop woken."""
         for listener in list(self.event_listeners):
             try:
                 listener(event)
@@ -282,18 +286,28 @@ class Agent(AgentRemote):
             self._feedback.alarm_raised(event)
         self._sender.new_event()
         self._wake.set()  # the main loop publishes it now, in seq order, if connected
-        return event
 
     def _on_input(self, change: InputChange) -> None:
+        """An input changed (the main loop thread, in :meth:`tick`): commit its event and
+        hand it to paho at once, before the LED, buzzer and listeners take their time."""
         try:
-            self.raise_event(change.kind, change.state, change.zone, wire.Source.GPIO,
-                             detail=change.detail)
+            event = self._commit(change.kind, change.state, change.zone, wire.Source.GPIO,
+                                 change.detail, False, None)
         except OutboxError as exc:
             # The input filter has already moved on, so keep the change and retry every
             # tick: an alarm must not be dropped because the SD card hiccuped.
             logger.critical("%s: cannot commit %s %s in zone %s (%s); retrying", self.device_id,
                             change.kind.value, change.state.value, change.zone, exc)
             self._uncommitted.append(change)
+            return
+        if self.link.connected:
+            self._sender.new_event()
+            try:
+                self._sender.pump(self.clock())  # this thread is the one that publishes
+            except OutboxError as exc:  # committed: the tick's own pump tries again
+                logger.error("%s: could not publish seq %d yet (%s); retrying",
+                             self.device_id, event.seq, exc)
+        self._announce(event)
 
     def _retry_uncommitted(self) -> None:
         while self._uncommitted:
@@ -393,11 +407,3 @@ class Agent(AgentRemote):
         self._feedback.receipt(receipt)
         if self.camera is not None:
             self.camera.on_receipt(receipt)
-
-    def _on_rtc(self, signal: wire.RtcSignal) -> None:
-        if self.rtc is not None:
-            self.rtc.on_signal(signal)
-
-    def _on_command(self, command: wire.Command) -> None:
-        # Queued to the command worker (edge_agent/commands.py); see _command_actions().
-        self.commands.handle(command)

@@ -2,8 +2,9 @@
 
 :class:`AgentRemote` is a mixin of :class:`edge_agent.agent.Agent` (split out by
 responsibility): the command runner's actions (:class:`~edge_agent.commands.CommandActions`),
-installing a reloaded config on the main loop thread, the self-test report and the
-heartbeat. It uses the agent's attributes declared below.
+installing a reloaded config on the main loop thread, the self-test report, the
+heartbeat with the zones' states, and the commands and live-session signals from central.
+It uses the agent's attributes declared below.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from alarmlink import wire
-from edge_agent.commands import CommandActions, Result, reboot, reload_config
+from edge_agent.commands import CommandActions, CommandRunner, Result, reboot, reload_config
 from edge_agent.commands import self_test as full_self_test
 from edge_agent.config import AgentConfig
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from edge_agent.link import MqttLink
     from edge_agent.loop_calls import LoopCalls
     from edge_agent.outbox import Outbox
+    from edge_agent.rtc.service import RtcService
     from edge_agent.serial.reader import SerialLink
 
 _THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -46,8 +48,27 @@ class AgentRemote:
     _outbox: Outbox
     _feedback: Feedback
     _inputs: Mapping[str, AlarmInput]
-    input_states: Callable[[], dict[str, str]]
     uptime_s: Callable[[], float]
+    commands: CommandRunner
+    rtc: RtcService | None
+
+    def input_states(self) -> dict[str, str]:
+        """Each zone's state: inputs, serial links, the camera."""
+        states: dict[str, str] = {zone: item.state for zone, item in self._inputs.items()}
+        states.update((link.zone, link.state) for link in self.serial_links)
+        if self.camera is not None:
+            states[self.camera.config.zone] = "trouble" if self.camera.offline else "normal"
+        return states
+
+    # --- from central (paho's thread) -------------------------------------------------
+
+    def _on_rtc(self, signal: wire.RtcSignal) -> None:
+        if self.rtc is not None:
+            self.rtc.on_signal(signal)
+
+    def _on_command(self, command: wire.Command) -> None:
+        # Queued to the command worker (edge_agent/commands.py); see _command_actions().
+        self.commands.handle(command)
 
     def heartbeat(self) -> wire.Heartbeat:
         return wire.Heartbeat(ts=wire.utcnow(), uptime_s=self.uptime_s(),

@@ -63,6 +63,9 @@ class _Strict(StrictModel):
 
 
 Contact = Literal["normally_open", "normally_closed"]
+#: A one-key button's default debounce (ms): above its contact bounce, small in an alarm's
+#: press -> console time (detectors keep 50 ms and have their confirmation time besides).
+BUTTON_DEBOUNCE_MS = 20
 
 
 class _InputBase(_Strict):
@@ -88,6 +91,11 @@ class ButtonInput(_InputBase):
     """
 
     type: Literal["button"] = Field(description="A one-key alarm button.")
+    debounce_ms: int = Field(
+        BUTTON_DEBOUNCE_MS, ge=0, le=5000,
+        description="A level must be stable this long to count. 20 ms rejects a push "
+                    "button's contact bounce (typically under 5 ms, rarely over 10 ms) with "
+                    "room to spare; raise it for long or noisy cable runs (50-100 ms).")
     kind: Literal["panic", "fire", "medical"] = Field(
         "panic", description="What a press means: panic (one-key alarm), fire, medical.")
     contact: Contact = Field("normally_open", description="Contact of the button.")

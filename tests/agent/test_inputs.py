@@ -253,3 +253,27 @@ def test_a_failing_callback_does_not_stop_polling(factory: MockFactory) -> None:
     rig.close_contact(17)
     assert [c.state for c in rig.input.poll(rig.clock.advance(0.01))] == [wire.State.ALARM]
     assert rig.input.state == "alarm"
+
+
+def test_a_buttons_default_debounce_rejects_contact_bounce_and_glitches(
+        factory: MockFactory) -> None:
+    """The default (20 ms): a press that bounces for 8 ms (1 ms chatter, longer than a push
+    button bounces) alarms once, 20 ms after the bouncing stops; a 15 ms glitch on the line
+    never alarms."""
+    rig = Rig(factory, {"type": "button", "zone": "gate", "pin": 17})
+    assert rig.input.config.debounce_ms == 20
+    rig.input.arm()
+    assert rig.run(0.1, step=0.001) == []
+    rig.close_contact(17)  # a 15 ms glitch (interference on the cable), then quiet again
+    assert rig.run(0.015, step=0.001) == []
+    rig.open_contact(17)
+    assert rig.run(0.2, step=0.001) == []
+    for _ in range(4):  # the press: 8 ms of bounce, then closed
+        rig.close_contact(17)
+        assert rig.run(0.001, step=0.001) == []
+        rig.open_contact(17)
+        assert rig.run(0.001, step=0.001) == []
+    rig.close_contact(17)
+    assert rig.run(0.019, step=0.001) == []
+    assert rig.summary(rig.run(0.002, step=0.001)) == [("panic", "alarm")]
+    assert rig.run(0.2, step=0.001) == [], "one alarm for one bouncing press"

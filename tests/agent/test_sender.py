@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from agent_testkit import FakeClock, make_config
 from gpiozero.pins.mock import MockFactory
 
@@ -117,5 +118,39 @@ def test_the_loop_sleeps_until_an_edge_or_a_deadline(tmp_path: Path) -> None:
         clock.now = due + 1e-6
         agent.tick()
         assert agent.outbox.depth() == 1, "confirmed at the deadline the loop slept until"
+    finally:
+        agent.stop()
+
+
+def test_a_pressed_buttons_event_goes_to_paho_before_the_led_and_listeners(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the main loop, an input's event is handed to paho right after its commit; the
+    LED, buzzer and listeners (milliseconds of work) come after it."""
+    clock = FakeClock()
+    factory = MockFactory()
+    agent = Agent(make_config(tmp_path), pin_factory=factory, clock=clock)
+    monkeypatch.setattr(type(agent.link), "connected", property(lambda _self: True))
+    order: list[str] = []
+
+    def publish(payload: bytes) -> bool:
+        event = wire.decode(wire.Event, payload)
+        order.append(f"paho {event.seq}")
+        assert agent.feedback.event is None, "the LED was driven before the publish"
+        return True
+
+    agent._sender.publish = publish
+    agent.event_listeners.append(lambda e: order.append(f"listener {e.seq}"))
+    try:
+        agent._sender.reconnected(clock.now)
+        for item in agent.inputs.values():
+            item.arm()
+        button = next(iter(agent.inputs.values()))
+        factory.pin(button.main.pin).drive_low()
+        due = agent.tick()
+        assert due is not None
+        clock.now = due + 1e-6
+        agent.tick()
+        assert order == ["paho 1", "listener 1"]
+        assert agent.feedback.stage == "sent", "the LED shows it after the hand-over"
     finally:
         agent.stop()

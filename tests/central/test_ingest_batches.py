@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,7 +17,7 @@ from test_central_mqtt import broker_config, device, receipts, send
 from alarmlink.broker import MosquittoBroker
 from central.db import Writer, open_db
 from central.ingest import Ingestor
-from central.ingest_queue import Budgets, Delivery, FairQueue, route_of
+from central.ingest_queue import Budgets, Delivery, FairQueue, IngestQueue, route_of
 from central.mqtt_bridge import MqttBridge
 from central.registry import load_registry
 
@@ -180,3 +182,90 @@ def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
     ingestor.handle_batch([*beats, Delivery(*event_message(make_event()))])
     assert not [s for s in statements if "synchronous" in s], "an event's batch is fsynced"
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_an_alarm_gets_a_batch_of_events_only_and_heartbeats_are_not_starved(
+        tmp_path: Path) -> None:
+    """The writer is held while a burst of heartbeats and an alarm queue up; the batch the
+    alarm is in carries no heartbeat, and the heartbeats still get the next batch even
+    while more events keep coming."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    batches: list[list[str]] = []
+    queue = IngestQueue(writer, lambda b: batches.append([d.topic for d in b]))
+    gate = threading.Event()
+    writer.submit(lambda _db: gate.wait(10))  # the writer is busy: everything queues
+    try:
+        for n in range(100):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        queue.put(Delivery(TOPICS.event("school-01"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 101, what="every message taken")
+        first = batches[0]
+        assert first == [TOPICS.event("school-01")], "the alarm's batch holds events only"
+        assert all(len([t for t in b if t.endswith("/heartbeat")]) <= 32 for b in batches)
+
+        # events keep arriving while heartbeats wait: every other batch takes heartbeats
+        batches.clear()
+        gate.clear()
+        writer.submit(lambda _db: gate.wait(10))
+        for n in range(40):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        for n in range(600):
+            queue.put(Delivery(TOPICS.event(f"flood-{n % 3}"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 640, what="every message taken")
+        assert not any(t.endswith("/heartbeat") for t in batches[0])
+        assert any(t.endswith("/heartbeat") for t in batches[1]), "not starved by events"
+    finally:
+        gate.set()
+        writer.close()
+
+
+def test_status_messages_commit_in_larger_batches_than_heartbeats(tmp_path: Path) -> None:
+    """After a broker restart the fleet's wills and online statuses (each batch with an
+    fsync) go 256 to a batch; heartbeats stay at 32 (an alarm waits for one batch)."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    batches: list[list[str]] = []
+    queue = IngestQueue(writer, lambda b: batches.append([d.topic for d in b]))
+    gate = threading.Event()
+    writer.submit(lambda _db: gate.wait(10))
+    try:
+        for n in range(300):
+            queue.put(Delivery(TOPICS.status(f"bg-{n}"), b""))
+        for n in range(100):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 400, what="every message taken")
+        assert len(batches[0]) == 256 and all("/status" in t for t in batches[0])
+        assert len(batches[1]) == 44 + 100, "the rest of the statuses, heartbeats after"
+        batches.clear()
+        gate.clear()
+        writer.submit(lambda _db: gate.wait(10))
+        for n in range(100):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 100, what="every heartbeat taken")
+        assert [len(b) for b in batches] == [32, 32, 32, 4], "heartbeat batches stay small"
+    finally:
+        gate.set()
+        writer.close()
+
+
+def test_each_events_hops_are_logged_on_the_monotonic_clock_when_asked(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """``--debug central.latency``: one line per event (not per heartbeat) with when it was
+    received, taken by the writer, committed and acknowledged (bench/latency.py reads it)."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    queue = IngestQueue(writer, lambda _b: None)
+    caplog.set_level(logging.DEBUG, logger="central.latency")
+    try:
+        queue.put(Delivery(TOPICS.heartbeat("bg-1"), b""))
+        queue.put(Delivery(TOPICS.event("school-01"), b""))
+        wait_for(lambda: queue.messages == 2, what="both taken")
+    finally:
+        writer.close()
+    lines = [r.getMessage() for r in caplog.records if r.name == "central.latency"]
+    assert len(lines) == 1 and lines[0].startswith(f"hops {TOPICS.event('school-01')} ")
+    fields = dict(f.split("=", 1) for f in lines[0].split()[2:])
+    times = [float(fields[k]) for k in ("received", "taken", "committed", "acked")]
+    assert times == sorted(times) and times[0] > 0

@@ -192,3 +192,37 @@ def test_two_clients_with_one_account_are_named_a_takeover_loop(
     second = started(clients, MqttClient(config(fresh_mosquitto.url)))
     wait_for(lambda: any("another client logs in as school-01" in (c.last_error or "")
                          for c in (first, second)), timeout=60, what="the takeover loop named")
+
+
+def test_a_persistent_session_is_not_sent_the_retained_statuses_again_on_reconnect(
+        fresh_mosquitto: MosquittoBroker, clients: list[MqttClient]) -> None:
+    """MQTT 5 retain handling: central's persistent session gets each device's retained
+    status once, not again after every reconnect (after a broker restart that was 10,000
+    messages ahead of the fresh ones); a new session still gets them."""
+    device = connect_client(config(fresh_mosquitto.url), client_id="school-01")
+    try:
+        device.publish(TOPICS.status("school-01"), b"online", qos=1,
+                       retain=True).wait_for_publish(5)
+        statuses = Recorder()
+        central = MqttClient(config(fresh_mosquitto.url, "central"), clean=False)
+        central.subscribe(TOPICS.all_devices("status"), statuses)
+        started(clients, central)
+        wait_for(lambda: statuses.payloads() == [b"online"], what="the retained status")
+        sock = central.paho.socket()
+        assert isinstance(sock, socket.socket)
+        sock.shutdown(socket.SHUT_RDWR)  # dropped: it reconnects to its session
+        wait_for(lambda: central.connect_count == 2 and central.ready, timeout=15,
+                 what="central back, subscribed again")
+        assert central.session_present is True
+        device.publish(TOPICS.status("school-01"), b"marker", qos=1).wait_for_publish(5)
+        wait_for(lambda: b"marker" in statuses.payloads(), what="the fresh message")
+        assert statuses.payloads() == [b"online", b"marker"], "retained sent again"
+    finally:
+        device.disconnect()
+        device.loop_stop()
+    fresh = Recorder()
+    observer = MqttClient(config(fresh_mosquitto.url, "central"), client_id="observer",
+                          clean=True)
+    observer.subscribe(TOPICS.all_devices("status"), fresh)
+    started(clients, observer)
+    wait_for(lambda: fresh.payloads() == [b"online"], what="a new session gets it")

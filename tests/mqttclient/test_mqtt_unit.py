@@ -252,7 +252,9 @@ def test_accepted_connect_subscribes_publishes_online_and_checks_suback(
     connect(client, fake, session=True)
     assert client.connected and not client.ready  # no SUBACK yet
     assert calls == ["up"] and client.session_present is True
-    assert fake.subscriptions == [[("rx/receipt", 1), ("rx/cmd", 1)]]
+    # MQTT 5: retained messages only for a subscription the session does not hold yet
+    assert [[(flt, opts.QoS, opts.retainHandling) for flt, opts in sub]
+            for sub in fake.subscriptions] == [[("rx/receipt", 1, 1), ("rx/cmd", 1, 1)]]
     assert fake.published == [("st", b"online", 1, True)]
     client._on_subscribe(fake, None, 41, [suback(1), suback(1)], None)
     assert client.ready and client.refused == {}
