@@ -36,14 +36,14 @@ def _readable(path: Path, what: str) -> None:
         raise ConfigError(f"[http] {what} {path}: cannot read: {exc.strerror}") from None
 
 
-def tls_options(http: HttpConfig) -> dict[str, str]:
-    """uvicorn's ``ssl_certfile``/``ssl_keyfile`` for ``http`` ({} for plain HTTP).
+def tls_options(http: HttpConfig) -> tuple[str | None, str | None]:
+    """uvicorn's ``(ssl_certfile, ssl_keyfile)`` for ``http`` (None, None: plain HTTP).
 
     Raises :class:`ConfigError` (one line: file, cause, fix) when a file is missing,
     unreadable, not PEM, or the key does not match the certificate.
     """
     if http.tls_cert is None or http.tls_key is None:
-        return {}
+        return None, None
     _readable(http.tls_cert, "tls_cert")
     _readable(http.tls_key, "tls_key")
     mode = stat.S_IMODE(http.tls_key.stat().st_mode)
@@ -57,4 +57,4 @@ def tls_options(http: HttpConfig) -> dict[str, str]:
         raise ConfigError(f"[http] tls_cert {http.tls_cert} / tls_key {http.tls_key}: not a "
                           f"matching PEM certificate and key ({exc.reason or 'ssl error'}); "
                           f"{FIX}") from None
-    return {"ssl_certfile": str(http.tls_cert), "ssl_keyfile": str(http.tls_key)}
+    return str(http.tls_cert), str(http.tls_key)
