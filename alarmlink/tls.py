@@ -78,16 +78,20 @@ def ensure_ca(directory: Path, name: str = "alarmlink deployment CA") -> tuple[P
     return cert, key
 
 
-def ensure_server_cert(directory: Path, hostnames: list[str]) -> TlsFiles:
+def ensure_server_cert(directory: Path, hostnames: list[str], *, stem: str = "server",
+                       ca_directory: Path | None = None) -> TlsFiles:
     """CA plus a server certificate for ``hostnames`` (DNS names or IPs) in ``directory``.
 
-    A server certificate whose names differ from ``hostnames`` is replaced.
+    The certificate is ``<stem>.crt`` / ``<stem>.key`` (``server`` for the broker,
+    ``console`` for central's HTTPS); the CA is in ``ca_directory`` (default
+    ``directory``). A certificate whose names differ from ``hostnames`` is replaced.
     """
     if not hostnames:
         raise TlsError("the server certificate needs at least one host name or IP")
-    ca_cert, ca_key = ensure_ca(directory)
-    cert, key = directory / "server.crt", directory / "server.key"
-    names_file = directory / "server.names"
+    ca_cert, ca_key = ensure_ca(ca_directory or directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / f"{stem}.crt", directory / f"{stem}.key"
+    names_file = directory / f"{stem}.names"
     wanted = "\n".join(hostnames)
     if cert.exists() and key.exists() and names_file.exists() \
             and names_file.read_text() == wanted:
@@ -105,10 +109,10 @@ def ensure_server_cert(directory: Path, hostnames: list[str]) -> TlsFiles:
     os.chmod(key, 0o600)
     os.chmod(cert, 0o644)
     names_file.write_text(wanted)
-    serial = directory / "ca.srl"
+    serial = (ca_directory or directory) / "ca.srl"
     if serial.exists():
         os.chmod(serial, 0o600)
-    logger.info("made broker certificate for %s", ", ".join(hostnames))
+    logger.info("made %s certificate for %s", stem, ", ".join(hostnames))
     return TlsFiles(ca_cert, ca_key, cert, key)
 
 

@@ -249,6 +249,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from central.api import create_app
+    from central.http_tls import tls_options
     from central.receiver.keys import KeyFileError, load_keys
 
     try:
@@ -257,10 +258,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             parse_registry(config.registry)  # fail here, before the server starts
         if config.receiver.enabled and config.receiver.keys_file is not None:
             load_keys(config.receiver.keys_file)  # a bad or readable key file: fail now
+        certfile, keyfile = tls_options(config.http)
         app = create_app(config)
     except (ConfigError, RegistryError, KeyFileError) as exc:
         return _fail(str(exc))
-    print(f"alarmlink central: console at http://{config.http.host}:{config.http.port}/ "
+    print(f"alarmlink central: console at {config.http.scheme}://{config.http.host}:"
+          f"{config.http.port}/ "
           f"(db {config.db_path}, broker {config.broker.url})", flush=True)
     db = open_db(config.db_path)
     try:
@@ -281,7 +284,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # fleet's burst of heartbeats keeps the other threads busy.
     sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info",
-                access_log=args.access_log, log_config=uvicorn_log_config())
+                access_log=args.access_log, log_config=uvicorn_log_config(),
+                ssl_certfile=certfile, ssl_keyfile=keyfile)
     return 0
 
 

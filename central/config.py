@@ -30,6 +30,8 @@ Example (every key is optional; these are the defaults unless noted)::
     port = 8080
     max_body_bytes = 65536                 # larger request bodies get 413
     allowed_hosts = ["localhost", "127.0.0.1", "::1"]   # default: these + host
+    tls_cert = "tls/console.crt"           # HTTPS (both or neither; default: plain HTTP)
+    tls_key = "tls/console.key"            # 0600; never logged
 
     [health]                               # see central/health.py
     probe_interval_s = 2
@@ -77,7 +79,7 @@ import logging
 import tomllib
 from pathlib import Path
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.config_base import (
@@ -128,6 +130,31 @@ class HttpConfig(StrictModel):
                     "the Host header; '*.example.org' allowed). Default: localhost, 127.0.0.1, "
                     "::1 and http.host unless it is 0.0.0.0 or ::. A station serving on a LAN "
                     "name or IP must list it here.")
+
+    tls_cert: Path | None = Field(
+        None, description="HTTPS: the console's certificate (PEM, chain included) as "
+                          "`central init` issues it from the deployment CA. With tls_key set, "
+                          "central serves HTTPS only (browsers allow the microphone only on "
+                          "secure origins); unset, plain HTTP (the demo on localhost).")
+    tls_key: Path | None = Field(
+        None, description="HTTPS: the private key of tls_cert (PEM, unencrypted, mode 0600; "
+                          "never logged).")
+
+    @field_validator("tls_cert", "tls_key")
+    @classmethod
+    def _relative_tls(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        return resolve_config_path(value, info)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> HttpConfig:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together: set both for HTTPS, "
+                             "or neither for plain HTTP")
+        return self
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
 
     def effective_allowed_hosts(self) -> list[str]:
         """``allowed_hosts`` as configured, else the loopback names plus ``host``."""

@@ -36,6 +36,7 @@ from alarmlink.wire import (
     Event,
     Heartbeat,
     Receipt,
+    RtcKind,
     RtcSignal,
     Stage,
     Status,
@@ -45,7 +46,7 @@ from alarmlink.wire import (
     model_for,
     utcnow,
 )
-from central import commissioning, dead_letters, incidents
+from central import commissioning, dead_letters, incidents, talk
 from central import ingest_memo as memos
 from central.db import (
     GroupCommit,
@@ -140,6 +141,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
         #: Live-session signals from devices (``rtc/reply``): set by the service to the
         #: relay (:class:`central.av.AvRelay`); called on the ingest thread, never blocks.
         self.on_rtc: Callable[[str, RtcSignal], None] = lambda device_id, signal: None
+        #: A venue's talk request, after its commit (central/talk.py): the service pushes it.
+        self.on_talk: Callable[[dict[str, Any]], None] = lambda message: None
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
         #: Reconnect and takeover troubles (central/reconnects.py).
@@ -266,6 +269,14 @@ class Ingestor(DeviceMessages, AsyncEntry):
             self._heartbeat(route, message)
         elif isinstance(message, CommandResult):
             self._command_result(device_id, message)
+        elif isinstance(message, RtcSignal) and message.kind == RtcKind.TALK_REQUEST:
+            pushed = talk.record(self.db, route, message, self.clock())
+            if pushed is None:
+                self.dead_letter(topic, payload, f"talk request from {device_id}: no open "
+                                 f"alarm at venue {route['venue_id']} to put it on", device_id)
+                return
+            self._push(pushed["incident_id"])
+            self._later(lambda: self.on_talk(pushed))
         elif isinstance(message, RtcSignal):
             self.on_rtc(device_id, message)
 

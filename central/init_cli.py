@@ -9,6 +9,10 @@ It writes, into ``DIR``:
   passwords (0600 files);
 * ``mosquitto/``: the broker's files (TLS, password file, ACL), as
   ``alarmlink central broker-config`` writes them;
+* ``tls/``: the console's HTTPS certificate for the ``--hostname`` names, issued by the
+  deployment CA in ``mosquitto/ca.crt`` (key 0600). ``[http]`` uses it when ``--https``
+  is given, or by default when a ``--hostname`` is (a console on the LAN needs HTTPS for
+  the microphone); otherwise plain HTTP on localhost, the lines left commented;
 
 and prints the exact commands that come next. Run it again and it keeps what exists
 (it says so); ``--force`` rewrites the config and the passwords.
@@ -26,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from alarmlink.broker import BrokerError
-from alarmlink.tls import TlsError
+from alarmlink.tls import TlsError, ensure_server_cert
 from alarmlink.wire import utcnow
 from central.audit import record_cli
 from central.auth import users
@@ -65,9 +69,14 @@ username = "central"
 password_file = "secrets/central-mqtt.password"
 
 [http]
-host = "127.0.0.1"           # "0.0.0.0" to serve the console on the LAN (then list the
+host = "{http_host}"           # listen address: "0.0.0.0" serves the console on the LAN (list the
 port = {http_port}                  # names officers type in allowed_hosts)
-# allowed_hosts = ["console.station.lan"]
+{hosts_comment}allowed_hosts = {allowed_hosts}
+# HTTPS (browsers allow the microphone only on secure origins): the certificate
+# `central init` issued from the deployment CA; duty-room PCs trust mosquitto/ca.crt
+# (docs/operations.md, "HTTPS for the console"). Both lines or neither.
+{tls_comment}tls_cert = "tls/console.crt"
+{tls_comment}tls_key = "tls/console.key"
 
 [audit]
 timezone = "Asia/Shanghai"
@@ -95,6 +104,9 @@ def add_init_command(commands: Any) -> None:
                         help="broker's TLS listener for devices (default 8883)")
     parser.add_argument("--http-port", type=int, default=8080,
                         help="console and API port (default 8080)")
+    parser.add_argument("--https", action=argparse.BooleanOptionalAction, default=None,
+                        help="serve the console over HTTPS with the certificate in DIR/tls/ "
+                             "(default: on when --hostname is given, off for localhost)")
     parser.add_argument("--admin", default="admin", help="first admin's user name")
     parser.add_argument("--force", action="store_true",
                         help="rewrite central.toml and the passwords in secrets/")
@@ -120,6 +132,29 @@ def _secret(path: Path, force: bool, made: list[str]) -> tuple[str, bool]:
     return password, True
 
 
+def https_on(args: argparse.Namespace) -> bool:
+    """``--https`` as given, else on exactly when ``--hostname`` names the LAN host."""
+    return bool(args.hostname) if args.https is None else bool(args.https)
+
+
+def _http_lines(args: argparse.Namespace) -> dict[str, str]:
+    """``[http]`` host and allowed_hosts: the LAN names of ``--hostname`` when given."""
+    if not args.hostname:
+        return {"http_host": "127.0.0.1", "hosts_comment": "# ",
+                "allowed_hosts": '["console.station.lan"]'}
+    names = list(dict.fromkeys(["localhost", "127.0.0.1", "::1", *args.hostname]))
+    return {"http_host": "0.0.0.0", "hosts_comment": "",
+            "allowed_hosts": "[" + ", ".join(f'"{n}"' for n in names) + "]"}
+
+
+def _stat_or_none(path: Path) -> tuple[int, int] | None:
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        return None
+    return info.st_ino, info.st_mtime_ns
+
+
 def _check_ports(args: argparse.Namespace) -> None:
     for flag in ("plain_port", "tls_port", "http_port"):
         value = getattr(args, flag)
@@ -142,8 +177,10 @@ def init_station(args: argparse.Namespace) -> list[str]:
     if config.exists() and not args.force:
         kept.append(str(config))
     else:
-        config.write_text(CONFIG_TEMPLATE.format(plain_port=args.plain_port,
-                                                 http_port=args.http_port), encoding="utf-8")
+        config.write_text(CONFIG_TEMPLATE.format(
+            plain_port=args.plain_port, http_port=args.http_port,
+            tls_comment="" if https_on(args) else "# ", **_http_lines(args)),
+            encoding="utf-8")
         made.append(str(config))
     db_path = root / "central.db"
     db = open_db(db_path)
@@ -173,6 +210,13 @@ def init_station(args: argparse.Namespace) -> list[str]:
         settings = BrokerSettings(plain_port=args.plain_port, tls_port=args.tls_port,
                                   hostnames=args.hostname or ["localhost", "127.0.0.1"])
         write_broker_config(db, broker_dir, settings)
+        before = _stat_or_none(root / "tls" / "console.crt")
+        console = ensure_server_cert(root / "tls", settings.hostnames, stem="console",
+                                     ca_directory=broker_dir)
+        os.chmod(root / "tls", 0o700)
+        (kept if before == _stat_or_none(console.server_cert) else made).append(
+            f"{console.server_cert} (the console's HTTPS certificate for "
+            f"{', '.join(settings.hostnames)})")
         record_cli(db, "station.init", f"station:{root}", {"created": made, "kept": kept})
     finally:
         db.close()
@@ -210,6 +254,9 @@ def _next_commands(root: Path, args: argparse.Namespace, venue: Any) -> list[str
     q = shlex.quote
     venue_id, kind = (venue[0], venue[1]) if venue is not None else ("VENUE", "school")
     host = (args.hostname or ["localhost"])[0]
+    console = console_url(args)
+    # the provisioning client verifies central's certificate against the deployment CA
+    ca_env = f"SSL_CERT_FILE={q(str(root / 'mosquitto' / 'ca.crt'))} " if https_on(args) else ""
     return [
         f"alarmlink central broker-run --broker-dir {q(str(root / 'mosquitto'))}",
         f"alarmlink central serve --config {q(str(root / 'central.toml'))}",
@@ -218,13 +265,36 @@ def _next_commands(root: Path, args: argparse.Namespace, venue: Any) -> list[str
         f"--zones gate-button,dormitory-smoke --device-id {venue_id} "
         f"--broker-url mqtts://{host}:{args.tls_port} "
         f"--broker-dir {q(str(root / 'mosquitto'))} --out {q(str(root / 'bundles' / venue_id))}",
-        f"alarmlink provision commission start --device {venue_id} --central-url "
-        f"http://127.0.0.1:{args.http_port} --username installer --password-file "
+        f"{ca_env}alarmlink provision commission start --device {venue_id} --central-url "
+        f"{console} --username installer --password-file "
         f"{q(str(root / 'secrets' / 'installer.password'))} --reason 新装设备调试",
         f"alarmlink provision try-local --bundle {q(str(root / 'bundles' / venue_id))} --walk",
-        f"alarmlink provision commission report --device {venue_id} --central-url "
-        f"http://127.0.0.1:{args.http_port} --username installer --password-file "
+        f"{ca_env}alarmlink provision commission report --device {venue_id} --central-url "
+        f"{console} --username installer --password-file "
         f"{q(str(root / 'secrets' / 'installer.password'))} --stop --out report.html",
+    ]
+
+
+def console_url(args: argparse.Namespace) -> str:
+    """The console's address as the station's own PC reaches it."""
+    if https_on(args):
+        host = (args.hostname or ["localhost"])[0]
+        host = f"[{host}]" if ":" in host else host
+        return f"https://{host}:{args.http_port}"
+    return f"http://127.0.0.1:{args.http_port}"
+
+
+def trust_lines(ca: Path) -> list[str]:
+    """How to make the duty-room PCs trust the deployment CA (docs/operations.md)."""
+    q = shlex.quote
+    return [
+        f"HTTPS: copy {ca} to each duty-room PC and trust it once:",
+        "  Windows (as administrator): certutil -addstore -f ROOT ca.crt",
+        "  Debian/UOS/Kylin: sudo cp ca.crt /usr/local/share/ca-certificates/alarmlink-ca.crt"
+        " && sudo update-ca-certificates",
+        "  Firefox (own store): policies.json {\"policies\": {\"Certificates\": "
+        "{\"ImportEnterpriseRoots\": true, \"Install\": [\"/path/to/ca.crt\"]}}}",
+        f"  check: curl --cacert {q(str(ca))} {{console}}/healthz",
     ]
 
 
@@ -243,6 +313,14 @@ def cmd_init(args: argparse.Namespace) -> int:
           "their own):")
     for command in commands:
         print(f"  {command}")
-    print(f"console: http://127.0.0.1:{args.http_port}/ — log in as {args.admin}, password in "
+    console = console_url(args)
+    print(f"console: {console}/ — log in as {args.admin}, password in "
           f"{root / 'secrets' / (args.admin + '.password')}")
+    ca = root / "mosquitto" / "ca.crt"
+    if https_on(args):
+        for line in trust_lines(ca):
+            print(line.replace("{console}", console))
+    else:
+        print(f"plain HTTP on localhost (the microphone works there only); for officers on "
+              f"the LAN: --hostname NAME (HTTPS, certificate in {root / 'tls'})")
     return 0

@@ -104,6 +104,17 @@ class LiveHub:
         except RuntimeError:  # the loop shut down between the check and the call
             logger.debug("live hub loop closed; incident %s not pushed", incident.get("id"))
 
+    def push_about_threadsafe(self, message: dict[str, Any]) -> None:
+        """:meth:`push_about` from any thread; ``message`` carries station_id and venue_id."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            logger.debug("no live hub loop; %s not pushed", message.get("type"))
+            return
+        try:
+            loop.call_soon_threadsafe(self.push_about, message, message)
+        except RuntimeError:  # the loop shut down between the check and the call
+            logger.debug("live hub loop closed; %s not pushed", message.get("type"))
+
     def submit_frame_threadsafe(self, frame: dict[str, Any]) -> None:
         """Hand a stored frame's metadata over from any thread. Never blocks."""
         loop = self._loop

@@ -111,6 +111,7 @@ class CentralService:
         #: Live audio/video sessions: signalling relay (central/av.py).
         self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
         self.ingestor.on_rtc = self.av.on_reply
+        self.ingestor.on_talk = self.hub.push_about_threadsafe  # the venue asks to talk
         #: A flooding device raises one trouble (central/floods.py, [limits]).
         self.floods = FloodWatch(self.writer, self.hub.submit_threadsafe, clock)
         limits = config.limits

@@ -55,6 +55,7 @@ from edge_agent.rtc.service import RtcService
 from edge_agent.rtc.upload import RecordingUploads
 from edge_agent.sender import Sender
 from edge_agent.serial.reader import SerialLink, build_serial_links
+from edge_agent.talk import TalkRequests
 
 logger = logging.getLogger(__name__)
 
@@ -112,8 +113,11 @@ class Agent(AgentRemote):
         try:
             self._inputs = build_inputs(list(config.inputs), pin_factory=pin_factory,
                                         clock=clock)
+            #: The venue's talk button (edge_agent/talk.py).
+            self.talk = TalkRequests(config.device_id, lambda sig: self.link.publish_rtc(sig))
             for item in self._inputs.values():
-                item.when_alarm = item.when_restore = item.when_trouble = self._on_input
+                item.when_alarm = item.when_restore = item.when_trouble = self.talk.wrap(
+                    item, self._on_input)
                 item.set_edge_hook(self._wake.set)
             self._feedback = Feedback(config.feedback, pin_factory=pin_factory)
             self.link = MqttLink(config, boot_id=self.boot_id, version=self.version,
@@ -364,6 +368,7 @@ class Agent(AgentRemote):
     # --- link callbacks (paho's thread) ---------------------------------------------
 
     def _on_connected(self) -> None:
+        self.talk.flush()
         count = self._sender.reconnected(self.clock())
         if count:
             logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,

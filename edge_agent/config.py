@@ -96,8 +96,14 @@ class ButtonInput(_InputBase):
         description="A level must be stable this long to count. 20 ms rejects a push "
                     "button's contact bounce (typically under 5 ms, rarely over 10 ms) with "
                     "room to spare; raise it for long or noisy cable runs (50-100 ms).")
-    kind: Literal["panic", "fire", "medical"] = Field(
-        "panic", description="What a press means: panic (one-key alarm), fire, medical.")
+    kind: Literal["panic", "fire", "medical", "talk"] = Field(
+        "panic", description="What a press means: panic (one-key alarm), fire, medical, or "
+                             "talk (a separate talk button: each press asks the duty officer "
+                             "to talk, no alarm).")
+    talk_window_s: float = Field(
+        0, ge=0, le=30, description="A second press within this many seconds of the last "
+                                    "asks the duty officer to talk (instead of a second "
+                                    "alarm); 0: off.")
     contact: Contact = Field("normally_open", description="Contact of the button.")
     confirm_ms: int = Field(0, ge=0, le=60_000,
                             description="Extra time the press must be held before it alarms.")

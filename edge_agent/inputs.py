@@ -190,7 +190,8 @@ class AlarmInput:
                  clock: Clock = time.monotonic) -> None:
         self.config = config
         self.zone = config.zone
-        self.kind = wire.Kind(config.kind)
+        # a talk button raises no event (edge_agent/talk.py takes its presses)
+        self.kind = wire.Kind.PANIC if config.kind == "talk" else wire.Kind(config.kind)
         self.when_alarm: Callback | None = None
         self.when_restore: Callback | None = None
         self.when_trouble: Callback | None = None

@@ -138,6 +138,13 @@ def run_self_test(config: AgentConfig, *, pin_factory: Any = None,
 
         ok, detail = check_camera(config.camera, config.venue)
         report.add(f"camera {config.camera.name}", ok, detail)
+    if config.rtc is None or not config.rtc.playback_device:
+        report.add("speaker", True, "none configured ([rtc] playback_device)")
+    else:
+        from edge_agent.rtc.tone import play_test_tone
+
+        ok, detail = play_test_tone(config.rtc.playback_device)
+        report.add("speaker", ok, detail)
     ok, detail = check_broker(config, broker_timeout)
     report.add("broker", ok, detail)
     return report

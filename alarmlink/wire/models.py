@@ -295,6 +295,11 @@ class RtcKind(StrEnum):
     REC_STORED = "rec_stored"
     #: central -> device: the recording was refused (``reason``); the agent keeps its copy.
     REC_REJECTED = "rec_rejected"
+    #: device -> central: the venue asks the duty officer to talk (the one-key button's
+    #: second press, or a ``kind = "talk"`` button); ``session_id`` is a new ULID that
+    #: identifies the request, ``zone`` the input pressed. Central puts it on the venue's
+    #: open alarm's timeline and tells the station's consoles.
+    TALK_REQUEST = "talk_request"
 
 
 class RtcSignal(Message):
@@ -314,6 +319,7 @@ class RtcSignal(Message):
     max_s: int | None = Field(None, ge=1, le=7200,
                               description="Offer: the session ends by itself after this.")
     reason: ShortText | None = Field(None, description="bye/error: why.")
+    zone: ShortText | None = Field(None, description="talk_request: the input pressed.")
 
 
 JSON_CHANNELS: dict[str, type[Message]] = {

@@ -58,7 +58,13 @@ function draw(s) {
     line.setAttribute("aria-pressed", String(s.openLine));
     controls.append(talk, line, button("av-close", "av_close", () => close(s, "ended")));
   }
-  box.replaceChildren(head, status, s.video, controls);
+  const parts = [head, status];
+  if (s.talkRequest && !s.openLine) {
+    const banner = el("p", "av-talk-request", t("av_talk_request"));
+    banner.setAttribute("role", "alert");
+    parts.push(banner);
+  }
+  box.replaceChildren(...parts, s.video, controls);
 }
 
 function set(s, state, reason = "") {
@@ -151,6 +157,13 @@ new MutationObserver(() => {
 document.addEventListener("alarmlink:av", (e) => {
   const s = sessions.get(e.detail.incident_id);
   if (s && s.sessionId === e.detail.session_id) close(s, e.detail.reason === "incident resolved" ? "ended" : "lost");
+});
+// The venue asks to talk (its talk button): a banner on the incident's live pane until
+// the officer opens the line; it is on the timeline too (t_talk_request).
+document.addEventListener("alarmlink:talk", (e) => {
+  const s = stateFor(e.detail.incident_id);
+  s.talkRequest = e.detail.at;
+  draw(s);
 });
 onLangChange(() => { for (const s of sessions.values()) draw(s); });
 window.alarmlink.av = sessions;   // for the duty-room diagnostics and the tests

@@ -197,6 +197,9 @@ function connect() {
       // a new alarm opens by itself (its live video with it) when none is selected
       if (fresh === "alarm" && selectedId() === null) setTimeout(() => select(msg.incident.id), 0);
       if (msg.incident.category === "trouble") loadDevices(state.station);
+    } else if (msg.type === "talk_request") {
+      document.dispatchEvent(new CustomEvent("alarmlink:talk", { detail: msg }));
+      return;
     } else if (msg.type === "av") {
       document.dispatchEvent(new CustomEvent("alarmlink:av", { detail: msg }));
       return;

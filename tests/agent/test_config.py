@@ -150,7 +150,7 @@ def test_good_config_resolves_paths_relative_to_the_file(tmp_path: Path) -> None
     ({"inputs": [{"type": "button", "zone": "x", "pin": "BOARD1"}]},
      "header pin 1 is not a GPIO pin"),
     ({"inputs": [{"type": "button", "zone": "x", "pin": 4, "kind": "smoke"}]},
-     "inputs[0] (zone 'x').kind: Input should be 'panic', 'fire' or 'medical'"),
+     "inputs[0] (zone 'x').kind: Input should be 'panic', 'fire', 'medical' or 'talk'"),
     ({"inputs": [{"type": "detector", "zone": "x", "pin": 4, "contact": "normally_closed",
                   "supervision_pin": "GPIO4"}]},
      "supervision_pin must differ from pin (both 4)"),
