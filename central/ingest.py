@@ -63,7 +63,7 @@ from central.ingest_devices import DeviceMessages
 from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
-from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
+from central.recordings import RecordingFiles
 from central.snapshots import SnapshotFiles
 from central.supervision_config import SupervisionConfig
 
@@ -408,18 +408,3 @@ class Ingestor(DeviceMessages, AsyncEntry):
         incident = incidents.get_incident(self.db, incident_id)
         if incident is not None:
             self._notify(incident)
-
-    def _recording(self, topic: str, device_id: str, session_id: str, payload: bytes) -> None:
-        # Contract, session binding, idempotence, hash: central/recordings.py.
-        try:
-            result = ingest_chunk(self.db, self.recording_files, device_id, session_id,
-                                  payload, self.clock())
-        except RecordingRejected as exc:
-            self.dead_letter(topic, payload[:4096], str(exc), device_id)
-            return
-        if result.reply is not None:
-            signal = RtcSignal(session_id=session_id, kind=result.reply, ts=self.clock(),
-                               reason=result.reason[:256] or None)
-            self._later(lambda: self.publish(self.topics.rtc(device_id), encode(signal)))
-        if result.state == "complete" and not result.duplicate and result.incident_id:
-            self._push(result.incident_id)

@@ -18,29 +18,36 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alarmlink.wire import Availability, CommandResult, Heartbeat, Status
+from alarmlink.wire import Availability, CommandResult, Heartbeat, RtcSignal, Status, Topics, encode
 from central import ingest_memo as memos
 from central import supervision
 from central.db import iso, write_tx
 from central.ingest_memo import BatchMemo
 from central.reconnects import ReconnectWatch
+from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
 
 logger = logging.getLogger("central.ingest")
 
 
 class DeviceMessages:
-    """Status, heartbeat, command-result and snapshot handling for the ingestor."""
+    """Status, heartbeat, command-result, snapshot and recording handling for the ingestor."""
 
     db: Database
     clock: Callable[[], datetime]
     reconnects: ReconnectWatch
     on_heard: Callable[[str, datetime], None] | None
     snapshot_files: SnapshotFiles
+    recording_files: RecordingFiles
+    topics: Topics
+    publish: Callable[[str, bytes], None]
     notify_frame: Callable[[dict[str, Any]], None]
     _memo: BatchMemo | None
 
     def _push(self, incident_id: int | None) -> None:
+        raise NotImplementedError
+
+    def _later(self, action: Callable[[], object]) -> None:
         raise NotImplementedError
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
@@ -129,3 +136,18 @@ class DeviceMessages:
             self.notify_frame(frame)
         except Exception:  # an injected callback must not undo a committed ingest
             logger.exception("live notification for snapshot %s failed", stored.id)
+
+    def _recording(self, topic: str, device_id: str, session_id: str, payload: bytes) -> None:
+        # Contract, session binding, idempotence, hash: central/recordings.py.
+        try:
+            result = ingest_chunk(self.db, self.recording_files, device_id, session_id,
+                                  payload, self.clock())
+        except RecordingRejected as exc:
+            self.dead_letter(topic, payload[:4096], str(exc), device_id)
+            return
+        if result.reply is not None:
+            signal = RtcSignal(session_id=session_id, kind=result.reply, ts=self.clock(),
+                               reason=result.reason[:256] or None)
+            self._later(lambda: self.publish(self.topics.rtc(device_id), encode(signal)))
+        if result.state == "complete" and not result.duplicate and result.incident_id:
+            self._push(result.incident_id)
