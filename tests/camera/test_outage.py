@@ -73,7 +73,9 @@ def alarm_then_outage(mosquitto: MosquittoBroker, central: CentralProcess, tmp_p
 
 def test_outage_keeps_events_drops_routine_frames_first_and_delivers_the_rest(
         fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
-    with alarm_then_outage(fresh_mosquitto, central_process, tmp_path, 3, 2) as (
+    # 6 s of live view at 2 fps: enough routine frames left after the outage starts to
+    # overflow the 16-frame budget with the two bursts, however late the outage begins
+    with alarm_then_outage(fresh_mosquitto, central_process, tmp_path, 6, 2) as (
             sim, config, first, _inc):
         camera = sim.agent.camera
         assert camera is not None
