@@ -45,8 +45,10 @@ def test_refused_connect_is_not_connected_and_logged(
     assert not agent.connected
     assert agent.link.connect_count == 0
     assert "refused" in (agent.link.last_error or "")
-    assert any("refused the connection" in r.getMessage()
-               and isolated_device_id in r.getMessage() for r in caplog.records)
+    # the error is recorded before it is logged, on paho's thread: wait for the line too
+    wait_for(lambda: any("refused the connection" in r.getMessage()
+                         and isolated_device_id in r.getMessage() for r in caplog.records),
+             what="the refusal logged with the device id")
     event = agent.raise_event("panic", "alarm", "gate-button")
     assert agent.outbox.contains(event.event_id)  # committed even though not connected
 
