@@ -195,6 +195,8 @@ class Agent(AgentRemote):
                            "be resent", self.device_id, depth)
         self._next_heartbeat = self.clock()
         self._stop.clear()
+        if self.rtc is not None:   # first: recordings left by a killed agent are salvaged
+            self.rtc.start()       # before the link's first connect uploads what is pending
         self.link.start()
         recovery = self._outbox.recovery
         if recovery is not None:  # the station must know events may have been lost
@@ -205,8 +207,6 @@ class Agent(AgentRemote):
             serial_link.start()
         if self.camera is not None:
             self.camera.start()
-        if self.rtc is not None:
-            self.rtc.start()
         if self.failover is not None:
             self.failover.start()
         self._thread = threading.Thread(target=self._run, name=f"agent-{self.device_id}",

@@ -199,6 +199,9 @@ class SessionRecorder:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self.ended = wire.utcnow()
+        if self._astream is not None and self._pending:
+            # The officer's last words still wait for the venue's clock: keep them.
+            self._encode_audio(np.zeros(len(self._pending)), RATE)
         loop = asyncio.get_running_loop()
         try:
             await loop.run_in_executor(self._pool, self._finish)

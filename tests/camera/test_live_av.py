@@ -138,6 +138,9 @@ def test_live_video_and_talk_on_a_new_alarm(
         card.get_by_role("button", name="Open line").click()
         wait_for(lambda: (hz := rtc.heard_hz()) is not None and abs(hz - OFFICER_HZ) < 30,
                  timeout=10, what=f"the officer's {OFFICER_HZ} Hz tone at the venue")
+        wait_for(lambda: any(s.recorder is not None and s.recorder.spoke_s > 0.5
+                             for s in list(rtc.sessions.values())),
+                 timeout=10, what="the officer's voice taken by the session's recorder")
 
         # 4. Only host candidates on the station network, both ways; no request leaves
         # central's origin.

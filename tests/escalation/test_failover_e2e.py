@@ -101,7 +101,9 @@ def test_link_cut_alarm_reaches_central_by_sms_and_is_stored_once_when_the_link_
     keyholder_text = venue_modem.messages_to(KEYHOLDER)
     assert len(keyholder_text) == 1 and "火警" in keyholder_text[0]
     assert agent.failover.sounding
-    accepted = central.rows("SELECT sender, result FROM inbound_sms")
+    # recorded just after the event is handed to ingest, so possibly after the incident
+    accepted = wait_for(lambda: central.rows("SELECT sender, result FROM inbound_sms"),
+                        what="the failover SMS in the inbound log")
     assert [(r["sender"], r["result"]) for r in accepted] == [(VENUE_NUMBER, "accepted")]
 
     proxy.restore()  # the link returns: the agent resends, central stores it once
