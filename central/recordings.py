@@ -26,11 +26,9 @@ incident was resolved, everything else ``routine_days`` after it arrived.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -40,8 +38,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink import wire
-from central import audit, incidents
+from central import audit, evidence_files, incidents
 from central.db import Writer, iso, query_one, write_tx
+from central.evidence_files import ContentFiles
 from central.snapshot_config import SnapshotsConfig
 
 logger = logging.getLogger(__name__)
@@ -55,23 +54,11 @@ class RecordingRejected(ValueError):
     """A chunk that is not stored; ``str()`` is the dead-letter reason."""
 
 
-class RecordingFiles:
-    """The content-addressed recordings directory."""
+class RecordingFiles(ContentFiles):
+    """The content-addressed recordings directory (``ab/<sha256>.webm``)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def path(self, sha256: str) -> Path:
-        if not wire.is_sha256(sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
-        return self.root / sha256[:2] / f"{sha256}.webm"
-
-    def delete(self, sha256: str) -> bool:
-        try:
-            self.path(sha256).unlink()
-        except FileNotFoundError:
-            return False
-        return True
+        super().__init__(root, suffix=".webm", levels=1)
 
 
 @dataclass(frozen=True)
@@ -258,12 +245,5 @@ def prune(db: Database, files: RecordingFiles, now: datetime, *, evidence_days: 
 
 async def retention_loop(writer: Writer, files: RecordingFiles, config: SnapshotsConfig,
                          clock: Callable[[], datetime]) -> None:
-    """Run :func:`prune` now and every ``prune_interval_s``, on the writer (off the loop)."""
-    while True:
-        try:
-            await writer.run(prune, files, clock(), evidence_days=config.evidence_days,
-                             routine_days=config.routine_days)
-        except (sqlite3.Error, OSError):
-            logger.exception("recording retention failed; retrying in %s s",
-                             config.prune_interval_s)
-        await asyncio.sleep(config.prune_interval_s)
+    """Prune recordings now and every ``prune_interval_s`` (on the writer, off the loop)."""
+    await evidence_files.retention_loop(writer, prune, files, config, clock, "recording")

@@ -22,11 +22,9 @@ refers to it any more.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
 import os
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -36,7 +34,9 @@ from typing import Any
 from sqlite_utils import Database
 
 from alarmlink import wire
+from central import evidence_files
 from central.db import Writer, iso, query_one, write_tx
+from central.evidence_files import ContentFiles
 from central.snapshot_config import SnapshotsConfig
 
 logger = logging.getLogger(__name__)
@@ -48,16 +48,11 @@ class SnapshotRejected(ValueError):
     """A snapshot that is not stored; ``str()`` is the dead-letter reason."""
 
 
-class SnapshotFiles:
-    """The content-addressed snapshot directory."""
+class SnapshotFiles(ContentFiles):
+    """The content-addressed snapshot directory (``ab/cd/<sha256>.jpg``)."""
 
     def __init__(self, root: Path) -> None:
-        self.root = Path(root)
-
-    def path(self, sha256: str) -> Path:
-        if len(sha256) != SHA256_HEX or not all(c in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256[:80]!r}")
-        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.jpg"
+        super().__init__(root, suffix=".jpg", levels=2)
 
     def write(self, payload: bytes) -> str:
         """Store ``payload`` (idempotent) and return its sha256."""
@@ -74,12 +69,6 @@ class SnapshotFiles:
         os.replace(tmp, path)
         return sha256
 
-    def delete(self, sha256: str) -> bool:
-        try:
-            self.path(sha256).unlink()
-        except FileNotFoundError:
-            return False
-        return True
 
 
 @dataclass(frozen=True)
@@ -206,12 +195,5 @@ def prune(db: Database, files: SnapshotFiles, now: datetime, *, evidence_days: f
 
 async def retention_loop(writer: Writer, files: SnapshotFiles, config: SnapshotsConfig,
                          clock: Callable[[], datetime]) -> None:
-    """Run :func:`prune` now and every ``prune_interval_s``, on the writer (off the loop)."""
-    while True:
-        try:
-            await writer.run(prune, files, clock(), evidence_days=config.evidence_days,
-                             routine_days=config.routine_days)
-        except (sqlite3.Error, OSError):
-            logger.exception("snapshot retention failed; retrying in %s s",
-                             config.prune_interval_s)
-        await asyncio.sleep(config.prune_interval_s)
+    """Prune snapshots now and every ``prune_interval_s`` (on the writer, off the loop)."""
+    await evidence_files.retention_loop(writer, prune, files, config, clock, "snapshot")
