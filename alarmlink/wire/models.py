@@ -298,8 +298,12 @@ class RtcKind(StrEnum):
     #: device -> central: the venue asks the duty officer to talk (the one-key button's
     #: second press, or a ``kind = "talk"`` button); ``session_id`` is a new ULID that
     #: identifies the request, ``zone`` the input pressed. Central puts it on the venue's
-    #: open alarm's timeline and tells the station's consoles.
+    #: open alarm's timeline (or, with none open, opens a ``talk_request`` incident) and
+    #: tells the station's consoles.
     TALK_REQUEST = "talk_request"
+    #: central -> device: central has the talk request ``session_id`` (stored, on
+    #: ``incident_id``, shown to the station); the venue's talk LED and buzzer say so.
+    TALK_RECEIVED = "talk_received"
 
 
 class RtcSignal(Message):
@@ -320,6 +324,14 @@ class RtcSignal(Message):
                               description="Offer: the session ends by itself after this.")
     reason: ShortText | None = Field(None, description="bye/error: why.")
     zone: ShortText | None = Field(None, description="talk_request: the input pressed.")
+    max_kbps: int | None = Field(None, ge=64, le=8000,
+                                 description="Offer: the venue's video bitrate cap from the "
+                                             "registry; the agent uses the lower of this and "
+                                             "its own [rtc] max_kbps.")
+    max_height: int | None = Field(None, ge=120, le=1080,
+                                   description="Offer: the venue's video height cap (pixels) "
+                                               "from the registry; the agent scales down to "
+                                               "the lower of this and its [rtc] height.")
 
 
 JSON_CHANNELS: dict[str, type[Message]] = {

@@ -140,7 +140,7 @@ def example_payloads() -> dict[str, dict[str, Any]]:
         ("cmd/result", CommandResult(cmd_id="01JDQ40000000000000000000A", ok=True, ts=ts)),
         ("rtc", RtcSignal(session_id="01JDQ50000000000000000000B", kind=RtcKind.OFFER, ts=ts,
                           sdp="v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\n...", incident_id=7,
-                          by="officer-li", max_s=600)),
+                          by="officer-li", max_s=600, max_kbps=500, max_height=360)),
         ("rtc/reply", RtcSignal(session_id="01JDQ50000000000000000000B", kind=RtcKind.ANSWER,
                                 ts=ts, sdp="v=0\r\no=- 3 4 IN IP4 192.168.1.20\r\n...")),
     ]
