@@ -93,16 +93,21 @@ class AvRelay:
                    "incident_id": session.incident_id, "state": state, "reason": reason},
                   {"station_id": session.station_id, "venue_id": session.venue_id})
 
-    async def open(self, incident: dict[str, Any], device_id: str, by: str,
-                   sdp: str) -> tuple[AvSession, str]:
-        """Relay the console's offer; return the session and the agent's answer SDP."""
+    async def open(self, incident: dict[str, Any], device_id: str, by: str, sdp: str, *,
+                   max_kbps: int | None = None,
+                   max_height: int | None = None) -> tuple[AvSession, str]:
+        """Relay the console's offer; return the session and the agent's answer SDP.
+
+        ``max_kbps``/``max_height``: the venue's caps from the registry, sent with the
+        offer (the agent applies the lower of these and its own ``[rtc]``)."""
         session = AvSession(wire.new_id(), int(incident["id"]), incident["station_id"],
                             incident["venue_id"], device_id, by)
         future: asyncio.Future[wire.RtcSignal] = asyncio.get_running_loop().create_future()
         self._answers[session.session_id] = future
         offer = wire.RtcSignal(session_id=session.session_id, kind=wire.RtcKind.OFFER,
                                ts=wire.utcnow(), sdp=sdp, incident_id=session.incident_id,
-                               by=by, max_s=SESSION_MAX_S)
+                               by=by, max_s=SESSION_MAX_S, max_kbps=max_kbps,
+                               max_height=max_height)
         try:
             self.publish(self.topics.rtc(device_id), wire.encode(offer))
             try:

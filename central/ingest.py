@@ -270,13 +270,14 @@ class Ingestor(DeviceMessages, AsyncEntry):
         elif isinstance(message, CommandResult):
             self._command_result(device_id, message)
         elif isinstance(message, RtcSignal) and message.kind == RtcKind.TALK_REQUEST:
-            pushed = talk.record(self.db, route, message, self.clock())
-            if pushed is None:
-                self.dead_letter(topic, payload, f"talk request from {device_id}: no open "
-                                 f"alarm at venue {route['venue_id']} to put it on", device_id)
-                return
+            with write_tx(self.db):
+                pushed = talk.record(self.db, route, message, self.clock())
+            if self._memo is not None:  # it may have opened the venue's alarm incident
+                self._memo.open_incidents.pop((route["venue_id"], "alarm"), None)
             self._push(pushed["incident_id"])
+            answer = encode(talk.received(message, pushed["incident_id"]))
             self._later(lambda: self.on_talk(pushed))
+            self._later(lambda: self.publish(self.topics.rtc(device_id), answer))
         elif isinstance(message, RtcSignal):
             self.on_rtc(device_id, message)
 

@@ -32,6 +32,8 @@ are in :mod:`central.registry_models`)::
     address = "1 School Road"
     station = "duan-chengxiang"
     office = "chengxiang-xuefu"   # optional; must be an office of the venue's station
+    av_max_kbps = 500          # optional: cap on its live video (kbit/s) over a thin uplink
+    av_max_height = 360        # optional: cap on its live video's height (pixels)
 
     [[devices]]
     id = "school-01"           # the MQTT user name and topic id of the edge agent
@@ -202,7 +204,9 @@ def add_venue(db: Database, venue: Venue) -> None:
                                "office_id": venue.office, "lat": venue.lat, "lon": venue.lon,
                                "contacts": json.dumps([c.model_dump() for c in venue.contacts],
                                                       ensure_ascii=False),
-                               "procedure": json.dumps(venue.procedure, ensure_ascii=False)})
+                               "procedure": json.dumps(venue.procedure, ensure_ascii=False),
+                               "av_max_kbps": venue.av_max_kbps,
+                               "av_max_height": venue.av_max_height})
 
 
 def add_device(db: Database, device: Device) -> None:

@@ -87,6 +87,13 @@ class Venue(_Record):
     procedure: list[Annotated[str, StringConstraints(min_length=1, max_length=300)]] = Field(
         default_factory=list, max_length=30,
         description="The venue's own response procedure (预案): steps the officer ticks.")
+    av_max_kbps: int | None = Field(
+        None, ge=64, le=8000, description="Cap on the venue's live video bitrate (kbit/s) "
+        "for its uplink; the agent uses the lower of this and its [rtc] max_kbps. "
+        "None: the agent's own.")
+    av_max_height: int | None = Field(
+        None, ge=120, le=1080, description="Cap on the venue's live video height in pixels "
+        "(e.g. 360); the agent scales down, keeping the aspect. None: the agent's own.")
 
 
 class Device(_Record):

@@ -1,7 +1,8 @@
 """HTTP routes for live audio/video sessions (WebRTC signalling relay, central/av.py).
 
 - ``POST /api/incidents/{id}/av`` ``{"sdp": offer}``: relays the console's offer (ICE
-  gathered) to the device that raised the incident; answers ``{"session_id", "sdp",
+  gathered) to the device that raised the incident (or asked to talk), with the venue's
+  registry caps (``av_max_kbps``, ``av_max_height``); answers ``{"session_id", "sdp",
   "device_id"}`` with the agent's answer. 403 outside the officer's scope (audited,
   and nothing is sent to the device), 504 when the device does not answer.
 - ``POST /api/av/{session_id}/close`` ``{}``: ends the session.
@@ -13,6 +14,7 @@ the audit log.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
@@ -35,13 +37,25 @@ class OfferBody(ActionBody):
                      description="The console's SDP offer with its ICE candidates gathered.")
 
 
-def _incident_device(db: Database, incident_id: int) -> tuple[dict[str, Any] | None, str | None]:
+def _incident_device(db: Database, incident_id: int
+                     ) -> tuple[dict[str, Any] | None, str | None, dict[str, int]]:
+    """The incident, the device to call (the first event's, or the device that asked to
+    talk) and the venue's caps from the registry (``max_kbps``, ``max_height``)."""
     incident = incidents.get_incident(db, incident_id)
     if incident is None:
-        return None, None
+        return None, None, {}
     row = query_one(db, "SELECT device_id FROM events WHERE incident_id = ? ORDER BY rowid "
                         "LIMIT 1", [incident_id])
-    return incident, None if row is None else str(row["device_id"])
+    device_id = None if row is None else str(row["device_id"])
+    if device_id is None:   # opened by a talk request (central/talk.py)
+        row = query_one(db, "SELECT detail FROM incident_log WHERE incident_id = ? AND "
+                            "action = 'talk_request' ORDER BY id LIMIT 1", [incident_id])
+        device_id = None if row is None else json.loads(row["detail"]).get("device_id")
+    caps = query_one(db, "SELECT av_max_kbps, av_max_height FROM venues WHERE id = ?",
+                     [incident["venue_id"]]) or {}
+    return incident, device_id, {k: int(v) for k, v in (
+        ("max_kbps", caps.get("av_max_kbps")), ("max_height", caps.get("av_max_height")))
+        if v is not None}
 
 
 def _log(db: Database, incident_id: int, actor: str, action: str,
@@ -54,7 +68,7 @@ def _log(db: Database, incident_id: int, actor: str, action: str,
 async def open_av(service: Service, principal: CurrentPrincipal, incident_id: IncidentId,
                   body: OfferBody) -> dict[str, Any]:
     await authorize(service, principal, "snapshot.live", obj=f"incident:{incident_id}")
-    incident, device_id = await service.readers.run(_incident_device, incident_id)
+    incident, device_id, caps = await service.readers.run(_incident_device, incident_id)
     if incident is None:
         raise HTTPException(404, f"incident {incident_id} does not exist")
     await authorize_incident(service, principal, "snapshot.live", incident, audit_allowed=True)
@@ -64,7 +78,7 @@ async def open_av(service: Service, principal: CurrentPrincipal, incident_id: In
         raise HTTPException(409, f"incident {incident_id} has no device to call")
     try:
         session, answer = await service.av.open(incident, device_id, principal.username,
-                                                body.sdp)
+                                                body.sdp, **caps)
     except AvError as exc:
         raise HTTPException(exc.status, str(exc)) from None
     await service.writer.run(_log, incident_id, principal.username, "av_open",

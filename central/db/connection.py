@@ -34,12 +34,13 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from central.db import schema_limits
+from central.db import schema_av_caps
 from central.db.schema import migrations
 
 # the later migration modules register on the same object, in order: schema_operations,
-# schema_management, schema_av, schema_limits (each imports the one before it)
-_ = schema_limits
+# schema_management, schema_av, schema_limits, schema_av_caps (each imports the one
+# before it)
+_ = schema_av_caps
 
 logger = logging.getLogger(__name__)
 
