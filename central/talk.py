@@ -1,7 +1,9 @@
 """A venue asks to talk (issue 18): the agent's ``talk_request`` signal on ``rtc/reply``.
 
 Central puts it on the venue's open alarm's timeline (``incident_log`` action
-``talk_request``, actor ``device:<id>``, detail ``{device_id, zone, request_id}``). With
+``talk_request``, actor ``device:<id>``, detail ``{device_id, zone, request_id}``), adds
+``talk_request`` to its kinds and, if an officer acknowledged it already, flags it
+``new_since_ack`` so the consoles sound again. With
 no alarm open at the venue (a separate talk button pressed on its own), it opens one:
 an ``alarm`` incident of kind ``talk_request`` (请求通话) routed to the venue's station
 like any alarm, so it is in that station's queue; the zone pressed shows as ``talk``.
@@ -71,6 +73,11 @@ def record(db: Database, route: dict[str, Any], signal: wire.RtcSignal,
                         incident_id, venue_id, route["station_id"])
         else:
             incident_id = int(incident["id"])
+            kinds = incident["kinds"] if KIND in incident["kinds"] else [*incident["kinds"], KIND]
+            # an officer saw it before: the consoles sound again (re-alert)
+            db.execute("UPDATE incidents SET kinds = ?, new_since_ack = CASE WHEN status = "
+                       "'new' THEN new_since_ack ELSE 1 END WHERE id = ?",
+                       [json.dumps(kinds), incident_id])
         incidents.log_action(db, incident_id, at, f"device:{device_id}", "talk_request",
                              detail)
         db.execute("UPDATE incidents SET updated_at = ?, version = version + 1 WHERE id = ?",

@@ -1,13 +1,8 @@
 """The edge agent: inputs -> durable outbox -> MQTT, receipts -> venue feedback.
 
-::
-
-    agent = Agent(load_config("school.toml"), pin_factory=MockFactory())
-    agent.start()
-    ...
-    agent.stop()
-
-A confirmed input change becomes an event through :meth:`Agent.raise_event`,
+``Agent(load_config("school.toml"), pin_factory=MockFactory())``, then ``start()`` and
+``stop()``. The talk button and live sessions are in :mod:`edge_agent.agent_live`. A
+confirmed input change becomes an event through :meth:`Agent.raise_event`,
 which commits it to the outbox FIRST and only then publishes it (if
 connected). The main-loop thread is event-driven: it sleeps on one
 ``threading.Event`` that pin edges, new events (GPIO, serial panels, camera),
@@ -39,6 +34,7 @@ from typing import Any
 
 from alarmlink import __version__, wire
 from alarmlink.mqtt.reasons import JITTER, jittered
+from edge_agent.agent_live import AgentLive
 from edge_agent.agent_remote import AgentRemote
 from edge_agent.camera.build import build_camera
 from edge_agent.camera.service import CameraService
@@ -51,11 +47,8 @@ from edge_agent.link import MqttLink
 from edge_agent.loop_calls import LoopCalls
 from edge_agent.outbox import Outbox, OutboxError
 from edge_agent.outbox_guard import TROUBLE_ZONE
-from edge_agent.rtc.service import RtcService
-from edge_agent.rtc.upload import RecordingUploads
 from edge_agent.sender import Sender
 from edge_agent.serial.reader import SerialLink, build_serial_links
-from edge_agent.talk import TalkRequests
 
 logger = logging.getLogger(__name__)
 
@@ -113,25 +106,21 @@ class Agent(AgentRemote):
         try:
             self._inputs = build_inputs(list(config.inputs), pin_factory=pin_factory,
                                         clock=clock)
-            #: The venue's talk button (edge_agent/talk.py).
-            self.talk = TalkRequests(config.device_id, lambda sig: self.link.publish_rtc(sig))
+            self._feedback = Feedback(config.feedback, pin_factory=pin_factory)
+            #: The talk button and ``[rtc]`` live sessions (edge_agent/agent_live.py).
+            self.live = AgentLive(config, self._feedback, lambda s: self.link.publish_rtc(s),
+                                  lambda *a: self.link.publish_rec(*a), self.raise_event)
             for item in self._inputs.values():
-                item.when_alarm = item.when_restore = item.when_trouble = self.talk.wrap(
+                item.when_alarm = item.when_restore = item.when_trouble = self.live.wrap(
                     item, self._on_input)
                 item.set_edge_hook(self._wake.set)
-            self._feedback = Feedback(config.feedback, pin_factory=pin_factory)
             self.link = MqttLink(config, boot_id=self.boot_id, version=self.version,
                                  on_connected=self._on_connected,
                                  on_disconnected=self._on_disconnected,
                                  on_receipt=self._on_receipt, on_command=self._on_command,
-                                 on_rtc=None if config.rtc is None else self._on_rtc)
+                                 on_rtc=self.live.on_signal)
             self._sender = Sender(self._outbox, self.link.publish_event,
                                   device_id=config.device_id)
-            #: ``[rtc]``: live audio/video sessions with consoles (None: not configured).
-            self.rtc: RtcService | None = (
-                None if config.rtc is None else RtcService(
-                    config.rtc, self.link.publish_rtc,
-                    RecordingUploads(config.state_dir / "recordings", self.link.publish_rec)))
             #: One reader thread per ``[[serials]]`` port (opened by start()).
             self.serial_links: list[SerialLink] = build_serial_links(list(config.serials),
                                                                      self.raise_event)
@@ -195,8 +184,7 @@ class Agent(AgentRemote):
                            "be resent", self.device_id, depth)
         self._next_heartbeat = self.clock()
         self._stop.clear()
-        if self.rtc is not None:   # first: recordings left by a killed agent are salvaged
-            self.rtc.start()       # before the link's first connect uploads what is pending
+        self.live.start()   # first: salvaged recordings wait for the first connect
         self.link.start()
         recovery = self._outbox.recovery
         if recovery is not None:  # the station must know events may have been lost
@@ -227,8 +215,7 @@ class Agent(AgentRemote):
         self.commands.close(timeout)
         if self.camera is not None:
             self.camera.stop()
-        if self.rtc is not None:
-            self.rtc.stop()
+        self.live.stop()
         self.link.stop(timeout)
         self._close_hardware()
         logger.info("%s: agent stopped", self.device_id)
@@ -368,7 +355,6 @@ class Agent(AgentRemote):
     # --- link callbacks (paho's thread) ---------------------------------------------
 
     def _on_connected(self) -> None:
-        self.talk.flush()
         count = self._sender.reconnected(self.clock())
         if count:
             logger.info("%s: reconnected; resending %d unconfirmed event(s)", self.device_id,
@@ -380,8 +366,7 @@ class Agent(AgentRemote):
             0.0, JITTER * self.config.heartbeat_interval_s)
         self._wake.set()
         self._notify_connection(True)
-        if self.rtc is not None and self.rtc.uploads is not None:
-            self.rtc.uploads.resume()   # recordings central has not confirmed yet
+        self.live.on_connected()   # talk requests and recordings that waited
 
     def _on_disconnected(self) -> None:
         self._sender.disconnected()

@@ -3,7 +3,7 @@
 :class:`AgentRemote` is a mixin of :class:`edge_agent.agent.Agent` (split out by
 responsibility): the command runner's actions (:class:`~edge_agent.commands.CommandActions`),
 installing a reloaded config on the main loop thread, the self-test report, the
-heartbeat with the zones' states, and the commands and live-session signals from central.
+heartbeat with the zones' states, and the commands from central.
 It uses the agent's attributes declared below.
 """
 
@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from edge_agent.link import MqttLink
     from edge_agent.loop_calls import LoopCalls
     from edge_agent.outbox import Outbox
-    from edge_agent.rtc.service import RtcService
     from edge_agent.serial.reader import SerialLink
 
 _THERMAL = Path("/sys/class/thermal/thermal_zone0/temp")
@@ -50,7 +49,6 @@ class AgentRemote:
     _inputs: Mapping[str, AlarmInput]
     uptime_s: Callable[[], float]
     commands: CommandRunner
-    rtc: RtcService | None
 
     def input_states(self) -> dict[str, str]:
         """Each zone's state: inputs, serial links, the camera."""
@@ -61,10 +59,6 @@ class AgentRemote:
         return states
 
     # --- from central (paho's thread) -------------------------------------------------
-
-    def _on_rtc(self, signal: wire.RtcSignal) -> None:
-        if self.rtc is not None:
-            self.rtc.on_signal(signal)
 
     def _on_command(self, command: wire.Command) -> None:
         # Queued to the command worker (edge_agent/commands.py); see _command_actions().

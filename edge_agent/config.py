@@ -173,9 +173,16 @@ class FeedbackConfig(_Strict):
 
     led_pin: int | None = Field(None, description="LED showing the latest alarm's stage.")
     buzzer_pin: int | None = Field(None, description="Optional active buzzer.")
+    talk_led_pin: int | None = Field(
+        None, description="Optional LED beside the talk button: slow blink while the venue's "
+                          "talk request is on its way, fast blink once central has it, on "
+                          "while an officer is connected (docs/reference.md).")
+    talk_blink_s: float = Field(
+        300, ge=10, le=3600, description="The talk LED stops blinking after this long if no "
+                                         "officer answers.")
     active_high: bool = Field(True, description="false for outputs that switch on at low level.")
 
-    @field_validator("led_pin", "buzzer_pin", mode="before")
+    @field_validator("led_pin", "buzzer_pin", "talk_led_pin", mode="before")
     @classmethod
     def _check_pins(cls, value: object) -> int | None:
         return None if value is None else normalise_pin(value)
@@ -252,6 +259,7 @@ class AgentConfig(_Strict):
                 claims.append((item.supervision_pin, f"inputs[{index}].supervision_pin"))
         claims += [(self.feedback.led_pin, "feedback.led_pin"),
                    (self.feedback.buzzer_pin, "feedback.buzzer_pin"),
+                   (self.feedback.talk_led_pin, "feedback.talk_led_pin"),
                    (self.modem.sounder_pin if self.modem else None, "modem.sounder_pin")]
         for pin, where in claims:
             if pin is None:

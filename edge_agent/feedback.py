@@ -16,6 +16,20 @@ stage            LED                    meaning
 The buzzer (if any) beeps once when an alarm is raised and three times when
 it is acknowledged. Stages only move forward for a given event; receipts for
 older events are ignored; a newer alarm starts again at ``sent``.
+
+The talk button's sign (``[feedback] talk_led_pin``, optional; the buzzer is shared):
+
+===============  =====================  =====================================
+talk stage       talk LED               meaning
+===============  =====================  =====================================
+``idle``         off                    no request, or the session ended
+``asked``        slow blink (1 Hz)      the venue's talk request is on its way
+``received``     fast blink (5 Hz)      central has it (``talk_received``); the
+                                        buzzer beeps twice, short
+``answered``     solid on               an officer's live session is connected
+===============  =====================  =====================================
+
+The blinking stops after ``talk_blink_s`` if no officer answers.
 """
 
 from __future__ import annotations
@@ -33,6 +47,7 @@ from edge_agent.config import FeedbackConfig
 logger = logging.getLogger(__name__)
 
 STAGES = ("idle", "sent", "stored", "acknowledged", "dispatched", "resolved")
+TALK_STAGES = ("idle", "asked", "received", "answered")
 _RANK = {name: index for index, name in enumerate(STAGES)}
 
 #: Called with (event, stage) whenever the shown stage changes.
@@ -49,17 +64,23 @@ class Feedback:
         self.listeners: list[StageListener] = []
         self.led: LED | None = None
         self.buzzer: Buzzer | None = None
-        if config.led_pin is not None:
-            self.led = LED(config.led_pin, active_high=config.active_high,
-                           initial_value=False, pin_factory=pin_factory)
-        if config.buzzer_pin is not None:
-            try:
+        #: The talk button's LED (None: not fitted) and what it shows (TALK_STAGES).
+        self.talk_led: LED | None = None
+        self.talk_stage = "idle"
+        self._talk_blink_s = config.talk_blink_s
+        try:
+            if config.led_pin is not None:
+                self.led = LED(config.led_pin, active_high=config.active_high,
+                               initial_value=False, pin_factory=pin_factory)
+            if config.buzzer_pin is not None:
                 self.buzzer = Buzzer(config.buzzer_pin, active_high=config.active_high,
                                      initial_value=False, pin_factory=pin_factory)
-            except Exception:
-                if self.led is not None:
-                    self.led.close()
-                raise
+            if config.talk_led_pin is not None:
+                self.talk_led = LED(config.talk_led_pin, active_high=config.active_high,
+                                    initial_value=False, pin_factory=pin_factory)
+        except Exception:
+            self.close()
+            raise
 
     @property
     def event_id(self) -> str | None:
@@ -116,12 +137,51 @@ class Feedback:
             elif stage == "acknowledged":
                 self.buzzer.blink(on_time=0.15, off_time=0.15, n=3)
 
+    # --- the talk button's sign ---------------------------------------------------------
+
+    def talk_asked(self) -> None:
+        """The venue's talk request was sent: slow blink (unless an officer is on)."""
+        with self._lock:
+            if self.talk_stage != "answered":
+                self._talk("asked")
+
+    def talk_received(self) -> None:
+        """Central has the talk request: fast blink and two short beeps."""
+        with self._lock:
+            if self.talk_stage != "answered":
+                self._talk("received")
+            if self.buzzer is not None:
+                self.buzzer.blink(on_time=0.1, off_time=0.1, n=2)
+
+    def talk_answered(self, connected: bool) -> None:
+        """An officer's live session started (True) or the last one ended (False)."""
+        with self._lock:
+            if connected:
+                self._talk("answered")
+            elif self.talk_stage == "answered":
+                self._talk("idle")
+
+    def _talk(self, stage: str) -> None:
+        self.talk_stage = stage
+        logger.info("feedback: talk %s", stage)
+        led = self.talk_led
+        if led is None:
+            return
+        if stage in ("asked", "received"):
+            period = 1.0 if stage == "asked" else 0.2
+            led.blink(on_time=period / 2, off_time=period / 2,
+                      n=max(int(self._talk_blink_s / period), 1))
+        elif stage == "answered":
+            led.on()
+        else:
+            led.off()
+
     @property
     def led_on(self) -> bool | None:
         """The LED's current level (None without an LED); blinking toggles it."""
         return None if self.led is None else bool(self.led.is_lit)
 
     def close(self) -> None:
-        for device in (self.led, self.buzzer):
+        for device in (self.led, self.buzzer, self.talk_led):
             if device is not None:
                 device.close()

@@ -8,7 +8,8 @@ Two ways to ask, both configured on a ``button`` input of the agent's TOML:
 
 A request is one :class:`alarmlink.wire.RtcSignal` of kind ``talk_request`` on
 ``rtc/reply`` (QoS 1). Made while the link is down, it is kept (the latest per zone) and
-sent when the link is back.
+sent when the link is back. ``on_asked`` is told of every request (the talk LED starts
+its slow blink: :meth:`edge_agent.feedback.Feedback.talk_asked`).
 """
 
 from __future__ import annotations
@@ -31,10 +32,14 @@ class TalkRequests:
     """Turns talk presses into ``talk_request`` signals."""
 
     def __init__(self, device_id: str, publish: Callable[[wire.RtcSignal], bool],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 on_asked: Callable[[], None] = lambda: None) -> None:
         self.device_id = device_id
         self.publish = publish
         self.clock = clock
+        self.on_asked = on_asked
+        #: Requests made since the agent started.
+        self.asked = 0
         self._last_press: dict[str, float] = {}
         self._pending: dict[str, wire.RtcSignal] = {}
         self._lock = threading.Lock()
@@ -70,6 +75,8 @@ class TalkRequests:
         """Ask the duty officer to talk; kept for :meth:`flush` when not connected."""
         signal = wire.RtcSignal(session_id=wire.new_id(), kind=wire.RtcKind.TALK_REQUEST,
                                 ts=wire.utcnow(), zone=zone)
+        self.asked += 1
+        self.on_asked()
         if self.publish(signal):
             logger.info("%s: talk requested (zone %s)", self.device_id, zone)
             return

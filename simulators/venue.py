@@ -124,6 +124,22 @@ class VenueSimulator:
             self._wait_cleared(zone, item)
         return event
 
+    def ask_to_talk(self, zone: str) -> None:
+        """Press and release a talk button (``kind = "talk"``, or the one-key button's
+        second press within ``talk_window_s``); returns once the agent made the request."""
+        item = self._input(zone, ButtonInput)
+        talk = self.agent.live.talk
+        with self._action_lock:
+            asked = talk.asked
+            self._set_contact(item, item.pin, closed=not self._rest_closed(item))
+            deadline = time.monotonic() + item.debounce_ms / 1000 + ACTION_MARGIN_S
+            while talk.asked == asked:
+                if time.monotonic() > deadline:
+                    raise SimulatorError(f"{self.device_id}: zone {zone!r} asked no talk")
+                time.sleep(0.005)
+            self._set_contact(item, item.pin, closed=self._rest_closed(item))
+            self._wait_cleared(zone, item)
+
     def trip(self, zone: str) -> wire.Event:
         """Put a detector (or button) contact in its alarm position; returns the alarm."""
         item = self._input(zone, DetectorInput, ButtonInput)

@@ -59,12 +59,21 @@ function draw(s) {
     controls.append(talk, line, button("av-close", "av_close", () => close(s, "ended")));
   }
   const parts = [head, status];
-  if (s.talkRequest && !s.openLine) {
+  if (s.talkRequest && !s.answered) {
     const banner = el("p", "av-talk-request", t("av_talk_request"));
     banner.setAttribute("role", "alert");
+    banner.append(" ", button("av-answer", "av_answer", () => answer(s)));
     parts.push(banner);
   }
   box.replaceChildren(...parts, s.video, controls);
+}
+
+// Answer the venue's talk request: the video (opened if it is not) with the line open.
+function answer(s) {
+  s.answered = true;
+  s.openLine = true;
+  if (s.state === "idle" || s.state === "lost" || s.state === "ended") open(s.id);
+  else { setMic(s); draw(s); }
 }
 
 function set(s, state, reason = "") {
@@ -141,11 +150,16 @@ new MutationObserver(() => {
     const id = Number(card.dataset.incidentId);
     shown.add(id);
     const s = stateFor(id);
-    if (s.box.parentElement !== card) {
+    const kinds = (card.dataset.kinds || "").split(" ");
+    const asked = kinds.includes("talk_request");
+    if (s.box.parentElement !== card || (asked && !s.talkRequest)) {
+      if (asked && !s.talkRequest) s.talkRequest = true;
       card.insertBefore(s.box, card.querySelector(".filmstrip"));
       draw(s);
     }
-    if (!s.autoOpened && card.classList.contains("st-new")) {
+    // a new alarm's video opens by itself; a talk request alone waits for "Answer"
+    const talkOnly = kinds.length === 1 && asked;
+    if (!s.autoOpened && !talkOnly && card.classList.contains("st-new")) {
       s.autoOpened = true;
       open(id);
     }
@@ -158,11 +172,14 @@ document.addEventListener("alarmlink:av", (e) => {
   const s = sessions.get(e.detail.incident_id);
   if (s && s.sessionId === e.detail.session_id) close(s, e.detail.reason === "incident resolved" ? "ended" : "lost");
 });
-// The venue asks to talk (its talk button): a banner on the incident's live pane until
-// the officer opens the line; it is on the timeline too (t_talk_request).
+// The venue asks to talk (its talk button): a banner with "Answer" on the incident's live
+// pane until the officer answers (video + open line); the incident's kinds and timeline
+// say so too (k_talk_request, t_talk_request). A talk request with no alarm opens its own
+// incident (kind talk_request), whose video does not open by itself.
 document.addEventListener("alarmlink:talk", (e) => {
   const s = stateFor(e.detail.incident_id);
   s.talkRequest = e.detail.at;
+  s.answered = false;   // a new press asks again
   draw(s);
 });
 onLangChange(() => { for (const s of sessions.values()) draw(s); });

@@ -105,6 +105,10 @@ function row(inc) {
     el("span", "age", age(since(inc.opened_at))),
     el("span", "time", when(inc.opened_at)));
   if (inc.new_since_ack) li.append(el("span", "flag", t("new_since_ack")));
+  if (inc.kinds.includes("talk_request")) {
+    li.classList.add("talk");
+    li.append(el("span", "flag talk", t("av_talk_request")));
+  }
   li.addEventListener("click", () => select(inc.id));
   return li;
 }

@@ -183,6 +183,7 @@ function render() {
   const { incident: inc, detail } = current;
   pane.className = `detail incident-detail incident cat-${inc.category} st-${inc.status}`;
   pane.dataset.incidentId = inc.id;
+  pane.dataset.kinds = inc.kinds.join(" ");   // av.js: a venue that asked to talk
   const head = el("div", "head");
   head.append(el("span", `status st-${inc.status}`, t(`st_${inc.status}`)),
     el("strong", "venue", inc.venue_name), el("span", "kinds", inc.kinds.map(kind).join(" · ")),

@@ -170,3 +170,73 @@ class AudioSink:
             self._task.cancel()
         if self._player is not None:
             await self._player.stop()
+
+
+class ScaledTrack(MediaStreamTrack):
+    """A video track scaled down to ``height`` pixels (aspect kept, even width): the
+    venue's resolution cap for one session. Frames already that small pass unchanged."""
+
+    kind = "video"
+
+    def __init__(self, source: MediaStreamTrack, height: int) -> None:
+        super().__init__()
+        self.source = source
+        self.height = height
+
+    async def recv(self) -> Any:
+        frame = await self.source.recv()
+        if not isinstance(frame, VideoFrame) or frame.height <= self.height:
+            return frame
+        width = max(2, round(frame.width * self.height / frame.height / 2) * 2)
+        scaled = frame.reformat(width=width, height=self.height)
+        scaled.pts, scaled.time_base = frame.pts, frame.time_base
+        return scaled
+
+    def stop(self) -> None:
+        super().stop()
+        self.source.stop()
+
+
+class CappedEncoder:
+    """Wraps aiortc's video encoder so its bitrate never goes above ``bps``: the
+    browser's bandwidth estimate (REMB) sets ``target_bitrate`` later, and is clamped
+    here. (aiortc's VP8 encoder itself does not go below 250 kbit/s.)"""
+
+    def __init__(self, inner: Any, bps: int) -> None:
+        self._inner = inner
+        self.cap_bps = bps
+        if hasattr(inner, "target_bitrate"):
+            inner.target_bitrate = min(inner.target_bitrate, bps)
+
+    @property
+    def target_bitrate(self) -> int:
+        return int(self._inner.target_bitrate)
+
+    @target_bitrate.setter
+    def target_bitrate(self, bitrate: int) -> None:
+        self._inner.target_bitrate = min(bitrate, self.cap_bps)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+#: aiortc's RTCRtpSender keeps its encoder (made on the first frame) here.
+_ENCODER_ATTR = "_RTCRtpSender__encoder"
+
+
+async def hold_bitrate(sender: Any, kbps: int, frame_s: float, give_up_s: float = 20.0) -> bool:
+    """Cap ``sender``'s encoder at ``kbps`` once aiortc has made it (on the first frame):
+    checked every frame interval for at most ``give_up_s``. True if capped."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + give_up_s
+    while loop.time() < end:
+        encoder = getattr(sender, _ENCODER_ATTR, None)
+        if isinstance(encoder, CappedEncoder):
+            return True
+        if encoder is not None and hasattr(encoder, "target_bitrate"):
+            setattr(sender, _ENCODER_ATTR, CappedEncoder(encoder, kbps * 1000))
+            return True
+        await asyncio.sleep(frame_s)
+    logger.warning("video bitrate cap of %d kbit/s not applied: no encoder after %.0f s",
+                   kbps, give_up_s)
+    return False

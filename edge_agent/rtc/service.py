@@ -5,6 +5,16 @@ voice for the venue speaker, end on ``bye``, on ``max_s`` or when the peer goes 
 aiortc runs on this service's own asyncio loop, in its own thread; signals arrive on
 paho's thread and are handed over with ``run_coroutine_threadsafe``. ICE uses host
 candidates only (``RTCConfiguration(iceServers=[])``): nothing leaves the station network.
+
+Per-venue caps: an offer may carry central's ``max_kbps`` and ``max_height`` (the
+registry's); each session uses the lower of those and this agent's ``[rtc]``, scaling its
+video down (aspect kept) when the cap is below the camera's height.
+
+A camera, microphone or speaker that cannot be opened for a session is reported through
+``on_media(zone, failed, detail)`` (the agent raises a ``trouble`` in zone
+:data:`VIDEO_ZONE`, :data:`MIC_ZONE` or :data:`SPEAKER_ZONE`, and its ``restore`` when it
+opens again); the session goes on with what works, so the officer can still talk when the
+camera is broken.
 """
 
 from __future__ import annotations
@@ -23,6 +33,14 @@ from edge_agent.rtc.upload import RecordingUploads
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "aiortc is not installed: pip install 'alarmlink[agent,rtc]'"
+#: Zones of the live path's troubles.
+VIDEO_ZONE = "live-camera"
+MIC_ZONE = "live-microphone"
+SPEAKER_ZONE = "live-speaker"
+#: on_media(zone, failed, detail): a live-path device failed (True) or works (False).
+MediaReport = Callable[[str, bool, str], None]
+#: on_sessions(count): the number of connected sessions changed.
+SessionsReport = Callable[[int], None]
 
 
 @dataclass
@@ -35,15 +53,24 @@ class _Session:
     recorder: Any = None
     timer: asyncio.TimerHandle | None = None
     tracks: list[Any] = field(default_factory=list)
+    #: The caps this session uses: (video kbit/s, video height).
+    caps: tuple[int, int] = (0, 0)
+    capping: asyncio.Future[bool] | None = None
 
 
 class RtcService:
     """Answers ``rtc`` offers; ``publish`` sends a :class:`wire.RtcSignal` to central."""
 
     def __init__(self, config: RtcConfig, publish: Callable[[wire.RtcSignal], bool],
-                 uploads: RecordingUploads | None = None) -> None:
+                 uploads: RecordingUploads | None = None, *,
+                 on_media: MediaReport | None = None,
+                 on_sessions: SessionsReport | None = None) -> None:
         self.config = config
         self.publish = publish
+        self.on_media = on_media
+        self.on_sessions = on_sessions
+        #: zone -> whether its device failed, as last reported (absent: not tried yet).
+        self.media_failed: dict[str, bool] = {}
         #: Where finished recordings wait for central (None: sessions are not recorded).
         self.uploads = uploads if config.record else None
         self.sessions: dict[str, _Session] = {}
@@ -122,8 +149,26 @@ class RtcService:
         self.publish(wire.RtcSignal(session_id=session_id, kind=kind, ts=wire.utcnow(),
                                     sdp=sdp, reason=reason))
 
+    def _media(self, zone: str, error: str | None) -> None:
+        """Report a live-path device's state when it changes (and its first success)."""
+        failed = error is not None
+        if self.media_failed.get(zone) == failed:
+            return
+        self.media_failed[zone] = failed
+        if failed:
+            logger.warning("live %s failed: %s", zone, error)
+        else:
+            logger.info("live %s works", zone)
+        if self.on_media is not None:
+            try:
+                self.on_media(zone, failed, error or "")
+            except Exception:  # noqa: BLE001 - a report must not break the session
+                logger.exception("live %s: report failed", zone)
+
     def _sources(self) -> tuple[Any, Any]:
-        """The shared camera and microphone tracks, made once, forked per session."""
+        """The shared camera and microphone tracks, made once, forked per session. One
+        that cannot be opened is None for this session (reported), and tried again next
+        session."""
         from aiortc.contrib.media import MediaPlayer, MediaRelay
 
         from edge_agent.rtc.media import PatternTrack, ToneTrack
@@ -133,12 +178,54 @@ class RtcService:
         if self._video is None and cfg.video == "test-pattern":
             self._video = PatternTrack(cfg.width, cfg.height, cfg.fps)
         elif self._video is None and cfg.video == "v4l2":
-            self._video = MediaPlayer(cfg.video_device, format="v4l2", options={
-                "video_size": f"{cfg.width}x{cfg.height}", "framerate": str(cfg.fps)}).video
-        if self._audio is None:
-            self._audio = (MediaPlayer(cfg.capture_device, format="alsa").audio
-                           if cfg.capture_device else ToneTrack(cfg.tone_hz))
+            try:
+                self._video = MediaPlayer(cfg.video_device, format="v4l2", options={
+                    "video_size": f"{cfg.width}x{cfg.height}", "framerate": str(cfg.fps)}).video
+            except (OSError, ValueError) as exc:   # av.error.* are OSError/ValueError
+                self._media(VIDEO_ZONE, f"cannot open camera {cfg.video_device}: {exc}; "
+                                        "check the cable and [rtc] video_device "
+                                        "(v4l2-ctl --list-devices)")
+            else:
+                self._media(VIDEO_ZONE, None)
+        if self._audio is None and cfg.capture_device:
+            try:
+                self._audio = MediaPlayer(cfg.capture_device, format="alsa").audio
+            except (OSError, ValueError) as exc:
+                self._media(MIC_ZONE, f"cannot open microphone (ALSA {cfg.capture_device}): "
+                                      f"{exc}; check [rtc] capture_device (arecord -L)")
+            else:
+                self._media(MIC_ZONE, None)
+        elif self._audio is None:
+            self._audio = ToneTrack(cfg.tone_hz)
         return self._video, self._audio
+
+    def _sink(self, track: Any) -> Any:
+        """The officer's voice to the venue speaker; without it (reported) if it fails."""
+        from edge_agent.rtc.media import AudioSink
+        device = self.config.playback_device
+        if not device:
+            return AudioSink(track)
+        try:
+            sink = AudioSink(track, device)
+        except (OSError, ValueError) as exc:
+            self._media(SPEAKER_ZONE, f"cannot open speaker (ALSA {device}): {exc}; check "
+                                      "[rtc] playback_device (aplay -L)")
+            return AudioSink(track)
+        self._media(SPEAKER_ZONE, None)
+        return sink
+
+    def _caps(self, signal: wire.RtcSignal) -> tuple[int, int]:
+        """(kbit/s, height) for a session: the lower of central's and this agent's."""
+        cfg = self.config
+        return (min(cfg.max_kbps, signal.max_kbps or cfg.max_kbps),
+                min(cfg.height, signal.max_height or cfg.height))
+
+    def _sessions_changed(self) -> None:
+        if self.on_sessions is not None:
+            try:
+                self.on_sessions(len(self.sessions))
+            except Exception:  # noqa: BLE001 - a display must not break the session
+                logger.exception("sessions report failed")
 
     async def _offer(self, signal: wire.RtcSignal) -> None:
         try:
@@ -146,7 +233,7 @@ class RtcService:
         except ImportError:
             self._reply(signal.session_id, wire.RtcKind.ERROR, reason=INSTALL_HINT)
             return
-        from edge_agent.rtc.media import AudioSink
+        from edge_agent.rtc.media import ScaledTrack, hold_bitrate
         if signal.session_id in self.sessions:
             return  # a QoS 1 redelivery of an offer already answered
         if len(self.sessions) >= self.config.max_sessions:
@@ -157,7 +244,8 @@ class RtcService:
             self._reply(signal.session_id, wire.RtcKind.ERROR, reason="offer without sdp")
             return
         pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-        session = _Session(signal.session_id, signal.incident_id, signal.by, pc)
+        session = _Session(signal.session_id, signal.incident_id, signal.by, pc,
+                           caps=self._caps(signal))
         self.sessions[signal.session_id] = session
         video, audio = self._sources()
         session.recorder = self._recorder(signal, video, audio)
@@ -168,12 +256,14 @@ class RtcService:
                 if session.recorder is not None:
                     session.recorder.add_officer(self._relay.subscribe(track))
                     track = self._relay.subscribe(track)
-                session.sink = AudioSink(track, self.config.playback_device)
+                session.sink = self._sink(track)
                 asyncio.ensure_future(session.sink.start())
 
         @pc.on("connectionstatechange")
         async def on_state() -> None:
             logger.info("rtc session %s: %s", signal.session_id, pc.connectionState)
+            if pc.connectionState == "connected":
+                self._sessions_changed()
             if pc.connectionState in ("failed", "closed"):
                 await self._close(signal.session_id, f"connection {pc.connectionState}")
 
@@ -181,10 +271,13 @@ class RtcService:
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "video" and video is not None:
                 track = self._relay.subscribe(video)
+                if session.caps[1] < self.config.height:
+                    track = ScaledTrack(track, session.caps[1])
                 transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendonly"
                 session.tracks.append(track)
-                self._cap_bitrate(transceiver)
+                session.capping = asyncio.ensure_future(hold_bitrate(
+                    transceiver.sender, session.caps[0], 1 / self.config.fps))
             elif transceiver.kind == "audio" and audio is not None:
                 track = self._relay.subscribe(audio)
                 transceiver.sender.replaceTrack(track)
@@ -197,8 +290,8 @@ class RtcService:
             max_s, lambda: asyncio.ensure_future(
                 self._close(signal.session_id, f"time limit ({max_s} s)")))
         self.answered += 1
-        logger.info("rtc session %s for incident %s (%s) answered", signal.session_id,
-                    signal.incident_id, signal.by)
+        logger.info("rtc session %s for incident %s (%s) answered (%d kbit/s, %d px high)",
+                    signal.session_id, signal.incident_id, signal.by, *session.caps)
         self._reply(signal.session_id, wire.RtcKind.ANSWER, sdp=pc.localDescription.sdp)
 
     def _recorder(self, signal: wire.RtcSignal, video: Any, audio: Any) -> Any:
@@ -239,24 +332,21 @@ class RtcService:
                               reason)
         await asyncio.get_running_loop().run_in_executor(None, uploads.add, path, header)
 
-    def _cap_bitrate(self, transceiver: Any) -> None:
-        """Cap the VP8 encoder of this sender at ``max_kbps`` (aiortc's encoder attribute)."""
-        encoder = getattr(transceiver.sender, "_RTCRtpSender__encoder", None)
-        if encoder is not None and hasattr(encoder, "target_bitrate"):
-            encoder.target_bitrate = self.config.max_kbps * 1000
-
     async def _close(self, session_id: str, reason: str, *, tell: bool = True) -> None:
         session = self.sessions.pop(session_id, None)
         if session is None:
             return
         if session.timer is not None:
             session.timer.cancel()
+        if session.capping is not None:
+            session.capping.cancel()
         if session.sink is not None:
             await session.sink.stop()
         for track in session.tracks:
             track.stop()
         await session.pc.close()
         logger.info("rtc session %s ended: %s", session_id, reason)
+        self._sessions_changed()
         if tell:
             self._reply(session_id, wire.RtcKind.BYE, reason=reason[:256])
         try:

@@ -48,7 +48,7 @@ READ_CLOCK = """(id) => {
     const i = (b * block + Math.floor(block / 2)) * 4;
     value = value * 2 + ((row[i] + row[i + 1] + row[i + 2]) / 3 > 127 ? 1 : 0);
   }
-  return { clock: value, now: Date.now() % 2 ** 32, width: v.videoWidth };
+  return { clock: value, now: Date.now() % 2 ** 32, width: v.videoWidth, height: v.videoHeight };
 }"""
 
 HEARD_HZ = """async (id) => {
