@@ -138,13 +138,14 @@ def run_self_test(config: AgentConfig, *, pin_factory: Any = None,
 
         ok, detail = check_camera(config.camera, config.venue)
         report.add(f"camera {config.camera.name}", ok, detail)
+    from edge_agent.rtc import tone
+
     if config.rtc is None or not config.rtc.playback_device:
         report.add("speaker", True, "none configured ([rtc] playback_device)")
     else:
-        from edge_agent.rtc.tone import play_test_tone
-
-        ok, detail = play_test_tone(config.rtc.playback_device)
-        report.add("speaker", ok, detail)
+        report.add("speaker", *tone.play_test_tone(config.rtc.playback_device))
+    if config.rtc is not None and config.rtc.capture_device:
+        report.add("microphone", *tone.check_capture(config.rtc.capture_device))
     ok, detail = check_broker(config, broker_timeout)
     report.add("broker", ok, detail)
     return report

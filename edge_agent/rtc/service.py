@@ -150,11 +150,13 @@ class RtcService:
                                     sdp=sdp, reason=reason))
 
     def _media(self, zone: str, error: str | None) -> None:
-        """Report a live-path device's state when it changes (and its first success)."""
+        """Report a live-path device's failure, and its recovery after one (a device that
+        simply works is not reported: no event per session)."""
         failed = error is not None
-        if self.media_failed.get(zone) == failed:
-            return
+        before = self.media_failed.get(zone)
         self.media_failed[zone] = failed
+        if (before is None and not failed) or before == failed:
+            return
         if failed:
             logger.warning("live %s failed: %s", zone, error)
         else:
@@ -177,6 +179,7 @@ class RtcService:
             self._relay = MediaRelay()
         if self._video is None and cfg.video == "test-pattern":
             self._video = PatternTrack(cfg.width, cfg.height, cfg.fps)
+            self._media(VIDEO_ZONE, None)
         elif self._video is None and cfg.video == "v4l2":
             try:
                 self._video = MediaPlayer(cfg.video_device, format="v4l2", options={

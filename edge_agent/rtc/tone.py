@@ -1,9 +1,12 @@
 """``self-test``'s test tone on the venue's speaker (``[rtc] playback_device``).
 
 A 1 kHz sine for one second, as 16-bit mono WAV written to ``aplay -D DEVICE``
-(alsa-utils, on every Raspberry Pi OS image; no Python audio dependency). On a PC
-without that ALSA device, or without ``aplay``, the check says "skipped: ..." in one
-line instead of failing: the installer runs it again on the Pi.
+(alsa-utils, on every Raspberry Pi OS image; no Python audio dependency). A configured
+device that is missing (no sound card, unknown PCM, no ``aplay``) FAILS the check with
+one line naming the cause and the fix: an agent whose speaker cannot play cannot let the
+officer talk to the venue. (The check is "none configured", not a failure, only when
+``[rtc] playback_device`` is empty.) :func:`check_capture` does the same for the
+microphone (``[rtc] capture_device``) with one second of ``arecord``.
 """
 
 from __future__ import annotations
@@ -47,15 +50,31 @@ def sound_cards(cards: Path = CARDS) -> bool:
     return bool(text.strip()) and "no soundcards" not in text
 
 
+def _missing(device: str, what: str, cards: Path, tool: str) -> str | None:
+    """Why ALSA ``device`` cannot be used at all (no card, no tool), or None."""
+    if not sound_cards(cards):
+        return (f"ALSA device {device}: no sound card on this machine; plug in the "
+                f"{what} or fix [rtc] (aplay -l lists the cards)")
+    if shutil.which(tool) is None:
+        return f"ALSA device {device}: {tool} not found (apt install alsa-utils)"
+    return None
+
+
+def _failure(device: str, done: subprocess.CompletedProcess[bytes], key: str,
+             lister: str) -> str:
+    error = done.stderr.decode(errors="replace").strip().splitlines()
+    last = error[-1] if error else f"exit {done.returncode}"
+    logger.debug("ALSA %s failed: %s", device, last)
+    return f"ALSA device {device}: {last} (check [rtc] {key}: {lister} lists them)"
+
+
 def play_test_tone(device: str, timeout: float = 10.0, *,
                    cards: Path = CARDS) -> tuple[bool, str]:
     """Play the tone on ALSA ``device``: ``(ok, one line for the report)``."""
-    if not sound_cards(cards):
-        return True, f"skipped: no ALSA device {device} (no sound card on this machine)"
-    aplay = shutil.which("aplay")
-    if aplay is None:
-        return True, (f"skipped: aplay not found, cannot play on ALSA device {device} "
-                      "(apt install alsa-utils)")
+    missing = _missing(device, "speaker", cards, "aplay")
+    if missing is not None:
+        return False, missing
+    aplay = shutil.which("aplay") or "aplay"
     try:
         done = subprocess.run([aplay, "-q", "-D", device, "-"], input=tone_wav(),
                               capture_output=True, timeout=timeout, check=False)
@@ -64,10 +83,22 @@ def play_test_tone(device: str, timeout: float = 10.0, *,
     if done.returncode == 0:
         return True, f"played a {TONE_HZ} Hz tone for {TONE_S:.0f} s on ALSA device {device}: " \
                      "did you hear it at the venue's speaker?"
-    error = done.stderr.decode(errors="replace").strip().splitlines()
-    last = error[-1] if error else f"aplay exit {done.returncode}"
-    if any(word in last.lower() for word in ("no such", "unknown pcm", "cannot find card",
-                                             "invalid card")):
-        return True, f"skipped: no ALSA device {device} ({last})"
-    logger.debug("aplay on %s failed: %s", device, last)
-    return False, f"ALSA device {device}: {last} (check [rtc] playback_device: aplay -L lists them)"
+    return False, _failure(device, done, "playback_device", "aplay -L")
+
+
+def check_capture(device: str, timeout: float = 10.0, *,
+                  cards: Path = CARDS) -> tuple[bool, str]:
+    """Record one second from ALSA ``device``: ``(ok, one line for the report)``."""
+    missing = _missing(device, "microphone", cards, "arecord")
+    if missing is not None:
+        return False, missing
+    arecord = shutil.which("arecord") or "arecord"
+    try:
+        done = subprocess.run([arecord, "-q", "-D", device, "-d", "1", "-f", "S16_LE",
+                               "-r", str(RATE), "-t", "raw", "-"], capture_output=True,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return False, f"ALSA device {device}: recording did not finish in {timeout:.0f} s"
+    if done.returncode == 0 and done.stdout:
+        return True, f"recorded 1 s from ALSA device {device} ({len(done.stdout)} bytes)"
+    return False, _failure(device, done, "capture_device", "arecord -L")
