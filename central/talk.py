@@ -6,7 +6,9 @@ Central puts it on the venue's open alarm's timeline (``incident_log`` action
 ``new_since_ack`` so the consoles sound again. With
 no alarm open at the venue (a separate talk button pressed on its own), it opens one:
 an ``alarm`` incident of kind ``talk_request`` (请求通话) routed to the venue's station
-like any alarm, so it is in that station's queue; the zone pressed shows as ``talk``.
+like any alarm, so it is in that station's queue; the zone pressed shows as ``talk``,
+and its ``first_event_id`` is the request's ULID (there is no event: the camera's still
+frames of the filmstrip come only with an alarm; the live video works).
 A later alarm at the venue joins that incident.
 
 Every request is in the audit chain (``av.talk_request``, by ``device:<id>``). After the
@@ -64,7 +66,7 @@ def record(db: Database, route: dict[str, Any], signal: wire.RtcSignal,
         if incident is None:
             incident_id = incidents.create(
                 db, category="alarm", venue_id=venue_id, station_id=route["station_id"],
-                kind=KIND, zones={zone: ZONE_STATE}, first_event_id=f"talk:{signal.session_id}",
+                kind=KIND, zones={zone: ZONE_STATE}, first_event_id=signal.session_id,
                 event_count=0, at=at)
             incidents.log_action(db, incident_id, at, incidents.SYSTEM_ACTOR, "opened",
                                  {**detail, "kind": KIND, "station_id": route["station_id"]})

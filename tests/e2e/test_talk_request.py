@@ -1,7 +1,8 @@
 """Issue 18, the venue's talk button: the one-key button's second press within
 ``talk_window_s`` asks the duty officer to talk. Real agent on gpiozero mock pins, real
 Mosquitto, real central: the request is on the incident's timeline and reaches the
-station's console (not another station's) as ``talk_request``."""
+station's console (not another station's) as ``talk_request``, joins the incident's
+kinds, and central answers the venue ``talk_received``."""
 
 from __future__ import annotations
 
@@ -42,6 +43,10 @@ def test_second_press_asks_to_talk_on_the_incident(
         log = central_process.api("GET", f"/api/incidents/{incident['id']}")["log"]
         entries = [e for e in log if e["action"] == "talk_request"]
         assert len(entries) == 1 and entries[0]["actor"] == f"device:{config.device_id}"
-        events = central_process.api("GET", f"/api/incidents/{incident['id']}")["events"]
-        assert len(events) == 1, "the second press raised a second alarm"
+        detail = central_process.api("GET", f"/api/incidents/{incident['id']}")
+        assert len(detail["events"]) == 1, "the second press raised a second alarm"
+        assert detail["incident"]["kinds"] == ["panic", "talk_request"]
+        # central answered the venue: its talk LED and buzzer say the request arrived
+        wait_for(lambda: sim.agent.live.talk_received == 1, what="talk_received at the venue")
+        assert sim.agent.feedback.talk_stage == "received"
     assert not [m for m in other_station.messages if m["type"] == "talk_request"]
