@@ -1,55 +1,32 @@
 """Helpers for the live audio/video tests: a Chromium with fake media devices (its
 microphone plays a generated WAV tone), and what the page's video element shows and
-sounds like, read back in the browser."""
+sounds like, read back in the browser. The clock reader and the tone are shared with
+``bench/live_open.py`` (:mod:`simulators.av_probe`)."""
 
 from __future__ import annotations
 
 import ipaddress
 import re
-import wave
 from pathlib import Path
 
-import numpy as np
 from fixtures.browser import ARGS, CHROMIUM
 from playwright.sync_api import Browser, Page
+
+from simulators.av_probe import READ_CLOCK, fake_media_args, tone_wav
+
+__all__ = ["HEARD_HZ", "OFFICER_HZ", "READ_CLOCK", "VENUE_HZ", "candidate_addresses",
+           "fake_media_browser", "on_station_network", "read_clock", "tone_wav"]
 
 #: The officer's fake microphone and the agent's generated tone (different on purpose).
 OFFICER_HZ = 600.0
 VENUE_HZ = 1000.0
 
 
-def tone_wav(path: Path, hz: float, seconds: float = 10.0, rate: int = 48_000) -> Path:
-    t = np.arange(int(seconds * rate)) / rate
-    data = (0.5 * 32767 * np.sin(2 * np.pi * hz * t)).astype("<i2")
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(data.tobytes())
-    return path
-
-
 def fake_media_browser(chromium: Browser, wav: Path) -> Browser:
     """A second Chromium from the session's Playwright, with fake camera/microphone."""
-    return chromium.browser_type.launch(executable_path=CHROMIUM, args=[
-        *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
-        f"--use-file-for-fake-audio-capture={wav}", "--autoplay-policy=no-user-gesture-required"])
+    return chromium.browser_type.launch(executable_path=CHROMIUM,
+                                        args=[*ARGS, *fake_media_args(wav)])
 
-
-READ_CLOCK = """(id) => {
-  const s = window.alarmlink.av.get(id);
-  if (!s || !s.video.videoWidth) return null;
-  const v = s.video, c = document.createElement("canvas");
-  c.width = v.videoWidth; c.height = v.videoHeight;
-  const g = c.getContext("2d"); g.drawImage(v, 0, 0);
-  const row = g.getImageData(0, 12, c.width, 1).data;
-  const block = Math.floor(c.width / 32); let value = 0;
-  for (let b = 0; b < 32; b++) {
-    const i = (b * block + Math.floor(block / 2)) * 4;
-    value = value * 2 + ((row[i] + row[i + 1] + row[i + 2]) / 3 > 127 ? 1 : 0);
-  }
-  return { clock: value, now: Date.now() % 2 ** 32, width: v.videoWidth, height: v.videoHeight };
-}"""
 
 HEARD_HZ = """async (id) => {
   const s = window.alarmlink.av.get(id);
