@@ -19,12 +19,16 @@ there, ``time.time()`` here: the same clock on one machine):
 Then the incident is resolved through the API (central ends its live session: "incident
 resolved"), the bench waits until the agent has ended the session and uploaded its
 recording, and reloads the console (nothing selected, as an officer waiting for the next
-alarm), so each trial opens a new incident with nothing else running. ``--warmup`` trials
-(default 1: the first ``getUserMedia``, codecs) are printed but not counted. Every wait
+alarm: a console still showing the resolved incident does not open the next alarm by
+itself), so each trial opens a new incident with nothing else running. ``--warmup``
+trials (default 1: the browser's first ``getUserMedia``, codecs) are printed but not
+counted. ``--fresh-browser`` starts a new Chromium for every trial instead: the cold
+case, the first alarm after the console's browser started. Every wait
 is bounded; the browser, the agent, central, the broker and the temporary directory are
 removed at the end, also on failure or Ctrl-C.
 
     .venv/bin/python bench/live_open.py --trials 10
+    .venv/bin/python bench/live_open.py --trials 10 --warmup 0 --fresh-browser
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from typing import Any
 
 from _rig import ROOT, Rig, pct
 from latency import Api
-from playwright.sync_api import Page, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 from edge_agent.config import load_config
 from simulators.av_probe import READ_CLOCK, fake_media_args, tone_wav
@@ -119,6 +123,23 @@ def ready(page: Page) -> None:
                == "conn up", 20, "the console's WebSocket up")
 
 
+def start_central(rig: Rig, attempts: int = 3) -> None:
+    """``rig.start_central()``, again on a new port when another process took the free
+    port it picked (the machine is shared); otherwise central's log ends the run."""
+    log = rig.work / "central.log"
+    for attempt in range(1, attempts + 1):
+        try:
+            rig.start_central()
+            return
+        except SystemExit:
+            text = log.read_text(errors="replace") if log.exists() else ""
+            if "address already in use" not in text or attempt == attempts:
+                print(text[-2000:], file=sys.stderr)   # removed with the rig
+                raise
+            print(f"central's port was taken by another process: attempt {attempt + 1}",
+                  flush=True)
+
+
 def load() -> str:
     one, five, fifteen = os.getloadavg()
     return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} cores)"
@@ -131,8 +152,8 @@ def summary(name: str, ms: list[float]) -> str:
 
 def trial(page: Page, sim: VenueSimulator, api: Api, known: list[int],
           timeout: float) -> dict[str, Any]:
-    """One press: the probe's stamps against the press, in ms; the incident resolved,
-    the session ended and its recording uploaded, the console reloaded."""
+    """One press: the probe's stamps against the press, in ms; then the incident
+    resolved, the session ended and its recording uploaded."""
     rtc = sim.agent.live.rtc
     assert rtc is not None
     page.evaluate(PROBE, known)
@@ -150,8 +171,6 @@ def trial(page: Page, sim: VenueSimulator, api: Api, known: list[int],
     wait_until(lambda: not rtc.sessions, 20, "the agent ended the live session")
     wait_until(lambda: not rtc.uploads.pending(), 60, "the session's recording uploaded",
                every=0.2)
-    page.reload()
-    ready(page)
     return {"incident": incident_id, "width": stamps["width"],
             **{k: stamps[k] - pressed for k in ("row", "opened", "live", "frame", "moving")}}
 
@@ -160,6 +179,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=10)
     parser.add_argument("--warmup", type=int, default=1, help="trials not counted (default 1)")
+    parser.add_argument("--fresh-browser", action="store_true",
+                        help="a newly started Chromium for each trial (the cold case: the "
+                             "first alarm after the console's browser started)")
     parser.add_argument("--timeout", type=float, default=30.0,
                         help="seconds a trial may take to show moving frames (default 30)")
     args = parser.parse_args()
@@ -170,7 +192,7 @@ def main() -> int:
     rig = Rig([], extra_accounts=[AGENT])
     sim: VenueSimulator | None = None
     try:
-        rig.start_central()
+        start_central(rig)
         api = Api(f"http://127.0.0.1:{rig.http_port}", "bench-admin", rig.add_admin())
         config = load_config(ROOT / "firmware_configs" / "school.toml")
         button = config.inputs[0].model_dump(mode="json")
@@ -180,18 +202,26 @@ def main() -> int:
         sim = VenueSimulator(config, out=None).start()
         wait_until(lambda: sim is not None and sim.agent.connected, 30, "the agent connected")
         wav = tone_wav(rig.work / "officer.wav", OFFICER_HZ)
+        url = f"http://127.0.0.1:{rig.http_port}"
         rows: list[dict[str, Any]] = []
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=CHROMIUM, args=[*BROWSER_ARGS, *fake_media_args(wav)])
+            browser: Browser | None = None
             try:
-                page = browser.new_context().new_page()
-                page.set_viewport_size({"width": 1280, "height": 1000})
-                page.set_default_timeout(20_000)
-                login(page, f"http://127.0.0.1:{rig.http_port}", "bench-admin",
-                      "bench-admin-pw-1")
                 known: list[int] = []
                 for n in range(args.warmup + args.trials):
+                    if browser is None or args.fresh_browser:
+                        if browser is not None:
+                            browser.close()
+                        browser = playwright.chromium.launch(
+                            executable_path=CHROMIUM,
+                            args=[*BROWSER_ARGS, *fake_media_args(wav)])
+                        page = browser.new_context().new_page()
+                        page.set_viewport_size({"width": 1280, "height": 1000})
+                        page.set_default_timeout(20_000)
+                        login(page, url, "bench-admin", "bench-admin-pw-1")
+                    else:   # nothing selected, as an officer waiting for the next alarm
+                        page.reload()
+                        ready(page)
                     row = trial(page, sim, api, known, args.timeout)
                     tag = "warm-up" if n < args.warmup else f"trial {n - args.warmup + 1}"
                     print(f"{tag:>9}: incident {row['incident']}: row {row['row']:.0f} ms, "
@@ -202,10 +232,12 @@ def main() -> int:
                     if n >= args.warmup:
                         rows.append(row)
             finally:
-                browser.close()
+                if browser is not None:
+                    browser.close()
         print(f"alarmlink new alarm -> live video in the console: {len(rows)} trials "
               f"(+{args.warmup} warm-up), {RTC['width']}x{RTC['height']} at {RTC['fps']} fps, "
-              "recorded sessions, loopback")
+              "recorded sessions, loopback, "
+              + ("a new browser each trial" if args.fresh_browser else "console reloaded"))
         print(summary("baseline: press -> incident row in console", [r["row"] for r in rows]))
         print(summary("press -> detail opened by itself", [r["opened"] for r in rows]))
         print(summary("press -> session connected (LIVE)", [r["live"] for r in rows]))
