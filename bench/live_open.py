@@ -155,7 +155,8 @@ def trial(page: Page, sim: VenueSimulator, api: Api, known: list[int],
     """One press: the probe's stamps against the press, in ms; then the incident
     resolved, the session ended and its recording uploaded."""
     rtc = sim.agent.live.rtc
-    assert rtc is not None
+    assert rtc is not None and rtc.uploads is not None, "[rtc] with record = true"
+    uploads = rtc.uploads
     page.evaluate(PROBE, known)
     pressed = time.time() * 1000
     sim.press("gate-button")
@@ -169,7 +170,7 @@ def trial(page: Page, sim: VenueSimulator, api: Api, known: list[int],
              {"outcome": "test", "note": "bench/live_open.py"})
     known.append(incident_id)
     wait_until(lambda: not rtc.sessions, 20, "the agent ended the live session")
-    wait_until(lambda: not rtc.uploads.pending(), 60, "the session's recording uploaded",
+    wait_until(lambda: not uploads.pending(), 60, "the session's recording uploaded",
                every=0.2)
     return {"incident": incident_id, "width": stamps["width"],
             **{k: stamps[k] - pressed for k in ("row", "opened", "live", "frame", "moving")}}
