@@ -198,8 +198,12 @@ function connect() {
       for (const inc of msg.incidents) upsert(inc);
     } else if (msg.type === "incident") {
       fresh = upsert(msg.incident);
-      // a new alarm opens by itself (its live video with it) when none is selected
-      if (fresh === "alarm" && selectedId() === null) setTimeout(() => select(msg.incident.id), 0);
+      // a new alarm opens by itself (its live video with it) when the pane is free: nothing
+      // selected, or what is selected was resolved or closed meanwhile
+      const held = selectedId();
+      if (fresh === "alarm" && (held === null || !state.incidents.has(held))) {
+        setTimeout(() => select(msg.incident.id), 0);
+      }
       if (msg.incident.category === "trouble") loadDevices(state.station);
     } else if (msg.type === "talk_request") {
       document.dispatchEvent(new CustomEvent("alarmlink:talk", { detail: msg }));

@@ -59,6 +59,13 @@ def test_console_logs_in_shows_a_new_alarm_live_acknowledges_it_and_logs_out(
     expect(page.locator("#queue li.incident")).to_have_count(0)
     expect(page.locator("#empty")).to_be_visible()
 
+    # the next alarm opens by itself: the resolved incident no longer holds the pane
+    second = make_event("hotel-01", zone="corridor-3f-smoke", kind="smoke")
+    live_server.service.ingestor.handle(*event_message(second))
+    expect(page.locator("#queue li.incident")).to_have_count(1)
+    newest = live_server.service.db.execute("SELECT max(id) FROM incidents").fetchone()[0]
+    expect(card).to_have_attribute("data-incident-id", str(newest))
+
     assert errors == []
     hosts = {urlsplit(url).hostname for url in requested}
     assert hosts == {"127.0.0.1"}, f"requests left the machine: {requested}"
