@@ -24,6 +24,7 @@ import json
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import nullcontext
 from datetime import datetime
 from pathlib import Path
 from typing import Any, cast
@@ -39,6 +40,7 @@ from alarmlink.wire import (
     RtcKind,
     RtcSignal,
     Stage,
+    State,
     Status,
     Topics,
     decode,
@@ -46,7 +48,8 @@ from alarmlink.wire import (
     model_for,
     utcnow,
 )
-from central import commissioning, dead_letters, incidents, talk
+from central import commissioning, dead_letters, incidents
+from central import ingest_bulk as bulk
 from central import ingest_memo as memos
 from central.db import (
     GroupCommit,
@@ -114,7 +117,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None,
                  supervision_config: SupervisionConfig | None = None,
-                 notify_frame: Notify = _no_notify) -> None:
+                 notify_frame: Notify = _no_notify,
+                 dead_letter_policy: dead_letters.Policy | None = None) -> None:
         self.writer = db if isinstance(db, Writer) else None
         # a PgDatabase (central/db/pg_store.py) offers the same surface as a Database
         self.db = db.db if isinstance(db, Writer) else cast(Database, db)
@@ -135,6 +139,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
         #: resend, and the resend is deduplicated and answered again.
         self.publish_stored: Publish = publish
         self.notify = notify
+        #: Dead-letter budget and cap ([limits]; the service builds it with its flood watch).
+        self.dead_letter_policy = dead_letter_policy or dead_letters.Policy()
         #: Called with :func:`central.snapshots.frame_message` after a new frame of an
         #: incident is committed (the live hub pushes it to the consoles).
         self.notify_frame = notify_frame
@@ -174,7 +180,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
         """
         self._after_commit = []
         self._pushes = set()
-        self._memo = BatchMemo()
+        self._memo = BatchMemo(known=bulk.prefetch(self.db, bulk.scan_ids(
+            d.payload for d in deliveries if d.topic.endswith("/event"))))
         # nothing but heartbeats: the next heartbeat replaces every row, so no fsync of its
         # own (a takeover trouble one raises is raised again by the next one if a power cut
         # undid it: its count is since the agent started)
@@ -186,6 +193,7 @@ class Ingestor(DeviceMessages, AsyncEntry):
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
+                self._memo.pending.flush(self.db)
         except sqlite3.Error as exc:
             logger.error("a batch of %d message(s) could not commit (%s); processing them "
                          "one by one", len(deliveries), exc)
@@ -216,14 +224,15 @@ class Ingestor(DeviceMessages, AsyncEntry):
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
             if self._memo is not None:  # its savepoint was rolled back: forget what it read
-                self._memo = BatchMemo(beats=self._memo.beats)  # (not the others' heartbeats)
+                self._memo.pending.flush(self.db)  # (not the others' events and heartbeats)
+                self._memo = BatchMemo(beats=self._memo.beats)
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
                     device_id: str | None = None) -> None:
         try:
             stored = dead_letters.store(self.db, topic, payload, reason, device_id,
-                                        self.clock())
+                                        self.clock(), policy=self.dead_letter_policy)
         except sqlite3.Error:
             logger.exception("could not store dead letter from %s: %s", topic, reason)
             return
@@ -242,6 +251,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
             self.dead_letter(topic, payload, f"channel {channel!r} is not sent by devices",
                              device_id)
             return
+        if channel != "event" and self._memo is not None:  # it may read what events wrote
+            self._memo.pending.flush(self.db)
         route = memos.route(self.db, self._memo, device_id)
         if route is None:
             self.dead_letter(topic, payload, f"unknown device {device_id!r}: not in the registry")
@@ -270,13 +281,7 @@ class Ingestor(DeviceMessages, AsyncEntry):
         elif isinstance(message, CommandResult):
             self._command_result(device_id, message)
         elif isinstance(message, RtcSignal) and message.kind == RtcKind.TALK_REQUEST:
-            pushed = talk.record(self.db, route, message, self.clock())
-            if pushed is None:
-                self.dead_letter(topic, payload, f"talk request from {device_id}: no open "
-                                 f"alarm at venue {route['venue_id']} to put it on", device_id)
-                return
-            self._push(pushed["incident_id"])
-            self._later(lambda: self.on_talk(pushed))
+            self._talk_request(topic, payload, route, message)
         elif isinstance(message, RtcSignal):
             self.on_rtc(device_id, message)
 
@@ -291,12 +296,18 @@ class Ingestor(DeviceMessages, AsyncEntry):
             self._reject(device_id, payload, reason)
             return
         now = self.clock()
-        with write_tx(self.db):
+        memo = self._memo
+        # In a batch the event's writes wait for the batch's end (central/ingest_bulk.py):
+        # nothing is half-written, so no savepoint of its own.
+        with nullcontext() if memo is not None else write_tx(self.db):
             if self._after_commit is None:  # a batch locked its venues already
                 lock_keys(self.db, [route["venue_id"]])
-            existing = query_one(
-                self.db, "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
-                "WHERE event_id = ?", [event.event_id])
+            if memo is not None and event.event_id in memo.known:
+                existing = memo.known[event.event_id]
+            else:
+                existing = query_one(
+                    self.db, "SELECT device_id, seq, kind, state, zone, incident_id FROM "
+                    "events WHERE event_id = ?", [event.event_id])
             if existing is None:
                 incident_id = self._store_event(event, route, now)
             else:
@@ -305,8 +316,9 @@ class Ingestor(DeviceMessages, AsyncEntry):
                     reason = (f"event_id {event.event_id} was already stored for device "
                               f"{existing['device_id']!r}; not accepted from {device_id!r}")
                 else:
-                    self.db.execute("UPDATE events SET deliveries = deliveries + 1 "
-                                    "WHERE event_id = ?", [event.event_id])
+                    if memo is None or not memo.pending.again(event.event_id):
+                        self.db.execute("UPDATE events SET deliveries = deliveries + 1 "
+                                        "WHERE event_id = ?", [event.event_id])
                     mine = (event.seq, event.kind.value, event.state.value, event.zone)
                     stored = tuple(existing[k] for k in ("seq", "kind", "state", "zone"))
                     reason = "" if stored == mine else (
@@ -329,6 +341,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
             status = memos.incident_status(self.db, self._memo, incident_id)
             stage = incidents.STAGE_OF_STATUS.get(status) if status else None
             if stage is not None:  # the station already acted: tell this device too (QoS 1)
+                if memo is not None:  # (it reads the incident's events)
+                    memo.pending.flush(self.db)
                 later = incidents.receipts_for(self.db, incident_id, stage, now,
                                                [event.event_id])
                 self._later(lambda: publish_receipts(self.publish, self.topics, later))
@@ -363,17 +377,24 @@ class Ingestor(DeviceMessages, AsyncEntry):
             logger.warning("event %s from %s: zone %r is not in the registry", event.event_id,
                            event.device_id, event.zone)
         # the incident first, so the event row is written once, with its incident id
+        if memo is not None and event.state == State.RESTORE:  # a restore reads incidents
+            memo.pending.flush(self.db)
         incident_id = incidents.attach_event(self.db, event, route["venue_id"],
                                              route["station_id"], now,
-                                             memo.open_incidents if memo else None)
-        self.db.execute(
-            "INSERT INTO events (event_id, device_id, venue_id, seq, ts, received_at, delay_s, "
-            "clock_skewed, kind, state, zone, zone_known, source, test, detail, incident_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
-             iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
-             zone_known, event.source.value, event.test, json.dumps(event.detail),
-             incident_id])
+                                             memo.open_incidents if memo else None,
+                                             memo.pending if memo else None)
+        row = [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
+               iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
+               zone_known, event.source.value, event.test, json.dumps(event.detail),
+               incident_id]
+        if memo is None:
+            self.db.execute(bulk.EVENT_INSERT_SQL, [*row, 1])
+        else:  # written with the batch's others; a repeat later in the batch finds it
+            memo.pending.event(row)
+            memo.known[event.event_id] = {"device_id": event.device_id, "seq": event.seq,
+                                          "kind": event.kind.value,
+                                          "state": event.state.value, "zone": event.zone,
+                                          "incident_id": incident_id}
         if event.test:
             logger.info("test event %s from %s stored (no incident)", event.event_id,
                         event.device_id)

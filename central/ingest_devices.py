@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Availability, CommandResult, Heartbeat, RtcSignal, Status, Topics, encode
 from central import ingest_memo as memos
-from central import supervision
+from central import supervision, talk
 from central.db import iso, write_tx
 from central.ingest_memo import BatchMemo
 from central.reconnects import ReconnectWatch
@@ -42,6 +42,7 @@ class DeviceMessages:
     topics: Topics
     publish: Callable[[str, bytes], None]
     notify_frame: Callable[[dict[str, Any]], None]
+    on_talk: Callable[[dict[str, Any]], None]
     _memo: BatchMemo | None
 
     def _push(self, incident_id: int | None) -> None:
@@ -76,6 +77,18 @@ class DeviceMessages:
                     status.boot_id, status.version)
         self._trouble_changed(route, changed)
         self._push(changed)
+
+    def _talk_request(self, topic: str, payload: bytes, route: dict[str, Any],
+                      signal: RtcSignal) -> None:
+        """A venue's talk request goes on its open alarm's timeline (central/talk.py)."""
+        pushed = talk.record(self.db, route, signal, self.clock())
+        if pushed is None:
+            device_id = route["device_id"]
+            self.dead_letter(topic, payload, f"talk request from {device_id}: no open alarm "
+                             f"at venue {route['venue_id']} to put it on", device_id)
+            return
+        self._push(pushed["incident_id"])
+        self._later(lambda: self.on_talk(pushed))
 
     def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
         """A reconnect or takeover trouble opened or changed an incident: re-read it."""
