@@ -53,7 +53,8 @@ from central.health import (
     probe_loop,
     writer_facts,
 )
-from central.ingest import Clock, Ingestor, Publish, publish_receipts
+from central.ingest import Clock, Ingestor, Publish
+from central.ingest_events import publish_receipts
 from central.ingest_queue import Budgets
 from central.live import LiveHub
 from central.management import seed as management_seed
