@@ -4,12 +4,13 @@ Each run: a private Mosquitto (the generated config), a real ``alarmlink central
 (with its ``telemetry_broker`` second connection, as a station would run it), and
 ``--devices`` simulated devices (``simulators/fleet.py``: real MQTT connections, each its
 own account, retained status, heartbeats at QoS 0 every ``--heartbeat`` s in the agent's
-jittered rhythm) from ``--processes`` processes. Once central sees every device online
-and the connect storm has settled (``--settle`` s), central's CPU and a bare paho
-subscriber's CPU (another process, subscribed to every device's heartbeat, status and
-event: the same traffic central receives, only counted) are read from ``/proc`` over the
-same ``--window`` seconds. Figure: central's share of a core against the bare
-subscriber's, and central's RSS; medians of ``--runs``.
+jittered rhythm) from ``--processes`` processes; central's supervision has a device class
+for that heartbeat (silence after 2.5 heartbeats), as a station running such a fleet
+would. Once every device is online and the connect storm has settled (``--settle`` s),
+central's CPU and a bare paho subscriber's CPU (another process, subscribed to every
+device's heartbeat, status and event: the same traffic central receives, only counted)
+are read from ``/proc`` over the same ``--window`` seconds. Figure: central's share of a
+core against the bare subscriber's, and central's RSS; medians of ``--runs``.
 
     .venv/bin/python bench/fleet.py --devices 10000 --runs 3
 """
@@ -69,7 +70,13 @@ def one_run(devices: int, heartbeat: float, processes: int, settle: float,
     fleet: Fleet | None = None
     bare: Any = None
     try:
-        rig.start_central(rig.telemetry_conf(), timeout=180)
+        # central supervises them as devices of this heartbeat (the builtin "standard"
+        # class expects one every 15 s: 30 s heartbeats would all count as silent)
+        silence = round(2.5 * heartbeat)
+        supervision = {"default_class": "fleet", "classes": {"fleet": {
+            "heartbeat_s": heartbeat, "silence_s": silence, "grace_s": 15,
+            "bound_s": silence + 20}}}
+        rig.start_central({**rig.telemetry_conf(), "supervision": supervision}, timeout=180)
         assert rig.central is not None
         ctx = mp.get_context("spawn")
         counted = ctx.Value("q", 0, lock=False)
