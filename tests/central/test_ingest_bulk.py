@@ -88,7 +88,7 @@ def _state(db: Database) -> list[list[tuple[object, ...]]]:
     return [[tuple(row) for row in db.execute(sql).fetchall()] for sql in STATE]
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture,
                                  HealthCheck.too_slow])
 @given(events=st.lists(_events(), min_size=1, max_size=12),
