@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -209,3 +210,67 @@ def join_all(procs: list[mp.Process], timeout: float = 120) -> None:
         p.join(max(0.1, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
+
+
+# ----------------------------------------------------------- shared by the scripts
+
+
+def wait_until(check: Any, timeout: float, what: str, every: float = 0.005) -> float:
+    """Poll ``check`` until true; the seconds it took. Exits with ``what`` on timeout."""
+    t0 = time.monotonic()
+    while not check():
+        if time.monotonic() - t0 > timeout:
+            raise SystemExit(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(every)
+    return time.monotonic() - t0
+
+
+class Probe:
+    """A bare subscriber (the probe account) counting messages on ``topic``: ``n``, the
+    arrival time of the last (``last``, perf_counter) and ``done`` once ``want`` arrived."""
+
+    def __init__(self, rig: Rig, topic: str, want: int, *, on_message: Any = None) -> None:
+        self.n = 0
+        self.last = 0.0
+        self.want = want
+        self.done = threading.Event()
+        self._extra = on_message
+        self.client = rig.client(PROBE)
+        self.client.on_message = self._on_message
+        granted = threading.Event()
+        self.client.on_subscribe = lambda *_a: granted.set()
+        self.client.subscribe(topic, qos=1)
+        if not granted.wait(10):
+            raise SystemExit(f"probe subscription to {topic} not granted within 10 s")
+
+    def _on_message(self, client: Any, userdata: Any, message: Any) -> None:
+        self.n += 1
+        self.last = time.perf_counter()
+        if self._extra is not None:
+            self._extra(client, userdata, message)
+        if self.n >= self.want:
+            self.done.set()
+
+    def close(self) -> None:
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def fast_reconnect(rig: Rig) -> dict[str, Any]:
+    """``start_central`` extra: central reconnects within a second of the broker's return
+    (its default backoff grows to 30 s during an outage)."""
+    return {"broker": {"url": rig.url, "username": "central", "reconnect_min_s": 1,
+                       "reconnect_max_s": 1,
+                       "password_file": str(rig.work / "central-password")}}
+
+
+def load_note() -> str:
+    """The machine's load averages (1, 5, 15 min): printed beside every figure."""
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def print_footer(script: str) -> None:
+    """The last lines of every script: the load it ran under and the command to repeat it."""
+    print(load_note())
+    print(f"command: .venv/bin/python bench/{script} " + " ".join(sys.argv[1:]))

@@ -22,9 +22,18 @@ import argparse
 import sys
 import threading
 import time
-from typing import Any
 
-from _rig import PROBE, ROOT, Rig, event_bytes, median
+from _rig import (
+    ROOT,
+    Probe,
+    Rig,
+    event_bytes,
+    fast_reconnect,
+    load_note,
+    median,
+    print_footer,
+    wait_until,
+)
 from gpiozero.pins.mock import MockFactory
 from pydantic import SecretStr
 
@@ -39,32 +48,9 @@ AGENT = "school-01"
 HOP = "school-02"
 
 
-def wait_until(check: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.005)
-
-
 def bare_hop(rig: Rig, events: int) -> float:
     """A bare publisher -> broker -> bare subscriber, QoS 1, ``events`` messages."""
-    seen = [0, 0.0]
-    done = threading.Event()
-
-    def on_message(_c: Any, _u: Any, _m: Any) -> None:
-        seen[0] += 1
-        if seen[0] >= events:
-            seen[1] = time.perf_counter()
-            done.set()
-
-    probe = rig.client(PROBE)
-    probe.on_message = on_message
-    granted = threading.Event()
-    probe.on_subscribe = lambda *_a: granted.set()
-    probe.subscribe(wire.Topics().event(HOP), qos=1)
-    if not granted.wait(10):
-        raise SystemExit("probe subscription not granted")
+    probe = Probe(rig, wire.Topics().event(HOP), events)
     publisher = make_client(BrokerConfig(url=rig.url, username=HOP,
                                          password=SecretStr(rig.passwords[HOP])))
     publisher.max_inflight_messages_set(MAX_INFLIGHT_MESSAGES)  # as the agent's link
@@ -80,32 +66,12 @@ def bare_hop(rig: Rig, events: int) -> float:
     t0 = time.perf_counter()
     for payload in payloads:
         publisher.publish(topic, payload, qos=1)
-    if not done.wait(120):
-        raise SystemExit(f"bare hop: only {seen[0]}/{events} within 120 s")
-    for client in (publisher, probe):
-        client.disconnect()
-        client.loop_stop()
-    return float(seen[1]) - t0
-
-
-class Counter:
-    """A bare subscriber counting the messages on one topic (last arrival time)."""
-
-    def __init__(self, rig: Rig, topic: str, want: int) -> None:
-        self.n = 0
-        self.last = 0.0
-        self.want = want
-        self.client = rig.client(PROBE)
-        self.client.on_message = self.on_message
-        self.client.subscribe(topic, qos=1)
-
-    def on_message(self, _c: Any, _u: Any, _m: Any) -> None:
-        self.n += 1
-        self.last = time.perf_counter()
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
+    if not probe.done.wait(120):
+        raise SystemExit(f"bare hop: only {probe.n}/{events} within 120 s")
+    publisher.disconnect()
+    publisher.loop_stop()
+    probe.close()
+    return probe.last - t0
 
 
 def agent_drain(rig: Rig, events: int, window: int | None = None
@@ -136,7 +102,7 @@ def agent_drain(rig: Rig, events: int, window: int | None = None
         assert agent.outbox.depth() == events
         t_broker = time.perf_counter()
         rig.broker.start()
-        probe = Counter(rig, wire.Topics().event(AGENT), events)
+        probe = Probe(rig, wire.Topics().event(AGENT), events)
         wait_until(lambda: agent.outbox.depth() == 0, 300, "the outbox to drain")
         t_empty = time.perf_counter()
         probe.close()
@@ -163,9 +129,7 @@ def main() -> int:
             bare.append(bare_hop(rig, args.events))
             # central reconnects within a second of the broker's return, like the agent
             # (its default backoff grows to 30 s during the outage the events queue in)
-            rig.start_central({"broker": {
-                "url": rig.url, "username": "central", "reconnect_min_s": 1,
-                "reconnect_max_s": 1, "password_file": str(rig.work / "central-password")}})
+            rig.start_central(fast_reconnect(rig))
             reconnect_s, start_s, queued_s = agent_drain(rig, args.events, args.window)
             drain.append(reconnect_s)
             from_start.append(start_s)
@@ -174,13 +138,13 @@ def main() -> int:
         print(f"run {run + 1}: bare publish->subscribe {bare[-1]:.2f} s; agent drained "
               f"{args.events:,} events in {drain[-1]:.2f} s after its reconnect "
               f"({from_start[-1]:.2f} s after the broker started; queueing them took "
-              f"{queued_s:.1f} s)", flush=True)
+              f"{queued_s:.1f} s); {load_note()}", flush=True)
     print(f"{args.events:,} events queued in one agent's outbox while the broker is down, "
           f"drained after it starts, median of {args.runs}: {median(drain):.2f} s from the "
           f"reconnect ({median(from_start):.2f} s from the broker's start); baseline bare "
           f"publish->subscribe of {args.events:,}, same runs: {median(bare):.2f} s "
           f"(goal <= 5 s)")
-    print("command: .venv/bin/python bench/drain.py " + " ".join(sys.argv[1:]))
+    print_footer("drain.py")
     return 0
 
 

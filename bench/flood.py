@@ -34,7 +34,16 @@ import threading
 import time
 from typing import Any
 
-from _rig import Rig, event_bytes, median, pct, plain_client
+from _rig import (
+    Rig,
+    event_bytes,
+    load_note,
+    median,
+    pct,
+    plain_client,
+    print_footer,
+    wait_until,
+)
 
 from alarmlink import wire
 
@@ -96,14 +105,12 @@ class Alarmer:
         return event.event_id
 
     def series(self, ids: list[str], timeout: float = 120) -> list[float]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        def all_in() -> bool:
             with self.lock:
-                if all(i in self.latency for i in ids):
-                    return [self.latency[i] * 1000 for i in ids]
-            time.sleep(0.05)
-        raise SystemExit(f"B: {sum(i in self.latency for i in ids)}/{len(ids)} alarms stored "
-                         f"within {timeout:g} s")
+                return all(i in self.latency for i in ids)
+        wait_until(all_in, timeout, f"B's {len(ids)} alarms to be stored", every=0.05)
+        with self.lock:
+            return [self.latency[i] * 1000 for i in ids]
 
 
 def one_run(kind: str, messages: int, every: float, telemetry: bool
@@ -179,12 +186,13 @@ def main() -> int:
         base99.append(pct(baseline, 99))
         print(f"run {run + 1}: B's fire alarm -> stored during the flood: n={len(during)} "
               f"p50 {p50s[-1]:.0f} ms, p99 {p99s[-1]:.0f} ms, max {maxes[-1]:.0f} ms; "
-              f"without a flood (same run) p99 {base99[-1]:.0f} ms. {note}", flush=True)
+              f"without a flood (same run) p99 {base99[-1]:.0f} ms. {note}; {load_note()}",
+              flush=True)
     print(f"device A floods {args.messages:,} {args.kind} messages; device B's fire alarm "
           f"stored, median of {args.runs}: p50 {median(p50s):.0f} ms, p99 "
           f"{median(p99s):.0f} ms (max {median(maxes):.0f} ms); baseline without a flood, "
           f"same runs: p99 {median(base99):.0f} ms (goal p99 <= 1 s)")
-    print("command: .venv/bin/python bench/flood.py " + " ".join(sys.argv[1:]))
+    print_footer("flood.py")
     return 0
 
 

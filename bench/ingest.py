@@ -13,50 +13,26 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 import time
-from typing import Any
 
-from _rig import Rig, join_all, median, publish_events
+from _rig import Probe, Rig, join_all, load_note, median, print_footer, publish_events
 
 from alarmlink import wire
 
 
-class Counter:
-    def __init__(self, want: int) -> None:
-        self.want = want
-        self.n = 0
-        self.last = 0.0
-        self.done = threading.Event()
-
-    def on_message(self, _c: Any, _u: Any, _m: Any) -> None:
-        self.n += 1
-        self.last = time.perf_counter()
-        if self.n >= self.want:
-            self.done.set()
-
-
 def measure(rig: Rig, channel: str, devices: int, per_device: int) -> float:
     total = devices * per_device
-    counter = Counter(total)
-    probe = rig.client("bench-probe")
-    probe.on_message = counter.on_message
-    sub_done = threading.Event()
-    probe.on_subscribe = lambda *_a: sub_done.set()
-    probe.subscribe(wire.Topics().all_devices(channel), qos=1)
-    if not sub_done.wait(10):
-        raise SystemExit("probe subscription not granted within 10 s")
+    probe = Probe(rig, wire.Topics().all_devices(channel), total)
     creds = [(d, rig.passwords[d]) for d in rig.devices]
     procs, go = publish_events(rig.url, creds, per_device)
     time.sleep(3)  # let the publisher processes connect (outside the timed part)
     t0 = time.perf_counter()
     go.set()
-    if not counter.done.wait(180):
-        raise SystemExit(f"only {counter.n}/{total} {channel} messages seen within 180 s")
+    if not probe.done.wait(180):
+        raise SystemExit(f"only {probe.n}/{total} {channel} messages seen within 180 s")
     join_all(procs)
-    probe.disconnect()
-    probe.loop_stop()
-    return total / (counter.last - t0)
+    probe.close()
+    return total / (probe.last - t0)
 
 
 def main() -> int:
@@ -76,12 +52,12 @@ def main() -> int:
         finally:
             rig.close()
         print(f"run {run + 1}: bare subscriber {bare[-1]:,.0f}/s, central stored "
-              f"{stored[-1]:,.0f}/s ({stored[-1] / bare[-1]:.2f}x)", flush=True)
+              f"{stored[-1]:,.0f}/s ({stored[-1] / bare[-1]:.2f}x); {load_note()}", flush=True)
     b, s = median(bare), median(stored)
     print(f"QoS 1 events stored/s at central ({args.devices * per_device:,} events, "
           f"{args.devices} devices), median of {args.runs}: {s:,.0f}/s; baseline bare "
           f"subscriber {b:,.0f}/s; ratio {s / b:.2f} (goal >= 0.85 and >= 5,000/s)")
-    print("command: .venv/bin/python bench/ingest.py " + " ".join(sys.argv[1:]))
+    print_footer("ingest.py")
     return 0
 
 

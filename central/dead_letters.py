@@ -49,29 +49,24 @@ UNKNOWN = "(unknown)"
 
 
 class Policy:
-    """The limits :func:`store` applies; central's service sets them with :meth:`configure`."""
+    """The limits :func:`store` applies, with the budgets' state. Each owner (central's
+    :class:`~central.ingest.Ingestor`, built by the service from ``[limits]``) holds its own
+    and passes it to :func:`store`."""
 
     def __init__(self, limits: LimitsConfig | None = None,
                  on_flood: Callable[[str, str, int], None] | None = None) -> None:
-        self.configure(limits or LimitsConfig(), on_flood)
-
-    def configure(self, limits: LimitsConfig,
-                  on_flood: Callable[[str, str, int], None] | None = None) -> None:
+        limits = limits or LimitsConfig()
         self.per_device = limits.dead_letters_per_device
         self.budget = Budgets(limits.dead_letter_rate_per_s, limits.dead_letter_burst,
                               what="refused messages (dead letters)", on_flood=on_flood)
 
 
-#: The limits in force (one central per process).
-policy = Policy()
-
-
 def store(db: Database, topic: str, payload: bytes, reason: str, device_id: str | None,
-          now: datetime) -> bool:
+          now: datetime, *, policy: Policy) -> bool:
     """Keep a refused message: the first :data:`DEAD_LETTER_MAX_BYTES` and its real size.
 
-    Within the device's budget and cap (see the module docstring); always counted.
-    Returns whether it was stored.
+    Within the device's budget and ``policy``'s cap (see the module docstring); always
+    counted. Returns whether it was stored.
     """
     key = device_id or UNKNOWN
     stored = policy.budget.allow(key)

@@ -35,6 +35,7 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Event, Kind, Outcome, Receipt, Stage, State
 from central.db import OPEN_STATUSES, iso, query_one, write_tx
+from central.ingest_bulk import PendingWrites
 
 logger = logging.getLogger(__name__)
 
@@ -143,12 +144,15 @@ OpenCache = dict[tuple[str, str], "dict[str, Any] | None"]
 
 
 def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
-                 now: datetime, open_cache: OpenCache | None = None) -> int | None:
+                 now: datetime, open_cache: OpenCache | None = None,
+                 pending: PendingWrites | None = None) -> int | None:
     """Open, join or update the incident ``event`` belongs to; return its id or None.
 
     Runs inside the caller's transaction (the one that stores the event).
     ``open_cache``: ingest's per-batch memo of the venues' open incidents (only ingest
-    changes them while a batch runs; it is dropped after the batch).
+    changes them while a batch runs; it is dropped after the batch). ``pending``: ingest's
+    batch writes (central/ingest_bulk.py): a joined incident's change and its log entry
+    wait there and are written once per batch.
     """
     role = role_of(event)
     if role == "test":
@@ -187,13 +191,17 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
     if event.kind.value not in kinds:
         kinds.append(event.kind.value)
     zones[event.zone] = zone_state
-    record_change(db, found["id"], at, zones=zones, kinds=kinds, counts_event=True)
+    if pending is None:
+        record_change(db, found["id"], at, zones=zones, kinds=kinds, counts_event=True)
     if found["status"] != "new":  # seen by an officer before: this event is not
         db.execute("UPDATE incidents SET new_since_ack = 1 WHERE id = ?", [found["id"]])
         detail["after_acknowledgement"] = True
         logger.info("incident %s (%s): new event %s after acknowledgement", found["id"],
                     found["status"], event.event_id)
-    log_action(db, found["id"], at, SYSTEM_ACTOR, "event", detail)
+    if pending is None:
+        log_action(db, found["id"], at, SYSTEM_ACTOR, "event", detail)
+    else:
+        pending.joined(int(found["id"]), at, zones, kinds, detail)
     return int(found["id"])
 
 

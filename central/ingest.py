@@ -20,7 +20,6 @@ then the message is deliberately left unacknowledged for the broker to redeliver
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -35,24 +34,21 @@ from alarmlink.wire import (
     ContractError,
     Event,
     Heartbeat,
-    Receipt,
     RtcKind,
     RtcSignal,
-    Stage,
     Status,
     Topics,
     decode,
-    encode,
     model_for,
     utcnow,
 )
-from central import commissioning, dead_letters, incidents, talk
+from central import dead_letters, incidents
+from central import ingest_bulk as bulk
 from central import ingest_memo as memos
 from central.db import (
     GroupCommit,
     Writer,
     after_commit,
-    iso,
     query_one,
     without_fsync,
     write_tx,
@@ -60,6 +56,7 @@ from central.db import (
 from central.db.pg_store import PgDatabase, lock_keys
 from central.ingest_async import AsyncEntry
 from central.ingest_devices import DeviceMessages
+from central.ingest_events import EventMessages
 from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
@@ -83,21 +80,7 @@ def _no_notify(_incident: dict[str, Any]) -> None:
     return None
 
 
-def publish_receipts(publish: Publish, topics: Topics,
-                     receipts: list[tuple[str, Receipt]]) -> int:
-    """Publish receipts; a failure is logged, never raised. Returns how many were handed over."""
-    sent = 0
-    for device_id, receipt in receipts:
-        try:
-            publish(topics.receipt(device_id), encode(receipt))
-            sent += 1
-        except Exception:  # an injected callback: whatever it raises must not stop ingest
-            logger.exception("could not publish %s receipt for event %s to %s",
-                             receipt.stage, receipt.event_id, device_id)
-    return sent
-
-
-class Ingestor(DeviceMessages, AsyncEntry):
+class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
     """Turns raw MQTT messages into rows, incidents and receipts.
 
     Events are handled here; what devices report about themselves (status, heartbeats,
@@ -114,7 +97,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
                  clock_skew_threshold_s: float = 30.0,
                  snapshot_files: SnapshotFiles | None = None,
                  supervision_config: SupervisionConfig | None = None,
-                 notify_frame: Notify = _no_notify) -> None:
+                 notify_frame: Notify = _no_notify,
+                 dead_letter_policy: dead_letters.Policy | None = None) -> None:
         self.writer = db if isinstance(db, Writer) else None
         # a PgDatabase (central/db/pg_store.py) offers the same surface as a Database
         self.db = db.db if isinstance(db, Writer) else cast(Database, db)
@@ -135,6 +119,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
         #: resend, and the resend is deduplicated and answered again.
         self.publish_stored: Publish = publish
         self.notify = notify
+        #: Dead-letter budget and cap ([limits]; the service builds it with its flood watch).
+        self.dead_letter_policy = dead_letter_policy or dead_letters.Policy()
         #: Called with :func:`central.snapshots.frame_message` after a new frame of an
         #: incident is committed (the live hub pushes it to the consoles).
         self.notify_frame = notify_frame
@@ -183,9 +169,12 @@ class Ingestor(DeviceMessages, AsyncEntry):
             with without_fsync(self.db, beats_only), write_tx(self.db):
                 if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
                     lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
+                self._memo.known = bulk.prefetch(self.db, bulk.scan_ids(
+                    d.payload for d in deliveries if d.topic.endswith("/event")))
                 for delivery in deliveries:
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
+                self._memo.pending.flush(self.db)
         except sqlite3.Error as exc:
             logger.error("a batch of %d message(s) could not commit (%s); processing them "
                          "one by one", len(deliveries), exc)
@@ -216,14 +205,15 @@ class Ingestor(DeviceMessages, AsyncEntry):
         except Exception as exc:  # the last line of defence; the reason is kept
             logger.exception("ingest failed on %s", topic)
             if self._memo is not None:  # its savepoint was rolled back: forget what it read
-                self._memo = BatchMemo(beats=self._memo.beats)  # (not the others' heartbeats)
+                self._memo.pending.flush(self.db)  # (not the others' events and heartbeats)
+                self._memo = BatchMemo(beats=self._memo.beats)
             self.dead_letter(topic, payload, f"internal error: {type(exc).__name__}: {exc}")
 
     def dead_letter(self, topic: str, payload: bytes, reason: str,
                     device_id: str | None = None) -> None:
         try:
             stored = dead_letters.store(self.db, topic, payload, reason, device_id,
-                                        self.clock())
+                                        self.clock(), policy=self.dead_letter_policy)
         except sqlite3.Error:
             logger.exception("could not store dead letter from %s: %s", topic, reason)
             return
@@ -242,6 +232,8 @@ class Ingestor(DeviceMessages, AsyncEntry):
             self.dead_letter(topic, payload, f"channel {channel!r} is not sent by devices",
                              device_id)
             return
+        if channel != "event" and self._memo is not None:  # it may read what events wrote
+            self._memo.pending.flush(self.db)
         route = memos.route(self.db, self._memo, device_id)
         if route is None:
             self.dead_letter(topic, payload, f"unknown device {device_id!r}: not in the registry")
@@ -270,115 +262,10 @@ class Ingestor(DeviceMessages, AsyncEntry):
         elif isinstance(message, CommandResult):
             self._command_result(device_id, message)
         elif isinstance(message, RtcSignal) and message.kind == RtcKind.TALK_REQUEST:
-            with write_tx(self.db):
-                pushed = talk.record(self.db, route, message, self.clock())
-            if self._memo is not None:  # it may have opened the venue's alarm incident
-                self._memo.open_incidents.pop((route["venue_id"], "alarm"), None)
-            self._push(pushed["incident_id"])
-            answer = encode(talk.received(message, pushed["incident_id"]))
-            self._later(lambda: self.on_talk(pushed))
-            self._later(lambda: self.publish(self.topics.rtc(device_id), answer))
+            self._talk_request(topic, payload, route, message)
         elif isinstance(message, RtcSignal):
             self.on_rtc(device_id, message)
 
-    # ----------------------------------------------------------------- events
-
-    def _event(self, topic: str, payload: bytes, event: Event, route: dict[str, Any]) -> None:
-        device_id = route["device_id"]
-        if event.device_id != device_id:
-            reason = (f"device id in payload {event.device_id!r} does not match topic "
-                      f"{device_id!r}")
-            self.dead_letter(topic, payload, reason, device_id)
-            self._reject(device_id, payload, reason)
-            return
-        now = self.clock()
-        with write_tx(self.db):
-            if self._after_commit is None:  # a batch locked its venues already
-                lock_keys(self.db, [route["venue_id"]])
-            existing = query_one(
-                self.db, "SELECT device_id, seq, kind, state, zone, incident_id FROM events "
-                "WHERE event_id = ?", [event.event_id])
-            if existing is None:
-                incident_id = self._store_event(event, route, now)
-            else:
-                incident_id = existing["incident_id"]
-                if existing["device_id"] != device_id:
-                    reason = (f"event_id {event.event_id} was already stored for device "
-                              f"{existing['device_id']!r}; not accepted from {device_id!r}")
-                else:
-                    self.db.execute("UPDATE events SET deliveries = deliveries + 1 "
-                                    "WHERE event_id = ?", [event.event_id])
-                    mine = (event.seq, event.kind.value, event.state.value, event.zone)
-                    stored = tuple(existing[k] for k in ("seq", "kind", "state", "zone"))
-                    reason = "" if stored == mine else (
-                        f"duplicate event_id {event.event_id} with different content "
-                        f"(stored seq/kind/state/zone {stored}, got {mine})")
-        if existing is not None:
-            if existing["device_id"] != device_id:
-                self.dead_letter(topic, payload, reason, device_id)
-                self._reject(device_id, payload, reason)
-                return
-            if reason:
-                self.dead_letter(topic, payload, reason, device_id)
-            logger.info("duplicate event %s from %s: receipt sent again", event.event_id,
-                        device_id)
-        # Committed: only now may the device forget the event.
-        receipt = [(device_id, Receipt(event_id=event.event_id, stage=Stage.STORED, ts=now,
-                                       incident_id=incident_id))]
-        self._later(lambda: publish_receipts(self.publish_stored, self.topics, receipt))
-        if incident_id is not None:
-            status = memos.incident_status(self.db, self._memo, incident_id)
-            stage = incidents.STAGE_OF_STATUS.get(status) if status else None
-            if stage is not None:  # the station already acted: tell this device too (QoS 1)
-                later = incidents.receipts_for(self.db, incident_id, stage, now,
-                                               [event.event_id])
-                self._later(lambda: publish_receipts(self.publish, self.topics, later))
-        if incident_id is not None and existing is None:
-            self._push(incident_id)
-
-    def _reject(self, device_id: str, payload: bytes, reason: str) -> None:
-        """Answer an event central will never accept with a ``rejected`` receipt (after the
-        commit of its dead letter), so the device stops resending it. Needs an event id."""
-        event_id = dead_letters.event_id_of(payload)
-        if event_id is None:
-            return
-        receipt = Receipt(event_id=event_id, stage=Stage.REJECTED, ts=self.clock(),
-                          reason=reason[:256])
-        self._later(lambda: publish_receipts(self.publish, self.topics, [(device_id, receipt)]))
-
-    def _store_event(self, event: Event, route: dict[str, Any], now: datetime) -> int | None:
-        memo = self._memo
-        sessions = memos.sessions(self.db, memo, now)
-        if commissioning.record_hit(self.db, event, now, sessions) and not event.test:
-            # walk test (central/commissioning.py): stored as a test event, never an incident
-            event = event.model_copy(update={"test": True})
-        delay_s = (now - event.ts).total_seconds()
-        offset = memos.clock_offset(self.db, memo, event.device_id)
-        limit = self.clock_skew_threshold_s
-        skewed = -delay_s > limit or (offset is not None and abs(offset) > limit)
-        zone_known = not route["zones"] or event.zone in route["zones"]
-        if skewed:
-            logger.warning("event %s from %s: device clock looks off (ts %s, received %s)",
-                           event.event_id, event.device_id, event.ts, now)
-        if not zone_known:
-            logger.warning("event %s from %s: zone %r is not in the registry", event.event_id,
-                           event.device_id, event.zone)
-        # the incident first, so the event row is written once, with its incident id
-        incident_id = incidents.attach_event(self.db, event, route["venue_id"],
-                                             route["station_id"], now,
-                                             memo.open_incidents if memo else None)
-        self.db.execute(
-            "INSERT INTO events (event_id, device_id, venue_id, seq, ts, received_at, delay_s, "
-            "clock_skewed, kind, state, zone, zone_known, source, test, detail, incident_id) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
-             iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
-             zone_known, event.source.value, event.test, json.dumps(event.detail),
-             incident_id])
-        if event.test:
-            logger.info("test event %s from %s stored (no incident)", event.event_id,
-                        event.device_id)
-        return incident_id
 
     def _notify(self, incident: dict[str, Any]) -> None:
         """Push ``incident`` to the consoles once it is committed."""

@@ -20,7 +20,7 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Availability, CommandResult, Heartbeat, RtcSignal, Status, Topics, encode
 from central import ingest_memo as memos
-from central import supervision
+from central import supervision, talk
 from central.db import iso, write_tx
 from central.ingest_memo import BatchMemo
 from central.reconnects import ReconnectWatch
@@ -42,6 +42,7 @@ class DeviceMessages:
     topics: Topics
     publish: Callable[[str, bytes], None]
     notify_frame: Callable[[dict[str, Any]], None]
+    on_talk: Callable[[dict[str, Any]], None]
     _memo: BatchMemo | None
 
     def _push(self, incident_id: int | None) -> None:
@@ -76,6 +77,19 @@ class DeviceMessages:
                     status.boot_id, status.version)
         self._trouble_changed(route, changed)
         self._push(changed)
+
+    def _talk_request(self, topic: str, payload: bytes, route: dict[str, Any],
+                      signal: RtcSignal) -> None:
+        """A venue's talk request: on its open alarm's timeline, or an alarm incident of its
+        own when none is open (central/talk.py); the venue is told central has it."""
+        with write_tx(self.db):
+            pushed = talk.record(self.db, route, signal, self.clock())
+        if self._memo is not None:  # it may have opened the venue's alarm incident
+            self._memo.open_incidents.pop((route["venue_id"], "alarm"), None)
+        self._push(pushed["incident_id"])
+        answer = encode(talk.received(signal, pushed["incident_id"]))
+        self._later(lambda: self.on_talk(pushed))
+        self._later(lambda: self.publish(self.topics.rtc(route["device_id"]), answer))
 
     def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
         """A reconnect or takeover trouble opened or changed an incident: re-read it."""

@@ -20,6 +20,7 @@ from sqlite_utils import Database
 
 from central import commissioning, incidents
 from central.db import query_one
+from central.ingest_bulk import PendingWrites
 from central.ingest_queue import Delivery, route_of
 from central.registry import device_route
 
@@ -42,6 +43,11 @@ class BatchMemo:
     sessions: dict[str, int] | None = None
     #: device -> its latest heartbeat row of the batch, written once at the batch's end.
     beats: dict[str, tuple[Any, ...]] = field(default_factory=dict)
+    #: event_id -> its row (None: not stored), prefetched for the batch's events and kept
+    #: up to date with the batch's own (central/ingest_bulk.py).
+    known: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    #: The batch's event writes, waiting for the batch's end (central/ingest_bulk.py).
+    pending: PendingWrites = field(default_factory=PendingWrites)
 
 
 def route(db: Database, memo: BatchMemo | None, device_id: str) -> dict[str, Any] | None:

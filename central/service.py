@@ -53,7 +53,8 @@ from central.health import (
     probe_loop,
     writer_facts,
 )
-from central.ingest import Clock, Ingestor, Publish, publish_receipts
+from central.ingest import Clock, Ingestor, Publish
+from central.ingest_events import publish_receipts
 from central.ingest_queue import Budgets
 from central.live import LiveHub
 from central.management import seed as management_seed
@@ -102,20 +103,21 @@ class CentralService:
         self.snapshot_files = SnapshotFiles(config.data_dir / "snapshots")
         self.snapshot_control = SnapshotControl(config.snapshots, self.topics, self.publish,
                                                 clock)
+        #: A flooding device raises one trouble (central/floods.py, [limits]).
+        self.floods = FloodWatch(self.writer, self.hub.submit_threadsafe, clock)
+        limits = config.limits
         self.ingestor = Ingestor(self.writer, self.topics, self.publish,
                                  self.hub.submit_threadsafe, clock,
                                  clock_skew_threshold_s=config.clock_skew_threshold_s,
                                  snapshot_files=self.snapshot_files,
                                  supervision_config=config.supervision,
-                                 notify_frame=self.hub.submit_frame_threadsafe)
+                                 notify_frame=self.hub.submit_frame_threadsafe,
+                                 dead_letter_policy=dead_letters.Policy(
+                                     limits, on_flood=self.floods.flooding))
         #: Live audio/video sessions: signalling relay (central/av.py).
         self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
         self.ingestor.on_rtc = self.av.on_reply
         self.ingestor.on_talk = self.hub.push_about_threadsafe  # the venue asks to talk
-        #: A flooding device raises one trouble (central/floods.py, [limits]).
-        self.floods = FloodWatch(self.writer, self.hub.submit_threadsafe, clock)
-        limits = config.limits
-        dead_letters.policy.configure(limits, on_flood=self.floods.flooding)
         if publisher is None:
             self.bridge = MqttBridge(
                 config.broker, self.ingestor, telemetry=config.telemetry_broker,
@@ -138,8 +140,9 @@ class CentralService:
         self.escalator = Escalator(self.writer, config.escalation, config.modem, clock,
                                    self.acknowledge_from_channel,
                                    on_change=self._push_incidents,
-                                   failover=FailoverIngest(self.writer, self.ingestor.handle,
-                                                           self.topics, clock))
+                                   failover=FailoverIngest(
+                                       self.writer, self.ingestor.handle, self.topics, clock,
+                                       self.ingestor.dead_letter_policy))
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
 

@@ -51,11 +51,11 @@ def key_for(db: Database, device_id: str) -> bytes | None:
 
 
 def _reject(db: Database, sender: str, text: str, device: str | None, reason: str,
-            now: datetime) -> None:
+            now: datetime, policy: dead_letters.Policy) -> None:
     inbound.record(db, sender, text, "rejected", reason, now)
     known = device if device and query_one(db, "SELECT 1 FROM devices WHERE id = ?",
                                            [device]) else None
-    dead_letters.store(db, f"sms/{sender}", text.encode(), reason, known, now)
+    dead_letters.store(db, f"sms/{sender}", text.encode(), reason, known, now, policy=policy)
 
 
 class FailoverIngest:
@@ -63,9 +63,12 @@ class FailoverIngest:
     (ingested or rejected), False for any other SMS."""
 
     def __init__(self, writer: Writer, handle: Callable[[str, bytes], None], topics: Topics,
-                 clock: Callable[[], datetime]) -> None:
+                 clock: Callable[[], datetime],
+                 dead_letter_policy: dead_letters.Policy | None = None) -> None:
         self.writer = writer
         self.handle = handle  # the ingestor's handle(topic, payload)
+        #: The budget its refused SMS count against (the service passes the ingestor's).
+        self.dead_letter_policy = dead_letter_policy or dead_letters.Policy()
         self.topics = topics
         self.clock = clock
 
@@ -77,12 +80,14 @@ class FailoverIngest:
         if key is None:
             reason = (f"failover SMS from unknown device {device!r} or one without a failover "
                       "key (set it with `alarmlink central failover-key`)")
-            self.writer.call(_reject, sender, text, device, reason, self.clock())
+            self.writer.call(_reject, sender, text, device, reason, self.clock(),
+                             self.dead_letter_policy)
             return True
         try:
             event = decode_failover(text, key)
         except ContractError as exc:
-            self.writer.call(_reject, sender, text, device, str(exc), self.clock())
+            self.writer.call(_reject, sender, text, device, str(exc), self.clock(),
+                             self.dead_letter_policy)
             return True
         self.handle(self.topics.event(event.device_id), encode(event))
         self.writer.call(inbound.record, sender, text, "accepted",

@@ -35,13 +35,14 @@ def db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         conn = PgDatabase.connect(request.getfixturevalue("pg_url"))
     load_registry(conn, DEMO_REGISTRY)
     yield conn
-    dead_letters.policy.configure(LimitsConfig())
     conn.close()
 
 
-def _store(db: Any, device: str | None, n: int, when: datetime = NOW) -> int:
+def _store(db: Any, device: str | None, n: int, when: datetime = NOW,
+           policy: dead_letters.Policy | None = None) -> int:
+    policy = policy or dead_letters.Policy(LimitsConfig(dead_letter_burst=1000))
     return sum(dead_letters.store(db, f"alarmlink/v1/dev/{device}/event", b"{garbage",
-                                  f"bad {i}", device, when) for i in range(n))
+                                  f"bad {i}", device, when, policy=policy) for i in range(n))
 
 
 def _count(db: Any, device: str | None) -> int:
@@ -51,11 +52,11 @@ def _count(db: Any, device: str | None) -> int:
 
 
 def test_dead_letters_are_capped_per_device_and_counted(db: Any) -> None:
-    dead_letters.policy.configure(LimitsConfig(dead_letters_per_device=5,
-                                               dead_letter_burst=1000))
-    assert _store(db, "school-01", 12) == 12
-    _store(db, "school-02", 3)
-    _store(db, None, 7)
+    policy = dead_letters.Policy(LimitsConfig(dead_letters_per_device=5,
+                                              dead_letter_burst=1000))
+    assert _store(db, "school-01", 12, policy=policy) == 12
+    _store(db, "school-02", 3, policy=policy)
+    _store(db, None, 7, policy=policy)
     assert (_count(db, "school-01"), _count(db, "school-02"), _count(db, None)) == (5, 3, 5)
     kept = [r["reason"] for r in db.query(
         "SELECT reason FROM dead_letters WHERE device_id = 'school-01' ORDER BY id")]
@@ -68,19 +69,18 @@ def test_dead_letters_are_capped_per_device_and_counted(db: Any) -> None:
 
 def test_over_budget_dead_letters_are_counted_not_stored_and_flag_the_flood(db: Any) -> None:
     floods: list[tuple[str, str, int]] = []
-    dead_letters.policy.configure(
+    policy = dead_letters.Policy(
         LimitsConfig(dead_letter_rate_per_s=0.001, dead_letter_burst=4),
         on_flood=lambda *a: floods.append(a))
-    assert _store(db, "school-01", 50) == 4
+    assert _store(db, "school-01", 50, policy=policy) == 4
     assert _count(db, "school-01") == 4
     (count,) = dead_letters.counts(db)
     assert (count["received"], count["not_stored"]) == (50, 46)
     assert len(floods) == 1 and floods[0][0] == "school-01", "once, not per message"
-    assert _store(db, "school-02", 3) == 3, "another device has its own budget"
+    assert _store(db, "school-02", 3, policy=policy) == 3, "another device has its own budget"
 
 
 def test_prune_by_age_keeps_counts(db: Any) -> None:
-    dead_letters.policy.configure(LimitsConfig(dead_letter_burst=1000))
     _store(db, "school-01", 3, NOW - timedelta(days=40))
     _store(db, "school-01", 2, NOW)
     assert dead_letters.prune(db, NOW - timedelta(days=30)) == 3
