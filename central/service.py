@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -41,7 +42,8 @@ from central import (
 )
 from central.av import AvRelay
 from central.config import CentralConfig
-from central.db import Readers, Writer, open_db, query_one
+from central.db import Readers, Writer, query_one
+from central.db.backend import backend_name, open_database
 from central.escalation.failover import FailoverIngest
 from central.escalation.scheduler import Escalator
 from central.floods import FloodWatch
@@ -55,6 +57,7 @@ from central.health import (
 )
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.ingest_queue import Budgets
+from central.leader import Leadership, SingleNode
 from central.live import LiveHub
 from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
@@ -85,7 +88,7 @@ class CentralService:
         self.clock = clock
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
-        self.writer = Writer(open_db(config.db_path))
+        self.writer = Writer(open_database(config.db_target))
         try:
             if config.registry is not None:
                 self.writer.call(registry.load_registry, config.registry)
@@ -93,10 +96,10 @@ class CentralService:
         except BaseException:
             self.writer.close()
             raise
-        self.readers = Readers(config.db_path)
+        self.readers = Readers(config.db_target)
         #: A query-only connection for callers on their own thread (tools, tests);
         #: the service itself reads through :attr:`readers`.
-        self.db = open_db(config.db_path, query_only=True)
+        self.db = open_database(config.db_target, query_only=True)
         self.bridge: MqttBridge | None = None
         self._publisher = publisher
         self.snapshot_files = SnapshotFiles(config.data_dir / "snapshots")
@@ -140,7 +143,16 @@ class CentralService:
                                    on_change=self._push_incidents,
                                    failover=FailoverIngest(self.writer, self.ingestor.handle,
                                                            self.topics, clock))
+        #: This node's name (``node_name``, default the host name) in /healthz and logs.
+        self.node = config.node_name or socket.gethostname()
+        #: Run-once work (escalation, supervision passes, retention) runs only on the
+        #: leader: on PostgreSQL the node holding the advisory lock (central/leader.py).
+        self.leadership: Leadership | SingleNode = (
+            Leadership(config.database_url, self.node) if config.database_url is not None
+            else SingleNode())
         self._tasks: list[asyncio.Task[None]] = []
+        self._leader_tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._started = time.monotonic()
 
     def publish(self, topic: str, payload: bytes) -> None:
@@ -157,8 +169,35 @@ class CentralService:
         self.writer.serve_loop(loop)
         if self.bridge is not None:
             self.bridge.start()
+        self._loop = loop
         self._tasks = [
             loop.create_task(self._supervise(), name="supervision"),
+            loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
+                             name="health-probe"),
+        ]
+        self.leadership.start(self._leadership_changed)
+        logger.info("central started on node %s (db %s)", self.node,
+                    backend_name(self.writer.db))
+
+    def _leadership_changed(self, leader: bool) -> None:
+        """From the leadership thread (or at once on SQLite): start or stop the run-once
+        work on the loop."""
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            return
+        if not leader:
+            self.escalator.halt()  # at once, not after a hop through the loop
+        try:
+            loop.call_soon_threadsafe(self._lead if leader else self._follow)
+        except RuntimeError:  # the loop closed meanwhile (central stopping)
+            logger.debug("leadership change after the loop closed")
+
+    def _lead(self) -> None:
+        loop = self._loop
+        assert loop is not None
+        if self._leader_tasks or not self.leadership.is_leader():
+            return
+        self._leader_tasks = [
             loop.create_task(retention_loop(self.writer, self.snapshot_files,
                                             self.config.snapshots, self.clock),
                              name="snapshot-retention"),
@@ -171,12 +210,15 @@ class CentralService:
             loop.create_task(dead_letters.retention_loop(self.writer, self.config.limits,
                                                          self.clock),
                              name="dead-letter-retention"),
-            loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
-                             name="health-probe"),
         ]
         if self.config.escalation.enabled:
             self.escalator.start()
-        logger.info("central started (db %s)", self.config.db_path)
+
+    def _follow(self) -> None:
+        self.escalator.halt()
+        for task in self._leader_tasks:
+            task.cancel()
+        self._leader_tasks = []
 
     async def start_receiver(self) -> None:
         """Bind the DC-09 listeners if configured (after :meth:`start`, on the loop)."""
@@ -197,14 +239,16 @@ class CentralService:
         self.notifier.stopping("stopping")
         if self.receiver is not None:
             await self.receiver.stop()
-        for task in self._tasks:
+        tasks = self._tasks + self._leader_tasks
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks = []
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks, self._leader_tasks = [], []
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         """Blocking part of :meth:`stop`. MQTT first: its thread may be waiting on the writer."""
+        self.leadership.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.escalator.stop()
@@ -301,6 +345,8 @@ class CentralService:
         problems += ingest_problems(facts["ingest_lag_s"], self.config.health)
         problems = broker_problems(mqtt, error) + problems
         return {"ok": not problems, "problems": problems, "db": db_state,
+                "node": self.node, "role": self.leadership.role,
+                "database": backend_name(self.writer.db),
                 "mqtt": mqtt, "mqtt_error": error,
                 "free_mb": None if free is None else round(free / (1024 * 1024), 1),
                 "last_broker_message_age_s": (None if message_age is None
@@ -347,7 +393,10 @@ class CentralService:
         ready = False
         while True:
             try:
-                await self.writer.run(self._supervise_pass)
+                if self.leadership.is_leader():
+                    await self.writer.run(self._supervise_pass)
+                else:  # a follower: the database answers (the watchdog's condition)
+                    await self.writer.run(_select_one)
             except sqlite3.Error:
                 logger.exception("supervision check failed; retrying")
             else:

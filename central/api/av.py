@@ -39,8 +39,8 @@ def _incident_device(db: Database, incident_id: int) -> tuple[dict[str, Any] | N
     incident = incidents.get_incident(db, incident_id)
     if incident is None:
         return None, None
-    row = query_one(db, "SELECT device_id FROM events WHERE incident_id = ? ORDER BY rowid "
-                        "LIMIT 1", [incident_id])
+    row = query_one(db, "SELECT device_id FROM events WHERE incident_id = ? "
+                        "ORDER BY received_at, seq LIMIT 1", [incident_id])
     return incident, None if row is None else str(row["device_id"])
 
 
