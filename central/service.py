@@ -59,6 +59,7 @@ from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.ingest_queue import Budgets
 from central.leader import Leadership, SingleNode
 from central.live import LiveHub
+from central.live_fanout import IncidentListener, writer_tag
 from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
 from central.receiver.accounts import AccountMap
@@ -89,6 +90,8 @@ class CentralService:
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
         self.writer = Writer(open_database(config.db_target))
+        #: This node's name (``node_name``, default the host name) in /healthz and logs.
+        self.node = config.node_name or socket.gethostname()
         try:
             if config.registry is not None:
                 self.writer.call(registry.load_registry, config.registry)
@@ -144,13 +147,17 @@ class CentralService:
                                    on_change=self._push_incidents,
                                    failover=FailoverIngest(self.writer, self.ingestor.handle,
                                                            self.topics, clock))
-        #: This node's name (``node_name``, default the host name) in /healthz and logs.
-        self.node = config.node_name or socket.gethostname()
         #: Run-once work (escalation, supervision passes, retention) runs only on the
         #: leader: on PostgreSQL the node holding the advisory lock (central/leader.py).
         self.leadership: Leadership | SingleNode = (
             Leadership(config.database_url, self.node) if config.database_url is not None
             else SingleNode())
+        #: On PostgreSQL: incidents other nodes changed, pushed to this node's consoles.
+        self.listener: IncidentListener | None = None
+        if config.database_url is not None:
+            self.writer.call(_tag_writer, self.node)
+            self.listener = IncidentListener(config.database_url, self.node,
+                                             self.hub.submit_threadsafe)
         self._tasks: list[asyncio.Task[None]] = []
         self._leader_tasks: list[asyncio.Task[None]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -177,6 +184,8 @@ class CentralService:
                              name="health-probe"),
         ]
         self.leadership.start(self._leadership_changed)
+        if self.listener is not None:
+            self.listener.start()
         logger.info("central started on node %s (db %s)", self.node,
                     backend_name(self.writer.db))
 
@@ -250,6 +259,8 @@ class CentralService:
     def close(self) -> None:
         """Blocking part of :meth:`stop`. MQTT first: its thread may be waiting on the writer."""
         self.leadership.stop()
+        if self.listener is not None:
+            self.listener.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.escalator.stop()
@@ -420,6 +431,12 @@ class CentralService:
         for incident in changed:
             self.hub.submit_threadsafe(incident)
         return changed
+
+
+def _tag_writer(db: Database, node: str) -> None:
+    """Name the writer's PostgreSQL session after the node: the incident NOTIFYs carry it,
+    and this node's listener skips what the node already pushed itself."""
+    query_one(db, "SELECT set_config('application_name', ?, false) AS tag", [writer_tag(node)])
 
 
 def _select_one(db: Database) -> None:

@@ -89,6 +89,25 @@ $$""",
 RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(haystack, needle) $$""",
 )
 
+#: The channel central's nodes LISTEN on for incident changes (central/live_fanout.py).
+INCIDENT_CHANNEL = "alarmlink_incidents"
+
+#: Run after the migrations (idempotent): every change to an incident NOTIFYs its id, with
+#: the writing connection's application_name (``alarmlink:<node>``) so a node can skip
+#: its own. A NOTIFY is transactional: it is delivered when (and only if) the change
+#: commits, whichever node or ingest worker made it.
+POSTLUDE = (
+    f"""CREATE OR REPLACE FUNCTION alarmlink_incident_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{INCIDENT_CHANNEL}',
+                      current_setting('application_name') || ' ' || NEW.id::text);
+    RETURN NULL;
+END $$""",
+    """CREATE OR REPLACE TRIGGER incidents_notify AFTER INSERT OR UPDATE ON incidents
+FOR EACH ROW EXECUTE FUNCTION alarmlink_incident_changed()""",
+)
+
 _SQLITE_ONLY = re.compile(r"\b(PRAGMA|sqlite_master|sqlite_schema|VACUUM|ATTACH|"
                           r"executescript)\b", re.IGNORECASE)
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
