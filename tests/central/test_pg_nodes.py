@@ -8,13 +8,17 @@ SIGKILL in the middle. Every event is stored exactly once, and a console (a logg
 WebSocket) on the surviving node received every incident in its final state, including
 the ones node 1 stored (PostgreSQL NOTIFY, central/live_fanout.py).
 
-Sizes: 1,000 events here (20 per agent); ``bench/scale.py``'s node mode runs 5,000.
+Sizes: 1,000 events here (20 per agent), to keep the suite short; the issue's 5,000 (100 per
+agent) is the same test with ``ALARMLINK_NODE_BURST=100`` in the environment (README,
+"Scale-out": its figures).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +37,7 @@ from alarmlink.broker import MosquittoBroker
 pytestmark = [pytest.mark.broker, pytest.mark.postgres]
 
 DEVICES = [f"nd-{n:02d}" for n in range(50)]
-PER_DEVICE = 20
+PER_DEVICE = int(os.environ.get("ALARMLINK_NODE_BURST", "20"))
 
 
 def registry(path: Path) -> Path:
@@ -99,6 +103,8 @@ def test_a_node_killed_mid_burst_loses_nothing_and_the_other_console_sees_all(
             node.start()
         console = Console(survivor)
         devices = [Device(broker, d) for d in DEVICES]
+        total = len(DEVICES) * PER_DEVICE
+        started = time.monotonic()
         sent: set[str] = set()
         for seq in range(PER_DEVICE):
             for device in devices:
@@ -116,12 +122,12 @@ def test_a_node_killed_mid_burst_loses_nothing_and_the_other_console_sees_all(
         wait_for(all_stored, timeout=120, interval=0.2, what="every event stored")
         counts = survivor.rows("SELECT count(*) AS n, count(DISTINCT event_id) AS d, "
                                "sum(deliveries) AS deliveries FROM events")[0]
-        assert (counts["n"], counts["d"]) == (len(sent), len(sent)) == (1000, 1000), counts
+        assert (counts["n"], counts["d"]) == (len(sent), len(sent)) == (total, total), counts
         final = {r["id"]: r for r in survivor.rows(
             "SELECT id, version, event_count, updated_at FROM incidents "
             "WHERE venue_id LIKE 'nv-%%'")}
         assert len(final) == len(DEVICES)
-        assert sum(r["event_count"] for r in final.values()) == 1000
+        assert sum(r["event_count"] for r in final.values()) == total
 
         def console_caught_up() -> bool:
             assert console is not None
@@ -129,6 +135,10 @@ def test_a_node_killed_mid_burst_loses_nothing_and_the_other_console_sees_all(
                        for i, r in final.items())
 
         wait_for(console_caught_up, timeout=30, what="the survivor's console: every incident")
+        print(f"\n{total} events from {len(DEVICES)} agents, node-1 killed mid-burst: all "
+              f"stored once in {time.monotonic() - started:.1f} s, {counts['deliveries']} "
+              f"deliveries, {sum(d.resent for d in devices)} resends; the survivor's console "
+              f"had every incident ({console.pushes} pushes)")
     finally:
         if console is not None:
             console.close()
