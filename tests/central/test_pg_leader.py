@@ -16,8 +16,6 @@ from central.config import CentralConfig
 from central.leader import Leadership, SingleNode
 
 
-
-
 class Campaign:
     def __init__(self, url: str, node: str) -> None:
         self.leadership = Leadership(url, node, retry_s=0.1)
