@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import sqlite3
 import time
 from collections.abc import Mapping
@@ -43,7 +42,7 @@ from central import (
 from central.av import AvRelay
 from central.config import CentralConfig
 from central.db import Readers, Writer, query_one
-from central.db.backend import backend_name, open_database
+from central.db.backend import open_database
 from central.escalation.failover import FailoverIngest
 from central.escalation.scheduler import Escalator
 from central.floods import FloodWatch
@@ -57,11 +56,10 @@ from central.health import (
 )
 from central.ingest import Clock, Ingestor, Publish, publish_receipts
 from central.ingest_queue import Budgets
-from central.leader import Leadership, SingleNode
 from central.live import LiveHub
-from central.live_fanout import IncidentListener, writer_tag
 from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
+from central.node import Node
 from central.receiver.accounts import AccountMap
 from central.receiver.handler import Dc09Handler
 from central.receiver.keys import load_keys
@@ -90,8 +88,6 @@ class CentralService:
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
         self.writer = Writer(open_database(config.db_target))
-        #: This node's name (``node_name``, default the host name) in /healthz and logs.
-        self.node = config.node_name or socket.gethostname()
         try:
             if config.registry is not None:
                 self.writer.call(registry.load_registry, config.registry)
@@ -147,20 +143,12 @@ class CentralService:
                                    on_change=self._push_incidents,
                                    failover=FailoverIngest(self.writer, self.ingestor.handle,
                                                            self.topics, clock))
-        #: Run-once work (escalation, supervision passes, retention) runs only on the
-        #: leader: on PostgreSQL the node holding the advisory lock (central/leader.py).
-        self.leadership: Leadership | SingleNode = (
-            Leadership(config.database_url, self.node) if config.database_url is not None
-            else SingleNode())
-        #: On PostgreSQL: incidents other nodes changed, pushed to this node's consoles.
-        self.listener: IncidentListener | None = None
-        if config.database_url is not None:
-            self.writer.call(_tag_writer, self.node)
-            self.listener = IncidentListener(config.database_url, self.node,
-                                             self.hub.submit_threadsafe)
+        #: Name, leadership (run-once work on one node), the other nodes' incident changes.
+        self.node = Node(config, self.writer, self.hub.submit_threadsafe)
+        if self.bridge is not None and self.bridge.queue is not None:
+            self.bridge.queue.handle_batch = self.node.guard_batch(
+                self.bridge.queue.handle_batch)
         self._tasks: list[asyncio.Task[None]] = []
-        self._leader_tasks: list[asyncio.Task[None]] = []
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._started = time.monotonic()
 
     def publish(self, topic: str, payload: bytes) -> None:
@@ -177,37 +165,18 @@ class CentralService:
         self.writer.serve_loop(loop)
         if self.bridge is not None:
             self.bridge.start()
-        self._loop = loop
         self._tasks = [
             loop.create_task(self._supervise(), name="supervision"),
             loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
                              name="health-probe"),
         ]
-        self.leadership.start(self._leadership_changed)
-        if self.listener is not None:
-            self.listener.start()
-        logger.info("central started on node %s (db %s)", self.node,
-                    backend_name(self.writer.db))
+        self.node.start(loop, self._run_once_tasks, self.escalator,
+                        self.config.escalation.enabled)
+        logger.info("central started on node %s (db %s)", self.node.name, self.node.database)
 
-    def _leadership_changed(self, leader: bool) -> None:
-        """From the leadership thread (or at once on SQLite): start or stop the run-once
-        work on the loop."""
-        loop = self._loop
-        if loop is None or loop.is_closed():
-            return
-        if not leader:
-            self.escalator.halt()  # at once, not after a hop through the loop
-        try:
-            loop.call_soon_threadsafe(self._lead if leader else self._follow)
-        except RuntimeError:  # the loop closed meanwhile (central stopping)
-            logger.debug("leadership change after the loop closed")
-
-    def _lead(self) -> None:
-        loop = self._loop
-        assert loop is not None
-        if self._leader_tasks or not self.leadership.is_leader():
-            return
-        self._leader_tasks = [
+    def _run_once_tasks(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        """The retention loops: started while this node leads (central/node.py)."""
+        return [
             loop.create_task(retention_loop(self.writer, self.snapshot_files,
                                             self.config.snapshots, self.clock),
                              name="snapshot-retention"),
@@ -221,14 +190,6 @@ class CentralService:
                                                          self.clock),
                              name="dead-letter-retention"),
         ]
-        if self.config.escalation.enabled:
-            self.escalator.start()
-
-    def _follow(self) -> None:
-        self.escalator.halt()
-        for task in self._leader_tasks:
-            task.cancel()
-        self._leader_tasks = []
 
     async def start_receiver(self) -> None:
         """Bind the DC-09 listeners if configured (after :meth:`start`, on the loop)."""
@@ -249,18 +210,16 @@ class CentralService:
         self.notifier.stopping("stopping")
         if self.receiver is not None:
             await self.receiver.stop()
-        tasks = self._tasks + self._leader_tasks
+        tasks = self._tasks + self.node.take_tasks()
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        self._tasks, self._leader_tasks = [], []
+        self._tasks = []
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         """Blocking part of :meth:`stop`. MQTT first: its thread may be waiting on the writer."""
-        self.leadership.stop()
-        if self.listener is not None:
-            self.listener.stop()
+        self.node.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.escalator.stop()
@@ -357,8 +316,8 @@ class CentralService:
         problems += ingest_problems(facts["ingest_lag_s"], self.config.health)
         problems = broker_problems(mqtt, error) + problems
         return {"ok": not problems, "problems": problems, "db": db_state,
-                "node": self.node, "role": self.leadership.role,
-                "database": backend_name(self.writer.db),
+                "node": self.node.name, "role": self.node.role,
+                "database": self.node.database,
                 "mqtt": mqtt, "mqtt_error": error,
                 "free_mb": None if free is None else round(free / (1024 * 1024), 1),
                 "last_broker_message_age_s": (None if message_age is None
@@ -405,7 +364,7 @@ class CentralService:
         ready = False
         while True:
             try:
-                if self.leadership.is_leader():
+                if self.node.is_leader():
                     await self.writer.run(self._supervise_pass)
                 else:  # a follower: the database answers (the watchdog's condition)
                     await self.writer.run(_select_one)
@@ -431,12 +390,6 @@ class CentralService:
         for incident in changed:
             self.hub.submit_threadsafe(incident)
         return changed
-
-
-def _tag_writer(db: Database, node: str) -> None:
-    """Name the writer's PostgreSQL session after the node: the incident NOTIFYs carry it,
-    and this node's listener skips what the node already pushed itself."""
-    query_one(db, "SELECT set_config('application_name', ?, false) AS tag", [writer_tag(node)])
 
 
 def _select_one(db: Database) -> None:
