@@ -15,7 +15,7 @@ SQLite                                 PostgreSQL
 ``?`` placeholders                     ``%s`` (:func:`~central.db.pg_dialect.qmark_to_pyformat`)
 ``BEGIN IMMEDIATE``                    ``BEGIN``
 ``a IS ?`` / ``a IS NOT ?``            ``IS [NOT] DISTINCT FROM %s``
-``? IS NULL``                          ``%s::text IS NULL`` (a bare NULL has no type)
+``? IS NULL``, ``:name IS NULL``       ``%s::text IS NULL`` (a bare NULL has no type)
 ``DO UPDATE SET n = n + 1``            ``n = <table>.n + 1`` (PostgreSQL calls a bare
                                        ``n`` ambiguous beside ``excluded.n``)
 ``PRAGMA synchronous=NORMAL|FULL``     ``SET synchronous_commit TO off|on`` (the
@@ -75,6 +75,8 @@ class PgDatabaseError(sqlite3.DatabaseError):
 _PARTS = re.compile(r"('(?:[^']|'')*')|([^']+)")
 _IS_PARAM = re.compile(r"\bIS\s+(NOT\s+)?\?", re.IGNORECASE)
 _PARAM_IS_NULL = re.compile(r"\?(\s+IS\s+(?:NOT\s+)?NULL\b)", re.IGNORECASE)
+_NAMED_IS_NULL = re.compile(r"(?<![:\w])(:[A-Za-z_]\w*)(\s+IS\s+(?:NOT\s+)?NULL\b)",
+                            re.IGNORECASE)
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _DO_UPDATE = re.compile(r"\bDO\s+UPDATE\s+SET\b", re.IGNORECASE)
 _SELF_REF = re.compile(r"\b(\w+)(\s*=\s*)\1\b(?!\s*\()")
@@ -111,6 +113,7 @@ def translate_dml(sql: str, with_params: bool | str) -> str:
         plain = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1)
                               else "IS NOT DISTINCT FROM ?", plain)
         plain = _PARAM_IS_NULL.sub(r"?::text\1", plain)
+        plain = _NAMED_IS_NULL.sub(r"\1::text\2", plain)
         if table and update:
             if not after_update and (found := _DO_UPDATE.search(plain)):
                 head, plain = plain[:found.end()], plain[found.end():]
@@ -217,6 +220,11 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _mapped(exc) from exc
         return PgCursor(self, cursor)
+
+    def commit(self) -> None:
+        """End an open transaction (``sqlite3.Connection.commit``); no-op outside one."""
+        if self.in_transaction:
+            self.execute("COMMIT")
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         import psycopg
