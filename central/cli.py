@@ -265,13 +265,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from central.db.backend import open_database
     from central.db.pg_migrate import PgError, redact
 
-    print(f"alarmlink central: console at {config.http.scheme}://{config.http.host}:"
-          f"{config.http.port}/ "
-          f"(db {redact(str(config.db_target))}, broker {config.broker.url})", flush=True)
     try:
         db = open_database(config.db_target)
     except PgError as exc:
         return _fail(str(exc))
+    print(f"alarmlink central: console at {config.http.scheme}://{config.http.host}:"
+          f"{config.http.port}/ "
+          f"(db {redact(str(config.db_target))}, broker {config.broker.url})", flush=True)
     try:
         have_users = any_users(db)
     finally:

@@ -8,6 +8,7 @@ drops it), it learns at its next check, stops its work, and the other node takes
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 from helpers import wait_for
@@ -67,3 +68,18 @@ def test_database_url_is_checked(url: str, why: str) -> None:
 
     with pytest.raises(ValidationError, match=why):
         CentralConfig.model_validate({"database_url": url})
+
+
+def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "central.toml"
+    config.write_text('database_url = "postgresql://alarmlink@127.0.0.1:1/alarmlink"\n')
+    done = subprocess.run([sys.executable, "-m", "alarmlink_tools.cli", "central", "serve",
+                           "--config", str(config)], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr.startswith("alarmlink central: cannot connect to PostgreSQL at "
+                                  "postgresql://alarmlink@127.0.0.1:1/alarmlink")
+    assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
