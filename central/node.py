@@ -106,6 +106,15 @@ class Node:
 
         return guarded
 
+    def exit_if_database_lost(self, what: str) -> None:
+        """After a failed write (``what``): on PostgreSQL with the writer's connection
+        gone, end the process (the writer cannot reconnect by itself; a leader that cannot
+        write must not keep the lock). The service manager starts it again."""
+        if self.config.database_url is not None:
+            exit_if_database_lost(cast(PgDatabase, self.writer.db),
+                                  f"central node {self.name} ({what})",
+                                  self.config.database_url, 0)
+
     def _changed(self, leader: bool) -> None:
         loop = self._loop
         if loop is None or loop.is_closed():

@@ -370,6 +370,7 @@ class CentralService:
                     await self.writer.run(_select_one)
             except sqlite3.Error:
                 logger.exception("supervision check failed; retrying")
+                self.node.exit_if_database_lost("supervision")
             else:
                 if not ready:
                     ready = True

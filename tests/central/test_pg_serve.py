@@ -76,3 +76,21 @@ def test_two_nodes_on_postgresql_share_incidents_sessions_and_one_leader(
             device.close()
         for node in nodes:
             node.stop()
+
+
+def test_a_node_that_loses_its_database_connection_exits_for_its_service_manager(
+        tmp_path: Path, broker: MosquittoBroker, pg_url: str) -> None:
+    import psycopg
+
+    node = PgCentralProcess(tmp_path / "node-1", broker, NODE_USERS[0], pg_url, "node-1")
+    try:
+        node.start()
+        with psycopg.connect(pg_url, autocommit=True) as admin:  # PostgreSQL drops us
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                          "datname = current_database() AND pid <> pg_backend_pid()")
+        assert node.proc is not None
+        assert node.proc.wait(30) == 3  # EXIT_DATABASE_LOST: systemd restarts it
+        assert "lost its PostgreSQL connection" in node.log.read_text()
+        node.proc = None
+    finally:
+        node.stop()
