@@ -37,6 +37,18 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
+def empty_db(backend: str, db_path: Path, request: pytest.FixtureRequest
+             ) -> Iterator[Database]:
+    """A fresh, migrated, empty database of ``backend``."""
+    if backend == "sqlite":
+        database = open_db(db_path)
+    else:
+        database = cast(Database, PgDatabase.connect(request.getfixturevalue("pg_url")))
+    yield database
+    database.close()
+
+
+@pytest.fixture
 def db(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Iterator[Database]:
     """The demo registry on a fresh database of ``backend`` (a PgDatabase quacks like one)."""
     if backend == "sqlite":
