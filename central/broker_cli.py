@@ -14,6 +14,7 @@ from typing import Any
 from alarmlink.broker import BROKER_USER, BrokerError
 from alarmlink.tls import TlsError
 from central.audit import record_cli
+from central.cli_parsers import subcommand
 from central.credentials import (
     PID_FILE,
     BrokerSettings,
@@ -27,8 +28,9 @@ logger = logging.getLogger(__name__)
 
 
 def add_broker_config_command(commands: Any) -> None:
-    parser = commands.add_parser(
-        "broker-config", help="write mosquitto.conf, passwd, acl and TLS files from the db",
+    parser = subcommand(
+        commands, "broker-config", cmd_broker_config,
+        summary="write mosquitto.conf, passwd, acl and TLS files from the db",
         description="Generate the broker's files from central's MQTT accounts. Re-run it (or "
                     "provision/revoke with --broker-dir) and reload the broker after changes.")
     parser.add_argument("--db", type=Path, required=True, help="central SQLite database")
@@ -49,17 +51,16 @@ def add_broker_config_command(commands: Any) -> None:
     parser.add_argument("--data-dir", default="", help="persistence (default OUT/data)")
     parser.add_argument("--broker-pid", type=int, help="SIGHUP this mosquitto afterwards")
     parser.add_argument("--reload-command", help="e.g. 'systemctl reload mosquitto'")
-    parser.set_defaults(func=cmd_broker_config)
 
-    run = commands.add_parser(
-        "broker-run", help="run Mosquitto in the foreground on the files in --broker-dir",
+    run = subcommand(
+        commands, "broker-run", cmd_broker_run,
+        summary="run Mosquitto in the foreground on the files in --broker-dir",
         description="Run mosquitto -c BROKER_DIR/mosquitto.conf in the foreground (Ctrl-C "
                     "stops it). Its pid goes to BROKER_DIR/mosquitto.pid, so provision and "
                     "revoke with --broker-dir reload it by themselves. On a server use "
                     "systemd instead (docs/operations.md).")
     run.add_argument("--broker-dir", type=Path, required=True,
                      help="the directory `central init` or `broker-config` wrote")
-    run.set_defaults(func=cmd_broker_run)
 
 
 def cmd_broker_run(args: argparse.Namespace) -> int:

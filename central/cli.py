@@ -262,17 +262,23 @@ def cmd_serve(args: argparse.Namespace) -> int:
         app = create_app(config)
     except (ConfigError, RegistryError, KeyFileError) as exc:
         return _fail(str(exc))
+    from central.db.backend import open_database
+    from central.db.pg_migrate import PgError, redact
+
+    try:
+        db = open_database(config.db_target)
+    except PgError as exc:
+        return _fail(str(exc))
     print(f"alarmlink central: console at {config.http.scheme}://{config.http.host}:"
           f"{config.http.port}/ "
-          f"(db {config.db_path}, broker {config.broker.url})", flush=True)
-    db = open_db(config.db_path)
+          f"(db {redact(str(config.db_target))}, broker {config.broker.url})", flush=True)
     try:
         have_users = any_users(db)
     finally:
         db.close()
     if not have_users:
         print(f"alarmlink central: no users yet: create the first admin with "
-              f"`{FIRST_ADMIN.format(db=config.db_path)}`", flush=True)
+              f"`{FIRST_ADMIN.format(db=redact(str(config.db_target)))}`", flush=True)
     if args.serve_log_format:
         configure(logging.getLogger().getEffectiveLevel(), args.serve_log_format)
     for name in ("central", "alarmlink"):  # a service logs its life

@@ -4,6 +4,8 @@ Example (every key is optional; these are the defaults unless noted)::
 
     data_dir = "/var/lib/alarmlink"        # db defaults to data_dir/central.db
     db = "/var/lib/alarmlink/central.db"
+    # database_url = "postgresql://alarmlink@db.example:5432/alarmlink"  # instead of db
+    # node_name = "central-1"                # default: the host name
     registry = "/etc/alarmlink/registry.toml"   # loaded (upserted) at start; default none
     clock_skew_threshold_s = 30
     heartbeat_timeout_s = 90               # unused: see [supervision]
@@ -170,6 +172,18 @@ class CentralConfig(StrictModel):
     data_dir: Path = Field(Path("alarmlink-data"), validate_default=True,
                            description="Directory for central's data.")
     db: Path | None = Field(None, description="SQLite database file; default data_dir/central.db.")
+    database_url: str | None = Field(
+        None, description="PostgreSQL instead of the SQLite file: postgresql://USER@HOST:PORT/DB "
+                          "(the password from PGPASSWORD or ~/.pgpass, never in this file). "
+                          "Every central node of a city deployment names the same database; "
+                          "see docs/operations.md.")
+    node_name: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="This node's name in /api/health and the logs (default: the host name).")
+    share_group: str = Field(
+        "central", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$",
+        description="On PostgreSQL: the MQTT 5 shared-subscription group the nodes take the "
+                    "devices' messages through (each message goes to one node).")
     registry: Path | None = Field(None, description="Registry TOML upserted at start.")
     clock_skew_threshold_s: float = Field(
         30.0, gt=0, description="Flag events whose device clock is off by more than this.")
@@ -232,9 +246,29 @@ class CentralConfig(StrictModel):
             return {**BROKER_DEFAULTS, **value}
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("must be a postgresql:// URL (or leave it out for the SQLite "
+                             "file in db / data_dir)")
+        if value is not None and ":" in value.split("://", 1)[1].split("@", 1)[0] \
+                and "@" in value:
+            raise ValueError("put no password in the URL: set PGPASSWORD or use ~/.pgpass")
+        return value
+
     @property
     def db_path(self) -> Path:
         return self.db if self.db is not None else self.data_dir / "central.db"
+
+    @property
+    def db_target(self) -> str | Path:
+        """What central opens: the PostgreSQL URL when set, else the SQLite file."""
+        return self.database_url if self.database_url is not None else self.db_path
+
+    @property
+    def on_postgresql(self) -> bool:
+        return self.database_url is not None
 
 
 def load_config(path: Path) -> CentralConfig:

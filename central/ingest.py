@@ -104,6 +104,9 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         self.db = db.db if isinstance(db, Writer) else cast(Database, db)
         #: Group commit for callers on the event loop (the DC-09 receiver).
         self.group = GroupCommit(db) if isinstance(db, Writer) else None
+        if snapshot_files is None and isinstance(self.db, PgDatabase):
+            raise ValueError("ingest on PostgreSQL: give snapshot_files (a directory every "
+                             "node and worker shares); there is no database file beside it")
         if snapshot_files is None:  # default: beside the database
             main = query_one(self.db, "PRAGMA database_list")
             assert main is not None

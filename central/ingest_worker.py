@@ -129,17 +129,8 @@ class IngestWorker:
     def _handle_batch(self, deliveries: list[Delivery]) -> None:
         """Ingest a batch; with the database connection lost, exit before any PUBACK."""
         self.ingestor.handle_batch(deliveries)
-        if self.db.broken:
-            # Nothing of this batch was stored: no PUBACK may follow. Exiting is what a
-            # kill does: the broker drops our clean session, the devices resend to the
-            # other workers, and the service manager starts this one again.
-            logger.critical("ingest worker %s lost its PostgreSQL connection (%s): exiting "
-                            "with code %d without acknowledging %d message(s); check the "
-                            "database, the service manager restarts the worker",
-                            self.config.broker.username, redact(self.config.database_url),
-                            EXIT_DATABASE_LOST, len(deliveries))
-            logging.shutdown()
-            os._exit(EXIT_DATABASE_LOST)
+        exit_if_database_lost(self.db, f"ingest worker {self.config.broker.username}",
+                              self.config.database_url, len(deliveries))
 
     def shared(self, channel: str) -> str:
         """The shared-subscription filter of ``channel`` for this worker's group."""
@@ -165,6 +156,24 @@ class IngestWorker:
         """Disconnect (what was not acknowledged goes to the other workers), then close."""
         self.client.stop()
         self.writer.close()
+
+
+def exit_if_database_lost(db: PgDatabase, who: str, url: str, pending: int) -> None:
+    """After a batch: with the PostgreSQL connection lost, exit with
+    :data:`EXIT_DATABASE_LOST` before any PUBACK of it (an ingest worker, a central node).
+
+    Nothing of the batch was stored (its commit failed, and so did each message's retry
+    and dead letter): no PUBACK may follow. Exiting is what a kill does: the broker drops
+    the clean session, the devices resend to the other members of the shared
+    subscription, and the service manager starts the process again.
+    """
+    if not db.broken:
+        return
+    logger.critical("%s lost its PostgreSQL connection (%s): exiting with code %d without "
+                    "acknowledging %d message(s); check the database, the service manager "
+                    "restarts it", who, redact(url), EXIT_DATABASE_LOST, pending)
+    logging.shutdown()
+    os._exit(EXIT_DATABASE_LOST)
 
 
 def add_ingest_worker_command(commands: Any) -> None:

@@ -42,21 +42,30 @@ SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snap
 #: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds the
 #: batch size; the broker's own ``max_inflight_messages`` (alarmlink/broker.py) caps it too.
 RECEIVE_MAXIMUM = 4000
+#: Channels every node hears itself even when nodes share the device topics: the live
+#: audio/video sessions' signalling and recordings belong to the node holding the session.
+NODE_CHANNELS = frozenset({"rtc/reply", "rtc/rec/+"})
 
 
 class MqttBridge:
     """Connects to the broker, subscribes to every device, hands messages to ingest."""
 
     def __init__(self, config: BrokerConfig, ingestor: Ingestor, *,
-                 telemetry: BrokerConfig | None = None, budgets: Budgets | None = None) -> None:
+                 telemetry: BrokerConfig | None = None, budgets: Budgets | None = None,
+                 share_group: str | None = None) -> None:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
-        self.client = MqttClient(config, name="central", clean=False, manual_ack=True,
+        #: Central nodes on PostgreSQL share the device topics (MQTT 5 ``$share/<group>/``:
+        #: each message goes to one node) with clean sessions: a dead node leaves no
+        #: session collecting a share nobody reads, and the devices resend until stored.
+        self.share_group = share_group
+        clean = share_group is not None
+        self.client = MqttClient(config, name="central", clean=clean, manual_ack=True,
                                  receive_maximum=RECEIVE_MAXIMUM)
         #: With ``telemetry_broker``: the second connection, for everything but events.
         self.telemetry = (None if telemetry is None else MqttClient(
-            telemetry, name="central-telemetry", clean=False, manual_ack=True,
+            telemetry, name="central-telemetry", clean=clean, manual_ack=True,
             receive_maximum=RECEIVE_MAXIMUM))
         self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch, budgets=budgets)
                       if ingestor.writer is not None else None)
@@ -65,7 +74,10 @@ class MqttBridge:
             client = self.client if channel == "event" or self.telemetry is None \
                 else self.telemetry
             handler = self._on_message if client is self.client else self._on_telemetry
-            client.subscribe(self.topics.all_devices(channel), handler, qos)
+            topic = self.topics.all_devices(channel)
+            if share_group is not None and channel not in NODE_CHANNELS:
+                topic = f"$share/{share_group}/{topic}"
+            client.subscribe(topic, handler, qos)
 
     @property
     def _clients(self) -> list[MqttClient]:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from alarmlink.config_base import ConfigError
+from central.cli_parsers import subcommand
 from central.db.pg_migrate import PgError, redact
 
 logger = logging.getLogger(__name__)
@@ -27,16 +28,17 @@ URL_PREFIXES = ("postgresql://", "postgres://")
 
 
 def add_pg_commands(commands: Any) -> None:
-    migrate = commands.add_parser(
-        "migrate", help="apply pending schema migrations to the SQLite file or PostgreSQL",
+    migrate = subcommand(
+        commands, "migrate", cmd_migrate,
+        summary="apply pending schema migrations to the SQLite file or PostgreSQL",
         description="Apply every pending migration to central's database. Stop central "
                     "first when it runs on this SQLite file (it migrates at start anyway).")
     migrate.add_argument("--config", type=Path, help="central TOML config (its db)")
     migrate.add_argument("--db", help="SQLite file, or postgresql://USER@HOST:PORT/DB")
-    migrate.set_defaults(func=cmd_migrate)
 
-    export = commands.add_parser(
-        "export", help="copy a station's SQLite database into PostgreSQL",
+    export = subcommand(
+        commands, "export", cmd_export,
+        summary="copy a station's SQLite database into PostgreSQL",
         description="Copy every table of the SQLite database into a PostgreSQL database in "
                     "one transaction (ids kept, sequences advanced), then verify the copied "
                     "audit chain. The target is migrated first and must be empty.")
@@ -46,7 +48,6 @@ def add_pg_commands(commands: Any) -> None:
                         help="postgresql://USER@HOST:PORT/DB (password: PGPASSWORD)")
     export.add_argument("--replace", action="store_true",
                         help="empty a target that holds rows instead of refusing it")
-    export.set_defaults(func=cmd_export)
 
 
 def _fail(message: str) -> int:

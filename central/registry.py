@@ -84,6 +84,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
+#: ``LIMIT`` for "all rows" on both backends (SQLite's ``-1`` is an error on PostgreSQL).
+NO_LIMIT = 2**62
+
 def parse_registry(path: Path) -> RegistryFile:
     try:
         raw = tomllib.loads(path.read_text())
@@ -269,7 +272,7 @@ def list_devices(db: Database, station: str | None = None, *, after: str | None 
         "FROM devices d JOIN venues v ON v.id = d.venue_id "
         "LEFT JOIN device_state s ON s.device_id = d.id "
         "WHERE (? IS NULL OR v.station_id = ?) AND (? IS NULL OR d.id > ?) ORDER BY d.id "
-        "LIMIT ?", [station, station, after, after, -1 if limit is None else limit])
+        "LIMIT ?", [station, station, after, after, NO_LIMIT if limit is None else limit])
     return [{**row, "zones": json.loads(row["zones"])} for row in rows]
 
 

@@ -41,7 +41,8 @@ from central import (
 )
 from central.av import AvRelay
 from central.config import CentralConfig
-from central.db import Readers, Writer, open_db, query_one
+from central.db import Readers, Writer, query_one
+from central.db.backend import open_database
 from central.escalation.failover import FailoverIngest
 from central.escalation.scheduler import Escalator
 from central.floods import FloodWatch
@@ -59,6 +60,7 @@ from central.ingest_queue import Budgets
 from central.live import LiveHub
 from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
+from central.node import Node
 from central.receiver.accounts import AccountMap
 from central.receiver.handler import Dc09Handler
 from central.receiver.keys import load_keys
@@ -86,7 +88,7 @@ class CentralService:
         self.clock = clock
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
-        self.writer = Writer(open_db(config.db_path))
+        self.writer = Writer(open_database(config.db_target))
         try:
             if config.registry is not None:
                 self.writer.call(registry.load_registry, config.registry)
@@ -94,10 +96,10 @@ class CentralService:
         except BaseException:
             self.writer.close()
             raise
-        self.readers = Readers(config.db_path)
+        self.readers = Readers(config.db_target)
         #: A query-only connection for callers on their own thread (tools, tests);
         #: the service itself reads through :attr:`readers`.
-        self.db = open_db(config.db_path, query_only=True)
+        self.db = open_database(config.db_target, query_only=True)
         self.bridge: MqttBridge | None = None
         self._publisher = publisher
         self.snapshot_files = SnapshotFiles(config.data_dir / "snapshots")
@@ -122,7 +124,8 @@ class CentralService:
             self.bridge = MqttBridge(
                 config.broker, self.ingestor, telemetry=config.telemetry_broker,
                 budgets=Budgets(limits.non_alarm_rate_per_s, limits.non_alarm_burst,
-                                on_flood=self.floods.flooding))
+                                on_flood=self.floods.flooding),
+                share_group=config.share_group if config.on_postgresql else None)
             self.ingestor.publish_stored = self.bridge.publish_qos0
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
@@ -143,6 +146,11 @@ class CentralService:
                                    failover=FailoverIngest(
                                        self.writer, self.ingestor.handle, self.topics, clock,
                                        self.ingestor.dead_letter_policy))
+        #: Name, leadership (run-once work on one node), the other nodes' incident changes.
+        self.node = Node(config, self.writer, self.hub.submit_threadsafe)
+        if self.bridge is not None and self.bridge.queue is not None:
+            self.bridge.queue.handle_batch = self.node.guard_batch(
+                self.bridge.queue.handle_batch)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
 
@@ -162,6 +170,16 @@ class CentralService:
             self.bridge.start()
         self._tasks = [
             loop.create_task(self._supervise(), name="supervision"),
+            loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
+                             name="health-probe"),
+        ]
+        self.node.start(loop, self._run_once_tasks, self.escalator,
+                        self.config.escalation.enabled)
+        logger.info("central started on node %s (db %s)", self.node.name, self.node.database)
+
+    def _run_once_tasks(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
+        """The retention loops: started while this node leads (central/node.py)."""
+        return [
             loop.create_task(retention_loop(self.writer, self.snapshot_files,
                                             self.config.snapshots, self.clock),
                              name="snapshot-retention"),
@@ -174,12 +192,7 @@ class CentralService:
             loop.create_task(dead_letters.retention_loop(self.writer, self.config.limits,
                                                          self.clock),
                              name="dead-letter-retention"),
-            loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
-                             name="health-probe"),
         ]
-        if self.config.escalation.enabled:
-            self.escalator.start()
-        logger.info("central started (db %s)", self.config.db_path)
 
     async def start_receiver(self) -> None:
         """Bind the DC-09 listeners if configured (after :meth:`start`, on the loop)."""
@@ -200,14 +213,16 @@ class CentralService:
         self.notifier.stopping("stopping")
         if self.receiver is not None:
             await self.receiver.stop()
-        for task in self._tasks:
+        tasks = self._tasks + self.node.take_tasks()
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks = []
         await asyncio.to_thread(self.close)
 
     def close(self) -> None:
         """Blocking part of :meth:`stop`. MQTT first: its thread may be waiting on the writer."""
+        self.node.stop()
         if self.bridge is not None:
             self.bridge.stop()
         self.escalator.stop()
@@ -304,6 +319,8 @@ class CentralService:
         problems += ingest_problems(facts["ingest_lag_s"], self.config.health)
         problems = broker_problems(mqtt, error) + problems
         return {"ok": not problems, "problems": problems, "db": db_state,
+                "node": self.node.name, "role": self.node.role,
+                "database": self.node.database,
                 "mqtt": mqtt, "mqtt_error": error,
                 "free_mb": None if free is None else round(free / (1024 * 1024), 1),
                 "last_broker_message_age_s": (None if message_age is None
@@ -350,9 +367,13 @@ class CentralService:
         ready = False
         while True:
             try:
-                await self.writer.run(self._supervise_pass)
+                if self.node.is_leader():
+                    await self.writer.run(self._supervise_pass)
+                else:  # a follower: the database answers (the watchdog's condition)
+                    await self.writer.run(_select_one)
             except sqlite3.Error:
                 logger.exception("supervision check failed; retrying")
+                self.node.exit_if_database_lost("supervision")
             else:
                 if not ready:
                     ready = True

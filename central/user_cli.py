@@ -21,6 +21,8 @@ from alarmlink.wire import utcnow
 from central.auth import users
 from central.auth.permissions import ACTIONS, MATRIX, ROLE_DESCRIPTIONS, ROLES
 from central.db import open_db
+from central.db.backend import is_postgresql, open_database
+from central.db.pg_migrate import PgError
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def add_user_commands(commands: Any) -> None:
         cmd.set_defaults(func=_run(cmd_simple), action=name)
 
     listing = sub.add_parser("list", help="print the users as JSON (no secrets)")
-    listing.add_argument("--db", type=Path, required=True, help="central SQLite database")
+    listing.add_argument("--db", required=True,
+                         help="central SQLite database, or postgresql://USER@HOST:PORT/DB")
     listing.set_defaults(func=_run(cmd_list))
 
     roles = sub.add_parser("roles", help="print each role and what it may do")
@@ -72,7 +75,8 @@ def add_user_commands(commands: Any) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, required=True, help="central SQLite database")
+    parser.add_argument("--db", required=True,
+                         help="central SQLite database, or postgresql://USER@HOST:PORT/DB")
     parser.add_argument("--username", required=True)
 
 
@@ -109,6 +113,12 @@ def _password(args: argparse.Namespace) -> str:
 
 
 def _db(args: argparse.Namespace) -> Any:
+    if is_postgresql(args.db):
+        try:
+            return open_database(str(args.db))
+        except PgError as exc:
+            raise _Refused(str(exc)) from None
+    args.db = Path(args.db)
     if not args.db.parent.is_dir():
         raise _Refused(f"directory {args.db.parent} does not exist: give central's --db "
                        "(the database file is created there if it is new)")

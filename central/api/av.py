@@ -44,8 +44,8 @@ def _incident_device(db: Database, incident_id: int
     incident = incidents.get_incident(db, incident_id)
     if incident is None:
         return None, None, {}
-    row = query_one(db, "SELECT device_id FROM events WHERE incident_id = ? ORDER BY rowid "
-                        "LIMIT 1", [incident_id])
+    row = query_one(db, "SELECT device_id FROM events WHERE incident_id = ? "
+                        "ORDER BY received_at, seq LIMIT 1", [incident_id])
     device_id = None if row is None else str(row["device_id"])
     if device_id is None:   # opened by a talk request (central/talk.py)
         row = query_one(db, "SELECT detail FROM incident_log WHERE incident_id = ? AND "

@@ -212,7 +212,7 @@ async def add_hazard(service: Service, principal: CurrentPrincipal,
 
 
 def _hazards(db: Any, stations: list[str] | None, status: str | None) -> list[dict[str, Any]]:
-    sql, args = "SELECT * FROM hazards WHERE 1", []
+    sql, args = "SELECT * FROM hazards WHERE 1 = 1", []
     if stations is not None:
         sql += f" AND station_id IN ({','.join('?' * len(stations))})"
         args += stations

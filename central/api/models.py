@@ -203,6 +203,12 @@ class Health(BaseModel):
                                 "part: cause and fix, e.g. 'database: disk full (SQLITE_FULL) "
                                 "at 12:03:04 — free space on /var/lib/alarmlink'")
     db: str = Field(description="'ok' or 'error: ...' (the first database problem)")
+    node: str = Field("", description="This central node's name (config node_name, default "
+                                      "the host name)")
+    role: Literal["single", "leader", "follower"] = Field(
+        "single", description="'single' on SQLite; on PostgreSQL 'leader' (escalation, "
+                              "supervision and retention run here) or 'follower'")
+    database: Literal["sqlite", "postgresql"] = Field("sqlite", description="The backend")
     mqtt: Literal["connected", "subscribing", "subscription_refused", "disconnected", "disabled"]
     mqtt_error: str | None = None
     writes_pending: int = Field(0, description="Database writes queued or running on central's "

@@ -23,6 +23,8 @@ SQLite                         PostgreSQL
                                have no rowid to leave out)
 ``strftime(fmt, ts, mod)``     the function of that name :data:`PRELUDE` creates
                                (only the format central's migrations use)
+``json_extract``, ``json_each``, functions of those names :data:`PRELUDE` creates
+``julianday``, ``instr``       (the forms central's queries use)
 =============================  ===============================================
 
 Text inside single quotes is never changed. A statement that only SQLite understands
@@ -67,7 +69,43 @@ BEGIN
     END IF;
     RETURN to_char((ts::timestamptz + modifier::interval) AT TIME ZONE 'UTC',
                    'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"');
+END $$""",    # SQLite's JSON and text functions central's queries use, with SQLite's meaning for
+    # the forms used: json_extract(doc, '$.a.b') as text, json_each(array) -> value,
+    # julianday(iso) in days, instr(haystack, needle) (1-based, 0 when absent)
+    """CREATE OR REPLACE FUNCTION json_extract(doc text, path text)
+RETURNS text LANGUAGE sql IMMUTABLE AS $$
+    SELECT doc::jsonb #>> string_to_array(substr(path, 3), '.')
+$$""",
+    """CREATE OR REPLACE FUNCTION json_each(doc text)
+RETURNS TABLE (value text) LANGUAGE sql IMMUTABLE AS $$
+    SELECT jsonb_array_elements_text(CASE WHEN jsonb_typeof(doc::jsonb) = 'array'
+                                          THEN doc::jsonb ELSE '[]'::jsonb END)
+$$""",
+    """CREATE OR REPLACE FUNCTION julianday(ts text)
+RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
+    SELECT extract(epoch FROM ts::timestamptz)::double precision / 86400.0 + 2440587.5
+$$""",
+    """CREATE OR REPLACE FUNCTION instr(haystack text, needle text)
+RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(haystack, needle) $$""",
+)
+
+#: The channel central's nodes LISTEN on for incident changes (central/live_fanout.py).
+INCIDENT_CHANNEL = "alarmlink_incidents"
+
+#: Run after the migrations (idempotent): every change to an incident NOTIFYs its id, with
+#: the writing connection's application_name (``alarmlink:<node>``) so a node can skip
+#: its own. A NOTIFY is transactional: it is delivered when (and only if) the change
+#: commits, whichever node or ingest worker made it.
+POSTLUDE = (
+    f"""CREATE OR REPLACE FUNCTION alarmlink_incident_changed() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('{INCIDENT_CHANNEL}',
+                      current_setting('application_name') || ' ' || NEW.id::text);
+    RETURN NULL;
 END $$""",
+    """CREATE OR REPLACE TRIGGER incidents_notify AFTER INSERT OR UPDATE ON incidents
+FOR EACH ROW EXECUTE FUNCTION alarmlink_incident_changed()""",
 )
 
 _SQLITE_ONLY = re.compile(r"\b(PRAGMA|sqlite_master|sqlite_schema|VACUUM|ATTACH|"
@@ -103,6 +141,23 @@ def translate(sql: str) -> str:
 
 
 _PARAM = re.compile(r"('(?:[^']|'')*')|(\?)")
+
+
+_NAMED = re.compile(r"('(?:[^']|'')*')|(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def named_to_pyformat(sql: str) -> str:
+    """SQLite's ``:name`` placeholders as psycopg's ``%(name)s`` (``::type`` casts and
+    quoted text left alone; every literal ``%`` doubled)."""
+    out: list[str] = []
+    last = 0
+    for match in _NAMED.finditer(sql):
+        out.append(sql[last:match.start()].replace("%", "%%"))
+        quoted = match.group(1)
+        out.append(quoted.replace("%", "%%") if quoted else f"%({match.group(2)})s")
+        last = match.end()
+    out.append(sql[last:].replace("%", "%%"))
+    return "".join(out)
 
 
 def qmark_to_pyformat(sql: str) -> str:

@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from central.db import connection as _connection
-from central.db.pg_dialect import PRELUDE, qmark_to_pyformat, translate
+from central.db.pg_dialect import POSTLUDE, PRELUDE, qmark_to_pyformat, translate
 from central.db.schema import migrations
 from central.db.schema_management import _NODE_KINDS, _ROLES
 
@@ -177,6 +177,8 @@ def apply(conn: psycopg.Connection[Any]) -> list[str]:
                               "applied; fix the cause and run migrate again)") from exc
             logger.info("applied migration %s", migration.name)
             now_applied.append(migration.name)
+        for statement in POSTLUDE:
+            conn.execute(statement.encode())
         return now_applied
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", [MIGRATION_LOCK])

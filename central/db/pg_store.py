@@ -15,11 +15,12 @@ SQLite                                 PostgreSQL
 ``?`` placeholders                     ``%s`` (:func:`~central.db.pg_dialect.qmark_to_pyformat`)
 ``BEGIN IMMEDIATE``                    ``BEGIN``
 ``a IS ?`` / ``a IS NOT ?``            ``IS [NOT] DISTINCT FROM %s``
-``? IS NULL``                          ``%s::text IS NULL`` (a bare NULL has no type)
+``? IS NULL``, ``:name IS NULL``       ``%s::text IS NULL`` (a bare NULL has no type)
 ``DO UPDATE SET n = n + 1``            ``n = <table>.n + 1`` (PostgreSQL calls a bare
                                        ``n`` ambiguous beside ``excluded.n``)
 ``PRAGMA synchronous=NORMAL|FULL``     ``SET synchronous_commit TO off|on`` (the
                                        heartbeat-only batches of ingest)
+``INSERT OR IGNORE ...``               ``INSERT ... ON CONFLICT DO NOTHING``
 ``cursor.lastrowid``                   ``lastval()`` (read only when asked for)
 Python ``bool`` parameters             ``0``/``1`` (the columns are ``BIGINT``)
 =====================================  ==============================================
@@ -44,10 +45,10 @@ import functools
 import logging
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from central.db.pg_dialect import qmark_to_pyformat
+from central.db.pg_dialect import named_to_pyformat, qmark_to_pyformat
 
 if TYPE_CHECKING:
     import psycopg
@@ -74,14 +75,17 @@ class PgDatabaseError(sqlite3.DatabaseError):
 _PARTS = re.compile(r"('(?:[^']|'')*')|([^']+)")
 _IS_PARAM = re.compile(r"\bIS\s+(NOT\s+)?\?", re.IGNORECASE)
 _PARAM_IS_NULL = re.compile(r"\?(\s+IS\s+(?:NOT\s+)?NULL\b)", re.IGNORECASE)
+_NAMED_IS_NULL = re.compile(r"(?<![:\w])(:[A-Za-z_]\w*)(\s+IS\s+(?:NOT\s+)?NULL\b)",
+                            re.IGNORECASE)
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _DO_UPDATE = re.compile(r"\bDO\s+UPDATE\s+SET\b", re.IGNORECASE)
 _SELF_REF = re.compile(r"\b(\w+)(\s*=\s*)\1\b(?!\s*\()")
+_INSERT_OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
 _PRAGMA_SYNC = re.compile(r"^\s*PRAGMA\s+synchronous\s*=\s*(\w+)\s*$", re.IGNORECASE)
 
 
 @functools.lru_cache(maxsize=512)
-def translate_dml(sql: str, with_params: bool) -> str:
+def translate_dml(sql: str, with_params: bool | str) -> str:
     """The PostgreSQL form of one statement of ingest (see the module's table)."""
     if sql.count("'") % 2:
         raise PgDatabaseError(f"unbalanced quote in: {sql[:80]!r}")
@@ -94,6 +98,10 @@ def translate_dml(sql: str, with_params: bool) -> str:
                 else "SET synchronous_commit TO on")
     if stripped.upper().startswith("PRAGMA"):
         raise PgDatabaseError(f"SQLite-only statement on PostgreSQL: {stripped[:80]!r}")
+    ignore = _INSERT_OR_IGNORE.match(sql)
+    if ignore:  # the whole statement: INSERT ... VALUES (...) [no RETURNING]
+        sql = ignore.group(1) + sql[ignore.end():].rstrip().rstrip(";") + \
+            " ON CONFLICT DO NOTHING"
     table = _INSERT_TABLE.match(sql)
     update = _DO_UPDATE.search(sql)
     out: list[str] = []
@@ -105,6 +113,7 @@ def translate_dml(sql: str, with_params: bool) -> str:
         plain = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1)
                               else "IS NOT DISTINCT FROM ?", plain)
         plain = _PARAM_IS_NULL.sub(r"?::text\1", plain)
+        plain = _NAMED_IS_NULL.sub(r"\1::text\2", plain)
         if table and update:
             if not after_update and (found := _DO_UPDATE.search(plain)):
                 head, plain = plain[:found.end()], plain[found.end():]
@@ -114,6 +123,8 @@ def translate_dml(sql: str, with_params: bool) -> str:
                 plain = _SELF_REF.sub(rf"\1\2{table.group(1)}.\1", plain)
         out.append(plain)
     sql = "".join(out)
+    if with_params == "named":
+        return named_to_pyformat(sql)
     return qmark_to_pyformat(sql) if with_params else sql
 
 
@@ -190,11 +201,17 @@ class PgConnection:
 
         return self.raw.info.transaction_status != TransactionStatus.IDLE
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
-        values = _params(params)
-        statement = translate_dml(sql, values is not None)
+    def execute(self, sql: str,
+                params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
         import psycopg
 
+        values: list[Any] | dict[str, Any] | None
+        if isinstance(params, Mapping):  # SQLite's :name placeholders
+            values = dict(zip(params, _params(list(params.values())) or [], strict=True))
+            statement = translate_dml(sql, "named")
+        else:
+            values = _params(params)
+            statement = translate_dml(sql, values is not None)
         try:
             if values is None:
                 cursor = self.raw.execute(statement.encode())  # bytes: no % parsing
@@ -203,6 +220,11 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _mapped(exc) from exc
         return PgCursor(self, cursor)
+
+    def commit(self) -> None:
+        """End an open transaction (``sqlite3.Connection.commit``); no-op outside one."""
+        if self.in_transaction:
+            self.execute("COMMIT")
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         import psycopg
@@ -240,10 +262,12 @@ class PgDatabase:
         """The connection to PostgreSQL is lost (every statement will fail)."""
         return bool(self.conn.raw.broken or self.conn.raw.closed)
 
-    def execute(self, sql: str, params: Sequence[Any] | None = None) -> PgCursor:
+    def execute(self, sql: str,
+                params: Sequence[Any] | Mapping[str, Any] | None = None) -> PgCursor:
         return self.conn.execute(sql, params)
 
-    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+    def query(self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None
+              ) -> Iterator[dict[str, Any]]:
         cursor = self.conn.execute(sql, params)
         names = [d[0] for d in cursor.description or []]
         for row in cursor.fetchall():

@@ -19,7 +19,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlite_utils import Database
 
-from central.db.connection import open_db
+from central.db.backend import open_database
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +30,13 @@ READER_THREADS = 2
 
 
 class Readers:
-    """A small pool of reader threads over one database file."""
+    """A small pool of reader threads over one database (file or PostgreSQL URL)."""
 
     def __init__(self, path: Path | str, *, threads: int = READER_THREADS,
                  name: str = "central-reader") -> None:
-        self._path = Path(path)
+        #: A SQLite file, or a PostgreSQL URL (each reader thread: its own read-only
+        #: connection, opened on first use and again after it broke).
+        self._path: Path | str = path if isinstance(path, str) and "://" in path else Path(path)
         self._local = threading.local()
         self._connections: list[Database] = []
         self._lock = threading.Lock()
@@ -57,8 +59,12 @@ class Readers:
     def _job(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
              **kwargs: P.kwargs) -> T:
         db: Database | None = getattr(self._local, "db", None)
+        if db is not None and getattr(db, "broken", False):  # PostgreSQL: reconnect
+            with self._lock:
+                self._connections.remove(db)
+            db = None
         if db is None:
-            db = open_db(self._path, query_only=True)
+            db = open_database(self._path, query_only=True)
             self._local.db = db
             with self._lock:
                 self._connections.append(db)

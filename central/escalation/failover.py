@@ -39,8 +39,9 @@ def set_key(db: Database, device_id: str, now: datetime, key: str | None = None)
         if query_one(db, "SELECT 1 FROM devices WHERE id = ?", [device_id]) is None:
             raise FailoverKeyError(f"no device {device_id!r}: add it with `alarmlink central "
                                    "registry add-device`")
-        db.execute("INSERT OR REPLACE INTO failover_keys (device_id, key, created_at) "
-                   "VALUES (?, ?, ?)", [device_id, key, iso(now)])
+        db.execute("INSERT INTO failover_keys (device_id, key, created_at) VALUES (?, ?, ?) "
+                   "ON CONFLICT (device_id) DO UPDATE SET key = excluded.key, "
+                   "created_at = excluded.created_at", [device_id, key, iso(now)])
     logger.info("failover key of %s set", device_id)
     return key
 

@@ -56,12 +56,26 @@ class Escalator:
                                              "call": CallChannel(self.link),
                                              "webhook": WebhookChannel(config)}
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="escalation", daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(self._stop,),
+                                        name="escalation", daemon=True)
         self._last_inbox = 0.0
 
     def start(self) -> None:
-        """Start the thread (safe on the event loop: it does not wait for the writer)."""
+        """Start the thread (safe on the event loop: it does not wait for the writer).
+
+        Again after :meth:`halt` (a node that wins leadership back): a new thread, which
+        first requeues what the last leader left ``sending``."""
+        if self._thread.is_alive():
+            return
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._stop,),
+                                        name="escalation", daemon=True)
         self._thread.start()
+
+    def halt(self) -> None:
+        """Stop sending at once without waiting (leadership lost): the thread ends after
+        the send in progress, if any; the next leader continues from the database."""
+        self._stop.set()
 
     def stop(self) -> None:
         self._stop.set()
@@ -69,7 +83,7 @@ class Escalator:
             self._thread.join(30)
         self.link.failed(ModemError("central stopping"))
 
-    def _run(self) -> None:
+    def _run(self, stop: threading.Event) -> None:
         try:
             requeued = self.writer.call(planner.recover_interrupted, self.clock())
         except WriterClosed:
@@ -77,14 +91,14 @@ class Escalator:
         if requeued:
             logger.warning("%s notification(s) interrupted by the last stop are sent again",
                            requeued)
-        while not self._stop.is_set():
+        while not stop.is_set():
             try:
                 self.tick()
             except WriterClosed:
                 return
             except Exception:  # noqa: BLE001 - the scheduler outlives any one bad pass
                 logger.exception("escalation pass failed; retrying next tick")
-            self._stop.wait(self.config.tick_s)
+            stop.wait(self.config.tick_s)
 
     def tick(self) -> None:
         """One pass (see the module docstring)."""

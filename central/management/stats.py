@@ -21,15 +21,15 @@ logger = logging.getLogger(__name__)
 FIGURES: Final[dict[str, tuple[str, str, str, str]]] = {
     "units_inspected": ("inspections", "inspected_at", "kind = 'routine'",
                         "id, venue_id, inspected_at, inspectors, created_by"),
-    "hazards_found": ("hazards", "found_at", "1", "id, venue_id, severity, description, "
+    "hazards_found": ("hazards", "found_at", "1 = 1", "id, venue_id, severity, description, "
                       "status, found_at"),
-    "notices_issued": ("notices", "issued_at", "1", "id, number, venue_id, kind, deadline, "
+    "notices_issued": ("notices", "issued_at", "1 = 1", "id, number, venue_id, kind, deadline, "
                        "status, issued_at"),
     "rectified_on_time": ("notices", "issued_at", "closed_on_time = 1",
                           "id, number, venue_id, deadline, closed_at"),
-    "penalty_cases": ("penalties", "proposed_at", "1", "id, venue_id, notice_id, status, "
+    "penalty_cases": ("penalties", "proposed_at", "1 = 1", "id, venue_id, notice_id, status, "
                       "decision, amount_yuan, proposed_at"),
-    "fires_investigated": ("fire_investigations", "investigated_at", "1",
+    "fires_investigated": ("fire_investigations", "investigated_at", "1 = 1",
                            "id, venue_id, incident_id, investigated_at, summary"),
 }
 

@@ -1,9 +1,11 @@
 """Fixtures that run a test module's storage tests on both backends (issue 16, line 1).
 
-``from both_backends import backend, db, ingestor`` in a test module replaces the
-conftest's SQLite-only ``db`` and ``ingestor`` there: each test runs on the SQLite file
-central serves from and on PostgreSQL through :mod:`central.db.pg_store` (as the ingest
-workers use it).
+``backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor``
+in a test module replaces the conftest's SQLite-only ``db`` and ``ingestor`` there: each
+test runs on the SQLite file and on PostgreSQL through :mod:`central.db.pg_store`.
+``client = both_backends.client`` does the same for the in-process app (TestClient): the
+whole service on SQLite, and on PostgreSQL as ``central serve`` runs with
+``database_url`` (writer, readers, sessions, leadership, the incident listener).
 """
 
 from __future__ import annotations
@@ -13,9 +15,13 @@ from pathlib import Path
 from typing import cast
 
 import pytest
-from central_testkit import DEMO_REGISTRY, TOPICS, Recorder
+from central_testkit import DEMO_REGISTRY, TEST_BASE_URL, TOPICS, Recorder
+from fastapi.testclient import TestClient
+from fixtures.auth import add_user, login_testclient
 from sqlite_utils import Database
 
+from central.api import create_app
+from central.config import CentralConfig
 from central.db import open_db
 from central.db.pg_store import PgDatabase
 from central.ingest import Ingestor
@@ -28,6 +34,18 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def empty_db(backend: str, db_path: Path, request: pytest.FixtureRequest
+             ) -> Iterator[Database]:
+    """A fresh, migrated, empty database of ``backend``."""
+    if backend == "sqlite":
+        database = open_db(db_path)
+    else:
+        database = cast(Database, PgDatabase.connect(request.getfixturevalue("pg_url")))
+    yield database
+    database.close()
 
 
 @pytest.fixture
@@ -49,3 +67,21 @@ def ingestor(db: Database, recorder: Recorder, notified: list[dict[str, object]]
                     snapshot_files=SnapshotFiles(tmp_path / "snapshots"))
 
 
+
+
+@pytest.fixture
+def client(backend: str, db_path: Path, tmp_path: Path, recorder: Recorder,
+           request: pytest.FixtureRequest) -> Iterator[TestClient]:
+    """Central's app in TestClient on ``backend`` (publisher = recorder, no MQTT), logged
+    in as the admin ``officer-li``."""
+    if backend == "sqlite":
+        config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
+        add_user(db_path)
+    else:
+        url = str(request.getfixturevalue("pg_url"))
+        config = CentralConfig(database_url=url, data_dir=tmp_path / "data",
+                               registry=DEMO_REGISTRY, node_name="test")
+        add_user(url)
+    with TestClient(create_app(config, publisher=recorder), base_url=TEST_BASE_URL) as test_client:
+        login_testclient(test_client)
+        yield test_client

@@ -3,21 +3,22 @@ of every management role, and switching the logged-in user."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from central_testkit import DEMO_REGISTRY, TEST_BASE_URL
 from fastapi.testclient import TestClient
 from fixtures.auth import add_user, login_testclient
 
 from central.api import create_app
 from central.config import CentralConfig
-from central.db import open_db
+from central.db import write_tx
+from central.db.backend import open_database
 from central.registry import load_registry
 
 M = "/api/management"
@@ -46,8 +47,18 @@ class Clock:
 class Central:
     client: TestClient
     clock: Clock
-    db_path: Path
+    #: The SQLite file, or the PostgreSQL URL (both backends: :func:`backend_target`).
+    db_path: Path | str
     current: str = field(default="")
+
+    def rows(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """``sql`` (``?`` placeholders) on central's database, read from a connection of
+        the test's own: the rows as tuples."""
+        db = open_database(self.db_path)
+        try:
+            return [tuple(r.values()) for r in db.query(sql, list(params))]
+        finally:
+            db.close()
 
     def advance(self, **delta: float) -> None:
         """Move the clock; sessions may expire, so the next request logs in again."""
@@ -68,25 +79,43 @@ class Central:
             "application/json") else answer.content
 
 
+def backend_target(backend: str, tmp_path: Path, request: pytest.FixtureRequest
+                   ) -> Path | str:
+    """Where a management test's central keeps its data: a SQLite file, or a fresh
+    PostgreSQL database (``pg_url``)."""
+    if backend == "sqlite":
+        return tmp_path / "central.db"
+    return str(request.getfixturevalue("pg_url"))
+
+
 @contextmanager
-def management_central(db_path: Path) -> Iterator[Central]:
-    db = open_db(db_path)
+def management_central(db_path: Path | str, data_dir: Path | None = None
+                       ) -> Iterator[Central]:
+    """Central's app with the management users on ``db_path`` (a SQLite file, or a
+    PostgreSQL URL with ``data_dir`` for its files)."""
+    db = open_database(db_path)
     load_registry(db, DEMO_REGISTRY)
     db.close()
     for username, (role, node) in USERS.items():
         add_user(db_path, username, role, node)
     clock = Clock()
-    config = CentralConfig(db=db_path, registry=DEMO_REGISTRY)
+    config = (CentralConfig(db=db_path, registry=DEMO_REGISTRY) if isinstance(db_path, Path)
+              else CentralConfig(database_url=db_path, registry=DEMO_REGISTRY,
+                                 data_dir=data_dir or Path("alarmlink-data")))
     with TestClient(create_app(config, publisher=lambda *_: None, clock=clock),
                     base_url=TEST_BASE_URL) as client:
         # after the lifespan loaded the (English) demo registry: Chinese names
-        with sqlite3.connect(db_path) as raw:
-            raw.execute("UPDATE stations SET name = '城厢派出所' WHERE id = 'chengxiang'")
-            raw.execute("UPDATE venues SET name = '河畔宾馆' WHERE id = 'hotel-01'")
+        db = open_database(db_path)
+        try:
+            with write_tx(db):
+                db.execute("UPDATE stations SET name = '城厢派出所' WHERE id = 'chengxiang'")
+                db.execute("UPDATE venues SET name = '河畔宾馆' WHERE id = 'hotel-01'")
+        finally:
+            db.close()
         yield Central(client, clock, db_path)
 
 
-def make_villages(as_user: Callable[..., Any], db_path: Path) -> dict[str, Any]:
+def make_villages(as_user: Callable[..., Any], db_path: Path | str) -> dict[str, Any]:
     """Two villages of chengxiang; v-01 with zones, a liaison point, a team of two, a
     drill and its assistant ``va-01``; v-02 with its own team."""
     as_user("leader", "POST", f"{M}/villages", {"id": "v-01", "name": "东村", "station":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import both_backends
 from central_testkit import (
     DEMO_REGISTRY,
     TEST_BASE_URL,
@@ -22,6 +23,9 @@ from central.audit import Entry
 from central.config import CentralConfig
 from central.db import open_db
 from central.service import CentralService
+
+# the API tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, client = both_backends.backend, both_backends.client
 
 T0 = datetime(2026, 11, 1, 1, 0, tzinfo=UTC)
 

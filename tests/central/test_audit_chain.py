@@ -8,6 +8,7 @@ import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import both_backends
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -16,7 +17,10 @@ from sqlite_utils import Database
 from central import audit
 from central.audit import Entry
 from central.audit_retention import AuditBroken, prune
-from central.db import open_db
+from central.db import open_db, write_tx
+
+# every storage test here runs on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
 ROWS = 8
@@ -35,8 +39,13 @@ def _fill(db: Database, n: int = ROWS, *, start: datetime = T0,
     return [audit.append(db, _entry(i), at=start + i * step) for i in range(n)]
 
 
-def _hand(db_path: Path, sql: str, params: tuple[object, ...] = ()) -> None:
-    """A change made behind central's back, with a plain sqlite3 connection."""
+def _hand(db_path: Path | Database, sql: str, params: tuple[object, ...] = ()) -> None:
+    """A change made behind central's back: a plain sqlite3 connection to the file, or a
+    bare statement on the test's database (either backend)."""
+    if not isinstance(db_path, Path):
+        with write_tx(db_path):
+            db_path.execute(sql, list(params))
+        return
     conn = sqlite3.connect(db_path)
     with conn:
         conn.execute(sql, params)
@@ -80,14 +89,14 @@ def test_changing_any_field_of_any_row_names_that_row(row: int, column: str,
 
 def test_a_changed_field_is_reported_as_such(db: Database, db_path: Path) -> None:
     ids = _fill(db)
-    _hand(db_path, "UPDATE audit_log SET username = 'someone-else' WHERE id = ?", (ids[3],))
+    _hand(db, "UPDATE audit_log SET username = 'someone-else' WHERE id = ?", (ids[3],))
     assert audit.verify(db).problem == (f"row {ids[3]}: its fields do not match its hash "
                                         "(changed after it was written)")
 
 
 def test_deleting_a_middle_row_names_the_next_row(db: Database, db_path: Path) -> None:
     ids = _fill(db)
-    _hand(db_path, "DELETE FROM audit_log WHERE id = ?", (ids[4],))
+    _hand(db, "DELETE FROM audit_log WHERE id = ?", (ids[4],))
     result = audit.verify(db)
     assert not result.ok and result.broken_id == ids[5]
     assert result.problem == (f"row {ids[5]}: prev_hash does not match row {ids[3]}'s hash "
@@ -96,13 +105,13 @@ def test_deleting_a_middle_row_names_the_next_row(db: Database, db_path: Path) -
 
 def test_a_row_inserted_with_a_forged_hash_is_found(db: Database, db_path: Path) -> None:
     ids = _fill(db)
-    _hand(db_path, "DELETE FROM audit_log WHERE id = ?", (ids[4],))
+    _hand(db, "DELETE FROM audit_log WHERE id = ?", (ids[4],))
     # a replacement that chains correctly onto row 3 but says something else
     forged = {"at": audit.iso(T0), "username": "officer-x", "role": "admin", "source": "x",
               "action": "incident.resolve", "object": "incident:4", "result": "allowed",
               "detail": "{}"}
     prev = db.execute("SELECT hash FROM audit_log WHERE id = ?", [ids[3]]).fetchone()[0]
-    _hand(db_path, "INSERT INTO audit_log (id, at, username, role, source, action, object, "
+    _hand(db, "INSERT INTO audit_log (id, at, username, role, source, action, object, "
           "result, detail, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
           (ids[4], *forged.values(), prev, audit.row_hash(prev, forged)))
     result = audit.verify(db)
@@ -111,7 +120,7 @@ def test_a_row_inserted_with_a_forged_hash_is_found(db: Database, db_path: Path)
 
 def test_a_row_appended_with_a_made_up_hash_is_named(db: Database, db_path: Path) -> None:
     ids = _fill(db)
-    _hand(db_path, "INSERT INTO audit_log (at, username, role, source, action, object, result,"
+    _hand(db, "INSERT INTO audit_log (at, username, role, source, action, object, result,"
           " detail, prev_hash, hash) SELECT at, 'officer-x', role, source, action, object, "
           "result, detail, hash, ? FROM audit_log WHERE id = ?", ("f" * 64, ids[-1]))
     result = audit.verify(db)
@@ -150,7 +159,7 @@ def test_prune_of_nothing_writes_nothing(db: Database) -> None:
 
 def test_deleting_the_oldest_rows_by_hand_fails(db: Database, db_path: Path) -> None:
     ids = _fill(db)
-    _hand(db_path, "DELETE FROM audit_log WHERE id <= ?", (ids[2],))
+    _hand(db, "DELETE FROM audit_log WHERE id <= ?", (ids[2],))
     result = audit.verify(db)
     assert not result.ok and result.broken_id == ids[3]
     assert "GENESIS" in result.problem and "without audit prune" in result.problem
@@ -159,7 +168,7 @@ def test_deleting_the_oldest_rows_by_hand_fails(db: Database, db_path: Path) -> 
 def test_deleting_by_hand_after_a_prune_fails(db: Database, db_path: Path) -> None:
     ids = _fill(db)
     prune(db, T0 + timedelta(days=2))
-    _hand(db_path, "DELETE FROM audit_log WHERE id = ?", (ids[2],))
+    _hand(db, "DELETE FROM audit_log WHERE id = ?", (ids[2],))
     result = audit.verify(db)
     assert not result.ok and result.broken_id == ids[3]
     assert "latest audit.prune" in result.problem
@@ -167,7 +176,7 @@ def test_deleting_by_hand_after_a_prune_fails(db: Database, db_path: Path) -> No
 
 def test_a_broken_chain_is_not_pruned(db: Database, db_path: Path) -> None:
     ids = _fill(db)
-    _hand(db_path, "UPDATE audit_log SET object = 'incident:0' WHERE id = ?", (ids[1],))
+    _hand(db, "UPDATE audit_log SET object = 'incident:0' WHERE id = ?", (ids[1],))
     with pytest.raises(AuditBroken, match=f"row {ids[1]}"):
         prune(db, T0 + timedelta(days=5))
     assert db.execute("SELECT count(*) FROM audit_log").fetchone()[0] == ROWS

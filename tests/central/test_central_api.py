@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import both_backends
 from central_testkit import TOPICS, Recorder, event_message, make_event
 from fastapi.testclient import TestClient
 
 from alarmlink.wire import Heartbeat, Stage, Status, encode, utcnow
 from central.service import CentralService
+
+# the API tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, client = both_backends.backend, both_backends.client
 
 
 def service(client: TestClient) -> CentralService:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import both_backends
 import pytest
 from central_testkit import make_event
 from sqlite_utils import Database
 
 from central import commissioning
 from central.db import write_tx
+
+# every storage test here runs on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

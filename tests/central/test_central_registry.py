@@ -5,16 +5,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import both_backends
 import pytest
 from central_testkit import DEMO_REGISTRY
+from sqlite_utils import Database
 
 from alarmlink_tools.cli import main
-from central.db import open_db
 from central.registry import RegistryError, device_route, list_registry, load_registry
 
+# the library's tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, empty_db = both_backends.backend, both_backends.empty_db
 
-def test_demo_registry_loads_and_routes(db_path: Path) -> None:
-    db = open_db(db_path)
+
+def test_demo_registry_loads_and_routes(empty_db: Database) -> None:
+    db = empty_db
     counts = load_registry(db, DEMO_REGISTRY)
     assert counts == {"cities": 1, "counties": 1, "stations": 2, "offices": 1, "venues": 3,
                       "devices": 3}
@@ -24,26 +28,26 @@ def test_demo_registry_loads_and_routes(db_path: Path) -> None:
     assert device_route(db, "nobody") is None
 
 
-def test_load_is_idempotent(db_path: Path) -> None:
-    db = open_db(db_path)
+def test_load_is_idempotent(empty_db: Database) -> None:
+    db = empty_db
     load_registry(db, DEMO_REGISTRY)
     before = list_registry(db)
     load_registry(db, DEMO_REGISTRY)
     assert list_registry(db) == before
 
 
-def test_misspelt_key_is_named(db_path: Path, tmp_path: Path) -> None:
+def test_misspelt_key_is_named(empty_db: Database, tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[[counties]]\nid = "c"\nname = "C"\n'
                    '[[venues]]\nid = "v"\nname = "V"\nkind = "school"\nstaton = "s"\n')
     with pytest.raises(RegistryError) as err:
-        load_registry(open_db(db_path), bad)
+        load_registry(empty_db, bad)
     assert "venues[0].staton: unknown key (did you mean 'station'?)" in str(err.value)
     assert "venues[0].station: required key missing" in str(err.value)
 
 
-def test_bad_kind_and_unknown_reference(db_path: Path, tmp_path: Path) -> None:
-    db = open_db(db_path)
+def test_bad_kind_and_unknown_reference(empty_db: Database, tmp_path: Path) -> None:
+    db = empty_db
     bad_kind = tmp_path / "kind.toml"
     bad_kind.write_text('[[venues]]\nid = "v"\nname = "V"\nkind = "mall"\nstation = "s"\n')
     with pytest.raises(RegistryError, match=r"venues\[0\]\.kind: Input should be 'school'"):

@@ -7,11 +7,13 @@ The real Ingestor and Supervisor on a real database, driven by a fake clock (no 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 from central_testkit import TOPICS, Recorder, event_message, make_event
 from sqlite_utils import Database
@@ -19,8 +21,12 @@ from sqlite_utils import Database
 from alarmlink.wire import Heartbeat, Status, encode
 from central.config import ConfigError, load_config
 from central.ingest import Ingestor
+from central.snapshots import SnapshotFiles
 from central.supervision import Supervisor
 from central.supervision_config import SupervisionConfig
+
+# every storage test here runs on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 FAST = SupervisionConfig().classes["fast"]  # bound 20, heartbeat 5, silence 11, grace 5
 
@@ -43,7 +49,10 @@ class Rig:
         self.db = db
         self.clock = Clock()
         self.pushed: list[dict[str, Any]] = []
-        self.ingestor = Ingestor(db, TOPICS, Recorder(), self.pushed.append, self.clock)
+        # no snapshots here: a directory that is never written (PostgreSQL needs one named)
+        unused = SnapshotFiles(Path(tempfile.gettempdir()) / "alarmlink-unused-snapshots")
+        self.ingestor = Ingestor(db, TOPICS, Recorder(), self.pushed.append, self.clock,
+                                 snapshot_files=unused)
         self.supervisor = Supervisor(db, config or SupervisionConfig(), self.clock)
         self.supervisor.set_listening(True)
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import csv
 import io
 
+import both_backends
 from central_testkit import event_message, make_event
 from fastapi.testclient import TestClient
 
 from central.service import CentralService
+
+# the API tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, client = both_backends.backend, both_backends.client
 
 
 def raise_alarm(client: TestClient, device: str = "school-01", zone: str = "gate-button",

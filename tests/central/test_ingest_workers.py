@@ -13,24 +13,18 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, cast
+from typing import cast
 
-import paho.mqtt.client as mqtt
 import pytest
 from central_testkit import DEMO_REGISTRY
 from fixtures.broker import running_mosquitto
 from helpers import device_user, wait_for
-from pydantic import SecretStr
+from resending_device import Device
 from sqlite_utils import Database
 
-from alarmlink import wire
 from alarmlink.broker import BrokerUser, MosquittoBroker
-from alarmlink.broker_endpoint import BrokerConfig
-from alarmlink.mqtt import connect_client
 from central.db.pg_store import PgDatabase
 from central.registry import load_registry
 
@@ -39,8 +33,6 @@ pytestmark = [pytest.mark.broker, pytest.mark.postgres]
 DEVICES = [f"wk-{n:02d}" for n in range(50)]
 PER_DEVICE = 20  # 1,000 events: 5,000 (100 each) also passes, in ~31 s instead of ~9 s
 WORKERS = [BrokerUser(f"ingest-{n}", f"ingest-{n}-test-pw", "central") for n in (1, 2)]
-#: Seconds without a ``stored`` receipt after which a device resends an event.
-RESEND_S = 1.0
 
 
 def registry_text() -> str:
@@ -48,52 +40,6 @@ def registry_text() -> str:
     for dev in DEVICES:
         text += f'\n[[devices]]\nid = "{dev}"\nvenue = "village-01"\nzones = ["z1"]\n'
     return text
-
-
-class Device:
-    """A device's outbox: publishes its events at QoS 1 and resends each until stored."""
-
-    def __init__(self, broker: MosquittoBroker, device_id: str) -> None:
-        self.id = device_id
-        self.topics = wire.Topics()
-        config = BrokerConfig(url=broker.url, username=device_id,
-                              password=SecretStr(device_user(device_id).password))
-        self.client = connect_client(config, client_id=device_id, clean=True)
-        self.outbox: dict[str, tuple[bytes, float]] = {}
-        self.resent = 0
-        self.lock = threading.Lock()
-        self.client.on_message = self._receipt
-        self.client.subscribe(self.topics.receipt(device_id), qos=1)
-
-    def _receipt(self, _c: Any, _u: Any, message: mqtt.MQTTMessage) -> None:
-        receipt = wire.decode(wire.Receipt, message.payload)
-        if receipt.stage == wire.Stage.STORED:
-            with self.lock:
-                self.outbox.pop(receipt.event_id, None)
-
-    def send(self, seq: int) -> str:
-        event = wire.Event(event_id=wire.new_id(), device_id=self.id, seq=seq,
-                           ts=wire.utcnow(), kind=wire.Kind.FIRE, state=wire.State.ALARM,
-                           zone="z1", source=wire.Source.GPIO)
-        payload = wire.encode(event)
-        with self.lock:
-            self.outbox[event.event_id] = (payload, time.monotonic())
-        self.client.publish(self.topics.event(self.id), payload, qos=1)
-        return event.event_id
-
-    def resend_due(self) -> None:
-        now = time.monotonic()
-        with self.lock:
-            due = [(k, p) for k, (p, at) in self.outbox.items() if now - at > RESEND_S]
-            for event_id, payload in due:
-                self.outbox[event_id] = (payload, now)
-        self.resent += len(due)
-        for _event_id, payload in due:
-            self.client.publish(self.topics.event(self.id), payload, qos=1)
-
-    def close(self) -> None:
-        self.client.disconnect()
-        self.client.loop_stop()
 
 
 def start_worker(tmp_path: Path, broker: MosquittoBroker, pg_url: str,

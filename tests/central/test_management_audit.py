@@ -5,23 +5,27 @@ under /api/management without a step here fails it, and each step must add an
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 from fastapi.routing import APIRoute
-from management_testkit import START, Central, management_central
+from management_testkit import START, Central, backend_target, management_central
 
 M = "/api/management"
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+# the management tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend = both_backends.backend
+
+
 @pytest.fixture
-def central(tmp_path: Path) -> Any:
-    with management_central(tmp_path / "central.db") as c:
+def central(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Any:
+    with management_central(backend_target(backend, tmp_path, request), tmp_path) as c:
         yield c
 
 
@@ -34,9 +38,7 @@ def _walk(routes: list[Any]) -> Iterator[APIRoute]:
 
 
 def _audit(c: Central) -> list[tuple[str, str, str]]:
-    with sqlite3.connect(c.db_path) as db:
-        return [tuple(r) for r in db.execute(
-            "SELECT username, action, result FROM audit_log ORDER BY id")]
+    return c.rows("SELECT username, action, result FROM audit_log ORDER BY id")  # type: ignore[return-value]
 
 
 Step = tuple[str, str, str, str, Callable[[dict[str, Any]], dict[str, Any]], str]

@@ -7,17 +7,22 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import management_scenario
 import pytest
 from central_testkit import event_message, make_event
-from management_testkit import START, Central, management_central
+from management_testkit import START, Central, backend_target, management_central
 
 M = "/api/management"
 
 
+# the management tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend = both_backends.backend
+
+
 @pytest.fixture
-def central(tmp_path: Path) -> Any:
-    with management_central(tmp_path / "central.db") as c:
+def central(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Any:
+    with management_central(backend_target(backend, tmp_path, request), tmp_path) as c:
         yield c
 
 

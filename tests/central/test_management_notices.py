@@ -4,22 +4,26 @@ API as the right users; the notice PDF opened and read back (text and QR code)."
 from __future__ import annotations
 
 import io
-import sqlite3
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 import zxingcpp
-from management_testkit import START, Central, management_central
+from management_testkit import START, Central, backend_target, management_central
 from PIL import Image
 from pypdf import PdfReader
 
 M = "/api/management"
 
 
+# the management tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend = both_backends.backend
+
+
 @pytest.fixture
-def central(tmp_path: Path) -> Any:
-    with management_central(tmp_path / "central.db") as c:
+def central(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Any:
+    with management_central(backend_target(backend, tmp_path, request), tmp_path) as c:
         yield c
 
 
@@ -132,9 +136,8 @@ def test_overdue_notice_escalates_and_a_penalty_needs_the_leaders_approval(
                             "penalty approved", "penalty decided"]
 
     # every act is in the audit log, allowed or denied
-    with sqlite3.connect(central.db_path) as db:
-        audited = {(r[0], r[1], r[2]) for r in db.execute(
-            "SELECT username, action, result FROM audit_log")}
+    audited = {(r[0], r[1], r[2]) for r in central.rows(
+        "SELECT username, action, result FROM audit_log")}
     for row in [("insp-a", "inspection.record", "allowed"), ("insp-a", "notice.issue", "allowed"),
                 ("insp-a", "penalty.propose", "allowed"),
                 ("insp-a", "penalty.approve", "denied"),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
+import both_backends
 from central_testkit import TOPICS, Recorder
 from sqlite_utils import Database
 
@@ -14,6 +16,10 @@ from central.ingest import Ingestor
 from central.receiver.accounts import AccountMap
 from central.receiver.handler import Dc09Handler
 from central.receiver.sampling import Sampler
+from central.snapshots import SnapshotFiles
+
+# every storage test here runs on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 NOW = datetime(2024, 5, 6, 7, 8, 9, tzinfo=UTC)
 
@@ -28,12 +34,14 @@ class Clocks:
         self.mono += seconds
 
 
-def make_handler(db: Database, clocks: Clocks | None = None) -> Dc09Handler:
+def make_handler(db: Database, clocks: Clocks | None = None, *,
+                 snapshots: Path | None = None) -> Dc09Handler:
     async def load() -> dict[str, str]:
         return {"1234": "school-01"}
 
     c = clocks or Clocks()
-    ingestor = Ingestor(db, TOPICS, Recorder(), clock=lambda: c.now)
+    files = None if snapshots is None else SnapshotFiles(snapshots)
+    ingestor = Ingestor(db, TOPICS, Recorder(), clock=lambda: c.now, snapshot_files=files)
     return Dc09Handler(ingestor, TOPICS, AccountMap(load), lambda: c.now, lambda: c.mono)
 
 
@@ -51,9 +59,9 @@ def last_seen(db: Database) -> str | None:
     return row[0] if row else None
 
 
-def test_an_alarm_counts_as_heard_like_a_link_test(db: Database) -> None:
+def test_an_alarm_counts_as_heard_like_a_link_test(db: Database, tmp_path: Path) -> None:
     clocks = Clocks()
-    handler = make_handler(db, clocks)
+    handler = make_handler(db, clocks, snapshots=tmp_path)
     assert last_seen(db) is None
     reply = handle(handler, "1234", "#1234|NFA129")
     assert reply is not None and b'"ACK"' in reply
@@ -71,8 +79,9 @@ def test_an_alarm_counts_as_heard_like_a_link_test(db: Database) -> None:
     assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 3
 
 
-def test_unknown_account_is_always_nakked_but_dead_lettered_as_a_sample(db: Database) -> None:
-    handler = make_handler(db)
+def test_unknown_account_is_always_nakked_but_dead_lettered_as_a_sample(
+        db: Database, tmp_path: Path) -> None:
+    handler = make_handler(db, snapshots=tmp_path)
     replies = [handle(handler, "9999", f"#9999|NFA{n}", seq=n + 1) for n in range(50)]
     assert all(r is not None and b'"NAK"' in r for r in replies)
     reasons = [r[0] for r in db.execute("SELECT reason FROM dead_letters")]

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import both_backends
 import pytest
 from central_testkit import (
     DEMO_REGISTRY,
@@ -35,6 +36,9 @@ from central.db import write_tx
 from central.ingest import Ingestor
 from central.recordings import incident_recordings, prune
 from central.service import CentralService
+
+# every storage test here runs on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 START = datetime(2026, 11, 28, 9, 30, tzinfo=UTC)
 

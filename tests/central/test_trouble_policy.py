@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import both_backends
 from sqlite_utils import Database
 
 from alarmlink import wire
@@ -13,6 +14,9 @@ from central.escalation import planner
 from central.escalation.config import EscalationConfig
 from central.escalation.trouble_policy import after_quiet_hours
 from central.ingest import Ingestor
+
+# every storage test here runs on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db, ingestor = both_backends.backend, both_backends.db, both_backends.ingestor
 
 TOPICS = wire.Topics()
 NIGHT = datetime(2025, 6, 1, 15, 0, tzinfo=UTC)  # 23:00 in Asia/Shanghai

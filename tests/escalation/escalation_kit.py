@@ -57,8 +57,9 @@ def add_users(central: CentralProcess) -> None:
         secret = central.workdir / f"pw-{username}"
         secret.write_text(TEST_PASSWORD + "\n")
         secret.chmod(0o600)
+        target = getattr(central, "pg_url", None) or str(central.db_path)  # PostgreSQL node
         done = subprocess.run([*ALARMLINK, "central", "user", "add", "--db",
-                               str(central.db_path), "--username", username, "--role", role,
+                               target, "--username", username, "--role", role,
                                "--node", node, "--mobile", mobile, "--password-file",
                                str(secret)], capture_output=True, text=True, timeout=60,
                               check=False)
