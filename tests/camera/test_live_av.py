@@ -172,7 +172,8 @@ def test_live_video_and_talk_on_a_new_alarm(
                     ["log"] if e["action"].startswith("av_")]
         # 3. The agent uploads the recording after the session; central verifies it.
         wait_for(lambda: {"av_close", "av_recording"} <= {e["action"] for e in av_log()},
-                 timeout=30, what="av_close and the session's recording on the timeline")
+                 timeout=60, what="av_close and the session's recording on the timeline "
+                 "(the agent finishes the file, uploads it in chunks, central verifies it)")
         wait_for(lambda: not rtc.uploads.pending(), what="the agent's copy deleted")
     entries = av_log()
     assert sorted(e["action"] for e in entries) == ["av_close", "av_open", "av_recording"]
