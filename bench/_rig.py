@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from alarmlink import wire  # noqa: E402
-from alarmlink.broker import BrokerUser, MosquittoBroker, free_port  # noqa: E402
+from alarmlink.broker import BrokerError, BrokerUser, MosquittoBroker, free_port  # noqa: E402
 from alarmlink.broker_endpoint import BrokerConfig  # noqa: E402
 from alarmlink.mqtt import connect_client  # noqa: E402
 
@@ -88,10 +88,18 @@ class Rig:
                  BrokerUser(TELEMETRY, self.passwords[TELEMETRY], "central"),
                  BrokerUser(PROBE, self.passwords[PROBE], "central"),
                  *(BrokerUser(d, self.passwords[d]) for d in [*devices, *extra])]
-        self.broker = MosquittoBroker(users, workdir=self.work / "mosquitto")
         self.central: subprocess.Popen[bytes] | None = None
         self.http_port = 0
-        self.broker.start()
+        for attempt in range(3):  # a port free a moment ago may be taken (other benches)
+            self.broker = MosquittoBroker(users, workdir=self.work / f"mosquitto-{attempt}")
+            try:
+                self.broker.start()
+                break
+            except BrokerError:
+                self.broker.close()
+                if attempt == 2:
+                    shutil.rmtree(self.work, ignore_errors=True)
+                    raise
 
     @property
     def url(self) -> str:

@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import shutil
 import sys
 import threading
 import time
@@ -216,6 +217,8 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                              "(telemetry_broker; default on)")
     parser.add_argument("--restarts", type=int, default=0,
                         help="broker restarts, one press 2 s after each (default 0)")
+    parser.add_argument("--keep-log", type=Path, default=None, metavar="FILE",
+                        help="copy central's log here before the temporary directory goes")
     args = parser.parse_args()
 
     bg = [f"bg-{i:05d}" for i in range(args.background)]
@@ -370,6 +373,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             sim.stop()
         if fleet is not None:
             fleet.close()
+        if args.keep_log is not None:
+            rig.stop_central()
+            shutil.copyfile(rig.work / "central.log", args.keep_log)
         rig.close()
     return 0
 

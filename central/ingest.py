@@ -184,6 +184,7 @@ class Ingestor(DeviceMessages, AsyncEntry):
                 if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
                     lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
                 for delivery in deliveries:
+                    self._superseded(delivery)
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
         except sqlite3.Error as exc:
@@ -194,6 +195,7 @@ class Ingestor(DeviceMessages, AsyncEntry):
             if getattr(self.db, "broken", False):  # PostgreSQL gone: one by one fails too
                 return  # (the ingest worker exits before any PUBACK: central/ingest_worker.py)
             for delivery in deliveries:
+                self._superseded(delivery)
                 self._handle_safely(self.db, delivery.topic, delivery.payload)
             return
         finally:

@@ -18,11 +18,22 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alarmlink.wire import Availability, CommandResult, Heartbeat, RtcSignal, Status, Topics, encode
+from alarmlink.wire import (
+    Availability,
+    CommandResult,
+    ContractError,
+    Heartbeat,
+    RtcSignal,
+    Status,
+    Topics,
+    decode,
+    encode,
+)
 from central import ingest_memo as memos
 from central import supervision
 from central.db import iso, write_tx
 from central.ingest_memo import BatchMemo
+from central.ingest_queue import Delivery
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
@@ -76,6 +87,28 @@ class DeviceMessages:
                     status.boot_id, status.version)
         self._trouble_changed(route, changed)
         self._push(changed)
+
+    def _superseded(self, delivery: Delivery) -> None:
+        """Statuses a newer one replaced in the ingest queue (central/ingest_queue.py):
+        not written (the newer one says where the device is now), but a malformed one is
+        still a dead letter and an ``online`` one still counts as a reconnect."""
+        for payload in delivery.superseded:
+            try:
+                device_id = self.topics.parse(delivery.topic)[0]
+                route = memos.route(self.db, self._memo, device_id)
+                status = decode(Status, payload)
+            except ContractError as exc:
+                self.dead_letter(delivery.topic, payload, str(exc))
+                continue
+            if route is None:
+                continue  # the newer one is dead-lettered as from an unknown device
+            logger.debug("device %s: a %s status replaced by a newer one while queued",
+                         device_id, status.state.value)
+            if status.state == Availability.ONLINE:
+                with write_tx(self.db):
+                    changed = self.reconnects.online(self.db, route, status.ts, self.clock())
+                self._trouble_changed(route, changed)
+                self._push(changed)
 
     def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
         """A reconnect or takeover trouble opened or changed an incident: re-read it."""

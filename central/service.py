@@ -365,7 +365,9 @@ class CentralService:
         return self.writer.call(self._supervise_pass)
 
     def _supervise_pass(self, _db: Database) -> list[dict[str, Any]]:
-        self.supervisor.set_listening(self.bridge is None or self.bridge.ready)
+        bridge = self.bridge
+        self.supervisor.set_listening(bridge is None or bridge.ready,
+                                      None if bridge is None else bridge.epoch)
         changed = self.supervisor.tick()
         for incident in changed:
             self.hub.submit_threadsafe(incident)

@@ -94,6 +94,9 @@ LEFT JOIN supervision p ON p.device_id = d.id
 RESCAN_S = 300.0
 #: Most devices judged in one pass; the rest wait a second (a pass holds the writer).
 MAX_PER_PASS = 2000
+#: Last wills noted this long before central's loss of the broker are doubtful too: a
+#: stopping broker sends them just before it closes central's connection.
+WILL_MARGIN = timedelta(seconds=2)
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
@@ -110,6 +113,9 @@ class Supervisor:
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
         self.listening_since: datetime | None = None
+        #: Last wills noted since then are doubtful (central lost the broker around them).
+        self.doubt_from: datetime | None = None
+        self._epoch: int | None = None
         self.checked_at: datetime | None = None
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
         self._heap: list[tuple[datetime, str]] = []
@@ -133,17 +139,35 @@ class Supervisor:
             self._due[device_id] = at
             heapq.heappush(self._heap, (at, device_id))
 
-    def set_listening(self, listening: bool) -> None:
-        """Whether central itself hears the broker now (its MQTT link is up)."""
-        if listening and self.listening_since is None:
-            self.listening_since = self.clock()
-            self._rescan_at = None
-            logger.info("supervision: listening to devices since %s", iso(self.listening_since))
-        elif not listening and self.listening_since is not None:
+    def set_listening(self, listening: bool, epoch: int | None = None) -> None:
+        """Whether central itself hears the broker now (its MQTT link is up).
+
+        ``epoch`` counts central's connections to the broker (:attr:`MqttBridge.epoch`): a
+        new one means central lost the broker and came back, even between two passes.
+        From shortly before a loss until ``silence_s`` after the reconnect, a last will
+        counts as silence (:func:`central.supervision_rules.doubtful_will`)."""
+        now = self.clock()
+        lost = (not listening and self.listening_since is not None) or (
+            listening and self.listening_since is not None and epoch is not None
+            and self._epoch is not None and epoch != self._epoch)
+        if lost:
+            # the loss happened after the last pass; wills the stopping broker sent came
+            # just before it (and may have been taken in that pass)
+            self.doubt_from = (self.checked_at or now) - WILL_MARGIN
             self.listening_since = None
             self._rescan_at = None
-            logger.warning("supervision: central cannot hear the broker; device silence is "
-                           "not judged until it can")
+            if not listening:
+                logger.warning("supervision: central cannot hear the broker; device silence "
+                               "is not judged until it can, and last wills count as silence")
+        if epoch is not None:
+            self._epoch = epoch
+        if listening and self.listening_since is None:
+            self.listening_since = now
+            self._rescan_at = None
+            logger.info("supervision: listening to devices since %s", iso(now))
+            if self.doubt_from is not None:
+                logger.info("supervision: last wills noted from %s until each class's "
+                            "silence_s after that count as silence", iso(self.doubt_from))
 
     def tick(self) -> list[dict[str, Any]]:
         """Judge the devices that may need it; return the incidents opened or changed."""
@@ -151,7 +175,7 @@ class Supervisor:
         changed: list[int] = []
         for view in self._candidates(now):
             _name, cls, _known = self._class(view)
-            if decide(view, cls, now, self.listening_since) is not None:
+            if decide(view, cls, now, self.listening_since, self.doubt_from) is not None:
                 incident_id = self._apply(view.device_id, now)
                 if incident_id is not None:
                     changed.append(incident_id)
@@ -166,7 +190,7 @@ class Supervisor:
         return [incident for incident in found if incident is not None]
 
     def _schedule(self, view: DeviceView, cls: DeviceClass) -> None:
-        due = deadline(view, cls, self.listening_since)
+        due = deadline(view, cls, self.listening_since, self.doubt_from)
         if view.state == "up" and view.availability == "online":
             self._silence[view.device_id] = cls.silence_s
         else:
@@ -241,7 +265,7 @@ class Supervisor:
                     break
                 view = DeviceView.from_row(row)
                 name, cls, _known = self._class(view)
-                decision = decide(view, cls, now, self.listening_since)
+                decision = decide(view, cls, now, self.listening_since, self.doubt_from)
                 if decision is None:
                     break
                 result = self._act(view, decision, name, cls, now)

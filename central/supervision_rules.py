@@ -96,13 +96,16 @@ class Decision:
 
 
 def decide(view: DeviceView, cls: DeviceClass, now: datetime,
-           listening_since: datetime | None) -> Decision | None:
-    """What supervision must do about one device now (None: nothing). Pure."""
+           listening_since: datetime | None,
+           doubt_from: datetime | None = None) -> Decision | None:
+    """What supervision must do about one device now (None: nothing). Pure.
+
+    ``doubt_from``: since when a last will is doubtful (:func:`doubtful_will`; None: no
+    will is, as before central first lost the broker)."""
     if view.availability is None or view.last_seen is None:
         return None  # registered, never connected: nothing to supervise yet
     heard = view.last_seen
     silence = timedelta(seconds=cls.silence_s)
-    grace = timedelta(seconds=cls.grace_s)
     if view.state == "up":
         if view.availability in ("offline", "stopped"):
             return Decision("down", view.availability, heard)
@@ -116,23 +119,49 @@ def decide(view: DeviceView, cls: DeviceClass, now: datetime,
         return Decision("restore" if view.state == "trouble" else "up")
     if view.state != "down":
         return None
-    if view.reason == "silent":
+    due = trouble_due(view.reason, down_since, cls, listening_since, doubt_from)
+    return Decision("trouble") if due is not None and now >= due else None
+
+
+def doubtful_will(reason: str | None, down_since: datetime, cls: DeviceClass,
+                  listening_since: datetime | None, doubt_from: datetime | None) -> bool:
+    """A last will that central noted while its own link to the broker was failing or
+    settling: from ``doubt_from`` (shortly before central lost the broker) until
+    ``silence_s`` after it heard the broker again. A broker that stops publishes every
+    device's will, and a session backlog delivers them after the reconnect: such a will
+    says the broker went away, not the device. It counts as silence instead."""
+    if reason != "offline" or doubt_from is None or down_since < doubt_from:
+        return False
+    return listening_since is None or down_since <= listening_since + timedelta(
+        seconds=cls.silence_s)
+
+
+def trouble_due(reason: str | None, down_since: datetime, cls: DeviceClass,
+                listening_since: datetime | None,
+                doubt_from: datetime | None = None) -> datetime | None:
+    """When a device down since ``down_since`` (for ``reason``) becomes a trouble (None:
+    not while central cannot hear the broker)."""
+    silence = timedelta(seconds=cls.silence_s)
+    grace = timedelta(seconds=cls.grace_s)
+    if reason == "silent":
         if listening_since is None:
             return None  # central is deaf: its outage, not the device's
-        due = max(down_since, listening_since) + silence + grace
-    else:
-        due = down_since + grace
-    return Decision("trouble") if now >= due else None
+        return max(down_since, listening_since) + silence + grace
+    if doubtful_will(reason, down_since, cls, listening_since, doubt_from):
+        if listening_since is None:
+            return None
+        # as if the device fell silent when central heard the broker again
+        return max(listening_since + silence, down_since) + grace
+    return down_since + grace
 
 
-def deadline(view: DeviceView, cls: DeviceClass,
-             listening_since: datetime | None) -> datetime | None:
+def deadline(view: DeviceView, cls: DeviceClass, listening_since: datetime | None,
+             doubt_from: datetime | None = None) -> datetime | None:
     """When :func:`decide` may next change its answer for ``view`` by time alone (None:
     only a message from the device or a status change can)."""
     if view.availability is None or view.last_seen is None:
         return None
     silence = timedelta(seconds=cls.silence_s)
-    grace = timedelta(seconds=cls.grace_s)
     if view.state == "up":
         if listening_since is None or view.availability != "online":
             return None
@@ -140,8 +169,4 @@ def deadline(view: DeviceView, cls: DeviceClass,
     if view.state != "down":
         return None
     down_since = view.down_since or view.last_seen
-    if view.reason == "silent":
-        if listening_since is None:
-            return None
-        return max(down_since, listening_since) + silence + grace
-    return down_since + grace
+    return trouble_due(view.reason, down_since, cls, listening_since, doubt_from)
