@@ -1,0 +1,145 @@
+"""A broker restart is central's outage, not the devices' (issue 17, line 2).
+
+A stopping Mosquitto publishes every device's last will; central's persistent session
+delivers them again after its reconnect, ahead of the devices' new ``online`` statuses.
+Here, without a broker: supervision reads a will noted around central's own loss of the
+broker as silence (fake clock), and the ingest queue lets a device's newer status replace
+its older one still waiting (never an event). The end-to-end storm, with a real broker,
+a real central process and a simulated fleet, is in tests/e2e/test_reconnect_storm.py.
+"""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from pathlib import Path
+
+from central_testkit import TOPICS, Recorder, event_message, make_event
+from helpers import wait_for
+from sqlite_utils import Database
+from test_central_supervision import FAST, Rig, rig  # noqa: F401 - the fixture
+
+from alarmlink.wire import Availability, Status, encode, utcnow
+from central.db import Writer, open_db
+from central.ingest import Ingestor
+from central.ingest_queue import Delivery, IngestQueue
+
+
+def _storm(rig: Rig) -> None:
+    """Both fast-class devices up and heard; then the broker stops: it publishes their
+    wills, and central loses its connection a moment later."""
+    rig.supervisor.set_listening(True, epoch=1)
+    for device in ("school-01", "hotel-01"):
+        rig.status(device, "online")
+    rig.run(3, each=lambda: [rig.beat(d) for d in ("school-01", "hotel-01")])
+    rig.status("school-01", "offline")  # the stopping broker's wills, just before ...
+    rig.status("hotel-01", "offline")
+    rig.clock.advance(0.3)
+    rig.supervisor.set_listening(False, epoch=1)  # ... central's own connection drops
+
+
+def test_a_will_from_a_stopping_broker_counts_as_silence_not_as_offline(rig: Rig) -> None:
+    _storm(rig)
+    rig.run(1.0)
+    rig.supervisor.set_listening(True, epoch=2)  # central is back (its second connection)
+    back = rig.clock()
+    board = rig.supervisor.board()["school-01"]
+    assert board["trouble_due_at"] is not None
+    assert board["trouble_due_at"] >= (back + timedelta(seconds=FAST.silence_s)).isoformat()[:19]
+
+    def hotel_back() -> None:  # hotel-01 reconnects 8 s on: later than its 5 s grace
+        if rig.clock() >= back + timedelta(seconds=8):
+            if rig.sup("hotel-01")["state"] != "up":
+                rig.status("hotel-01", "online")
+            rig.beat("hotel-01")
+
+    quiet = FAST.silence_s + FAST.grace_s - 0.5
+    assert rig.run(quiet, each=hotel_back) == [], "a will of the storm raised a trouble early"
+    # school-01 never came back: it is a trouble, as if silent since central heard again
+    [trouble] = rig.run(2.0, each=hotel_back)
+    assert trouble["zones"] == {"device:school-01": "offline"}
+    rig.run(30, each=hotel_back)
+    assert len(rig.troubles()) == 1, "hotel-01 came back: no trouble for it"
+    hotel = rig.sup("hotel-01")
+    assert hotel["state"] == "up" and hotel["dropouts"] == 1
+
+
+def test_a_reconnect_between_two_passes_is_seen_by_the_connection_epoch(rig: Rig) -> None:
+    rig.supervisor.set_listening(True, epoch=1)
+    rig.status("school-01", "online")
+    rig.run(3, each=lambda: rig.beat("school-01"))
+    rig.status("school-01", "offline")
+    rig.clock.advance(0.5)
+    rig.supervisor.set_listening(True, epoch=2)  # lost and back before any pass saw it
+    assert rig.run(FAST.silence_s + FAST.grace_s - 0.5) == []
+    assert len(rig.run(2.0)) == 1
+
+
+def test_a_will_long_after_the_reconnect_is_believed_after_the_grace(rig: Rig) -> None:
+    _storm(rig)
+    rig.supervisor.set_listening(True, epoch=2)
+    rig.run(FAST.silence_s + 1, each=lambda: [rig.beat(d) for d in ("school-01", "hotel-01")])
+    rig.status("school-01", "offline")  # a real loss, central hearing all along
+    assert rig.run(FAST.grace_s - 0.5, each=lambda: rig.beat("hotel-01")) == []
+    [trouble] = rig.run(1.0, each=lambda: rig.beat("hotel-01"))
+    assert trouble["zones"] == {"device:school-01": "offline"}
+
+
+def _status(device: str, state: Availability) -> Delivery:
+    return Delivery(TOPICS.status(device), encode(Status(state=state, ts=utcnow())))
+
+
+def test_a_newer_status_replaces_a_queued_older_one_and_no_event_is_coalesced(
+        tmp_path: Path) -> None:
+    writer = Writer(open_db(tmp_path / "q.db"))
+    batches: list[list[Delivery]] = []
+    queue = IngestQueue(writer, batches.append)
+    acked: list[str] = []
+    gate = threading.Event()
+    writer.submit(lambda _db: gate.wait(10))  # the writer is busy: everything waits
+
+    def put(name: str, delivery: Delivery) -> Delivery:
+        delivery.ack = lambda: acked.append(name)
+        queue.put(delivery)
+        return delivery
+
+    try:
+        will = put("will", _status("school-01", Availability.OFFLINE))
+        wills = [will.payload]
+        first = put("alarm-1", Delivery(*event_message(make_event(seq=1))))
+        wills.append(put("will-again", _status("school-01", Availability.OFFLINE)).payload)
+        online = put("online", _status("school-01", Availability.ONLINE))
+        put("hotel", _status("hotel-01", Availability.OFFLINE))
+        second = put("alarm-2", Delivery(*event_message(make_event(seq=2))))
+        assert acked == ["will", "will-again"], "replaced statuses are acknowledged at once"
+        assert queue.depth == 4 and queue.coalesced == 2
+        gate.set()
+        wait_for(lambda: sum(map(len, batches)) == 4, what="every message taken")
+        taken = [d for batch in batches for d in batch]
+        assert taken[:2] == [first, second], "both alarms, first and in order"
+        [school] = [d for d in taken if d.topic == TOPICS.status("school-01")]
+        assert school is will, "the newest status took the oldest one's place in the queue"
+        assert school.payload == online.payload and school.superseded == wills
+        wait_for(lambda: "online" in acked, what="the newest status acknowledged after commit")
+
+        put("later", _status("school-01", Availability.ONLINE))  # the older one was taken
+        wait_for(lambda: sum(map(len, batches)) == 5, what="a new status queued anew")
+        assert batches[-1][0].superseded == [] and queue.coalesced == 2
+    finally:
+        gate.set()
+        writer.close()
+
+
+def test_ingest_checks_and_counts_the_statuses_a_newer_one_replaced(db: Database) -> None:
+    ingestor = Ingestor(db, TOPICS, Recorder())
+    newest = _status("school-01", Availability.ONLINE)
+    newest.superseded = [b"{not json", encode(Status(state=Availability.OFFLINE, ts=utcnow())),
+                         encode(Status(state=Availability.ONLINE, ts=utcnow()))]
+    ingestor.handle_batch([newest])
+    [dead] = list(db.query("SELECT topic, reason FROM dead_letters"))
+    assert dead["topic"] == TOPICS.status("school-01") and dead["reason"]
+    [state] = list(db.query("SELECT availability FROM device_state WHERE device_id = ?",
+                            ["school-01"]))
+    assert state["availability"] == "online"
+    assert len(ingestor.reconnects._online["school-01"]) == 2, \
+        "the replaced online status still counts as a reconnect"
