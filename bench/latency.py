@@ -38,6 +38,8 @@ import argparse
 import json
 import random
 import shutil
+import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -204,6 +206,23 @@ def wait_until(predicate: Any, timeout: float, what: str, every: float = 0.2) ->
     return time.monotonic() - t0
 
 
+def offline_troubles(db: Path) -> int:
+    """``device offline`` trouble zones central opened so far (read-only, its own file)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute("SELECT zones FROM incidents WHERE category = 'trouble'").fetchall()
+    except sqlite3.Error as exc:
+        print(f"troubles not counted: {exc}", flush=True)
+        return -1
+    finally:
+        conn.close()
+    return sum(1 for (zones,) in rows for zone in json.loads(zones) if zone.startswith("device:"))
+
+
+def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise SystemExit("stopped by SIGTERM")  # the finally blocks clean up
+
+
 def main() -> int:  # noqa: PLR0915 - one straight script
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--presses", type=int, default=100)
@@ -217,9 +236,13 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                              "(telemetry_broker; default on)")
     parser.add_argument("--restarts", type=int, default=0,
                         help="broker restarts, one press 2 s after each (default 0)")
+    parser.add_argument("--storm-presses", type=int, default=1,
+                        help="presses per restart: the first 2 s after it, each further one "
+                             "as soon as the one before reached the console (default 1)")
     parser.add_argument("--keep-log", type=Path, default=None, metavar="FILE",
                         help="copy central's log here before the temporary directory goes")
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
     bg = [f"bg-{i:05d}" for i in range(args.background)]
     rig = Rig(bg, extra_accounts=[AGENT, HOP])
@@ -327,9 +350,13 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             t_restart = time.monotonic()  # the broker listens again
             time.sleep(2.0)  # the scenario: pressed 2 s after the restart, connected or not
             agent_up = sim.agent.connected
-            t, p = press()
-            restart_ms.append(t)
-            pipeline.append(p)
+            storm: list[str] = []
+            for _n in range(max(1, args.storm_presses)):
+                offset = time.monotonic() - t_restart
+                t, p = press()
+                restart_ms.append(t)
+                pipeline.append(p)
+                storm.append(f"{t:.0f} ms at +{offset:.1f} s")
             try:
                 wait_until(lambda s=since: api.online_devices(s) >= len(bg) + 1, 60,
                            "every device back online at central", every=1.0)
@@ -344,9 +371,11 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                              f"fleet's own count)")
             hop = Hop(rig)
             base.append(hop.sample())
+            troubles = offline_troubles(rig.work / "central" / "central.db")
             print(f"restart {k + 1}: broker down {t_restart - t_stop:.1f} s; agent "
                   f"{'connected' if agent_up else 'NOT yet connected'} at the press; "
-                  f"press -> console {t:.0f} ms; {came_back}", flush=True)
+                  f"press -> console {', '.join(storm)}; {came_back}; device offline "
+                  f"troubles so far: {troubles}", flush=True)
         print(f"alarmlink press->console: {len(total)} presses, {len(bg)} background devices "
               f"heartbeating every {args.heartbeat:g} s ({args.mode}), "
               f"{args.restarts} broker restarts, telemetry connection "
@@ -361,6 +390,9 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                 print(summary(f"  hop: {name}", hops[name]))
         print(summary("baseline: bare MQTT hop", base))
         if args.restarts:
+            print(f"device offline troubles opened in the whole run: "
+                  f"{offline_troubles(rig.work / 'central' / 'central.db')} (each a device "
+                  "that was in fact back: false)")
             print(f"restart -> every device online at central (from the broker listening "
                   f"again): {len(back)} of "
                   f"{args.restarts} restarts within 60 s" + (

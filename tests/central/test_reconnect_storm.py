@@ -14,15 +14,24 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from central_testkit import TOPICS, Recorder, event_message, make_event
 from helpers import wait_for
 from sqlite_utils import Database
-from test_central_supervision import FAST, Rig, rig  # noqa: F401 - the fixture
+from test_central_supervision import FAST, Rig
 
 from alarmlink.wire import Availability, Status, encode, utcnow
 from central.db import Writer, open_db
 from central.ingest import Ingestor
 from central.ingest_queue import Delivery, IngestQueue
+
+
+@pytest.fixture
+def rig(db: Database) -> Rig:
+    """school-01 and hotel-01 in the `fast` class (silence 11 s, grace 5 s)."""
+    db.execute("UPDATE devices SET device_class = 'fast' WHERE id IN ('school-01', 'hotel-01')")
+    db.conn.commit()
+    return Rig(db)
 
 
 def _storm(rig: Rig) -> None:
