@@ -27,7 +27,11 @@ erase its own trace.
 
 Central judges silence only while it can hear the broker itself: while its own
 MQTT connection is down, or for ``silence_s`` after it comes back, nobody is
-declared silent (that would be central's outage, not the devices').
+declared silent (that would be central's outage, not the devices'). For the same
+reason a last will noted from shortly before central lost the broker until ``silence_s``
+after it hears it again counts as silence (a stopping broker publishes every device's
+will): :func:`central.supervision_rules.doubtful_will`. Central's connection count
+(:attr:`central.mqtt_bridge.MqttBridge.epoch`) shows even a reconnect between two passes.
 :class:`Supervisor` runs on the writer thread (``CentralService`` schedules it from the
 event loop every ``check_interval_s``; the loop only awaits it); :func:`record_status`
 runs in ingest's transaction. The pure rules (:func:`decide`, :func:`deadline`,
