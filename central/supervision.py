@@ -45,8 +45,8 @@ No sweeps: a pass never walks the whole fleet (issue 17). It looks at
   heartbeat costs supervision nothing);
 * the devices whose status changed since the last pass (``supervision.changed_at``,
   indexed: :func:`record_status` touches it on every status message);
-* the devices that are down or in trouble and were heard again (``supervision.state``,
-  indexed).
+* the devices that are down or in trouble and were heard again since the last pass
+  (:meth:`Supervisor.heard` notes them in memory; a status is found by ``changed_at``).
 
 So the work per pass grows with the devices that change, not with the fleet. A full walk
 builds the heap at the first pass, when central starts hearing the broker again, and
@@ -130,6 +130,12 @@ class Supervisor:
         #: device -> silence_s, for devices up and online (their deadline moves with
         #: :meth:`heard` without reading the database).
         self._silence: dict[str, float] = {}
+        #: Devices down or in trouble as last judged, and those of them heard since (a
+        #: heartbeat): the next pass judges these, not every down device (a broker
+        #: restart leaves thousands down for a while).
+        self._down: set[str] = set()
+        self._wired = False  # ingest calls heard() (central does: central/service.py)
+        self._woken: set[str] = set()
         #: device -> when ingest last heard it (:meth:`heard`, on the writer thread).
         self._heard: dict[str, datetime] = {}
 
@@ -139,6 +145,9 @@ class Supervisor:
         A device with no deadline yet (heard before any status, e.g. a DC-09 panel, which
         never sends one) is judged at the next pass, which gives it its deadline."""
         self._heard[device_id] = at
+        self._wired = True
+        if device_id in self._down:  # heard again while down or in trouble: judge it
+            self._woken.add(device_id)
         if device_id not in self._due:
             self._due[device_id] = at
             heapq.heappush(self._heap, (at, device_id))
@@ -199,6 +208,10 @@ class Supervisor:
             self._silence[view.device_id] = cls.silence_s
         else:
             self._silence.pop(view.device_id, None)
+        if view.state == "up":
+            self._down.discard(view.device_id)
+        else:
+            self._down.add(view.device_id)
         if due is None:
             self._due.pop(view.device_id, None)
         elif self._due.get(view.device_id) != due:
@@ -220,6 +233,7 @@ class Supervisor:
                 self.checked_at is not None and now < self.checked_at):  # the clock stepped
             self._rescan_at = now + timedelta(seconds=RESCAN_S)
             self._heap, self._due, self._silence = [], {}, {}
+            self._down, self._woken = set(), set()
             views = [DeviceView.from_row(r) for r in self.db.query(_VIEW_SQL)]
             self.examined = len(views)
             return views
@@ -238,8 +252,12 @@ class Supervisor:
         since = iso((self.checked_at or now) - CHANGED_MARGIN)
         wanted.update(r["device_id"] for r in self.db.query(
             "SELECT device_id FROM supervision WHERE changed_at >= ?", [since]))
-        wanted.update(r["device_id"] for r in self.db.query(
-            "SELECT device_id FROM supervision WHERE state IN ('down', 'trouble')"))
+        if self._wired:  # down or in trouble, and a heartbeat came since
+            wanted.update(self._woken)
+            self._woken = set()
+        else:  # nobody tells us of heartbeats: every down device, from the database
+            wanted.update(r["device_id"] for r in self.db.query(
+                "SELECT device_id FROM supervision WHERE state IN ('down', 'trouble')"))
         if len(wanted) > MAX_PER_PASS:  # a fleet that connected together: spread the work
             later = sorted(wanted)[MAX_PER_PASS:]
             wanted.difference_update(later)

@@ -152,3 +152,23 @@ def test_ingest_checks_and_counts_the_statuses_a_newer_one_replaced(db: Database
     assert state["availability"] == "online"
     assert len(ingestor.reconnects._online["school-01"]) == 2, \
         "the replaced online status still counts as a reconnect"
+
+
+def test_a_down_device_heard_again_by_heartbeat_alone_is_judged_at_the_next_pass(
+        rig: Rig) -> None:
+    """Wired as in central (ingest tells supervision each heartbeat): a pass no longer
+    reads every down device, which after a broker restart are thousands; a heartbeat
+    from one of them wakes it."""
+    rig.ingestor.on_heard = rig.supervisor.heard
+    rig.status("school-01", "online")
+    rig.status("hotel-01", "online")
+    rig.beat("school-01")
+    rig.run(FAST.silence_s + FAST.grace_s + 2, each=lambda: rig.beat("hotel-01"))
+    assert rig.sup("school-01")["state"] == "trouble"
+    rig.run(10, each=lambda: rig.beat("hotel-01"))
+    rig.tick()
+    assert rig.supervisor.examined == 0, "down and unheard: not read again"
+    rig.beat("school-01")  # back, heartbeats only (no status)
+    [restored] = rig.tick()
+    assert restored["zones"] == {"device:school-01": "restored"}
+    assert rig.sup("school-01")["state"] == "up"
