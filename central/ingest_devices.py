@@ -34,11 +34,14 @@ from central import supervision
 from central.db import iso, write_tx
 from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
+from central.log_burst import BurstLog
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
 
 logger = logging.getLogger("central.ingest")
+#: After a broker restart every device's status arrives at once: a summary, not 20,000 lines.
+_status_log = BurstLog(logger, "device status lines")
 
 
 class DeviceMessages:
@@ -83,8 +86,8 @@ class DeviceMessages:
                 "version = excluded.version, config_hash = excluded.config_hash",
                 [device_id, status.state.value, iso(status.ts), now, status.boot_id,
                  status.version, status.config_hash])
-        logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
-                    status.boot_id, status.version)
+        _status_log.log(status.state.value, "device %s is %s (boot %s, version %s)",
+                        device_id, status.state.value, status.boot_id, status.version)
         self._trouble_changed(route, changed)
         self._push(changed)
 

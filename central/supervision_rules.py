@@ -18,9 +18,12 @@ from sqlite_utils import Database
 from alarmlink.wire import Availability
 from central import incidents
 from central.db import iso, parse_iso, query_one
+from central.log_burst import BurstLog
 from central.supervision_config import DeviceClass
 
 logger = logging.getLogger(__name__)
+#: A broker restart ends thousands of dropouts at once: a summary, not a line each.
+_dropout_log = BurstLog(logger, "short dropouts ended")
 
 TROUBLE_KIND = "device_offline"
 SYSTEM_ACTOR = incidents.SYSTEM_ACTOR
@@ -52,8 +55,9 @@ def record_status(db: Database, device_id: str, state: Availability, now: dateti
             db.execute("UPDATE supervision SET state = 'up', reason = NULL, down_since = NULL, "
                        "dropouts = dropouts + 1, last_dropout_s = ?, changed_at = ? "
                        "WHERE device_id = ?", [down_for, at, device_id])
-            logger.info("device %s back online after a short dropout (%s s): no trouble",
-                        device_id, "?" if down_for is None else f"{down_for:.1f}")
+            _dropout_log.log("dropouts", "device %s back online after a short dropout (%s s): "
+                             "no trouble", device_id,
+                             "?" if down_for is None else f"{down_for:.1f}")
         return
     if row is None:
         db.execute("INSERT INTO supervision (device_id, state, reason, down_since, changed_at) "

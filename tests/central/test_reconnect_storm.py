@@ -10,6 +10,7 @@ a real central process and a simulated fleet, is in tests/e2e/test_reconnect_sto
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -24,6 +25,7 @@ from alarmlink.wire import Availability, Status, encode, utcnow
 from central.db import Writer, open_db
 from central.ingest import Ingestor
 from central.ingest_queue import Delivery, IngestQueue
+from central.log_burst import BurstLog
 
 
 @pytest.fixture
@@ -172,3 +174,20 @@ def test_a_down_device_heard_again_by_heartbeat_alone_is_judged_at_the_next_pass
     [restored] = rig.tick()
     assert restored["zones"] == {"device:school-01": "restored"}
     assert rig.sup("school-01")["state"] == "up"
+
+
+def test_a_storm_of_status_lines_is_logged_as_a_summary(
+        caplog: pytest.LogCaptureFixture) -> None:
+    now = [0.0]
+    log = BurstLog(logging.getLogger("test.burst"), "device status lines", per_window=3,
+                   window_s=10, clock=lambda: now[0])
+    with caplog.at_level(logging.INFO, logger="test.burst"):
+        for n in range(10):
+            log.log("online" if n % 2 else "offline", "device %s is up", n)
+        now[0] = 11.0
+        log.log("online", "device %s is up", "after")
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[:3] == ["device 0 is up", "device 1 is up", "device 2 is up"]
+    assert lines[3] == ("7 more device status lines in 10 s not logged one by one "
+                        "(3 offline, 4 online)")
+    assert lines[4] == "device after is up" and len(lines) == 5
