@@ -199,6 +199,7 @@ class IngestQueue:
         self._owe_low = False
         #: device -> its status waiting in the queue (a newer one replaces it).
         self._statuses: dict[str, Delivery] = {}
+        self._lag = 0.0
         #: Statuses replaced by a newer one of the same device while they waited.
         self.coalesced = 0
         #: Batches committed and messages in them (for /healthz and the benchmarks).
@@ -208,6 +209,13 @@ class IngestQueue:
     @property
     def depth(self) -> int:
         return len(self._queue)
+
+    @property
+    def lag_s(self) -> float:
+        """How long the last batch taken had waited (its oldest message), while more wait;
+        0 when nothing waits. Supervision judges no silence while central is far behind
+        (a heartbeat still waiting here is not silence)."""
+        return self._lag if len(self._queue) else 0.0
 
     def put(self, delivery: Delivery) -> None:
         """Queue one message (paho's thread); never blocks on SQLite."""
@@ -272,6 +280,7 @@ class IngestQueue:
         try:
             if batch:
                 taken = time.monotonic()
+                self._lag = taken - min(d.received for d in batch)
                 self.handle_batch(batch)  # commits, then publishes the receipts
                 committed = time.monotonic()
                 for delivery in batch:  # PUBACK strictly after the commit

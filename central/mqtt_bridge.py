@@ -95,6 +95,11 @@ class MqttBridge:
         return sum(c.connect_count for c in self._clients)
 
     @property
+    def ingest_lag_s(self) -> float:
+        """How far behind central's ingest is (:attr:`IngestQueue.lag_s`; 0 without one)."""
+        return 0.0 if self.queue is None else self.queue.lag_s
+
+    @property
     def session_present(self) -> bool | None:
         """The broker still had central's session at the last connect (None before one)."""
         return self.client.session_present

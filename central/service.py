@@ -367,7 +367,8 @@ class CentralService:
     def _supervise_pass(self, _db: Database) -> list[dict[str, Any]]:
         bridge = self.bridge
         self.supervisor.set_listening(bridge is None or bridge.ready,
-                                      None if bridge is None else bridge.epoch)
+                                      None if bridge is None else bridge.epoch,
+                                      lag_s=0.0 if bridge is None else bridge.ingest_lag_s)
         changed = self.supervisor.tick()
         for incident in changed:
             self.hub.submit_threadsafe(incident)

@@ -101,6 +101,11 @@ MAX_PER_PASS = 2000
 #: Last wills noted this long before central's loss of the broker are doubtful too: a
 #: stopping broker sends them just before it closes central's connection.
 WILL_MARGIN = timedelta(seconds=2)
+#: Ingest this far behind (seconds) counts as not hearing the devices, until it is back
+#: under :data:`CAUGHT_UP_S` (after a broker restart central works through every device's
+#: will and status; heartbeats wait behind them).
+BEHIND_S = 5.0
+CAUGHT_UP_S = 1.0
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
@@ -120,6 +125,7 @@ class Supervisor:
         #: Last wills noted since then are doubtful (central lost the broker around them).
         self.doubt_from: datetime | None = None
         self._epoch: int | None = None
+        self._behind = False
         self.checked_at: datetime | None = None
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
         self._heap: list[tuple[datetime, str]] = []
@@ -152,14 +158,27 @@ class Supervisor:
             self._due[device_id] = at
             heapq.heappush(self._heap, (at, device_id))
 
-    def set_listening(self, listening: bool, epoch: int | None = None) -> None:
+    def set_listening(self, listening: bool, epoch: int | None = None, *,
+                      lag_s: float = 0.0) -> None:
         """Whether central itself hears the broker now (its MQTT link is up).
 
         ``epoch`` counts central's connections to the broker (:attr:`MqttBridge.epoch`): a
         new one means central lost the broker and came back, even between two passes.
         From shortly before a loss until ``silence_s`` after the reconnect, a last will
-        counts as silence (:func:`central.supervision_rules.doubtful_will`)."""
+        counts as silence (:func:`central.supervision_rules.doubtful_will`).
+
+        ``lag_s``: how far behind ingest is (:attr:`IngestQueue.lag_s`). More than
+        :data:`BEHIND_S` counts as not hearing, until it is under :data:`CAUGHT_UP_S`: a
+        heartbeat still waiting in central's own queue is not the device's silence."""
         now = self.clock()
+        if not self._behind and lag_s > BEHIND_S:
+            self._behind = True
+            logger.warning("supervision: central is %.1f s behind on what devices sent; "
+                           "device silence is not judged until it catches up", lag_s)
+        elif self._behind and lag_s < CAUGHT_UP_S:
+            self._behind = False
+            logger.info("supervision: central caught up with what devices sent")
+        listening = listening and not self._behind
         lost = (not listening and self.listening_since is not None) or (
             listening and self.listening_since is not None and epoch is not None
             and self._epoch is not None and epoch != self._epoch)
@@ -169,7 +188,7 @@ class Supervisor:
             self.doubt_from = (self.checked_at or now) - WILL_MARGIN
             self.listening_since = None
             self._rescan_at = None
-            if not listening:
+            if not listening and not self._behind:
                 logger.warning("supervision: central cannot hear the broker; device silence "
                                "is not judged until it can, and last wills count as silence")
         if epoch is not None:

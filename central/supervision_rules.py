@@ -40,7 +40,7 @@ def zone_of(device_id: str) -> str:
 def record_status(db: Database, device_id: str, state: Availability, now: datetime) -> None:
     """Note a status message in supervision. Ingest calls it inside its transaction."""
     at = iso(now)
-    row = query_one(db, "SELECT state, down_since FROM supervision WHERE device_id = ?",
+    row = query_one(db, "SELECT state, reason, down_since FROM supervision WHERE device_id = ?",
                     [device_id])
     if state == Availability.ONLINE:
         if row is None:  # first connect: supervision starts timing its silence
@@ -65,6 +65,10 @@ def record_status(db: Database, device_id: str, state: Availability, now: dateti
     elif row["state"] == "up":
         db.execute("UPDATE supervision SET state = 'down', reason = ?, down_since = ?, "
                    "changed_at = ? WHERE device_id = ?", [state.value, at, at, device_id])
+    elif row["reason"] == "silent" and state == Availability.OFFLINE:
+        # already judged silent: a will adds nothing (and one a restarting broker sends is
+        # no news of the device), keep judging it as silence
+        db.execute("UPDATE supervision SET changed_at = ? WHERE device_id = ?", [at, device_id])
     else:  # already down or in trouble: keep down_since, take the more specific reason
         db.execute("UPDATE supervision SET reason = ?, changed_at = ? WHERE device_id = ?",
                    [state.value, at, device_id])

@@ -191,3 +191,30 @@ def test_a_storm_of_status_lines_is_logged_as_a_summary(
     assert lines[3] == ("7 more device status lines in 10 s not logged one by one "
                         "(3 offline, 4 online)")
     assert lines[4] == "device after is up" and len(lines) == 5
+
+
+def test_no_device_is_silent_while_central_is_far_behind_on_what_it_heard(rig: Rig) -> None:
+    """After a broker restart heartbeats wait behind every device's will and status in
+    central's own queue: that is not the devices' silence."""
+    rig.supervisor.set_listening(True, epoch=1)
+    rig.status("school-01", "online")
+    rig.beat("school-01")
+    rig.supervisor.set_listening(True, epoch=1, lag_s=8.0)  # ingest 8 s behind
+    assert rig.run(FAST.silence_s * 3) == []
+    assert rig.sup("school-01")["state"] == "up"
+    rig.supervisor.set_listening(True, epoch=1, lag_s=3.0)  # catching up: still behind
+    assert rig.run(FAST.silence_s + 1) == []
+    rig.supervisor.set_listening(True, epoch=1, lag_s=0.0)  # caught up: a full silence
+    assert rig.run(FAST.silence_s + FAST.grace_s - 1) == []
+    [trouble] = rig.run(2)
+    assert rig.sup("school-01")["reason"] == "silent"
+
+
+def test_a_will_for_a_device_already_silent_keeps_it_judged_as_silence(rig: Rig) -> None:
+    rig.supervisor.set_listening(True, epoch=1)
+    rig.status("school-01", "online")
+    rig.beat("school-01")
+    rig.run(FAST.silence_s + 1)
+    assert rig.sup("school-01")["reason"] == "silent"
+    rig.status("school-01", "offline")  # a restarting broker's will, long after
+    assert rig.sup("school-01")["reason"] == "silent"
