@@ -126,6 +126,7 @@ class Supervisor:
         self.doubt_from: datetime | None = None
         self._epoch: int | None = None
         self._behind = False
+        self._doubt_until: datetime | None = None
         self.checked_at: datetime | None = None
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
         self._heap: list[tuple[datetime, str]] = []
@@ -185,7 +186,12 @@ class Supervisor:
         if lost:
             # the loss happened after the last pass; wills the stopping broker sent came
             # just before it (and may have been taken in that pass)
-            self.doubt_from = (self.checked_at or now) - WILL_MARGIN
+            if self.doubt_from is None or (self._doubt_until is not None
+                                           and now > self._doubt_until):
+                self.doubt_from = (self.checked_at or now) - WILL_MARGIN
+            # else: still inside the last loss's window (e.g. central fell behind right
+            # after a reconnect): the window goes on from where it began
+            self._doubt_until = None
             self.listening_since = None
             self._rescan_at = None
             if not listening and not self._behind:
@@ -195,6 +201,8 @@ class Supervisor:
             self._epoch = epoch
         if listening and self.listening_since is None:
             self.listening_since = now
+            self._doubt_until = now + timedelta(seconds=max(
+                (c.silence_s for c in self.config.classes.values()), default=0.0))
             self._rescan_at = None
             logger.info("supervision: listening to devices since %s", iso(now))
             if self.doubt_from is not None:

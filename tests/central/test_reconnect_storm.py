@@ -218,3 +218,17 @@ def test_a_will_for_a_device_already_silent_keeps_it_judged_as_silence(rig: Rig)
     assert rig.sup("school-01")["reason"] == "silent"
     rig.status("school-01", "offline")  # a restarting broker's will, long after
     assert rig.sup("school-01")["reason"] == "silent"
+
+
+def test_central_falling_behind_right_after_a_reconnect_keeps_the_storms_wills_doubtful(
+        rig: Rig) -> None:
+    _storm(rig)
+    rig.supervisor.set_listening(True, epoch=2)  # back ...
+    rig.run(3.0)
+    rig.supervisor.set_listening(True, epoch=2, lag_s=8.0)  # ... and swamped by the storm
+    rig.run(10.0)
+    rig.supervisor.set_listening(True, epoch=2, lag_s=0.0)
+    assert rig.run(FAST.silence_s + FAST.grace_s - 1) == [], "the storm's wills were believed"
+    opened = rig.run(2.0)  # neither came back: each a trouble at its venue, only now
+    assert sorted(z for t in opened for z in t["zones"]) == ["device:hotel-01",
+                                                             "device:school-01"]
