@@ -96,8 +96,9 @@ LEFT JOIN supervision p ON p.device_id = d.id
 
 #: Seconds between full walks that rebuild the deadline heap (registry edits).
 RESCAN_S = 300.0
-#: Most devices judged in one pass; the rest wait a second (a pass holds the writer).
-MAX_PER_PASS = 2000
+#: Most devices judged in one pass; the rest wait a second (a pass holds the writer, and
+#: an alarm waits for it).
+MAX_PER_PASS = 500
 #: Last wills noted this long before central's loss of the broker are doubtful too: a
 #: stopping broker sends them just before it closes central's connection.
 WILL_MARGIN = timedelta(seconds=2)
@@ -126,6 +127,8 @@ class Supervisor:
         self.doubt_from: datetime | None = None
         self._epoch: int | None = None
         self._behind = False
+        #: The newest ``changed_at`` a pass has read (the next reads from there on).
+        self._changed_mark: str | None = None
         self._doubt_until: datetime | None = None
         self.checked_at: datetime | None = None
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
@@ -213,18 +216,21 @@ class Supervisor:
         """Judge the devices that may need it; return the incidents opened or changed."""
         now = self.clock()
         changed: list[int] = []
-        for view in self._candidates(now):
-            _name, cls, _known = self._class(view)
-            if decide(view, cls, now, self.listening_since, self.doubt_from) is not None:
-                incident_id = self._apply(view.device_id, now)
-                if incident_id is not None:
-                    changed.append(incident_id)
-                row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [view.device_id])
-                if row is None:
-                    self._due.pop(view.device_id, None)
-                    continue
-                view = DeviceView.from_row(row)
-            self._schedule(view, cls)
+        # one commit for the pass, not one (with its fsync) per device: a storm's pass may
+        # change thousands, and an alarm waits for the writer meanwhile
+        with write_tx(self.db):
+            for view in self._candidates(now):
+                _name, cls, _known = self._class(view)
+                if decide(view, cls, now, self.listening_since, self.doubt_from) is not None:
+                    incident_id = self._apply(view.device_id, now)
+                    if incident_id is not None:
+                        changed.append(incident_id)
+                    row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [view.device_id])
+                    if row is None:
+                        self._due.pop(view.device_id, None)
+                        continue
+                    view = DeviceView.from_row(row)
+                self._schedule(view, cls)
         self.checked_at = now
         found = (incidents.get_incident(self.db, i) for i in dict.fromkeys(changed))
         return [incident for incident in found if incident is not None]
@@ -260,6 +266,7 @@ class Supervisor:
                 self.checked_at is not None and now < self.checked_at):  # the clock stepped
             self._rescan_at = now + timedelta(seconds=RESCAN_S)
             self._heap, self._due, self._silence = [], {}, {}
+            self._changed_mark = None
             self._down, self._woken = set(), set()
             views = [DeviceView.from_row(r) for r in self.db.query(_VIEW_SQL)]
             self.examined = len(views)
@@ -277,8 +284,13 @@ class Supervisor:
             else:
                 wanted.add(device_id)
         since = iso((self.checked_at or now) - CHANGED_MARGIN)
-        wanted.update(r["device_id"] for r in self.db.query(
-            "SELECT device_id FROM supervision WHERE changed_at >= ?", [since]))
+        if self._changed_mark is not None and self._changed_mark > since:
+            since = self._changed_mark  # read before: not again (a storm changes thousands)
+        for r in self.db.query("SELECT device_id, changed_at FROM supervision "
+                               "WHERE changed_at >= ?", [since]):
+            wanted.add(r["device_id"])
+            if self._changed_mark is None or r["changed_at"] > self._changed_mark:
+                self._changed_mark = r["changed_at"]
         if self._wired:  # down or in trouble, and a heartbeat came since
             wanted.update(self._woken)
             self._woken = set()
