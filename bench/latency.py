@@ -334,15 +334,17 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             else:
                 print(f"press {eid}: hops not all seen (central's line: "
                       f"{'yes' if central else 'no'})", flush=True)
-            try:  # resolved so the next press opens a new incident
-                incidents, _headers = api.call("GET", f"/api/incidents?station={STATION}")
-                for item in incidents:
-                    if item["category"] == "alarm":
-                        api.call("POST", f"/api/incidents/{item['id']}/resolve",
-                                 {"outcome": "test", "note": "bench"})
-            except OSError as exc:  # central too busy to answer in 15 s (after a restart)
-                print(f"press {eid}: incident not resolved ({exc}); the next press may "
-                      "join it and time out", flush=True)
+            for attempt in range(4):  # resolved so the next press opens a new incident
+                try:
+                    incidents, _headers = api.call("GET", f"/api/incidents?station={STATION}")
+                    for item in incidents:
+                        if item["category"] == "alarm":
+                            api.call("POST", f"/api/incidents/{item['id']}/resolve",
+                                     {"outcome": "test", "note": "bench"})
+                    break
+                except OSError as exc:  # central too busy to answer in 15 s (a restart)
+                    print(f"press {eid}: incident not resolved ({exc}); retry {attempt + 1}",
+                          flush=True)
             return (t_console - t0) * 1000, (t_console - entered.get(eid, raised[eid])) * 1000
 
         total, pipeline, base, back = [], [], [], []
