@@ -126,6 +126,7 @@ class CentralService:
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.ingestor.on_heard = self.supervisor.heard  # deadlines move without a read
+        self.ingestor.reconnects.excused = self.supervisor.doubting  # broker restarts
         self.notifier = Notifier()
         #: The SIA DC-09 IP receiver ([receiver]), or None when no port is configured.
         self.receiver: Dc09Receiver | None = None

@@ -212,6 +212,14 @@ class Supervisor:
                 logger.info("supervision: last wills noted from %s until each class's "
                             "silence_s after that count as silence", iso(self.doubt_from))
 
+    def doubting(self, now: datetime) -> bool:
+        """Central lost the broker lately: from the loss until the longest ``silence_s``
+        after it heard it again (wills then count as silence, reconnects are not counted
+        against a device: :class:`central.reconnects.ReconnectWatch`)."""
+        if self.doubt_from is None or now < self.doubt_from:
+            return False
+        return self._doubt_until is None or now <= self._doubt_until
+
     def tick(self) -> list[dict[str, Any]]:
         """Judge the devices that may need it; return the incidents opened or changed."""
         now = self.clock()

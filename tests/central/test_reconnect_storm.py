@@ -26,6 +26,7 @@ from central.db import Writer, open_db
 from central.ingest import Ingestor
 from central.ingest_queue import Delivery, IngestQueue
 from central.log_burst import BurstLog
+from central.supervision_config import SupervisionConfig
 
 
 @pytest.fixture
@@ -232,3 +233,24 @@ def test_central_falling_behind_right_after_a_reconnect_keeps_the_storms_wills_d
     opened = rig.run(2.0)  # neither came back: each a trouble at its venue, only now
     assert sorted(z for t in opened for z in t["zones"]) == ["device:hotel-01",
                                                              "device:school-01"]
+
+
+def test_reconnects_after_broker_restarts_do_not_count_as_a_shared_identity(
+        db: Database) -> None:
+    """Every device reconnects after each broker restart: a rolling upgrade with several
+    restarts in 10 min must not raise 10,000 'reconnects unusually often' troubles."""
+    rig = Rig(db, SupervisionConfig(reconnect_alert_count=2))
+    rig.ingestor.reconnects.alert_count = 2  # more than 2 reconnects in 10 min: trouble
+    rig.supervisor.set_listening(True, epoch=1)
+    rig.ingestor.reconnects.excused = rig.supervisor.doubting  # as central wires it
+    for epoch in (2, 3, 4, 5):  # four restarts, a minute apart
+        rig.supervisor.set_listening(True, epoch=epoch)
+        rig.status("school-01", "online")
+        rig.run(60.0, step=5.0, each=lambda: rig.beat("school-01"))
+    assert rig.troubles() == []
+    rig.run(200.0, step=5.0, each=lambda: rig.beat("school-01"))  # the window closes
+    for _ in range(3):  # the same device reconnecting while the broker stays up
+        rig.status("school-01", "online")
+        rig.clock.advance(10)
+    [trouble] = rig.troubles()
+    assert trouble["zones"] == {"identity:school-01": "reconnecting"}
