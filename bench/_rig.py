@@ -110,6 +110,17 @@ class Rig:
 
     def start_central(self, extra: dict[str, Any] | None = None, timeout: float = 60, *,
                       debug: tuple[str, ...] = ()) -> None:
+        for attempt in range(3):  # its HTTP port, free a moment ago, may be taken meanwhile
+            try:
+                self._start_central(extra, timeout, debug)
+                return
+            except SystemExit:
+                log = (self.work / "central.log").read_text(errors="replace")
+                if attempt == 2 or "address already in use" not in log:
+                    raise
+
+    def _start_central(self, extra: dict[str, Any] | None, timeout: float,
+                       debug: tuple[str, ...]) -> None:
         (self.work / "central-password").write_text(self.passwords["central"])
         os.chmod(self.work / "central-password", 0o600)
         reg = self.work / "reg.toml"
