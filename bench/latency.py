@@ -32,6 +32,8 @@ broker, one between every two presses. Every wait is bounded; the temporary dire
 
     .venv/bin/python bench/latency.py --presses 100 --background 2000 --mode burst
     .venv/bin/python bench/latency.py --background 10000 --mode agent --restarts 30
+    .venv/bin/python bench/latency.py --presses 3 --background 10000 --mode agent \
+        --restarts 10 --storm-presses 3      # 30 presses in the storms, 2-5 s after
 """
 
 from __future__ import annotations
