@@ -7,10 +7,12 @@ Every wait is bounded; :class:`Rig` removes its temporary directory when closed.
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -228,3 +230,31 @@ def join_all(procs: list[mp.Process], timeout: float = 120) -> None:
         p.join(max(0.1, deadline - time.monotonic()))
         if p.is_alive():
             p.kill()
+
+
+def offline_troubles(db: Path) -> int:
+    """``device offline`` trouble zones central opened so far (read-only, its own file)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        rows = conn.execute("SELECT zones FROM incidents WHERE category = 'trouble'").fetchall()
+    except sqlite3.Error as exc:
+        print(f"troubles not counted: {exc}", flush=True)
+        return -1
+    finally:
+        conn.close()
+    return sum(1 for (zones,) in rows for zone in json.loads(zones) if zone.startswith("device:"))
+
+
+def online_in_db(db: Path, since: str) -> int:
+    """Devices online at central and heard at or after ``since``, as its device list shows
+    them (supervision ``up`` and status ``online``), read from its database file."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
+    try:
+        return int(conn.execute(
+            "SELECT count(*) FROM device_state s LEFT JOIN supervision p USING (device_id) "
+            "WHERE s.availability = 'online' AND coalesce(p.state, 'up') = 'up' "
+            "AND s.last_seen >= ?", [since]).fetchone()[0])
+    except sqlite3.Error:  # busy past the timeout: not there yet
+        return -1
+    finally:
+        conn.close()

@@ -43,7 +43,6 @@ import json
 import random
 import shutil
 import signal
-import sqlite3
 import sys
 import threading
 import time
@@ -51,7 +50,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _rig import PROBE, ROOT, Rig, pct
+from _rig import PROBE, ROOT, Rig, offline_troubles, online_in_db, pct
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -208,34 +207,6 @@ def wait_until(predicate: Any, timeout: float, what: str, every: float = 0.2) ->
             raise SystemExit(f"{what}: not within {timeout:g} s")
         time.sleep(every)
     return time.monotonic() - t0
-
-
-def offline_troubles(db: Path) -> int:
-    """``device offline`` trouble zones central opened so far (read-only, its own file)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        rows = conn.execute("SELECT zones FROM incidents WHERE category = 'trouble'").fetchall()
-    except sqlite3.Error as exc:
-        print(f"troubles not counted: {exc}", flush=True)
-        return -1
-    finally:
-        conn.close()
-    return sum(1 for (zones,) in rows for zone in json.loads(zones) if zone.startswith("device:"))
-
-
-def online_in_db(db: Path, since: str) -> int:
-    """Devices online at central and heard at or after ``since``, as its device list shows
-    them (supervision ``up`` and status ``online``), read from its database file."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
-    try:
-        return int(conn.execute(
-            "SELECT count(*) FROM device_state s LEFT JOIN supervision p USING (device_id) "
-            "WHERE s.availability = 'online' AND coalesce(p.state, 'up') = 'up' "
-            "AND s.last_seen >= ?", [since]).fetchone()[0])
-    except sqlite3.Error:  # busy past the timeout: not there yet
-        return -1
-    finally:
-        conn.close()
 
 
 def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
