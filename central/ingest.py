@@ -175,6 +175,7 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
                 self._memo.known = bulk.prefetch(self.db, bulk.scan_ids(
                     d.payload for d in deliveries if d.topic.endswith("/event")))
                 for delivery in deliveries:
+                    self._superseded(delivery)
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
                 self._memo.pending.flush(self.db)
@@ -186,6 +187,7 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
             if getattr(self.db, "broken", False):  # PostgreSQL gone: one by one fails too
                 return  # (the ingest worker exits before any PUBACK: central/ingest_worker.py)
             for delivery in deliveries:
+                self._superseded(delivery)
                 self._handle_safely(self.db, delivery.topic, delivery.payload)
             return
         finally:

@@ -18,16 +18,30 @@ from typing import Any
 
 from sqlite_utils import Database
 
-from alarmlink.wire import Availability, CommandResult, Heartbeat, RtcSignal, Status, Topics, encode
+from alarmlink.wire import (
+    Availability,
+    CommandResult,
+    ContractError,
+    Heartbeat,
+    RtcSignal,
+    Status,
+    Topics,
+    decode,
+    encode,
+)
 from central import ingest_memo as memos
 from central import supervision, talk
 from central.db import iso, write_tx
 from central.ingest_memo import BatchMemo
+from central.ingest_queue import Delivery
+from central.log_burst import BurstLog
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles, RecordingRejected, ingest_chunk
 from central.snapshots import SnapshotFiles, SnapshotRejected, frame_message, ingest_snapshot
 
 logger = logging.getLogger("central.ingest")
+#: After a broker restart every device's status arrives at once: a summary, not 20,000 lines.
+_status_log = BurstLog(logger, "device status lines")
 
 
 class DeviceMessages:
@@ -73,8 +87,8 @@ class DeviceMessages:
                 "version = excluded.version, config_hash = excluded.config_hash",
                 [device_id, status.state.value, iso(status.ts), now, status.boot_id,
                  status.version, status.config_hash])
-        logger.info("device %s is %s (boot %s, version %s)", device_id, status.state.value,
-                    status.boot_id, status.version)
+        _status_log.log(status.state.value, "device %s is %s (boot %s, version %s)",
+                        device_id, status.state.value, status.boot_id, status.version)
         self._trouble_changed(route, changed)
         self._push(changed)
 
@@ -90,6 +104,28 @@ class DeviceMessages:
         answer = encode(talk.received(signal, pushed["incident_id"]))
         self._later(lambda: self.on_talk(pushed))
         self._later(lambda: self.publish(self.topics.rtc(route["device_id"]), answer))
+
+    def _superseded(self, delivery: Delivery) -> None:
+        """Statuses a newer one replaced in the ingest queue (central/ingest_queue.py):
+        not written (the newer one says where the device is now), but a malformed one is
+        still a dead letter and an ``online`` one still counts as a reconnect."""
+        for payload in delivery.superseded:
+            try:
+                device_id = self.topics.parse(delivery.topic)[0]
+                route = memos.route(self.db, self._memo, device_id)
+                status = decode(Status, payload)
+            except ContractError as exc:
+                self.dead_letter(delivery.topic, payload, str(exc))
+                continue
+            if route is None:
+                continue  # the newer one is dead-lettered as from an unknown device
+            logger.debug("device %s: a %s status replaced by a newer one while queued",
+                         device_id, status.state.value)
+            if status.state == Availability.ONLINE:
+                with write_tx(self.db):
+                    changed = self.reconnects.online(self.db, route, status.ts, self.clock())
+                self._trouble_changed(route, changed)
+                self._push(changed)
 
     def _trouble_changed(self, route: dict[str, Any], incident_id: int | None) -> None:
         """A reconnect or takeover trouble opened or changed an incident: re-read it."""

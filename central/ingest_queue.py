@@ -26,6 +26,12 @@ heartbeats, status or command results faster than its budget has the excess ackn
 and dropped (counted, logged once a minute): they carry no alarm and the next one
 replaces them. Events are never dropped.
 
+A device's status replaces its older status still waiting (:meth:`IngestQueue.put`): it
+takes the older one's place, the older one is acknowledged at once and ingest only
+checks it (a malformed one is a dead letter, an ``online`` one counts as a reconnect:
+central/ingest_devices.py). Only statuses: events, heartbeats and the rest are never
+coalesced, and an event is never dropped.
+
 A PUBACK is sent only on the connection the message arrived on: after a reconnect the
 broker redelivers what was not acknowledged, and ingest deduplicates on ``event_id``.
 """
@@ -72,6 +78,9 @@ class Delivery:
     #: Sends the PUBACK (a no-op for QoS 0 or after the connection changed).
     ack: Callable[[], None] = field(default=lambda: None)
     received: float = field(default_factory=time.monotonic)
+    #: Older status payloads of the same device this one replaced while they waited
+    #: (:meth:`IngestQueue.put`): ingest still counts and checks them, without writing.
+    superseded: list[bytes] = field(default_factory=list)
 
 
 def route_of(topic: str) -> tuple[str, str]:
@@ -188,6 +197,11 @@ class IngestQueue:
         #: The last batch was events only and left other messages waiting: the next one
         #: takes some of them too, so a stream of events cannot starve heartbeats.
         self._owe_low = False
+        #: device -> its status waiting in the queue (a newer one replaces it).
+        self._statuses: dict[str, Delivery] = {}
+        self._lag = 0.0
+        #: Statuses replaced by a newer one of the same device while they waited.
+        self.coalesced = 0
         #: Batches committed and messages in them (for /healthz and the benchmarks).
         self.batches = 0
         self.messages = 0
@@ -196,19 +210,48 @@ class IngestQueue:
     def depth(self) -> int:
         return len(self._queue)
 
+    @property
+    def lag_s(self) -> float:
+        """How long the last batch taken had waited (its oldest message), while more wait;
+        0 when nothing waits. Supervision judges no silence while central is far behind
+        (a heartbeat still waiting here is not silence)."""
+        return self._lag if len(self._queue) else 0.0
+
     def put(self, delivery: Delivery) -> None:
         """Queue one message (paho's thread); never blocks on SQLite."""
         device, channel = route_of(delivery.topic)
+        if channel == "status" and self._coalesce(device, delivery):
+            return
         priority = PRIORITY.get(channel, 1)
         if priority > 0 and not self.budgets.allow(device):
             delivery.ack()  # dropped over budget: heartbeats and status are replaced anyway
             return
         with self._lock:
             self._queue.put(priority, device, delivery)
+            if channel == "status":
+                self._statuses[device] = delivery
             if self._scheduled:
                 return
             self._scheduled = True
         self._schedule()
+
+    def _coalesce(self, device: str, newer: Delivery) -> bool:
+        """A newer status of a device whose older status still waits takes its place in
+        the queue (True); the older one is acknowledged now, its payload kept in
+        :attr:`Delivery.superseded`. After a broker restart a device's last will (sent by
+        the stopping broker, and again after central's reconnect) and its new ``online``
+        status then cost one write, and the device is shown online sooner."""
+        with self._lock:
+            queued = self._statuses.get(device)
+            if queued is None:
+                return False
+            older_ack = queued.ack
+            queued.superseded.append(queued.payload)
+            queued.superseded.extend(newer.superseded)
+            queued.topic, queued.payload, queued.ack = newer.topic, newer.payload, newer.ack
+            self.coalesced += 1
+        older_ack()  # replaced: the newer one is PUBACKed after its commit
+        return True
 
     def _schedule(self) -> None:
         try:
@@ -227,11 +270,17 @@ class IngestQueue:
             low = 0 if events_only else (
                 self.status_batch if head == PRIORITY["status"] else self.low_batch)
             batch = self._queue.take(self.max_batch, low)
+            for delivery in batch:  # taken: a newer status queues anew
+                if delivery.topic.endswith("/status"):
+                    device = route_of(delivery.topic)[0]
+                    if self._statuses.get(device) is delivery:
+                        del self._statuses[device]
             waiting = len(self._queue)
             self._owe_low = events_only and waiting > 0
         try:
             if batch:
                 taken = time.monotonic()
+                self._lag = taken - min(d.received for d in batch)
                 self.handle_batch(batch)  # commits, then publishes the receipts
                 committed = time.monotonic()
                 for delivery in batch:  # PUBACK strictly after the commit

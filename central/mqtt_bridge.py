@@ -100,6 +100,18 @@ class MqttBridge:
         return "; ".join(errors) if errors else None
 
     @property
+    def epoch(self) -> int:
+        """Counts central's connections to the broker (every connection's connects): it
+        changes whenever central lost the broker and came back, however briefly
+        (supervision reads it: :meth:`central.supervision.Supervisor.set_listening`)."""
+        return sum(c.connect_count for c in self._clients)
+
+    @property
+    def ingest_lag_s(self) -> float:
+        """How far behind central's ingest is (:attr:`IngestQueue.lag_s`; 0 without one)."""
+        return 0.0 if self.queue is None else self.queue.lag_s
+
+    @property
     def session_present(self) -> bool | None:
         """The broker still had central's session at the last connect (None before one)."""
         return self.client.session_present

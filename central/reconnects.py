@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -55,10 +56,16 @@ class ReconnectWatch:
         self.window = timedelta(seconds=config.reconnect_window_s)
         self._online: dict[str, deque[datetime]] = {}
         self._takeovers: dict[str, int] = {}
+        #: True while central's own link to the broker failed or is settling (central
+        #: wires :meth:`central.supervision.Supervisor.doubting`): every device reconnects
+        #: after a broker restart, and that is no sign of a shared identity.
+        self.excused: Callable[[datetime], bool] | None = None
 
     def online(self, db: Database, route: dict[str, Any], ts: datetime,
                now: datetime) -> int | None:
         """An ``online`` status written by the device at ``ts``."""
+        if self.excused is not None and self.excused(now):
+            return None  # the broker restarted: everybody reconnects, not counted
         device_id = route["device_id"]
         seen = self._online.setdefault(device_id, deque())
         seen.append(ts)

@@ -131,6 +131,7 @@ class CentralService:
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.ingestor.on_heard = self.supervisor.heard  # deadlines move without a read
+        self.ingestor.reconnects.excused = self.supervisor.doubting  # broker restarts
         self.notifier = Notifier()
         #: The SIA DC-09 IP receiver ([receiver]), or None when no port is configured.
         self.receiver: Dc09Receiver | None = None
@@ -389,7 +390,10 @@ class CentralService:
         return self.writer.call(self._supervise_pass)
 
     def _supervise_pass(self, _db: Database) -> list[dict[str, Any]]:
-        self.supervisor.set_listening(self.bridge is None or self.bridge.ready)
+        bridge = self.bridge
+        self.supervisor.set_listening(bridge is None or bridge.ready,
+                                      None if bridge is None else bridge.epoch,
+                                      lag_s=0.0 if bridge is None else bridge.ingest_lag_s)
         changed = self.supervisor.tick()
         for incident in changed:
             self.hub.submit_threadsafe(incident)

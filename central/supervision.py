@@ -27,7 +27,11 @@ erase its own trace.
 
 Central judges silence only while it can hear the broker itself: while its own
 MQTT connection is down, or for ``silence_s`` after it comes back, nobody is
-declared silent (that would be central's outage, not the devices').
+declared silent (that would be central's outage, not the devices'). For the same
+reason a last will noted from shortly before central lost the broker until ``silence_s``
+after it hears it again counts as silence (a stopping broker publishes every device's
+will): :func:`central.supervision_rules.doubtful_will`. Central's connection count
+(:attr:`central.mqtt_bridge.MqttBridge.epoch`) shows even a reconnect between two passes.
 :class:`Supervisor` runs on the writer thread (``CentralService`` schedules it from the
 event loop every ``check_interval_s``; the loop only awaits it); :func:`record_status`
 runs in ingest's transaction. The pure rules (:func:`decide`, :func:`deadline`,
@@ -41,8 +45,8 @@ No sweeps: a pass never walks the whole fleet (issue 17). It looks at
   heartbeat costs supervision nothing);
 * the devices whose status changed since the last pass (``supervision.changed_at``,
   indexed: :func:`record_status` touches it on every status message);
-* the devices that are down or in trouble and were heard again (``supervision.state``,
-  indexed).
+* the devices that are down or in trouble and were heard again since the last pass
+  (:meth:`Supervisor.heard` notes them in memory; a status is found by ``changed_at``).
 
 So the work per pass grows with the devices that change, not with the fleet. A full walk
 builds the heap at the first pass, when central starts hearing the broker again, and
@@ -92,8 +96,17 @@ LEFT JOIN supervision p ON p.device_id = d.id
 
 #: Seconds between full walks that rebuild the deadline heap (registry edits).
 RESCAN_S = 300.0
-#: Most devices judged in one pass; the rest wait a second (a pass holds the writer).
-MAX_PER_PASS = 2000
+#: Most devices judged in one pass; the rest wait a second (a pass holds the writer, and
+#: an alarm waits for it).
+MAX_PER_PASS = 500
+#: Last wills noted this long before central's loss of the broker are doubtful too: a
+#: stopping broker sends them just before it closes central's connection.
+WILL_MARGIN = timedelta(seconds=2)
+#: Ingest this far behind (seconds) counts as not hearing the devices, until it is back
+#: under :data:`CAUGHT_UP_S` (after a broker restart central works through every device's
+#: will and status; heartbeats wait behind them).
+BEHIND_S = 5.0
+CAUGHT_UP_S = 1.0
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
@@ -110,6 +123,13 @@ class Supervisor:
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
         self.listening_since: datetime | None = None
+        #: Last wills noted since then are doubtful (central lost the broker around them).
+        self.doubt_from: datetime | None = None
+        self._epoch: int | None = None
+        self._behind = False
+        #: The newest ``changed_at`` a pass has read (the next reads from there on).
+        self._changed_mark: str | None = None
+        self._doubt_until: datetime | None = None
         self.checked_at: datetime | None = None
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
         self._heap: list[tuple[datetime, str]] = []
@@ -120,6 +140,12 @@ class Supervisor:
         #: device -> silence_s, for devices up and online (their deadline moves with
         #: :meth:`heard` without reading the database).
         self._silence: dict[str, float] = {}
+        #: Devices down or in trouble as last judged, and those of them heard since (a
+        #: heartbeat): the next pass judges these, not every down device (a broker
+        #: restart leaves thousands down for a while).
+        self._down: set[str] = set()
+        self._wired = False  # ingest calls heard() (central does: central/service.py)
+        self._woken: set[str] = set()
         #: device -> when ingest last heard it (:meth:`heard`, on the writer thread).
         self._heard: dict[str, datetime] = {}
 
@@ -129,48 +155,104 @@ class Supervisor:
         A device with no deadline yet (heard before any status, e.g. a DC-09 panel, which
         never sends one) is judged at the next pass, which gives it its deadline."""
         self._heard[device_id] = at
+        self._wired = True
+        if device_id in self._down:  # heard again while down or in trouble: judge it
+            self._woken.add(device_id)
         if device_id not in self._due:
             self._due[device_id] = at
             heapq.heappush(self._heap, (at, device_id))
 
-    def set_listening(self, listening: bool) -> None:
-        """Whether central itself hears the broker now (its MQTT link is up)."""
-        if listening and self.listening_since is None:
-            self.listening_since = self.clock()
-            self._rescan_at = None
-            logger.info("supervision: listening to devices since %s", iso(self.listening_since))
-        elif not listening and self.listening_since is not None:
+    def set_listening(self, listening: bool, epoch: int | None = None, *,
+                      lag_s: float = 0.0) -> None:
+        """Whether central itself hears the broker now (its MQTT link is up).
+
+        ``epoch`` counts central's connections to the broker (:attr:`MqttBridge.epoch`): a
+        new one means central lost the broker and came back, even between two passes.
+        From shortly before a loss until ``silence_s`` after the reconnect, a last will
+        counts as silence (:func:`central.supervision_rules.doubtful_will`).
+
+        ``lag_s``: how far behind ingest is (:attr:`IngestQueue.lag_s`). More than
+        :data:`BEHIND_S` counts as not hearing, until it is under :data:`CAUGHT_UP_S`: a
+        heartbeat still waiting in central's own queue is not the device's silence."""
+        now = self.clock()
+        if not self._behind and lag_s > BEHIND_S:
+            self._behind = True
+            logger.warning("supervision: central is %.1f s behind on what devices sent; "
+                           "device silence is not judged until it catches up", lag_s)
+        elif self._behind and lag_s < CAUGHT_UP_S:
+            self._behind = False
+            logger.info("supervision: central caught up with what devices sent")
+        listening = listening and not self._behind
+        lost = (not listening and self.listening_since is not None) or (
+            listening and self.listening_since is not None and epoch is not None
+            and self._epoch is not None and epoch != self._epoch)
+        if lost:
+            # the loss happened after the last pass; wills the stopping broker sent came
+            # just before it (and may have been taken in that pass)
+            if self.doubt_from is None or (self._doubt_until is not None
+                                           and now > self._doubt_until):
+                self.doubt_from = (self.checked_at or now) - WILL_MARGIN
+            # else: still inside the last loss's window (e.g. central fell behind right
+            # after a reconnect): the window goes on from where it began
+            self._doubt_until = None
             self.listening_since = None
             self._rescan_at = None
-            logger.warning("supervision: central cannot hear the broker; device silence is "
-                           "not judged until it can")
+            if not listening and not self._behind:
+                logger.warning("supervision: central cannot hear the broker; device silence "
+                               "is not judged until it can, and last wills count as silence")
+        if epoch is not None:
+            self._epoch = epoch
+        if listening and self.listening_since is None:
+            self.listening_since = now
+            self._doubt_until = now + timedelta(seconds=max(
+                (c.silence_s for c in self.config.classes.values()), default=0.0))
+            self._rescan_at = None
+            logger.info("supervision: listening to devices since %s", iso(now))
+            if self.doubt_from is not None:
+                logger.info("supervision: last wills noted from %s until each class's "
+                            "silence_s after that count as silence", iso(self.doubt_from))
+
+    def doubting(self, now: datetime) -> bool:
+        """Central lost the broker lately: from the loss until the longest ``silence_s``
+        after it heard it again (wills then count as silence, reconnects are not counted
+        against a device: :class:`central.reconnects.ReconnectWatch`)."""
+        if self.doubt_from is None or now < self.doubt_from:
+            return False
+        return self._doubt_until is None or now <= self._doubt_until
 
     def tick(self) -> list[dict[str, Any]]:
         """Judge the devices that may need it; return the incidents opened or changed."""
         now = self.clock()
         changed: list[int] = []
-        for view in self._candidates(now):
-            _name, cls, _known = self._class(view)
-            if decide(view, cls, now, self.listening_since) is not None:
-                incident_id = self._apply(view.device_id, now)
-                if incident_id is not None:
-                    changed.append(incident_id)
-                row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [view.device_id])
-                if row is None:
-                    self._due.pop(view.device_id, None)
-                    continue
-                view = DeviceView.from_row(row)
-            self._schedule(view, cls)
+        # one commit for the pass, not one (with its fsync) per device: a storm's pass may
+        # change thousands, and an alarm waits for the writer meanwhile
+        with write_tx(self.db):
+            for view in self._candidates(now):
+                _name, cls, _known = self._class(view)
+                if decide(view, cls, now, self.listening_since, self.doubt_from) is not None:
+                    incident_id = self._apply(view.device_id, now)
+                    if incident_id is not None:
+                        changed.append(incident_id)
+                    row = query_one(self.db, _VIEW_SQL + " WHERE d.id = ?", [view.device_id])
+                    if row is None:
+                        self._due.pop(view.device_id, None)
+                        continue
+                    view = DeviceView.from_row(row)
+                self._schedule(view, cls)
         self.checked_at = now
         found = (incidents.get_incident(self.db, i) for i in dict.fromkeys(changed))
         return [incident for incident in found if incident is not None]
 
     def _schedule(self, view: DeviceView, cls: DeviceClass) -> None:
-        due = deadline(view, cls, self.listening_since)
+        due = deadline(view, cls, self.listening_since, self.doubt_from)
         if view.state == "up" and view.availability == "online":
             self._silence[view.device_id] = cls.silence_s
         else:
             self._silence.pop(view.device_id, None)
+        if view.state == "up":
+            self._down.discard(view.device_id)
+        else:
+            self._down.add(view.device_id)
         if due is None:
             self._due.pop(view.device_id, None)
         elif self._due.get(view.device_id) != due:
@@ -192,9 +274,18 @@ class Supervisor:
                 self.checked_at is not None and now < self.checked_at):  # the clock stepped
             self._rescan_at = now + timedelta(seconds=RESCAN_S)
             self._heap, self._due, self._silence = [], {}, {}
-            views = [DeviceView.from_row(r) for r in self.db.query(_VIEW_SQL)]
-            self.examined = len(views)
-            return views
+            self._changed_mark = None
+            self._down, self._woken = set(), set()
+            ids = [r["id"] for r in self.db.query("SELECT id FROM devices")]
+            if len(ids) <= MAX_PER_PASS:
+                views = [DeviceView.from_row(r) for r in self.db.query(_VIEW_SQL)]
+                self.examined = len(views)
+                return views
+            # a large fleet: every device due now, judged MAX_PER_PASS a pass (a walk of
+            # 10,000 at once held the writer, and an alarm, for up to a second)
+            self._due = dict.fromkeys(ids, now)
+            self._heap = [(now, device_id) for device_id in ids]
+            heapq.heapify(self._heap)
         wanted: set[str] = set()
         while self._heap and self._heap[0][0] <= now:
             due, device_id = heapq.heappop(self._heap)
@@ -208,10 +299,19 @@ class Supervisor:
             else:
                 wanted.add(device_id)
         since = iso((self.checked_at or now) - CHANGED_MARGIN)
-        wanted.update(r["device_id"] for r in self.db.query(
-            "SELECT device_id FROM supervision WHERE changed_at >= ?", [since]))
-        wanted.update(r["device_id"] for r in self.db.query(
-            "SELECT device_id FROM supervision WHERE state IN ('down', 'trouble')"))
+        if self._changed_mark is not None and self._changed_mark > since:
+            since = self._changed_mark  # read before: not again (a storm changes thousands)
+        for r in self.db.query("SELECT device_id, changed_at FROM supervision "
+                               "WHERE changed_at >= ?", [since]):
+            wanted.add(r["device_id"])
+            if self._changed_mark is None or r["changed_at"] > self._changed_mark:
+                self._changed_mark = r["changed_at"]
+        if self._wired:  # down or in trouble, and a heartbeat came since
+            wanted.update(self._woken)
+            self._woken = set()
+        else:  # nobody tells us of heartbeats: every down device, from the database
+            wanted.update(r["device_id"] for r in self.db.query(
+                "SELECT device_id FROM supervision WHERE state IN ('down', 'trouble')"))
         if len(wanted) > MAX_PER_PASS:  # a fleet that connected together: spread the work
             later = sorted(wanted)[MAX_PER_PASS:]
             wanted.difference_update(later)
@@ -241,7 +341,7 @@ class Supervisor:
                     break
                 view = DeviceView.from_row(row)
                 name, cls, _known = self._class(view)
-                decision = decide(view, cls, now, self.listening_since)
+                decision = decide(view, cls, now, self.listening_since, self.doubt_from)
                 if decision is None:
                     break
                 result = self._act(view, decision, name, cls, now)

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlite_utils import Database
 
 from central.db import iso, parse_iso
 from central.supervision_config import SupervisionConfig
+from central.supervision_rules import trouble_due
 
 
 class Supervisor(Protocol):
@@ -17,6 +18,8 @@ class Supervisor(Protocol):
     config: SupervisionConfig
     clock_skew_threshold_s: float
     checked_at: datetime | None
+    listening_since: datetime | None
+    doubt_from: datetime | None
 
     def clock(self) -> datetime: ...
 
@@ -49,8 +52,9 @@ def supervision_board(sup: Supervisor, db: Database,
             board_state = "stopped" if reason == "stopped" else "offline"
         due = None
         if state == "down" and down_since:
-            wait = cls.grace_s + (cls.silence_s if reason == "silent" else 0)
-            due = iso(parse_iso(down_since) + timedelta(seconds=wait))
+            when = trouble_due(reason, parse_iso(down_since), cls, sup.listening_since,
+                               sup.doubt_from)
+            due = None if when is None else iso(when)
         out[device_id] = {
             "device_class": name, "class_known": known, "bound_s": cls.bound_s,
             "heartbeat_s": cls.heartbeat_s, "state": board_state,

@@ -18,9 +18,12 @@ from sqlite_utils import Database
 from alarmlink.wire import Availability
 from central import incidents
 from central.db import iso, parse_iso, query_one
+from central.log_burst import BurstLog
 from central.supervision_config import DeviceClass
 
 logger = logging.getLogger(__name__)
+#: A broker restart ends thousands of dropouts at once: a summary, not a line each.
+_dropout_log = BurstLog(logger, "short dropouts ended")
 
 TROUBLE_KIND = "device_offline"
 SYSTEM_ACTOR = incidents.SYSTEM_ACTOR
@@ -37,7 +40,7 @@ def zone_of(device_id: str) -> str:
 def record_status(db: Database, device_id: str, state: Availability, now: datetime) -> None:
     """Note a status message in supervision. Ingest calls it inside its transaction."""
     at = iso(now)
-    row = query_one(db, "SELECT state, down_since FROM supervision WHERE device_id = ?",
+    row = query_one(db, "SELECT state, reason, down_since FROM supervision WHERE device_id = ?",
                     [device_id])
     if state == Availability.ONLINE:
         if row is None:  # first connect: supervision starts timing its silence
@@ -52,8 +55,9 @@ def record_status(db: Database, device_id: str, state: Availability, now: dateti
             db.execute("UPDATE supervision SET state = 'up', reason = NULL, down_since = NULL, "
                        "dropouts = dropouts + 1, last_dropout_s = ?, changed_at = ? "
                        "WHERE device_id = ?", [down_for, at, device_id])
-            logger.info("device %s back online after a short dropout (%s s): no trouble",
-                        device_id, "?" if down_for is None else f"{down_for:.1f}")
+            _dropout_log.log("dropouts", "device %s back online after a short dropout (%s s): "
+                             "no trouble", device_id,
+                             "?" if down_for is None else f"{down_for:.1f}")
         return
     if row is None:
         db.execute("INSERT INTO supervision (device_id, state, reason, down_since, changed_at) "
@@ -61,6 +65,10 @@ def record_status(db: Database, device_id: str, state: Availability, now: dateti
     elif row["state"] == "up":
         db.execute("UPDATE supervision SET state = 'down', reason = ?, down_since = ?, "
                    "changed_at = ? WHERE device_id = ?", [state.value, at, at, device_id])
+    elif row["reason"] == "silent" and state == Availability.OFFLINE:
+        # already judged silent: a will adds nothing (and one a restarting broker sends is
+        # no news of the device), keep judging it as silence
+        db.execute("UPDATE supervision SET changed_at = ? WHERE device_id = ?", [at, device_id])
     else:  # already down or in trouble: keep down_since, take the more specific reason
         db.execute("UPDATE supervision SET reason = ?, changed_at = ? WHERE device_id = ?",
                    [state.value, at, device_id])
@@ -96,13 +104,16 @@ class Decision:
 
 
 def decide(view: DeviceView, cls: DeviceClass, now: datetime,
-           listening_since: datetime | None) -> Decision | None:
-    """What supervision must do about one device now (None: nothing). Pure."""
+           listening_since: datetime | None,
+           doubt_from: datetime | None = None) -> Decision | None:
+    """What supervision must do about one device now (None: nothing). Pure.
+
+    ``doubt_from``: since when a last will is doubtful (:func:`doubtful_will`; None: no
+    will is, as before central first lost the broker)."""
     if view.availability is None or view.last_seen is None:
         return None  # registered, never connected: nothing to supervise yet
     heard = view.last_seen
     silence = timedelta(seconds=cls.silence_s)
-    grace = timedelta(seconds=cls.grace_s)
     if view.state == "up":
         if view.availability in ("offline", "stopped"):
             return Decision("down", view.availability, heard)
@@ -116,23 +127,49 @@ def decide(view: DeviceView, cls: DeviceClass, now: datetime,
         return Decision("restore" if view.state == "trouble" else "up")
     if view.state != "down":
         return None
-    if view.reason == "silent":
+    due = trouble_due(view.reason, down_since, cls, listening_since, doubt_from)
+    return Decision("trouble") if due is not None and now >= due else None
+
+
+def doubtful_will(reason: str | None, down_since: datetime, cls: DeviceClass,
+                  listening_since: datetime | None, doubt_from: datetime | None) -> bool:
+    """A last will that central noted while its own link to the broker was failing or
+    settling: from ``doubt_from`` (shortly before central lost the broker) until
+    ``silence_s`` after it heard the broker again. A broker that stops publishes every
+    device's will, and a session backlog delivers them after the reconnect: such a will
+    says the broker went away, not the device. It counts as silence instead."""
+    if reason != "offline" or doubt_from is None or down_since < doubt_from:
+        return False
+    return listening_since is None or down_since <= listening_since + timedelta(
+        seconds=cls.silence_s)
+
+
+def trouble_due(reason: str | None, down_since: datetime, cls: DeviceClass,
+                listening_since: datetime | None,
+                doubt_from: datetime | None = None) -> datetime | None:
+    """When a device down since ``down_since`` (for ``reason``) becomes a trouble (None:
+    not while central cannot hear the broker)."""
+    silence = timedelta(seconds=cls.silence_s)
+    grace = timedelta(seconds=cls.grace_s)
+    if reason == "silent":
         if listening_since is None:
             return None  # central is deaf: its outage, not the device's
-        due = max(down_since, listening_since) + silence + grace
-    else:
-        due = down_since + grace
-    return Decision("trouble") if now >= due else None
+        return max(down_since, listening_since) + silence + grace
+    if doubtful_will(reason, down_since, cls, listening_since, doubt_from):
+        if listening_since is None:
+            return None
+        # as if the device fell silent when central heard the broker again
+        return max(listening_since + silence, down_since) + grace
+    return down_since + grace
 
 
-def deadline(view: DeviceView, cls: DeviceClass,
-             listening_since: datetime | None) -> datetime | None:
+def deadline(view: DeviceView, cls: DeviceClass, listening_since: datetime | None,
+             doubt_from: datetime | None = None) -> datetime | None:
     """When :func:`decide` may next change its answer for ``view`` by time alone (None:
     only a message from the device or a status change can)."""
     if view.availability is None or view.last_seen is None:
         return None
     silence = timedelta(seconds=cls.silence_s)
-    grace = timedelta(seconds=cls.grace_s)
     if view.state == "up":
         if listening_since is None or view.availability != "online":
             return None
@@ -140,8 +177,4 @@ def deadline(view: DeviceView, cls: DeviceClass,
     if view.state != "down":
         return None
     down_since = view.down_since or view.last_seen
-    if view.reason == "silent":
-        if listening_since is None:
-            return None
-        return max(down_since, listening_since) + silence + grace
-    return down_since + grace
+    return trouble_due(view.reason, down_since, cls, listening_since, doubt_from)
