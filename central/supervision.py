@@ -131,6 +131,7 @@ class Supervisor:
         self._changed_mark: str | None = None
         self._doubt_until: datetime | None = None
         self.checked_at: datetime | None = None
+        self._created = clock()
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
         self._heap: list[tuple[datetime, str]] = []
         self._due: dict[str, datetime] = {}
@@ -186,6 +187,15 @@ class Supervisor:
         lost = (not listening and self.listening_since is not None) or (
             listening and self.listening_since is not None and epoch is not None
             and self._epoch is not None and epoch != self._epoch)
+        # central connected and lost the broker again between two passes, before any pass
+        # saw it listening (a broker stopping within a second of central's start): the
+        # wills of that connection are as doubtful as after any other loss
+        missed = (not listening and self.listening_since is None and epoch is not None
+                  and epoch >= 1 and epoch != self._epoch)
+        if missed and (self.doubt_from is None or (self._doubt_until is not None
+                                                   and now > self._doubt_until)):
+            self.doubt_from = (self.checked_at or self._created) - WILL_MARGIN
+            self._doubt_until = None
         if lost:
             # the loss happened after the last pass; wills the stopping broker sent came
             # just before it (and may have been taken in that pass)

@@ -26,6 +26,7 @@ from central.db import Writer, open_db
 from central.ingest import Ingestor
 from central.ingest_queue import Delivery, IngestQueue
 from central.log_burst import BurstLog
+from central.supervision import Supervisor
 from central.supervision_config import SupervisionConfig
 
 
@@ -85,6 +86,20 @@ def test_a_reconnect_between_two_passes_is_seen_by_the_connection_epoch(rig: Rig
     rig.supervisor.set_listening(True, epoch=2)  # lost and back before any pass saw it
     assert rig.run(FAST.silence_s + FAST.grace_s - 0.5) == []
     assert len(rig.run(2.0)) == 1
+
+
+def test_a_loss_before_any_pass_saw_central_listening_still_doubts_the_wills(
+        rig: Rig) -> None:
+    rig.supervisor = Supervisor(rig.db, rig.supervisor.config, rig.clock)  # fresh: no pass yet
+    rig.supervisor.set_listening(False, epoch=0)  # the first pass: not connected yet
+    rig.status("school-01", "online")  # central connects and hears school-01, then the
+    rig.status("school-01", "offline")  # broker stops within a second: its will ...
+    rig.clock.advance(0.5)
+    rig.supervisor.set_listening(False, epoch=1)  # ... and central lost, no pass between
+    assert rig.run(FAST.grace_s + 2) == [], "the stopping broker's will raised a trouble"
+    rig.supervisor.set_listening(True, epoch=2)
+    rig.status("school-01", "online")
+    assert rig.run(FAST.silence_s + FAST.grace_s, each=lambda: rig.beat("school-01")) == []
 
 
 def test_a_will_long_after_the_reconnect_is_believed_after_the_grace(rig: Rig) -> None:
