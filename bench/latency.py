@@ -39,6 +39,7 @@ broker, one between every two presses. Every wait is bounded; the temporary dire
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import shutil
@@ -51,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from _rig import PROBE, ROOT, Rig, offline_troubles, online_in_db, pct
+from _rig import wait_until as _wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
@@ -62,6 +64,10 @@ from simulators.venue import VenueSimulator
 STATION = "chengxiang"
 AGENT = "school-01"
 HOP = "school-02"
+
+
+#: The bench's waits poll every 0.2 s (its own polling must not load the machine).
+wait_until = functools.partial(_wait_until, every=0.2)
 
 
 def summary(name: str, ms: list[float]) -> str:
@@ -198,15 +204,6 @@ class HopLog:
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.05)
-
-
-def wait_until(predicate: Any, timeout: float, what: str, every: float = 0.2) -> float:
-    t0 = time.monotonic()
-    while not predicate():
-        if time.monotonic() - t0 > timeout:
-            raise SystemExit(f"{what}: not within {timeout:g} s")
-        time.sleep(every)
-    return time.monotonic() - t0
 
 
 def _stop_on_sigterm(_signum: int, _frame: Any) -> None:

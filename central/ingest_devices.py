@@ -32,6 +32,7 @@ from alarmlink.wire import (
 from central import ingest_memo as memos
 from central import supervision, talk
 from central.db import iso, write_tx
+from central.ingest_hooks import IngestHooks
 from central.ingest_memo import BatchMemo
 from central.ingest_queue import Delivery
 from central.log_burst import BurstLog
@@ -44,7 +45,7 @@ logger = logging.getLogger("central.ingest")
 _status_log = BurstLog(logger, "device status lines")
 
 
-class DeviceMessages:
+class DeviceMessages(IngestHooks):
     """Status, heartbeat, command-result, snapshot and recording handling for the ingestor."""
 
     db: Database
@@ -58,16 +59,6 @@ class DeviceMessages:
     notify_frame: Callable[[dict[str, Any]], None]
     on_talk: Callable[[dict[str, Any]], None]
     _memo: BatchMemo | None
-
-    def _push(self, incident_id: int | None) -> None:
-        raise NotImplementedError
-
-    def _later(self, action: Callable[[], object]) -> None:
-        raise NotImplementedError
-
-    def dead_letter(self, topic: str, payload: bytes, reason: str,
-                    device_id: str | None = None) -> None:
-        raise NotImplementedError
 
     def _status(self, route: dict[str, Any], status: Status) -> None:
         device_id = route["device_id"]

@@ -25,6 +25,7 @@ from central import ingest_bulk as bulk
 from central import ingest_memo as memos
 from central.db import iso, query_one, write_tx
 from central.db.pg_store import lock_keys
+from central.ingest_hooks import IngestHooks
 from central.ingest_memo import BatchMemo
 
 logger = logging.getLogger("central.ingest")
@@ -46,7 +47,7 @@ def publish_receipts(publish: Publish, topics: Topics,
     return sent
 
 
-class EventMessages:
+class EventMessages(IngestHooks):
     """Event handling for the ingestor: dedupe, incident, stored or rejected receipt."""
 
     db: Database
@@ -57,16 +58,6 @@ class EventMessages:
     clock_skew_threshold_s: float
     _memo: BatchMemo | None
     _after_commit: list[Callable[[], object]] | None
-
-    def _push(self, incident_id: int | None) -> None:
-        raise NotImplementedError
-
-    def _later(self, action: Callable[[], object]) -> None:
-        raise NotImplementedError
-
-    def dead_letter(self, topic: str, payload: bytes, reason: str,
-                    device_id: str | None = None) -> None:
-        raise NotImplementedError
 
     def _event(self, topic: str, payload: bytes, event: Event, route: dict[str, Any]) -> None:
         device_id = route["device_id"]
