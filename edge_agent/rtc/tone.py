@@ -68,18 +68,26 @@ def _failure(device: str, done: subprocess.CompletedProcess[bytes], key: str,
     return f"ALSA device {device}: {last} (check [rtc] {key}: {lister} lists them)"
 
 
+def _alsa(tool: str, args: list[str], device: str, timeout: float, what: str,
+          stdin: bytes | None = None) -> subprocess.CompletedProcess[bytes] | str:
+    """Run ALSA's ``tool`` on ``device``: its result, or one line when it hung."""
+    binary = shutil.which(tool) or tool
+    try:
+        return subprocess.run([binary, "-q", "-D", device, *args], input=stdin,
+                              capture_output=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        return f"ALSA device {device}: {what} did not finish in {timeout:.0f} s"
+
+
 def play_test_tone(device: str, timeout: float = 10.0, *,
                    cards: Path = CARDS) -> tuple[bool, str]:
     """Play the tone on ALSA ``device``: ``(ok, one line for the report)``."""
     missing = _missing(device, "speaker", cards, "aplay")
     if missing is not None:
         return False, missing
-    aplay = shutil.which("aplay") or "aplay"
-    try:
-        done = subprocess.run([aplay, "-q", "-D", device, "-"], input=tone_wav(),
-                              capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return False, f"ALSA device {device}: the tone did not finish in {timeout:.0f} s"
+    done = _alsa("aplay", ["-"], device, timeout, "the tone", tone_wav())
+    if isinstance(done, str):
+        return False, done
     if done.returncode == 0:
         return True, f"played a {TONE_HZ} Hz tone for {TONE_S:.0f} s on ALSA device {device}: " \
                      "did you hear it at the venue's speaker?"
@@ -92,13 +100,10 @@ def check_capture(device: str, timeout: float = 10.0, *,
     missing = _missing(device, "microphone", cards, "arecord")
     if missing is not None:
         return False, missing
-    arecord = shutil.which("arecord") or "arecord"
-    try:
-        done = subprocess.run([arecord, "-q", "-D", device, "-d", "1", "-f", "S16_LE",
-                               "-r", str(RATE), "-t", "raw", "-"], capture_output=True,
-                              timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        return False, f"ALSA device {device}: recording did not finish in {timeout:.0f} s"
+    done = _alsa("arecord", ["-d", "1", "-f", "S16_LE", "-r", str(RATE), "-t", "raw", "-"],
+                 device, timeout, "recording")
+    if isinstance(done, str):
+        return False, done
     if done.returncode == 0 and done.stdout:
         return True, f"recorded 1 s from ALSA device {device} ({len(done.stdout)} bytes)"
     return False, _failure(device, done, "capture_device", "arecord -L")
