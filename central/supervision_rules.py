@@ -3,7 +3,33 @@
 :func:`decide` says what supervision must do about one device now, :func:`deadline` when
 that answer can next change by time alone, :func:`record_status` notes a status message in
 ingest's transaction. :class:`central.supervision.Supervisor` runs the passes (see that
-module for the three states and how a pass finds its devices without a sweep).
+module for the doubt window after central loses the broker, and how a pass finds its
+devices without a sweep).
+
+Each device is in one of three supervision states (table ``supervision``):
+
+``up``
+    heard recently.
+``down``
+    not heard: its retained last will ``offline`` arrived (``reason`` offline), it
+    stopped cleanly (``stopped``: a deliberately stopped alarm device is still a
+    device the station cannot hear), or no message came for its class's
+    ``silence_s`` (``silent``: the network ate its traffic, or its main loop hung
+    while the TCP connection lived on). ``down_since`` is when the status
+    arrived, or when the device was last heard for ``silent``.
+``trouble``
+    down for longer than its class's ``grace_s``: a ``device offline`` trouble
+    (incident category ``trouble``, zone ``device:<id>`` marked ``offline`` or
+    ``stopped``) is open at the venue's station and was pushed to its consoles.
+
+A device heard again while ``down`` had a short dropout: counted in
+``dropouts``, no trouble (:func:`record_status` sees an ``online`` status at
+once, so even a dropout between two checks is counted). A device heard again
+while in ``trouble`` restores it: the zone becomes ``restored`` and the change
+is pushed. The incident stays in the trouble list until an officer resolves
+it: an outage that ended by itself still deserves a phone call to the venue
+(someone may have pulled the plug), and a device that flaps at 3 a.m. must not
+erase its own trace.
 """
 
 from __future__ import annotations
