@@ -10,6 +10,12 @@ ends a session (``bye``: time limit, peer gone) or fails, the consoles that see 
 incident get ``{"type": "av", "session_id", "incident_id", "state", "reason"}`` over
 the WebSocket.
 
+Every session that was open ends exactly once on the incident's timeline (``av_close``,
+:func:`log_close`): by the officer who closed it (the API route), by the device that
+ended it (its ``bye`` or error, with the reason), or by whoever resolved the incident.
+The session is taken out of :attr:`AvRelay.sessions` by whichever comes first, and only
+that one records the close.
+
 The relay lives on the event loop; :meth:`AvRelay.on_reply` is called on the ingest
 thread and hands over with ``call_soon_threadsafe``.
 """
@@ -19,10 +25,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any
 
+from sqlite_utils import Database
+
 from alarmlink import wire
+from central import incidents
+from central.db import iso
+from central.db.writer import Writer
 
 logger = logging.getLogger(__name__)
 
@@ -49,14 +61,39 @@ class AvSession:
     by: str
 
 
+def log_close(db: Database, session: AvSession, actor: str, reason: str) -> None:
+    """The session's end on its incident's timeline (``av_close``), with who ended it."""
+    incidents.log_action(db, session.incident_id, iso(wire.utcnow()), actor, "av_close",
+                         {"session_id": session.session_id, "reason": reason[:256]})
+
+
+#: record_close(session, actor, reason): a session ended other than by an officer's close
+#: through the API (the device's ``bye``, the incident resolved); writes :func:`log_close`.
+RecordClose = Callable[[AvSession, str, str], None]
+
+
+def close_recorder(writer: Writer) -> RecordClose:
+    """A :data:`RecordClose` that queues :func:`log_close` on the writer (never waits:
+    it is called on the event loop); a failed write is logged."""
+    def record(session: AvSession, actor: str, reason: str) -> None:
+        def done(future: Future[None]) -> None:
+            if (exc := future.exception()) is not None:
+                logger.error("end of live session %s not on the timeline: %s",
+                             session.session_id, exc)
+        writer.submit(log_close, session, actor, reason).add_done_callback(done)
+    return record
+
+
 class AvRelay:
     """Pending offers and open sessions, keyed by session id."""
 
     def __init__(self, topics: wire.Topics, publish: Callable[[str, bytes], None],
-                 push: Callable[[dict[str, Any], dict[str, Any]], None]) -> None:
+                 push: Callable[[dict[str, Any], dict[str, Any]], None],
+                 record_close: RecordClose | None = None) -> None:
         self.topics = topics
         self.publish = publish
         self.push = push
+        self.record_close = record_close
         self.sessions: dict[str, AvSession] = {}
         self._answers: dict[str, asyncio.Future[wire.RtcSignal]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -86,7 +123,18 @@ class AvRelay:
             return
         if signal.kind in (wire.RtcKind.BYE, wire.RtcKind.ERROR):
             self.sessions.pop(signal.session_id, None)
-            self._announce(session, "ended", signal.reason or "")
+            reason = signal.reason or str(signal.kind)
+            self._record(session, device_id, reason)
+            self._announce(session, "ended", reason)
+
+    def _record(self, session: AvSession, actor: str, reason: str) -> None:
+        if self.record_close is None:
+            return
+        try:
+            self.record_close(session, actor, reason)
+        except RuntimeError as exc:   # the writer is closed: central is stopping
+            logger.warning("end of live session %s not on the timeline: %s",
+                           session.session_id, exc)
 
     def _announce(self, session: AvSession, state: str, reason: str) -> None:
         self.push({"type": "av", "session_id": session.session_id,
@@ -127,26 +175,30 @@ class AvRelay:
         return session, reply.sdp
 
     def close(self, session_id: str, reason: str) -> AvSession | None:
+        """End an open session (tell the device). Returns it, or None when it had already
+        ended: the caller that gets it records the close (:func:`log_close`)."""
         session = self.sessions.pop(session_id, None)
         if session is not None:
             self._bye(session.device_id, session_id, reason)
         return session
 
-    def close_incident(self, incident_id: int, reason: str) -> list[AvSession]:
-        """End every session of an incident (it was resolved)."""
+    def close_incident(self, incident_id: int, reason: str, actor: str) -> list[AvSession]:
+        """End every session of an incident (``actor`` resolved it)."""
         ended = [s for s in self.sessions.values() if s.incident_id == incident_id]
         for session in ended:
-            self.close(session.session_id, reason)
+            if self.close(session.session_id, reason) is not None:
+                self._record(session, actor, reason)
             self._announce(session, "ended", reason)
         return ended
 
-    def incident_resolved_threadsafe(self, incident_id: int) -> None:
-        """From any thread: the incident was resolved, end its sessions."""
+    def incident_resolved_threadsafe(self, incident_id: int, actor: str) -> None:
+        """From any thread: ``actor`` resolved the incident, end its sessions."""
         loop = self._loop
         if loop is None or loop.is_closed():
             return
         try:
-            loop.call_soon_threadsafe(self.close_incident, incident_id, "incident resolved")
+            loop.call_soon_threadsafe(self.close_incident, incident_id, "incident resolved",
+                                      actor)
         except RuntimeError:
             logger.debug("av relay loop closed; sessions of incident %s not ended", incident_id)
 

@@ -39,7 +39,7 @@ from central import (
     recordings,
     registry,
 )
-from central.av import AvRelay
+from central.av import AvRelay, close_recorder
 from central.config import CentralConfig
 from central.db import Readers, Writer, query_one
 from central.db.backend import open_database
@@ -117,7 +117,8 @@ class CentralService:
                                  dead_letter_policy=dead_letters.Policy(
                                      limits, on_flood=self.floods.flooding))
         #: Live audio/video sessions: signalling relay (central/av.py).
-        self.av = AvRelay(self.topics, self.publish, self.hub.push_about)
+        self.av = AvRelay(self.topics, self.publish, self.hub.push_about,
+                          close_recorder(self.writer))
         self.ingestor.on_rtc = self.av.on_reply
         self.ingestor.on_talk = self.hub.push_about_threadsafe  # the venue asks to talk
         if publisher is None:
@@ -246,7 +247,7 @@ class CentralService:
         publish_receipts(self.publish, self.topics, result.receipts)
         if action == "resolve":  # ends a live view and the live sessions still running
             self.snapshot_control.incident_resolved(db, incident_id)
-            self.av.incident_resolved_threadsafe(incident_id)
+            self.av.incident_resolved_threadsafe(incident_id, actor)
         self.hub.submit_threadsafe(result.incident)
         return result.incident
 

@@ -5,11 +5,12 @@
   registry caps (``av_max_kbps``, ``av_max_height``); answers ``{"session_id", "sdp",
   "device_id"}`` with the agent's answer. 403 outside the officer's scope (audited,
   and nothing is sent to the device), 504 when the device does not answer.
-- ``POST /api/av/{session_id}/close`` ``{}``: ends the session.
+- ``POST /api/av/{session_id}/close`` ``{}``: ends the session (404 when it has already
+  ended: the device's ``bye`` or the incident's resolution recorded that end).
 
-Both need ``snapshot.live`` for the incident's station and venue. Each open and close
-is in the incident's timeline (``av_open`` / ``av_close``, with the officer) and in
-the audit log.
+Both need ``snapshot.live`` for the incident's station and venue and are audited. Each
+open and close is in the incident's timeline (``av_open`` / ``av_close``: with the
+officer, the device or whoever resolved the incident, and the reason).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from central import incidents
 from central.api.deps import CurrentPrincipal, Service, authorize
 from central.api.incidents import authorize_incident
 from central.api.models import ActionBody, IncidentId
-from central.av import AvError
+from central.av import AvError, log_close
 from central.db import iso, query_one
 
 router = APIRouter(tags=["live audio/video"])
@@ -97,7 +98,8 @@ async def close_av(service: Service, principal: CurrentPrincipal, session_id: st
     await authorize_incident(service, principal, "snapshot.live",
                              {"id": session.incident_id, "station_id": session.station_id,
                               "venue_id": session.venue_id}, audit_allowed=True)
-    service.av.close(session_id, f"closed by {principal.username}")
-    await service.writer.run(_log, session.incident_id, principal.username, "av_close",
-                             {"session_id": session_id})
+    reason = f"closed by {principal.username}"
+    if service.av.close(session_id, reason) is None:   # the device ended it meanwhile
+        raise HTTPException(404, f"no open live session {session_id[:32]!r}")
+    await service.writer.run(log_close, session, principal.username, reason)
     return {"session_id": session_id, "closed": True}

@@ -131,8 +131,13 @@ async function open(id) {
 }
 
 function close(s, state) {
-  if (s.sessionId && state === "ended") api(`/api/av/${s.sessionId}/close`, {}).catch(() => {});
-  if (s.pc) s.pc.close();
+  // Central ends the session first (it tells the venue and puts the officer's name on the
+  // timeline); the connection closes after. Closed first, the venue would see its peer go
+  // and end the session itself, and the officer's close would come too late.
+  const pc = s.pc;
+  const ending = s.sessionId && state === "ended"
+    ? api(`/api/av/${s.sessionId}/close`, {}).catch(() => {}) : Promise.resolve();
+  ending.finally(() => { if (pc) pc.close(); });
   s.pc = null;
   s.sessionId = null;
   set(s, state);
@@ -170,7 +175,10 @@ new MutationObserver(() => {
 // Central: the agent ended the session (time limit, agent gone) or the incident was resolved.
 document.addEventListener("alarmlink:av", (e) => {
   const s = sessions.get(e.detail.incident_id);
-  if (s && s.sessionId === e.detail.session_id) close(s, e.detail.reason === "incident resolved" ? "ended" : "lost");
+  if (s && s.sessionId === e.detail.session_id) {
+    s.sessionId = null;   // already ended at central: nothing to ask it
+    close(s, e.detail.reason === "incident resolved" ? "ended" : "lost");
+  }
 });
 // The venue asks to talk (its talk button): a banner with "Answer" on the incident's live
 // pane until the officer answers (video + open line); the incident's kinds and timeline

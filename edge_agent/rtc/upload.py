@@ -55,6 +55,9 @@ class RecordingUploads:
         self.publish_rec = publish_rec
         self.sent_chunks = 0
         self._busy: set[str] = set()
+        #: Asked for again while their upload ran (a reconnect during a stuck chunk):
+        #: uploaded once more when that run ends without central's PUBACKs.
+        self._again: set[str] = set()
         self._lock = threading.Lock()
         self._pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="rtc-upload")
 
@@ -116,9 +119,14 @@ class RecordingUploads:
     def submit(self, session_id: str) -> None:
         with self._lock:
             if session_id in self._busy:
+                self._again.add(session_id)
                 return
             self._busy.add(session_id)
-        self._pool.submit(self._upload, session_id)
+        try:
+            self._pool.submit(self._upload, session_id)
+        except RuntimeError:   # stopped: the next start uploads it
+            with self._lock:
+                self._busy.discard(session_id)
 
     def stored(self, session_id: str) -> None:
         """Central has the recording whole and verified: delete the agent's copy."""
@@ -132,6 +140,7 @@ class RecordingUploads:
                        session_id[:32], reason, self.root)
 
     def _upload(self, session_id: str) -> None:
+        sent = False
         try:
             sent = self._send(session_id)
         except (OSError, ValueError, wire.ContractError) as exc:
@@ -142,6 +151,10 @@ class RecordingUploads:
         finally:
             with self._lock:
                 self._busy.discard(session_id)
+                again = session_id in self._again
+                self._again.discard(session_id)
+        if again and not sent:   # a (re)connect asked for it while this run was stuck
+            self.submit(session_id)
 
     def _send(self, session_id: str) -> bool:
         meta_path, media = self._meta(session_id), self.media(session_id)
@@ -164,6 +177,9 @@ class RecordingUploads:
                                 "resent on the next connection", session_id, seq, exc)
                     return False
                 if not info.is_published():
+                    logger.info("recording of session %s: chunk %d not acknowledged in %.0f s;"
+                                " resent on the next connection", session_id, seq,
+                                PUBACK_TIMEOUT_S)
                     return False
                 self.sent_chunks += 1
         return True
