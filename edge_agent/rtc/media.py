@@ -172,6 +172,14 @@ class AudioSink:
             await self._player.stop()
 
 
+def scaled_size(width: int, height: int, cap: int) -> tuple[int, int]:
+    """``(width, height)`` scaled down to ``cap`` pixels high (aspect kept, even width);
+    unchanged when already that small."""
+    if height <= cap:
+        return width, height
+    return max(2, round(width * cap / height / 2) * 2), cap
+
+
 class ScaledTrack(MediaStreamTrack):
     """A video track scaled down to ``height`` pixels (aspect kept, even width): the
     venue's resolution cap for one session. Frames already that small pass unchanged."""
@@ -187,8 +195,8 @@ class ScaledTrack(MediaStreamTrack):
         frame = await self.source.recv()
         if not isinstance(frame, VideoFrame) or frame.height <= self.height:
             return frame
-        width = max(2, round(frame.width * self.height / frame.height / 2) * 2)
-        scaled = frame.reformat(width=width, height=self.height)
+        width, height = scaled_size(frame.width, frame.height, self.height)
+        scaled = frame.reformat(width=width, height=height)
         scaled.pts, scaled.time_base = frame.pts, frame.time_base
         return scaled
 

@@ -81,6 +81,8 @@ class SessionRecorder:
         self._sources = {"video": video, "audio": audio}
         #: Whether the file has a video track (else it is audio only).
         self.has_video = video is not None
+        #: The recorded video's size and bit rate (the session's caps).
+        self.video_size, self.kbps = (width, height), kbps
         if video is not None:
             self._vstream = self._container.add_stream("libvpx", rate=fps)
             self._vstream.pix_fmt = "yuv420p"

@@ -14,7 +14,9 @@ A camera, microphone or speaker that cannot be opened for a session is reported 
 ``on_media(zone, failed, detail)`` (the agent raises a ``trouble`` in zone
 :data:`VIDEO_ZONE`, :data:`MIC_ZONE` or :data:`SPEAKER_ZONE`, and its ``restore`` when it
 opens again); the session goes on with what works, so the officer can still talk when the
-camera is broken.
+camera is broken. A camera or microphone that stops sending while open (unplugged, its
+driver gone) is reported the same way at once, and opened afresh for the next session.
+Recordings follow the session's caps too (bit rate and height).
 """
 
 from __future__ import annotations
@@ -80,6 +82,8 @@ class RtcService:
         self._relay: Any = None
         self._video: Any = None
         self._audio: Any = None
+        #: True once the agent stops: sources ending then are not failures.
+        self._stopping = False
 
     def start(self) -> None:
         if self.uploads is not None:
@@ -175,6 +179,7 @@ class RtcService:
 
         from edge_agent.rtc.media import PatternTrack, ToneTrack
         cfg = self.config
+        before = (self._video, self._audio)
         if self._relay is None:
             self._relay = MediaRelay()
         if self._video is None and cfg.video == "test-pattern":
@@ -200,7 +205,35 @@ class RtcService:
                 self._media(MIC_ZONE, None)
         elif self._audio is None:
             self._audio = ToneTrack(cfg.tone_hz)
+        if self._video is not None and self._video is not before[0]:
+            self._watch(VIDEO_ZONE, self._video, f"camera {cfg.video_device}"
+                        if cfg.video == "v4l2" else "test-pattern camera")
+        if self._audio is not None and self._audio is not before[1]:
+            self._watch(MIC_ZONE, self._audio, f"microphone (ALSA {cfg.capture_device})"
+                        if cfg.capture_device else "test tone")
         return self._video, self._audio
+
+    def _watch(self, zone: str, source: Any, what: str) -> None:
+        """Notice a source that stops while open: report it, and forget it so the next
+        session opens the device again."""
+        from aiortc.mediastreams import MediaStreamError
+        frames = self._relay.subscribe(source, buffered=False)
+
+        async def watch() -> None:
+            try:
+                while True:
+                    await frames.recv()
+            except MediaStreamError:
+                pass
+            if self._stopping:
+                return
+            if zone == VIDEO_ZONE and self._video is source:
+                self._video = None
+            elif zone == MIC_ZONE and self._audio is source:
+                self._audio = None
+            self._media(zone, f"{what} stopped sending during a live session; check its "
+                              "cable and power (it is opened again for the next session)")
+        asyncio.ensure_future(watch())
 
     def _sink(self, track: Any) -> Any:
         """The officer's voice to the venue speaker; without it (reported) if it fails."""
@@ -251,7 +284,7 @@ class RtcService:
                            caps=self._caps(signal))
         self.sessions[signal.session_id] = session
         video, audio = self._sources()
-        session.recorder = self._recorder(signal, video, audio)
+        session.recorder = self._recorder(signal, video, audio, session.caps)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
@@ -297,18 +330,21 @@ class RtcService:
                     signal.session_id, signal.incident_id, signal.by, *session.caps)
         self._reply(signal.session_id, wire.RtcKind.ANSWER, sdp=pc.localDescription.sdp)
 
-    def _recorder(self, signal: wire.RtcSignal, video: Any, audio: Any) -> Any:
-        """The session's recorder (forks of the sources), or None when not recording."""
+    def _recorder(self, signal: wire.RtcSignal, video: Any, audio: Any,
+                  caps: tuple[int, int]) -> Any:
+        """The session's recorder (forks of the sources, at the session's caps), or None
+        when not recording."""
         if self.uploads is None or signal.incident_id is None:
             return None
+        from edge_agent.rtc.media import scaled_size
         from edge_agent.rtc.recorder import SessionRecorder
         self.uploads.root.mkdir(parents=True, exist_ok=True)
+        width, height = scaled_size(self.config.width, self.config.height, caps[1])
         recorder = SessionRecorder(
             self.uploads.media(signal.session_id),
             video=None if video is None else self._relay.subscribe(video, buffered=False),
             audio=None if audio is None else self._relay.subscribe(audio),
-            fps=self.config.fps, kbps=self.config.max_kbps, width=self.config.width,
-            height=self.config.height)
+            fps=self.config.fps, kbps=caps[0], width=width, height=height)
         recorder.start()
         self.uploads.begin(signal.session_id, self._header(signal.session_id,
                                                            signal.incident_id, signal.by,
@@ -358,6 +394,7 @@ class RtcService:
             logger.warning("recording of session %s not kept: %s", session_id, exc)
 
     async def _close_all(self, reason: str) -> None:
+        self._stopping = True
         for session_id in list(self.sessions):
             await self._close(session_id, reason)
         for source in (self._video, self._audio):

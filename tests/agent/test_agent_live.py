@@ -5,6 +5,8 @@ agent as central would relay them):
 - a camera that cannot be opened for a live session raises a ``trouble`` in zone
   ``live-camera`` naming the device and the fix; the session still answers (the officer
   can talk); when the camera opens again the ``restore`` follows;
+- a camera that stops sending during a session raises that trouble at once, and is
+  opened afresh for the next session (its ``restore``);
 - the talk LED: slow blink when the venue asks, fast blink and two beeps when central
   answers ``talk_received``, on while an officer's session is connected, off after.
 """
@@ -81,6 +83,28 @@ def test_a_camera_that_cannot_open_raises_a_trouble_then_its_restore(agent: Agen
     rtc.config = RtcConfig(video="test-pattern", width=160, height=120, record=False)
     agent.live.on_signal(offer())
     wait_for(lambda: rtc.answered == 3, timeout=20, what="the third session")
+    assert [e.state for e in events if e.zone == VIDEO_ZONE] == [wire.State.TROUBLE,
+                                                                  wire.State.RESTORE]
+
+
+def test_a_camera_that_stops_during_a_session_raises_a_trouble_at_once(agent: Agent) -> None:
+    events: list[wire.Event] = []
+    agent.event_listeners.append(events.append)
+    rtc = agent.live.rtc
+    assert rtc is not None
+    rtc.config = RtcConfig(video="test-pattern", width=160, height=120, record=False)
+    agent.live.on_signal(offer())
+    wait_for(lambda: rtc.answered == 1, timeout=20, what="the session answered")
+    camera = rtc._video
+    assert camera is not None
+    rtc._loop.call_soon_threadsafe(camera.stop)   # unplugged while the officer watches
+    wait_for(lambda: [e.state for e in events if e.zone == VIDEO_ZONE] == [
+        wire.State.TROUBLE], timeout=10, what="a live-camera trouble")
+    reason = str(next(e for e in events if e.zone == VIDEO_ZONE).detail["reason"])
+    assert "stopped sending during a live session" in reason
+    agent.live.on_signal(offer())   # the next session opens the camera afresh
+    wait_for(lambda: rtc.answered == 2, timeout=20, what="the second session")
+    assert rtc._video is not None and rtc._video is not camera
     assert [e.state for e in events if e.zone == VIDEO_ZONE] == [wire.State.TROUBLE,
                                                                   wire.State.RESTORE]
 

@@ -374,6 +374,8 @@ def test_talk_button_alone_reaches_the_station_and_the_officer_answers(
                  timeout=10, what="the officer's voice at the venue (line open on Answer)")
         session = next(iter(rtc.sessions.values()))
         assert session.caps == (300, 120)
+        # the evidence recording follows the caps too
+        assert (session.recorder.video_size, session.recorder.kbps) == ((214, 120), 300)
 
         def encoder() -> Any:
             sender = next(t.sender for t in session.pc.getTransceivers() if t.kind == "video")
