@@ -10,13 +10,10 @@ Per-venue caps: an offer may carry central's ``max_kbps`` and ``max_height`` (th
 registry's); each session uses the lower of those and this agent's ``[rtc]``, scaling its
 video down (aspect kept) when the cap is below the camera's height.
 
-A camera, microphone or speaker that cannot be opened for a session is reported through
-``on_media(zone, failed, detail)`` (the agent raises a ``trouble`` in zone
-:data:`VIDEO_ZONE`, :data:`MIC_ZONE` or :data:`SPEAKER_ZONE`, and its ``restore`` when it
-opens again); the session goes on with what works, so the officer can still talk when the
-camera is broken. A camera or microphone that stops sending while open (unplugged, its
-driver gone) is reported the same way at once, and opened afresh for the next session.
-Recordings follow the session's caps too (bit rate and height).
+The camera, microphone and speaker, and their troubles, are
+:class:`edge_agent.rtc.devices.LiveDevices`; a session goes on with what works, so the
+officer can still talk when the camera is broken. Recordings follow the session's caps
+too (bit rate and height).
 """
 
 from __future__ import annotations
@@ -30,17 +27,12 @@ from typing import Any
 
 from alarmlink import wire
 from edge_agent.rtc.config import RtcConfig
+from edge_agent.rtc.devices import LiveDevices, MediaReport
 from edge_agent.rtc.upload import RecordingUploads
 
 logger = logging.getLogger(__name__)
 
 INSTALL_HINT = "aiortc is not installed: pip install 'alarmlink[agent,rtc]'"
-#: Zones of the live path's troubles.
-VIDEO_ZONE = "live-camera"
-MIC_ZONE = "live-microphone"
-SPEAKER_ZONE = "live-speaker"
-#: on_media(zone, failed, detail): a live-path device failed (True) or works (False).
-MediaReport = Callable[[str, bool, str], None]
 #: on_sessions(count): the number of connected sessions changed.
 SessionsReport = Callable[[int], None]
 
@@ -69,21 +61,15 @@ class RtcService:
                  on_sessions: SessionsReport | None = None) -> None:
         self.config = config
         self.publish = publish
-        self.on_media = on_media
         self.on_sessions = on_sessions
-        #: zone -> whether its device failed, as last reported (absent: not tried yet).
-        self.media_failed: dict[str, bool] = {}
+        #: The camera, microphone and speaker (edge_agent/rtc/devices.py).
+        self.devices = LiveDevices(self, on_media)
         #: Where finished recordings wait for central (None: sessions are not recorded).
         self.uploads = uploads if config.record else None
         self.sessions: dict[str, _Session] = {}
         self.answered = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rtc", daemon=True)
-        self._relay: Any = None
-        self._video: Any = None
-        self._audio: Any = None
-        #: True once the agent stops: sources ending then are not failures.
-        self._stopping = False
 
     def start(self) -> None:
         if self.uploads is not None:
@@ -153,103 +139,6 @@ class RtcService:
         self.publish(wire.RtcSignal(session_id=session_id, kind=kind, ts=wire.utcnow(),
                                     sdp=sdp, reason=reason))
 
-    def _media(self, zone: str, error: str | None) -> None:
-        """Report a live-path device's failure, and its recovery after one (a device that
-        simply works is not reported: no event per session)."""
-        failed = error is not None
-        before = self.media_failed.get(zone)
-        self.media_failed[zone] = failed
-        if (before is None and not failed) or before == failed:
-            return
-        if failed:
-            logger.warning("live %s failed: %s", zone, error)
-        else:
-            logger.info("live %s works", zone)
-        if self.on_media is not None:
-            try:
-                self.on_media(zone, failed, error or "")
-            except Exception:  # noqa: BLE001 - a report must not break the session
-                logger.exception("live %s: report failed", zone)
-
-    def _sources(self) -> tuple[Any, Any]:
-        """The shared camera and microphone tracks, made once, forked per session. One
-        that cannot be opened is None for this session (reported), and tried again next
-        session."""
-        from aiortc.contrib.media import MediaPlayer, MediaRelay
-
-        from edge_agent.rtc.media import PatternTrack, ToneTrack
-        cfg = self.config
-        before = (self._video, self._audio)
-        if self._relay is None:
-            self._relay = MediaRelay()
-        if self._video is None and cfg.video == "test-pattern":
-            self._video = PatternTrack(cfg.width, cfg.height, cfg.fps)
-            self._media(VIDEO_ZONE, None)
-        elif self._video is None and cfg.video == "v4l2":
-            try:
-                self._video = MediaPlayer(cfg.video_device, format="v4l2", options={
-                    "video_size": f"{cfg.width}x{cfg.height}", "framerate": str(cfg.fps)}).video
-            except (OSError, ValueError) as exc:   # av.error.* are OSError/ValueError
-                self._media(VIDEO_ZONE, f"cannot open camera {cfg.video_device}: {exc}; "
-                                        "check the cable and [rtc] video_device "
-                                        "(v4l2-ctl --list-devices)")
-            else:
-                self._media(VIDEO_ZONE, None)
-        if self._audio is None and cfg.capture_device:
-            try:
-                self._audio = MediaPlayer(cfg.capture_device, format="alsa").audio
-            except (OSError, ValueError) as exc:
-                self._media(MIC_ZONE, f"cannot open microphone (ALSA {cfg.capture_device}): "
-                                      f"{exc}; check [rtc] capture_device (arecord -L)")
-            else:
-                self._media(MIC_ZONE, None)
-        elif self._audio is None:
-            self._audio = ToneTrack(cfg.tone_hz)
-        if self._video is not None and self._video is not before[0]:
-            self._watch(VIDEO_ZONE, self._video, f"camera {cfg.video_device}"
-                        if cfg.video == "v4l2" else "test-pattern camera")
-        if self._audio is not None and self._audio is not before[1]:
-            self._watch(MIC_ZONE, self._audio, f"microphone (ALSA {cfg.capture_device})"
-                        if cfg.capture_device else "test tone")
-        return self._video, self._audio
-
-    def _watch(self, zone: str, source: Any, what: str) -> None:
-        """Notice a source that stops while open: report it, and forget it so the next
-        session opens the device again."""
-        from aiortc.mediastreams import MediaStreamError
-        frames = self._relay.subscribe(source, buffered=False)
-
-        async def watch() -> None:
-            try:
-                while True:
-                    await frames.recv()
-            except MediaStreamError:
-                pass
-            if self._stopping:
-                return
-            if zone == VIDEO_ZONE and self._video is source:
-                self._video = None
-            elif zone == MIC_ZONE and self._audio is source:
-                self._audio = None
-            self._media(zone, f"{what} stopped sending during a live session; check its "
-                              "cable and power (it is opened again for the next session)")
-        asyncio.ensure_future(watch())
-
-    def _sink(self, track: Any) -> Any:
-        """The officer's voice to the venue speaker; without it (reported) if it fails."""
-        from edge_agent.rtc.media import AudioSink
-        device = self.config.playback_device
-        if not device:
-            return AudioSink(track)
-        try:
-            sink = AudioSink(track, device)
-        except (OSError, ValueError) as exc:
-            self._media(SPEAKER_ZONE, f"cannot open speaker (ALSA {device}): {exc}; check "
-                                      "[rtc] playback_device (aplay -L)")
-            return AudioSink(track)
-        self._media(SPEAKER_ZONE, None)
-        return sink
-
     def _caps(self, signal: wire.RtcSignal) -> tuple[int, int]:
         """(kbit/s, height) for a session: the lower of central's and this agent's."""
         cfg = self.config
@@ -283,16 +172,16 @@ class RtcService:
         session = _Session(signal.session_id, signal.incident_id, signal.by, pc,
                            caps=self._caps(signal))
         self.sessions[signal.session_id] = session
-        video, audio = self._sources()
+        video, audio = self.devices.sources()
         session.recorder = self._recorder(signal, video, audio, session.caps)
 
         @pc.on("track")
         def on_track(track: Any) -> None:
             if track.kind == "audio":
                 if session.recorder is not None:
-                    session.recorder.add_officer(self._relay.subscribe(track))
-                    track = self._relay.subscribe(track)
-                session.sink = self._sink(track)
+                    session.recorder.add_officer(self.devices.relay.subscribe(track))
+                    track = self.devices.relay.subscribe(track)
+                session.sink = self.devices.sink(track)
                 asyncio.ensure_future(session.sink.start())
 
         @pc.on("connectionstatechange")
@@ -306,7 +195,7 @@ class RtcService:
         await pc.setRemoteDescription(RTCSessionDescription(sdp=signal.sdp, type="offer"))
         for transceiver in pc.getTransceivers():
             if transceiver.kind == "video" and video is not None:
-                track = self._relay.subscribe(video)
+                track = self.devices.relay.subscribe(video)
                 if session.caps[1] < self.config.height:
                     track = ScaledTrack(track, session.caps[1])
                 transceiver.sender.replaceTrack(track)
@@ -315,7 +204,7 @@ class RtcService:
                 session.capping = asyncio.ensure_future(hold_bitrate(
                     transceiver.sender, session.caps[0], 1 / self.config.fps))
             elif transceiver.kind == "audio" and audio is not None:
-                track = self._relay.subscribe(audio)
+                track = self.devices.relay.subscribe(audio)
                 transceiver.sender.replaceTrack(track)
                 transceiver.direction = "sendrecv"
                 session.tracks.append(track)
@@ -342,8 +231,8 @@ class RtcService:
         width, height = scaled_size(self.config.width, self.config.height, caps[1])
         recorder = SessionRecorder(
             self.uploads.media(signal.session_id),
-            video=None if video is None else self._relay.subscribe(video, buffered=False),
-            audio=None if audio is None else self._relay.subscribe(audio),
+            video=None if video is None else self.devices.relay.subscribe(video, buffered=False),
+            audio=None if audio is None else self.devices.relay.subscribe(audio),
             fps=self.config.fps, kbps=caps[0], width=width, height=height)
         recorder.start()
         self.uploads.begin(signal.session_id, self._header(signal.session_id,
@@ -394,10 +283,8 @@ class RtcService:
             logger.warning("recording of session %s not kept: %s", session_id, exc)
 
     async def _close_all(self, reason: str) -> None:
-        self._stopping = True
+        self.devices.stopping = True
         for session_id in list(self.sessions):
             await self._close(session_id, reason)
-        for source in (self._video, self._audio):
-            if source is not None:
-                source.stop()
+        self.devices.stop()
         await asyncio.sleep(0)  # let the relay's readers see the end

@@ -26,7 +26,7 @@ from helpers import wait_for
 from alarmlink import wire
 from edge_agent.agent import Agent
 from edge_agent.rtc.config import RtcConfig
-from edge_agent.rtc.service import VIDEO_ZONE
+from edge_agent.rtc.devices import VIDEO_ZONE
 
 TALK = {"type": "button", "zone": "gate-talk", "pin": 6, "kind": "talk"}
 MISSING_CAMERA = "/dev/video-alarmlink-missing"
@@ -95,7 +95,7 @@ def test_a_camera_that_stops_during_a_session_raises_a_trouble_at_once(agent: Ag
     rtc.config = RtcConfig(video="test-pattern", width=160, height=120, record=False)
     agent.live.on_signal(offer())
     wait_for(lambda: rtc.answered == 1, timeout=20, what="the session answered")
-    camera = rtc._video
+    camera = rtc.devices.video
     assert camera is not None
     rtc._loop.call_soon_threadsafe(camera.stop)   # unplugged while the officer watches
     wait_for(lambda: [e.state for e in events if e.zone == VIDEO_ZONE] == [
@@ -104,7 +104,7 @@ def test_a_camera_that_stops_during_a_session_raises_a_trouble_at_once(agent: Ag
     assert "stopped sending during a live session" in reason
     agent.live.on_signal(offer())   # the next session opens the camera afresh
     wait_for(lambda: rtc.answered == 2, timeout=20, what="the second session")
-    assert rtc._video is not None and rtc._video is not camera
+    assert rtc.devices.video is not None and rtc.devices.video is not camera
     assert [e.state for e in events if e.zone == VIDEO_ZONE] == [wire.State.TROUBLE,
                                                                   wire.State.RESTORE]
 
