@@ -14,11 +14,11 @@ key's text never reaches a log line or an error message.
 from __future__ import annotations
 
 import logging
-import stat
 import tomllib
 from pathlib import Path
 
 from alarmlink.codecs.dc09_crypto import parse_key
+from alarmlink.secret_file import SecretFileError, read_private_text
 
 logger = logging.getLogger(__name__)
 
@@ -30,14 +30,9 @@ class KeyFileError(ValueError):
 def load_keys(path: Path) -> dict[str, bytes]:
     """``{account (upper case): key bytes}`` from ``path``."""
     try:
-        mode = path.stat().st_mode
-        text = path.read_text()
-    except OSError as exc:
-        raise KeyFileError(f"{path}: cannot read the DC-09 key file ({exc.strerror}); "
-                           "fix the key file's path or its owner") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise KeyFileError(f"{path}: DC-09 keys must not be readable by group or others "
-                           f"(mode {stat.filemode(mode)}); run: chmod 600 {path}")
+        text = read_private_text(path, "DC-09 key file")
+    except SecretFileError as exc:
+        raise KeyFileError(str(exc)) from None
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

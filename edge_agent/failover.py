@@ -21,7 +21,6 @@ One thread owns the modem (:class:`alarmlink.gsm.AtModem` is not thread-safe).
 from __future__ import annotations
 
 import logging
-import stat
 import threading
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from alarmlink import wire
 from alarmlink.config_base import ConfigError
 from alarmlink.gsm import AtModem, ModemError
 from alarmlink.gsm.modem import SerialLike, open_serial
+from alarmlink.secret_file import SecretFileError, read_private_text
 from edge_agent.failover_config import FailoverConfig
 
 logger = logging.getLogger(__name__)
@@ -51,14 +51,10 @@ RETRY_S = 5.0
 def read_key(path: Path) -> bytes:
     """The failover key; :class:`ConfigError` (one line: cause and fix) when unusable."""
     try:
-        mode = path.stat().st_mode
-        key = path.read_bytes().strip()
-    except OSError as exc:
-        raise ConfigError(f"modem.key_file {path}: cannot read: {exc.strerror}; make it with "
-                          "`alarmlink central failover-key` and copy it here") from None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ConfigError(f"modem.key_file {path}: readable by others (mode "
-                          f"{stat.S_IMODE(mode):o}); run chmod 600 {path}")
+        key = read_private_text(path, "failover key").strip().encode()
+    except SecretFileError as exc:
+        raise ConfigError(f"modem.key_file {exc} (`alarmlink central failover-key` makes "
+                          "the key)") from None
     if len(key) < 16:
         raise ConfigError(f"modem.key_file {path}: key shorter than 16 characters; make a "
                           "new one with `alarmlink central failover-key`")

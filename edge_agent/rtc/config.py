@@ -15,15 +15,45 @@ Example (every key is optional; these are the defaults)::
     max_sessions = 4              # consoles watching at once
     max_s = 900                   # longest session; central may ask for less
     record = true                 # record each session and upload it to central as evidence
+
+    [rtc.rtsp]                    # optional: serve the camera over RTSP (GB/T 28181 gateway)
+    port = 8554
+    username = "gateway"
+    password_file = "rtsp-password"   # first line; mode 0600; relative to this file
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationInfo, field_validator
 
-from alarmlink.config_base import FrozenStrictModel
+from alarmlink.config_base import FrozenStrictModel, resolve_config_path
+
+
+class RtspConfig(FrozenStrictModel):
+    """``[rtc.rtsp]``: the venue camera served over RTSP (H.264 over RTP, interleaved in
+    the RTSP connection), for the station's GB/T 28181 access gateway to pull. Digest
+    authentication only: there is no anonymous stream."""
+
+    bind: str = Field("0.0.0.0", max_length=64,
+                      description="Address to listen on (the station network's interface; "
+                                  "0.0.0.0: all).")
+    port: int = Field(8554, ge=1, le=65535, description="RTSP port.")
+    path: str = Field("live", pattern=r"^[A-Za-z0-9._-]{1,64}$",
+                      description="The stream's path: rtsp://<agent>:<port>/<path>.")
+    username: str = Field(min_length=1, max_length=64, pattern=r"^[^:\s\"]+$",
+                          description="The user name the gateway gives.")
+    password_file: Path = Field(description="File holding the password (first line; mode "
+                                            "0600; relative to the config file).")
+    max_clients: int = Field(2, ge=1, le=8, description="Gateways pulling at once.")
+    max_kbps: int = Field(1000, ge=64, le=8000, description="H.264 bit rate per client.")
+
+    @field_validator("password_file")
+    @classmethod
+    def _relative(cls, value: Path, info: ValidationInfo) -> Path | None:
+        return resolve_config_path(value, info)
 
 
 class RtcConfig(FrozenStrictModel):
@@ -54,3 +84,5 @@ class RtcConfig(FrozenStrictModel):
     record: bool = Field(True, description="Record each session (WebM under "
                                            "{state_dir}/recordings) and upload it to central "
                                            "as the incident's evidence.")
+    rtsp: RtspConfig | None = Field(None, description="Serve the camera over RTSP for a "
+                                                      "GB/T 28181 gateway; off when left out.")

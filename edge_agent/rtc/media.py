@@ -172,6 +172,17 @@ class AudioSink:
             await self._player.stop()
 
 
+def copy_video_frame(frame: VideoFrame) -> VideoFrame:
+    """A private copy of ``frame`` (planes, pts, time base). The relay hands one frame to
+    every consumer, and the live encoder converts it on its own thread with the frame's
+    one (not thread-safe) scaler: a consumer that encodes elsewhere takes a copy first."""
+    copy = VideoFrame(frame.width, frame.height, frame.format.name)
+    for plane, source in zip(copy.planes, frame.planes, strict=True):
+        plane.update(bytes(source))
+    copy.pts, copy.time_base = frame.pts, frame.time_base
+    return copy
+
+
 def scaled_size(width: int, height: int, cap: int) -> tuple[int, int]:
     """``(width, height)`` scaled down to ``cap`` pixels high (aspect kept, even width);
     unchanged when already that small."""

@@ -34,6 +34,7 @@ from aiortc.mediastreams import MediaStreamError
 from av import AudioFrame, VideoFrame
 
 from alarmlink import wire
+from edge_agent.rtc.media import copy_video_frame
 
 logger = logging.getLogger(__name__)
 
@@ -116,12 +117,9 @@ class SessionRecorder:
                 frame = await track.recv()
                 if isinstance(frame, VideoFrame):
                     ms = int((time.monotonic() - self._t0) * 1000)
-                    # The relay hands the same frame to the live encoder, which converts
-                    # it on its own thread with the frame's one (not thread-safe) scaler:
-                    # copy the raw planes here and never convert the shared frame.
-                    copy = (frame.width, frame.height, frame.format.name,
-                            [bytes(plane) for plane in frame.planes])
-                    await loop.run_in_executor(self._pool, self._encode_video, copy, ms)
+                    # never convert the shared frame (see copy_video_frame)
+                    await loop.run_in_executor(self._pool, self._encode_video,
+                                               copy_video_frame(frame), ms)
         except MediaStreamError:
             logger.debug("recording %s: video ended", self.path.name)
 
@@ -149,12 +147,8 @@ class SessionRecorder:
 
     # --- encoder (worker thread) -------------------------------------------------------
 
-    def _encode_video(self, copy: tuple[int, int, str, list[bytes]], ms: int) -> None:
+    def _encode_video(self, frame: VideoFrame, ms: int) -> None:
         stream = self._vstream
-        width, height, pix_fmt, planes = copy
-        frame = VideoFrame(width, height, pix_fmt)
-        for plane, data in zip(frame.planes, planes, strict=True):
-            plane.update(data)
         out = frame.reformat(width=stream.width, height=stream.height, format="yuv420p")
         out.pts = ms
         out.time_base = fractions.Fraction(1, 1000)

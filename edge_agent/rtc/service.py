@@ -26,8 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from alarmlink import wire
-from edge_agent.rtc.config import RtcConfig
+from alarmlink.config_base import ConfigError
+from alarmlink.secret_file import SecretFileError, read_secret_line
+from edge_agent.rtc.config import RtcConfig, RtspConfig
 from edge_agent.rtc.devices import LiveDevices, MediaReport
+from edge_agent.rtc.rtsp import RtspServer
 from edge_agent.rtc.upload import RecordingUploads
 
 logger = logging.getLogger(__name__)
@@ -70,6 +73,21 @@ class RtcService:
         self.answered = 0
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="rtc", daemon=True)
+        #: ``[rtc.rtsp]``: the camera for a GB/T 28181 gateway (edge_agent/rtc/rtsp.py).
+        self.rtsp = None if config.rtsp is None else self._rtsp_server(config.rtsp)
+
+    def _rtsp_server(self, rtsp: RtspConfig) -> RtspServer:
+        """Raises :class:`ConfigError` (one line) when the password file is unusable."""
+        try:
+            password = read_secret_line(rtsp.password_file, "RTSP password")
+        except SecretFileError as exc:
+            raise ConfigError(f"rtc.rtsp.password_file {exc}") from None
+
+        def video_source() -> Any:
+            video, _audio = self.devices.sources()
+            return None if video is None else self.devices.relay.subscribe(video,
+                                                                           buffered=False)
+        return RtspServer(rtsp, password, video_source)
 
     def start(self) -> None:
         if self.uploads is not None:
@@ -82,6 +100,13 @@ class RtcService:
                     logger.info("%d recording(s) left by a stopped agent will be uploaded",
                                 len(salvaged))
         self._thread.start()
+        if self.rtsp is not None:
+            rtsp = self.rtsp.config
+            try:
+                asyncio.run_coroutine_threadsafe(self.rtsp.start(), self._loop).result(5)
+            except OSError as exc:   # the alarms go on without it
+                logger.error("RTSP not served: cannot listen on %s:%d (%s); free the port "
+                             "or change [rtc.rtsp] port", rtsp.bind, rtsp.port, exc.strerror)
 
     def stop(self) -> None:
         if not self._thread.is_alive():
@@ -284,6 +309,8 @@ class RtcService:
 
     async def _close_all(self, reason: str) -> None:
         self.devices.stopping = True
+        if self.rtsp is not None:
+            await self.rtsp.stop()
         for session_id in list(self.sessions):
             await self._close(session_id, reason)
         self.devices.stop()
