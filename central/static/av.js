@@ -93,6 +93,10 @@ function gathered(pc) {
 
 async function open(id) {
   const s = stateFor(id);
+  // Reopening after "video lost": the old session is still open at central (a killed
+  // agent says nothing); end it there so the timeline closes it.
+  if (s.sessionId) api(`/api/av/${s.sessionId}/close`, {}).catch(() => {});
+  s.sessionId = null;
   if (s.pc) s.pc.close();
   set(s, "connecting");
   const pc = new RTCPeerConnection({ iceServers: [] });

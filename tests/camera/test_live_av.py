@@ -301,6 +301,11 @@ def test_agent_killed_mid_session_shows_video_lost_and_reopens(
         card.get_by_role("button", name="Reopen video").click()
         expect(card.locator(".av-state")).to_have_text("LIVE", timeout=15_000)
         wait_for(lambda: frames_moving(page, incident_id), what="live frames again")
+        # the lost session is closed on the timeline (the killed agent could not say so)
+        closes = wait_for(lambda: [(e["actor"], e["detail"]["session_id"]) for e in (
+            central_process.api("GET", f"/api/incidents/{incident_id}")["log"])
+            if e["action"] == "av_close"], what="the lost session closed")
+        assert closes == [(TEST_USER, recorded[0]["detail"]["session_id"])]
     finally:
         if agent.poll() is None:
             agent.kill()
