@@ -162,7 +162,10 @@ new MutationObserver(() => {
     const kinds = (card.dataset.kinds || "").split(" ");
     const asked = kinds.includes("talk_request");
     if (s.box.parentElement !== card || (asked && !s.talkRequest)) {
-      if (asked && !s.talkRequest) s.talkRequest = true;
+      if (asked && !s.talkRequest) {
+        s.talkRequest = true;
+        s.answered = card.dataset.talkAnswered === "true";   // e.g. after a page reload
+      }
       card.insertBefore(s.box, card.querySelector(".filmstrip"));
       draw(s);
     }

@@ -184,6 +184,9 @@ function render() {
   pane.className = `detail incident-detail incident cat-${inc.category} st-${inc.status}`;
   pane.dataset.incidentId = inc.id;
   pane.dataset.kinds = inc.kinds.join(" ");   // av.js: a venue that asked to talk
+  // ... and whether a live session was opened since its last request (answered)
+  const last = (action) => detail.log.map((e) => e.action).lastIndexOf(action);
+  pane.dataset.talkAnswered = String(last("av_open") > last("talk_request"));
   const head = el("div", "head");
   head.append(el("span", `status st-${inc.status}`, t(`st_${inc.status}`)),
     el("strong", "venue", inc.venue_name), el("span", "kinds", inc.kinds.map(kind).join(" · ")),

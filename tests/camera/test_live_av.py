@@ -410,3 +410,12 @@ def test_talk_button_alone_reaches_the_station_and_the_officer_answers(
         wait_for(lambda: not rtc.sessions, what="the agent ended the session")
         wait_for(lambda: feedback.talk_stage == "idle" and not led.is_lit,
                  what="talk LED off after the session")
+
+        # after a reload the answered request asks no more; a new press asks again
+        page.reload()
+        expect(page.locator("#conn")).to_have_class("conn up")
+        page.locator("#queue li.incident.talk").click()
+        expect(card.locator(".av-state")).to_have_text("not connected")
+        expect(card.locator(".av-talk-request")).to_have_count(0)
+        sim.ask_to_talk("gate-talk")
+        expect(card.locator(".av-talk-request")).to_contain_text("venue requests talk")
