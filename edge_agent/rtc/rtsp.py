@@ -12,7 +12,9 @@ the configured user and the password from ``password_file``; the password never
 crosses the network and is never logged. At most ``max_clients`` play at once; each
 has its own encoder fed by a fork of the camera (``MediaRelay``), dropping frames
 rather than queueing them when the network or the encoder falls behind, so a slow
-gateway never delays the live console.
+gateway never delays the live console. A connection that sends nothing for
+:data:`SESSION_TIMEOUT_S` before playing is dropped, and at most
+:data:`MAX_CONNECTIONS` are open at once.
 
 The server runs on the rtc service's asyncio loop; H.264 encoding runs on a worker
 thread per client.
@@ -41,6 +43,8 @@ MAX_HEAD = 8192
 #: Seconds a client may stay silent before its session is dropped (said in ``Session``).
 SESSION_TIMEOUT_S = 60
 METHODS = "OPTIONS, DESCRIBE, SETUP, PLAY, TEARDOWN, GET_PARAMETER"
+#: Connections open at once, playing or not (a flood of idle sockets is turned away).
+MAX_CONNECTIONS = 16
 
 #: video_source() -> a fork of the camera track (a fresh relay subscription), or None
 #: when there is no camera.
@@ -132,12 +136,18 @@ class RtspServer:
     async def _client(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         assert task is not None
-        self._clients.add(task)
         peer = writer.get_extra_info("peername")
+        if len(self._clients) >= MAX_CONNECTIONS:
+            logger.warning("RTSP %s: refused, %d connections already open", peer,
+                           len(self._clients))
+            writer.close()
+            return
+        self._clients.add(task)
         session = _Session(self, reader, writer, peer)
         try:
             await session.serve()
-        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError,
+                TimeoutError):
             logger.debug("RTSP %s: connection ended", peer)
         finally:
             await session.close()
@@ -161,7 +171,11 @@ class _Session:
 
     async def serve(self) -> None:
         while True:
-            first = await self.reader.readexactly(1)
+            if self.streaming is None:   # a silent client is dropped (RFC 2326 12.37)
+                async with asyncio.timeout(SESSION_TIMEOUT_S):
+                    first = await self.reader.readexactly(1)
+            else:
+                first = await self.reader.readexactly(1)
             if first == b"$":   # the client's interleaved RTCP: read and drop
                 _channel, length = struct.unpack("!BH", await self.reader.readexactly(3))
                 await self.reader.readexactly(length)

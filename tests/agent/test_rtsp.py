@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from alarmlink import wire
 from alarmlink.broker import free_port
 from alarmlink.config_base import ConfigError
+from edge_agent.rtc import rtsp
 from edge_agent.rtc.config import RtcConfig
 from edge_agent.rtc.media import read_clock
 from edge_agent.rtc.rtsp import digest_response, parse_request
@@ -156,6 +157,24 @@ def test_garbage_gets_400_and_the_server_goes_on(served: int) -> None:
     client = Rtsp(served)
     assert client.request("OPTIONS", f"rtsp://127.0.0.1:{served}/live", auth=False)[0] == 200
     client.close()
+
+
+def test_idle_connections_are_dropped_and_capped(served: int,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(rtsp, "SESSION_TIMEOUT_S", 0.5)
+    idle = [socket.create_connection(("127.0.0.1", served), timeout=10)
+            for _ in range(rtsp.MAX_CONNECTIONS)]
+    extra = socket.create_connection(("127.0.0.1", served), timeout=10)
+    try:
+        assert extra.recv(100) == b""                  # over the cap: closed at once
+        assert all(s.recv(100) == b"" for s in idle)   # silent: dropped after the timeout
+        client = Rtsp(served)                          # and a real client is served
+        assert client.request("OPTIONS", f"rtsp://127.0.0.1:{served}/live",
+                              auth=False)[0] == 200
+        client.close()
+    finally:
+        for sock in (*idle, extra):
+            sock.close()
 
 
 def test_a_world_readable_password_file_stops_the_start_with_one_line(tmp_path: Path) -> None:
