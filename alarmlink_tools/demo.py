@@ -29,7 +29,13 @@ from typing import Any, Protocol
 
 import tomli_w
 
-from alarmlink.broker import BrokerUser, MosquittoBroker, free_port, mosquitto_binary
+from alarmlink.broker import (
+    BrokerError,
+    BrokerUser,
+    MosquittoBroker,
+    free_port,
+    mosquitto_binary,
+)
 from alarmlink_tools import resources
 
 FIRMWARE = resources.firmware_configs()
@@ -193,7 +199,7 @@ def run_demo(args: argparse.Namespace) -> int:
     try:
         _run(args, venues, workdir, children, brokers, stop)
         return 0
-    except DemoError as exc:
+    except (DemoError, BrokerError) as exc:
         print(f"demo: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -10,6 +10,7 @@ the test suite use Mosquitto (:mod:`alarmlink.broker`).
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
 import os
 import tempfile
@@ -23,6 +24,19 @@ from alarmlink.wire import DEFAULT_PREFIX
 logger = logging.getLogger(__name__)
 
 
+#: Free ports tried when the one picked was taken before the broker bound it.
+PORT_ATTEMPTS = 5
+
+
+def _port_taken(error: BaseException) -> bool:
+    """Whether ``error`` (or what caused it: amqtt wraps it) is "address already in use"."""
+    while error is not None:
+        if isinstance(error, OSError) and error.errno == errno.EADDRINUSE:
+            return True
+        error = error.__cause__  # type: ignore[assignment]
+    return False
+
+
 class EmbeddedBroker:
     """amqtt broker on 127.0.0.1:<free port>, with a password file and topic ACLs."""
 
@@ -30,6 +44,7 @@ class EmbeddedBroker:
 
     def __init__(self, users: list[BrokerUser], *, port: int | None = None,
                  prefix: str = DEFAULT_PREFIX) -> None:
+        self._auto_port = not port
         self.port = port or free_port()
         self.users = users
         self.prefix = prefix
@@ -62,7 +77,9 @@ class EmbeddedBroker:
                 sub_acl[u.username] = [f"{self.prefix}/#"]
                 pub_acl[u.username] = [f"{self.prefix}/#"]
             else:
-                sub_acl[u.username] = [f"{dev}/{u.username}/receipt", f"{dev}/{u.username}/cmd"]
+                # as Mosquitto's ACL (alarmlink.broker.render_acl)
+                sub_acl[u.username] = [f"{dev}/{u.username}/{leaf}"
+                                       for leaf in ("receipt", "cmd", "rtc")]
                 pub_acl[u.username] = [f"{dev}/{u.username}/#"]
         return {
             "listeners": {"default": {"type": "tcp", "bind": f"{self.host}:{self.port}"}},
@@ -75,13 +92,22 @@ class EmbeddedBroker:
         }
 
     def start(self, timeout: float = 15.0) -> None:
-        self._thread = threading.Thread(target=self._run, name="amqtt", daemon=True)
-        self._thread.start()
-        if not self._ready.wait(timeout):
-            raise BrokerError("embedded amqtt broker did not start")
-        if self._error is not None:
-            raise BrokerError(f"embedded amqtt broker failed: {self._error}")
-        logger.info("embedded amqtt broker listening on %s", self.url)
+        """Start listening. A free port picked here can be taken by another program before
+        the broker binds it: then another free port is tried (a given port is not)."""
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            self._ready.clear()
+            self._error = None
+            self._thread = threading.Thread(target=self._run, name="amqtt", daemon=True)
+            self._thread.start()
+            if not self._ready.wait(timeout):
+                raise BrokerError("embedded amqtt broker did not start")
+            if self._error is None:
+                logger.info("embedded amqtt broker listening on %s", self.url)
+                return
+            if not (self._auto_port and _port_taken(self._error)) or attempt == PORT_ATTEMPTS:
+                raise BrokerError(f"embedded amqtt broker failed: {self._error}")
+            logger.info("port %d was taken meanwhile; trying another", self.port)
+            self.port = free_port()
 
     def _run(self) -> None:
         from amqtt.broker import Broker
@@ -94,6 +120,8 @@ class EmbeddedBroker:
             loop.run_until_complete(self._broker.start())
         except Exception as exc:  # noqa: BLE001 - reported to the starting thread
             self._error = exc
+            self._broker = None
+            loop.close()
             self._ready.set()
             return
         self._ready.set()

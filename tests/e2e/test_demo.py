@@ -41,9 +41,14 @@ def test_demo_shows_alarms_and_stops_cleanly_on_ctrl_c(broker: str) -> None:
     reader = threading.Thread(target=read, daemon=True)
     reader.start()
     try:
-        match = wait_for(lambda: next((m for line in list(lines)
-                                       if (m := re.search(r"Console:\s+(http://\S+)/", line))),
-                                      None), timeout=60, what="the demo's console URL")
+        def console_url() -> re.Match[str] | None:
+            found = next((m for line in list(lines)
+                          if (m := re.search(r"Console:\s+(http://\S+)/", line))), None)
+            if found is None and proc.poll() is not None:
+                raise AssertionError(f"the demo exited ({proc.returncode}):\n"
+                                     + "".join(lines[-40:]))
+            return found
+        match = wait_for(console_url, timeout=60, what="the demo's console URL")
         url = match.group(1)
         password = wait_for(lambda: _password(lines, "duty-chengxiang"), what="the demo's "
                             "duty officer and password")
