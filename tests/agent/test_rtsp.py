@@ -15,12 +15,12 @@ from pathlib import Path
 
 import av
 import pytest
+from fixtures.ports import worker_free_port
 from helpers import wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alarmlink import wire
-from alarmlink.broker import free_port
 from alarmlink.config_base import ConfigError
 from edge_agent.rtc import rtsp
 from edge_agent.rtc.config import RtcConfig
@@ -51,7 +51,7 @@ def publish(_signal: wire.RtcSignal) -> bool:
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[int]:
-    port = free_port()
+    port = worker_free_port()
     service = RtcService(rtc_config(tmp_path, port, max_clients=1), publish)
     service.start()
     yield port
@@ -178,7 +178,7 @@ def test_idle_connections_are_dropped_and_capped(served: int,
 
 
 def test_a_world_readable_password_file_stops_the_start_with_one_line(tmp_path: Path) -> None:
-    config = rtc_config(tmp_path, free_port())
+    config = rtc_config(tmp_path, worker_free_port())
     os.chmod(config.rtsp.password_file, 0o644)   # type: ignore[union-attr]
     with pytest.raises(ConfigError, match="chmod 600") as refused:
         RtcService(config, publish)

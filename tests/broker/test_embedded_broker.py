@@ -11,9 +11,10 @@ from collections.abc import Callable, Iterator
 import paho.mqtt.client as mqtt
 import pytest
 from fixtures.mqtt import MqttTestClient
+from fixtures.ports import worker_free_port
 from helpers import CENTRAL_USER, device_user, wait_for
 
-from alarmlink.broker import BrokerError, free_port
+from alarmlink.broker import BrokerError
 from alarmlink.wire import Topics
 from alarmlink_tools import embedded_broker
 from alarmlink_tools.embedded_broker import EmbeddedBroker
@@ -34,7 +35,8 @@ def taken() -> Iterator[int]:
 def test_a_port_taken_meanwhile_is_replaced(taken: int, monkeypatch: pytest.MonkeyPatch,
                                             mqtt_test_client: Connect) -> None:
     picks = iter([taken, taken])   # the pick at start, then once more
-    monkeypatch.setattr(embedded_broker, "free_port", lambda: next(picks, None) or free_port())
+    monkeypatch.setattr(embedded_broker, "free_port",
+                        lambda: next(picks, None) or worker_free_port())
     broker = EmbeddedBroker([CENTRAL_USER, device_user("school-01")])
     broker.start()
     try:
