@@ -212,6 +212,29 @@ def grant_broker_access(*, data_dir: Path, readable: list[Path],
     return None
 
 
+class _LogWatch:
+    """Finds a line in what a log file gets from ``offset`` on, reading each byte once
+    (a restart's flood of reconnect lines cannot hide it)."""
+
+    def __init__(self, path: Path, offset: int) -> None:
+        self.path = path
+        self.offset = offset
+        self._tail = b""
+
+    def contains(self, text: str) -> bool:
+        needle = text.encode()
+        try:
+            with open(self.path, "rb") as log:
+                log.seek(self.offset)
+                data = log.read()
+        except OSError:
+            return False
+        self.offset += len(data)
+        window = self._tail + data
+        self._tail = window[-len(needle):]
+        return needle in window
+
+
 class MosquittoBroker:
     """A private Mosquitto on a loopback port, configured by :func:`render_config`.
 
@@ -282,22 +305,33 @@ class MosquittoBroker:
         if self.proc is not None and self.proc.poll() is None:
             return
         log = open(self.log_path, "ab")  # noqa: SIM115 - handed to the child
+        seen = _LogWatch(self.log_path, log.tell())
         self.proc = subprocess.Popen(
             [self.binary, "-c", str(self.workdir / "mosquitto.conf")],
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout
+        # Listening is proved by Mosquitto logging our probe's connection: another
+        # program that took the port meanwhile would accept the probe too.
+        probe: str | None = None
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise BrokerError(f"mosquitto exited at start: {self.log_tail()}")
-            try:
-                with socket.create_connection((self.host, self.port), timeout=0.2):
-                    logger.info("mosquitto listening on %s", self.url)
-                    return
-            except OSError:
-                time.sleep(0.02)
-        raise BrokerError(f"mosquitto did not listen on {self.url} within {timeout}s")
+            if probe is None:
+                try:
+                    with socket.create_connection((self.host, self.port), timeout=0.2) as sock:
+                        probe = (f"New connection from {self.host}:{sock.getsockname()[1]} "
+                                 f"on port {self.port}")
+                except OSError:
+                    time.sleep(0.02)
+                    continue
+            if seen.contains(probe):
+                logger.info("mosquitto listening on %s", self.url)
+                return
+            time.sleep(0.02)
+        raise BrokerError(f"mosquitto did not listen on {self.url} within {timeout}s: "
+                          f"{self.log_tail(5)}")
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.proc is None:

@@ -98,9 +98,16 @@ def _start_broker(users: list[BrokerUser], workdir: Path, embedded: bool) -> tup
         # data dir's parents (e.g. /root): the broker then gets its own directory under
         # the system temp dir, removed when the demo stops.
         broker_dir = None if os.geteuid() == 0 else workdir / "mosquitto"
-        broker: Broker = MosquittoBroker(users, workdir=broker_dir)
-        broker.start()
-        return broker, "mqttv5"
+        for attempt in range(1, 6):   # a free port can be taken before Mosquitto binds it
+            broker: Broker = MosquittoBroker(users, workdir=broker_dir)
+            try:
+                broker.start()
+            except BrokerError as exc:
+                broker.close()
+                if "in use" not in str(exc) or attempt == 5:
+                    raise
+                continue
+            return broker, "mqttv5"
     from alarmlink_tools.embedded_broker import EmbeddedBroker
 
     print("demo: mosquitto not found, using the embedded amqtt broker (MQTT 3.1.1, demo only)")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 import pytest
@@ -60,3 +61,18 @@ def test_a_given_port_in_use_fails_with_one_line(taken: int) -> None:
         broker.start()
     assert "\n" not in str(failed.value)
     broker.close()
+
+
+def test_the_demos_mosquitto_also_replaces_a_port_taken_meanwhile(
+        taken: int, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from alarmlink import broker as broker_module
+    from alarmlink_tools.demo import _start_broker
+
+    picks = iter([taken])
+    monkeypatch.setattr(broker_module, "free_port",
+                        lambda: next(picks, None) or worker_free_port())
+    broker, protocol = _start_broker([CENTRAL_USER], tmp_path, embedded=False)
+    try:
+        assert protocol == "mqttv5" and f":{taken}" not in broker.url
+    finally:
+        broker.close()
