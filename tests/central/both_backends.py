@@ -6,6 +6,9 @@ test runs on the SQLite file and on PostgreSQL through :mod:`central.db.pg_store
 ``client = both_backends.client`` does the same for the in-process app (TestClient): the
 whole service on SQLite, and on PostgreSQL as ``central serve`` runs with
 ``database_url`` (writer, readers, sessions, leadership, the incident listener).
+``db_target`` is the database itself (the SQLite file's path or the PostgreSQL URL), for
+a test that opens connections of its own (:func:`central.db.backend.open_database`), and
+:func:`committed` reads through a second connection what is committed there.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from sqlite_utils import Database
 from central.api import create_app
 from central.config import CentralConfig
 from central.db import open_db
+from central.db.backend import open_database
 from central.db.pg_store import PgDatabase
 from central.ingest import Ingestor
 from central.registry import load_registry
@@ -34,6 +38,22 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
+
+
+@pytest.fixture
+def db_target(backend: str, db_path: Path, request: pytest.FixtureRequest) -> Path | str:
+    """Where the database of ``backend`` lives: the SQLite file, or a fresh PostgreSQL
+    database's URL (``open_database(db_target)`` opens and migrates either)."""
+    return db_path if backend == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+def committed(target: Path | str, sql: str) -> int:
+    """The integer ``sql`` returns on a second connection: only what is committed."""
+    other = open_database(target, query_only=True)
+    try:
+        return int(other.execute(sql).fetchone()[0])
+    finally:
+        other.close()
 
 
 @pytest.fixture
