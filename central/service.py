@@ -88,6 +88,8 @@ class CentralService:
         self.clock = clock
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
+        # on PostgreSQL no database file creates it: /healthz watches its free space
+        config.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = Writer(open_database(config.db_target))
         try:
             if config.registry is not None:
