@@ -20,7 +20,7 @@ from central_testkit import (
     make_event,
 )
 from fastapi.testclient import TestClient
-from fixtures.central import CentralProcess
+from fixtures.central import BOTH_BACKENDS, CentralProcess
 from helpers import wait_for
 from sqlite_utils import Database
 
@@ -173,6 +173,7 @@ def test_failure_line_for_each_sqlite_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.broker
+@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)
 def test_lost_broker_is_named_and_health_returns(central_process: CentralProcess,
                                                   fresh_mosquitto: MosquittoBroker) -> None:
     url = central_process.url + "/healthz"

@@ -60,9 +60,9 @@ def test_two_nodes_on_postgresql_share_incidents_sessions_and_one_leader(
             event_id = device.send(1)
             wait_for(lambda: not device.outbox, timeout=30, what="stored receipt")
             incident = next_incident(ws, "new")
-            rows = first.rows("SELECT incident_id FROM events WHERE event_id = %s",
+            rows = first.rows("SELECT incident_id FROM events WHERE event_id = ?",
                               (event_id,))
-            assert rows == [{"incident_id": incident["id"]}]
+            assert [dict(r) for r in rows] == [{"incident_id": incident["id"]}]
             # node-1's login session works on node-2: sessions live in the database
             listed = second.api("GET", "/api/incidents", session=first.session)
             assert [i["id"] for i in listed] == [incident["id"]], listed
