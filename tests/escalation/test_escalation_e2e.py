@@ -1,15 +1,14 @@
 """Escalation end to end: what reaches whom, and when (counted at the simulated modem).
 
-The SMS reply also runs on PostgreSQL; the rest on SQLite (each ~10-20 s: the scheduler on
-PostgreSQL across a node's death is tests/escalation/test_escalation_leader_failover.py)."""
+On SQLite (each takes 10-20 s); the escalation store and scheduler on PostgreSQL, across a
+node's death, are tests/escalation/test_escalation_leader_failover.py (escalating_central
+runs either backend: ``@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)``)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-import pytest
 from escalation_kit import COUNTY, LEADER, OFF_DUTY, OFFICER, Escalating, press, put_on_duty
-from fixtures.central import BOTH_BACKENDS
 from fixtures.mqtt import MqttTestClient
 from helpers import wait_for
 
@@ -116,7 +115,6 @@ def test_nobody_on_duty_skips_stage_1_and_stage_2_fires_at_once(
     assert OFFICER not in fake_modem.recipients()
 
 
-@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)
 def test_sms_reply_1_acknowledges_as_the_officer_unknown_number_is_logged(
         escalating_central: Escalating, fake_modem: FakeModem,
         fresh_mosquitto: MosquittoBroker, mqtt_test_client: Client) -> None:
