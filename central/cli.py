@@ -21,7 +21,7 @@ from central.audit import record_cli
 from central.auth.users import any_users
 from central.config import CentralConfig, load_config
 from central.db import open_db
-from central.db.backend import is_postgresql, open_database
+from central.db.backend import db_target, is_postgresql, open_database
 from central.db.pg_migrate import PgError
 from central.registry import (
     City,
@@ -192,11 +192,6 @@ def _guard(func: Any) -> Any:
             return _fail(str(exc))
 
     return run
-
-
-def db_target(text: str) -> Path | str:
-    """``--db``: a PostgreSQL URL as given, anything else a SQLite file's path."""
-    return text if is_postgresql(text) else Path(text)
 
 
 def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
