@@ -46,7 +46,7 @@ def shared(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
         db = open_db(work / "central.db")
     else:  # a database of this module's own on the suite's private PostgreSQL
         server = request.getfixturevalue("postgres_server")
-        name = server.new_database()
+        name = server.migrated_database()
         db = cast(Database, PgDatabase.connect(server.url(name)))
     load_registry(db, DEMO_REGISTRY)
     yield db, Ingestor(db, TOPICS, Recorder(), clock=TickingClock(),

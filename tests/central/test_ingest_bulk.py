@@ -125,7 +125,7 @@ def test_the_id_scan_only_finds_prefetch_keys_and_misses_nothing_it_must_not() -
 def pg_template(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
     """A migrated PostgreSQL database with the demo registry, copied for each example."""
     server = request.getfixturevalue("postgres_server")
-    name = server.new_database()
+    name = server.migrated_database()
     db = PgDatabase.connect(server.url(name))
     load_registry(cast(Database, db), DEMO_REGISTRY)
     db.close()

@@ -34,6 +34,12 @@ def broker() -> Iterator[MosquittoBroker]:
         yield running
 
 
+
+@pytest.fixture
+def pg_url(pg_empty_url: str) -> str:
+    """An empty database: the first node's start migrates it, as on a new deployment."""
+    return pg_empty_url
+
 def next_incident(ws: ClientConnection, status: str) -> dict[str, Any]:
     while True:
         message = json.loads(ws.recv(timeout=10))
