@@ -81,6 +81,20 @@ def test_write_tx_rolls_back_on_error(db_target: Path | str) -> None:
     db.close()
 
 
+def test_an_empty_in_list_matches_nothing_and_not_in_everything(db_target: Path | str
+                                                                 ) -> None:
+    """A scope with no stations gives ``IN ()``: SQLite's meaning on PostgreSQL too (it
+    refused the statement: a 500 for such a user)."""
+    db = open_database(db_target)
+    with write_tx(db):
+        db.execute("INSERT INTO counties (id, name) VALUES ('c', 'C')")
+    assert db.execute("SELECT count(*) FROM counties WHERE id IN ()").fetchone()[0] == 0
+    assert db.execute("SELECT count(*) FROM counties WHERE name NOT IN ()").fetchone()[0] == 1
+    assert db.execute("SELECT count(*) FROM counties WHERE id IN () OR name = ?",
+                      ["C"]).fetchone()[0] == 1
+    db.close()
+
+
 def test_timestamps_are_fixed_width_utc() -> None:
     moment = parse_iso("2026-11-28T17:00:00.5+08:00")
     assert iso(moment) == "2026-11-28T09:00:00.500Z"

@@ -33,6 +33,8 @@ from central.snapshots import SnapshotFiles
      "m = excluded.m, w = 'n = n'",
      "INSERT INTO t (k, n) VALUES (%s, 1) ON CONFLICT (k) DO UPDATE SET n = t.n + 1, "
      "m = excluded.m, w = 'n = n'"),
+    ("SELECT a FROM t WHERE s IN () AND b NOT IN ( ) AND c = 'IN ()'",
+     "SELECT a FROM t WHERE s = ANY('{}') AND b <> ALL('{}') AND c = 'IN ()'"),
 ])
 def test_statements_are_translated(sqlite: str, postgresql: str) -> None:
     assert translate_dml(sqlite, "?" in sqlite) == postgresql
