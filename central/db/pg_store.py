@@ -26,6 +26,9 @@ SQLite                                 PostgreSQL
                                        refuses ``IN ()``)
 ``cursor.lastrowid``                   ``lastval()`` (read only when asked for)
 Python ``bool`` parameters             ``0``/``1`` (the columns are ``BIGINT``)
+a NUL in a text parameter              U+FFFD (PostgreSQL's text cannot hold NUL: a
+                                       request or message carrying one is stored and
+                                       looked up instead of failing)
 =====================================  ==============================================
 
 psycopg's errors are raised as subclasses of :mod:`sqlite3`'s DB-API exceptions
@@ -58,6 +61,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: What a NUL in a text parameter becomes on PostgreSQL (the replacement character).
+NUL_STANDIN = "\ufffd"
 #: The first key of ingest's two-key advisory locks ("vn": venue).
 VENUE_LOCK_SPACE = 0x766E
 
@@ -138,8 +143,9 @@ def translate_dml(sql: str, with_params: bool | str) -> str:
 def _params(params: Sequence[Any] | None) -> list[Any] | None:
     if not params:
         return None
-    return [int(p) if isinstance(p, bool) else bytes(p) if isinstance(p, memoryview) else p
-            for p in params]
+    return [int(p) if isinstance(p, bool) else bytes(p) if isinstance(p, memoryview)
+            else p.replace("\x00", NUL_STANDIN) if isinstance(p, str) and "\x00" in p
+            else p for p in params]
 
 
 def _mapped(exc: Exception) -> sqlite3.Error:

@@ -99,3 +99,16 @@ def test_timestamps_are_fixed_width_utc() -> None:
     moment = parse_iso("2026-11-28T17:00:00.5+08:00")
     assert iso(moment) == "2026-11-28T09:00:00.500Z"
     assert parse_iso(iso(moment)) == moment
+
+
+def test_text_with_a_nul_is_stored_and_found_again(db_target: Path | str) -> None:
+    """A NUL in a text value (an API query parameter, a form field) is no error on either
+    backend: PostgreSQL, whose text cannot hold one, stores U+FFFD in its place."""
+    db = open_database(db_target)
+    with write_tx(db):
+        db.execute("INSERT INTO counties (id, name) VALUES (?, ?)", ["c\x00", "C\x00D"])
+    row = db.execute("SELECT name FROM counties WHERE id = ?", ["c\x00"]).fetchone()
+    assert row is not None and row[0] in ("C\x00D", "C\ufffdD")
+    assert db.execute("SELECT count(*) FROM counties WHERE id = ?",
+                      ["nowhere\x00"]).fetchone()[0] == 0
+    db.close()
