@@ -11,6 +11,7 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,8 @@ from typing import Any
 from central import audit, audit_retention
 from central.audit_config import DEFAULT_TIMEZONE, zone_info
 from central.db import open_db
+from central.db.backend import db_target, is_postgresql, open_database
+from central.db.pg_migrate import PgError
 
 logger = logging.getLogger(__name__)
 
@@ -30,7 +33,7 @@ def add_audit_commands(commands: Any) -> None:
     check = sub.add_parser("verify", help="check the hash chain; exit 1 naming the first "
                            "row that does not fit")
     _db_arg(check)
-    check.set_defaults(func=cmd_verify)
+    check.set_defaults(func=_guard(cmd_verify))
 
     out = sub.add_parser("export", help="CSV of the rows written in a date range "
                          "(UTF-8 with BOM, opens in Excel)")
@@ -42,18 +45,30 @@ def add_audit_commands(commands: Any) -> None:
     out.add_argument("--timezone", default=DEFAULT_TIMEZONE,
                      help=f"the stations' time zone (default {DEFAULT_TIMEZONE})")
     out.add_argument("--out", type=Path, help="file to write (default: standard output)")
-    out.set_defaults(func=cmd_export)
+    out.set_defaults(func=_guard(cmd_export))
 
     listing = sub.add_parser("list", help="rows as JSON, newest first")
     _db_arg(listing)
     listing.add_argument("--object", help="e.g. incident:12, device:school-01")
     listing.add_argument("--username", help="only this user's acts")
     listing.add_argument("--limit", type=int, default=50, help="at most this many (1-1000)")
-    listing.set_defaults(func=cmd_list)
+    listing.set_defaults(func=_guard(cmd_list))
+
+
+def _guard(command: Callable[[argparse.Namespace], int]
+           ) -> Callable[[argparse.Namespace], int]:
+    """An unreachable PostgreSQL ``--db``: one line and exit code 2."""
+    def run(args: argparse.Namespace) -> int:
+        try:
+            return command(args)
+        except PgError as exc:
+            return _fail(str(exc))
+    return run
 
 
 def _db_arg(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, required=True, help="central SQLite database")
+    parser.add_argument("--db", type=db_target, required=True,
+                        help="central's SQLite database file, or a postgresql:// URL")
 
 
 def _date(text: str) -> date:
@@ -69,7 +84,12 @@ def _fail(message: str) -> int:
     return 2
 
 
-def _open(path: Path) -> Any:
+def _open(path: Path | str) -> Any:
+    """The database, or None when there is no such file (a PostgreSQL URL: opened, or
+    :class:`~central.db.pg_migrate.PgError`, one line)."""
+    if is_postgresql(path):
+        return open_database(path)
+    assert isinstance(path, Path)
     if not path.exists():
         return None
     return open_db(path)

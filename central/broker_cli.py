@@ -22,7 +22,8 @@ from central.credentials import (
     set_password,
     write_broker_config,
 )
-from central.db import open_db
+from central.db.backend import db_target, open_database
+from central.db.pg_migrate import PgError
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,8 @@ def add_broker_config_command(commands: Any) -> None:
         summary="write mosquitto.conf, passwd, acl and TLS files from the db",
         description="Generate the broker's files from central's MQTT accounts. Re-run it (or "
                     "provision/revoke with --broker-dir) and reload the broker after changes.")
-    parser.add_argument("--db", type=Path, required=True, help="central SQLite database")
+    parser.add_argument("--db", type=db_target, required=True,
+                        help="central's SQLite database file, or a postgresql:// URL")
     parser.add_argument("--out", type=Path, required=True,
                         help="directory, e.g. /etc/alarmlink/mosquitto")
     parser.add_argument("--central-username", default="central")
@@ -123,7 +125,10 @@ def cmd_broker_config(args: argparse.Namespace) -> int:
             return _fail("broker-config", f"--central-password-file "
                          f"{args.central_password_file} is empty: put central's MQTT "
                          "password on its first line")
-    db = open_db(args.db)
+    try:
+        db = open_database(args.db)
+    except PgError as exc:
+        return _fail("broker-config", str(exc))
     try:
         if args.central_password_file is not None:
             set_password(db, args.central_username, password, role="central")

@@ -21,6 +21,8 @@ from central.audit import record_cli
 from central.auth.users import any_users
 from central.config import CentralConfig, load_config
 from central.db import open_db
+from central.db.backend import db_target, is_postgresql, open_database
+from central.db.pg_migrate import PgError
 from central.registry import (
     City,
     County,
@@ -79,7 +81,7 @@ def add_central_commands(sub: Any, name: str, help_text: str) -> None:
     load = reg.add_parser("load", help="upsert everything in a registry TOML file")
     load.add_argument("file", type=Path)
     _db_arg(load)
-    load.set_defaults(func=cmd_registry_load)
+    load.set_defaults(func=_guard(cmd_registry_load))
 
     city = reg.add_parser("add-city", help="add or update a city bureau (above counties)")
     city.add_argument("--id", required=True)
@@ -193,7 +195,8 @@ def _guard(func: Any) -> Any:
 
 
 def _db_arg(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    parser.add_argument("--db", type=Path, required=required, help="central SQLite database")
+    parser.add_argument("--db", type=db_target, required=required,
+                        help="central's SQLite database file, or a postgresql:// URL")
 
 
 def _fail(message: str) -> int:
@@ -205,12 +208,23 @@ class MissingDatabase(Exception):
     """--db names no file (a typo would otherwise create an empty database)."""
 
 
-def existing_db(path: Path) -> Any:
-    """Open a database that must exist already."""
+def existing_db(path: Path | str) -> Any:
+    """Open a database that must exist already (a file, or a reachable PostgreSQL URL)."""
+    if is_postgresql(path):
+        return open_target(path)
+    assert isinstance(path, Path)
     if not path.is_file():
         raise MissingDatabase(f"no database at {path}: check --db (`alarmlink central init "
                               "DIR` creates DIR/central.db)")
     return open_db(path)
+
+
+def open_target(target: Path | str) -> Any:
+    """Open (and migrate) ``--db``: a SQLite file, created when new, or PostgreSQL."""
+    try:
+        return open_database(target)
+    except PgError as exc:
+        raise MissingDatabase(str(exc)) from None
 
 
 def build_config(args: argparse.Namespace) -> CentralConfig:
@@ -220,7 +234,7 @@ def build_config(args: argparse.Namespace) -> CentralConfig:
     broker: dict[str, Any] = {}
     http: dict[str, Any] = {}
     if args.db:
-        top["db"] = args.db
+        top["database_url" if is_postgresql(args.db) else "db"] = args.db
     if args.registry:
         top["registry"] = args.registry
     for flag, key in (("broker_url", "url"), ("username", "username"),
@@ -296,7 +310,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_registry_load(args: argparse.Namespace) -> int:
-    db = open_db(args.db)
+    db = open_target(args.db)
     try:
         counts = load_registry(db, args.file)
     except RegistryError as exc:
@@ -309,11 +323,11 @@ def cmd_registry_load(args: argparse.Namespace) -> int:
 def _add(args: argparse.Namespace, model: Any, adder: Any, keys: list[str]) -> int:
     try:
         record = model.model_validate({k: getattr(args, k) for k in keys})
-        db = open_db(args.db)
+        db = open_target(args.db)
         adder(db, record)
     except ValidationError as exc:
         return _fail("; ".join(describe_errors(exc, model)))
-    except RegistryError as exc:
+    except (RegistryError, MissingDatabase) as exc:
         return _fail(str(exc))
     noun = model.__name__.lower()
     record_cli(db, f"registry.add-{noun}", f"{noun}:{record.id}",

@@ -81,8 +81,8 @@ def store(db: Database, topic: str, payload: bytes, reason: str, device_id: str 
         db.execute(
             "INSERT INTO dead_letters (received_at, topic, device_id, payload, payload_size, "
             "reason) VALUES (?, ?, ?, ?, ?, ?)",
-            [iso(now), topic[:1024], device_id, bytes(payload[:DEAD_LETTER_MAX_BYTES]),
-             len(payload), reason[:2000]])
+            [iso(now), _text(topic[:1024]), device_id,
+             bytes(payload[:DEAD_LETTER_MAX_BYTES]), len(payload), _text(reason[:2000])])
         deleted = db.execute(
             "DELETE FROM dead_letters WHERE device_id IS ? AND id <= (SELECT id FROM "
             "dead_letters WHERE device_id IS ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
@@ -91,6 +91,12 @@ def store(db: Database, topic: str, payload: bytes, reason: str, device_id: str 
             db.execute("UPDATE dead_letter_counts SET deleted = deleted + ? "
                        "WHERE device_key = ?", [deleted, key])
     return True
+
+
+def _text(value: str) -> str:
+    """A NUL written as ``\\x00``: PostgreSQL's text cannot hold one (the raw bytes are
+    kept as they came in ``payload``)."""
+    return value.replace("\x00", "\\x00")
 
 
 def prune(db: Database, older_than: datetime) -> int:

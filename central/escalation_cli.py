@@ -19,6 +19,8 @@ from typing import Any
 from alarmlink.wire import utcnow
 from central.audit import cli_actor, record_cli
 from central.db import open_db
+from central.db.backend import db_target, is_postgresql, open_database
+from central.db.pg_migrate import PgError
 from central.escalation import roster
 from central.escalation.failover import FailoverKeyError, set_key
 
@@ -70,7 +72,8 @@ def add_escalation_commands(commands: Any) -> None:
 
 
 def _db(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--db", type=Path, required=True, help="central SQLite database")
+    parser.add_argument("--db", type=db_target, required=True,
+                        help="central's SQLite database file, or a postgresql:// URL")
 
 
 def _moment(text: str) -> datetime:
@@ -95,6 +98,11 @@ def _run(fn: Any) -> Any:
 
 
 def _open(args: argparse.Namespace) -> Any:
+    if is_postgresql(args.db):
+        try:
+            return open_database(args.db)
+        except PgError as exc:
+            raise _Refused(str(exc)) from None
     if not args.db.is_file():
         raise _Refused(f"no database at {args.db}: check --db (`alarmlink central init DIR` "
                        "creates DIR/central.db)")

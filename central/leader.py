@@ -9,7 +9,8 @@ connection of its own, which it uses for nothing else.
 
 * A follower tries ``pg_try_advisory_lock`` every ``retry_s`` (1 s): when the leader
   dies, PostgreSQL ends its session (a killed process's socket closes at once; a machine
-  that vanishes: TCP keepalive, about :data:`KEEPALIVE_S` seconds) and releases the lock,
+  that vanishes: TCP keepalive, about :data:`~central.db.pg_session.KEEPALIVE_S` seconds)
+  and releases the lock,
   and the first follower to try takes it.
 * The leader checks its connection every ``retry_s``; an error means the lock may be gone
   (PostgreSQL released it with the session): leadership ends at once, the work is told to
@@ -28,6 +29,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from central.db.pg_session import connect, first_line, keep_trying
+
 if TYPE_CHECKING:
     import psycopg
 
@@ -35,8 +38,6 @@ logger = logging.getLogger(__name__)
 
 #: The advisory lock key of central's run-once work ("alarmlnk" in ASCII).
 LEADER_LOCK = 0x616C61726D6C6E6B
-#: Seconds after which TCP keepalive declares a silent peer dead (idle + count x interval).
-KEEPALIVE_S = 10
 
 Role = Literal["single", "leader", "follower"]
 OnChange = Callable[[bool], None]
@@ -95,13 +96,11 @@ class Leadership:
         self._close()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._step()
-            except Exception as exc:  # noqa: BLE001 - psycopg's errors, a refused connect
-                self._lose(_first_line(exc))
-                self._close()
-            self._stop.wait(self.retry_s)
+        keep_trying(self._stop, self.retry_s, self._step, self._failed)
+
+    def _failed(self, exc: Exception) -> None:
+        self._lose(first_line(exc))
+        self._close()
 
     def _step(self) -> None:
         if self._conn is None:
@@ -135,15 +134,6 @@ class Leadership:
                 logger.debug("closing the leader connection failed", exc_info=True)
 
 
+
 def _connect(url: str) -> psycopg.Connection[Any]:
-    import psycopg
-
-    return psycopg.connect(url, autocommit=True, connect_timeout=5, keepalives=1,
-                           keepalives_idle=4, keepalives_interval=2, keepalives_count=3,
-                           tcp_user_timeout=KEEPALIVE_S * 1000,
-                           application_name="alarmlink-leader")
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    return connect(url, "alarmlink-leader")

@@ -29,11 +29,13 @@ from sqlite_utils import Database
 
 from central import incidents
 from central.db.pg_dialect import INCIDENT_CHANNEL
+from central.db.pg_session import connect, first_line, keep_trying
 
 if TYPE_CHECKING:
     import psycopg
 
 logger = logging.getLogger(__name__)
+
 
 def writer_tag(node: str) -> str:
     """The ``application_name`` of a node's writer connection (the NOTIFY's origin)."""
@@ -52,6 +54,8 @@ class IncidentListener:
         self.pushed = 0
         self._stop = threading.Event()
         self._listening = threading.Event()
+        #: When the connection was lost (monotonic; None while listening).
+        self._lost_at: float | None = None
         self._thread = threading.Thread(target=self._run, name="incident-listener",
                                         daemon=True)
 
@@ -66,33 +70,27 @@ class IncidentListener:
         self._thread.join(10)
 
     def _run(self) -> None:
-        lost_at: float | None = None
-        while not self._stop.is_set():
-            try:
-                self._listen(lost_at)
-            except Exception as exc:  # noqa: BLE001 - psycopg's errors: reconnect
-                self._listening.clear()
-                if lost_at is None:
-                    lost_at = time.monotonic()
-                    logger.warning("incident listener lost PostgreSQL (%s): consoles on this "
-                                   "node miss other nodes' changes until it reconnects; "
-                                   "retrying every %g s", str(exc).strip().splitlines()[0]
-                                   if str(exc).strip() else type(exc).__name__, self.retry_s)
-            self._stop.wait(self.retry_s)
+        keep_trying(self._stop, self.retry_s, self._listen, self._failed)
 
-    def _listen(self, lost_at: float | None) -> None:
-        import psycopg
+    def _failed(self, exc: Exception) -> None:
+        self._listening.clear()
+        if self._lost_at is None:
+            self._lost_at = time.monotonic()
+            logger.warning("incident listener lost PostgreSQL (%s): consoles on this node "
+                           "miss other nodes' changes until it reconnects; retrying every "
+                           "%g s", first_line(exc), self.retry_s)
 
+    def _listen(self) -> None:
         from central.db.pg_store import PgDatabase
 
-        with psycopg.connect(self.url, autocommit=True, connect_timeout=5,
-                             application_name="alarmlink-listener") as conn, \
-                psycopg.connect(self.url, autocommit=True, connect_timeout=5,
-                                application_name="alarmlink-listener-read") as read:
+        with connect(self.url, "alarmlink-listener") as conn, \
+                connect(self.url, "alarmlink-listener-read") as read:
             conn.execute(f"LISTEN {INCIDENT_CHANNEL}".encode())
             self._listening.set()
-            if lost_at is not None:
-                logger.info("incident listener back after %.1f s", time.monotonic() - lost_at)
+            if self._lost_at is not None:
+                logger.info("incident listener back after %.1f s",
+                            time.monotonic() - self._lost_at)
+                self._lost_at = None
             db = cast(Database, PgDatabase(read))
             while not self._stop.is_set():
                 ids = self._batch(conn)

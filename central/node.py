@@ -24,13 +24,18 @@ from typing import Any, cast
 
 from sqlite_utils import Database
 
+from central import audit_retention, dead_letters, recordings
 from central.config import CentralConfig
 from central.db import Writer, query_one
 from central.db.backend import backend_name
 from central.db.pg_store import PgDatabase
+from central.ingest import Clock
 from central.ingest_worker import exit_if_database_lost
 from central.leader import Leadership, Role, SingleNode
 from central.live_fanout import IncidentListener, writer_tag
+from central.mqtt_bridge import MqttBridge
+from central.recordings import RecordingFiles
+from central.snapshots import SnapshotFiles, retention_loop
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +111,11 @@ class Node:
 
         return guarded
 
+    def guard_bridge(self, bridge: MqttBridge | None) -> None:
+        """The bridge's ingest batches through :meth:`guard_batch` (no-op without MQTT)."""
+        if bridge is not None and bridge.queue is not None:
+            bridge.queue.handle_batch = self.guard_batch(bridge.queue.handle_batch)
+
     def exit_if_database_lost(self, what: str) -> None:
         """After a failed write (``what``): on PostgreSQL with the writer's connection
         gone, end the process (the writer cannot reconnect by itself; a leader that cannot
@@ -144,3 +154,20 @@ def _tag_writer(db: Database, node: str) -> None:
     """Name the writer's PostgreSQL session after the node: the incident NOTIFYs carry it,
     and this node's listener skips what the node already pushed itself."""
     query_one(db, "SELECT set_config('application_name', ?, false) AS tag", [writer_tag(node)])
+
+
+def retention_tasks(loop: asyncio.AbstractEventLoop, writer: Writer,
+                    snapshot_files: SnapshotFiles, recording_files: RecordingFiles,
+                    config: CentralConfig, clock: Clock) -> list[asyncio.Task[None]]:
+    """The run-once retention loops (snapshots, recordings, audit, dead letters): started
+    while this node leads (:meth:`Node.start`), cancelled when it stops leading."""
+    return [
+        loop.create_task(retention_loop(writer, snapshot_files, config.snapshots, clock),
+                         name="snapshot-retention"),
+        loop.create_task(recordings.retention_loop(writer, recording_files, config.snapshots,
+                                                   clock), name="recording-retention"),
+        loop.create_task(audit_retention.retention_loop(writer, config.audit, clock),
+                         name="audit-retention"),
+        loop.create_task(dead_letters.retention_loop(writer, config.limits, clock),
+                         name="dead-letter-retention"),
+    ]

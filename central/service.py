@@ -31,12 +31,10 @@ from alarmlink.sdnotify import Notifier
 from alarmlink.wire import Command, CommandName, DetailValue, Outcome, Topics, encode, utcnow
 from central import (
     audit,
-    audit_retention,
     commands,
     commissioning,
     dead_letters,
     incidents,
-    recordings,
     registry,
 )
 from central.av import AvRelay, close_recorder
@@ -60,13 +58,13 @@ from central.ingest_queue import Budgets
 from central.live import LiveHub
 from central.management import seed as management_seed
 from central.mqtt_bridge import MqttBridge
-from central.node import Node
+from central.node import Node, retention_tasks
 from central.receiver.accounts import AccountMap
 from central.receiver.handler import Dc09Handler
 from central.receiver.keys import load_keys
 from central.receiver.server import Dc09Receiver
 from central.snapshot_control import SnapshotControl
-from central.snapshots import SnapshotFiles, retention_loop
+from central.snapshots import SnapshotFiles
 from central.supervision import Supervisor
 
 logger = logging.getLogger(__name__)
@@ -88,6 +86,8 @@ class CentralService:
         self.clock = clock
         self.topics = Topics(config.broker.topic_prefix)
         self.hub = LiveHub()
+        # on PostgreSQL no database file creates it: /healthz watches its free space
+        config.db_path.parent.mkdir(parents=True, exist_ok=True)
         self.writer = Writer(open_database(config.db_target))
         try:
             if config.registry is not None:
@@ -150,9 +150,7 @@ class CentralService:
                                        self.ingestor.dead_letter_policy))
         #: Name, leadership (run-once work on one node), the other nodes' incident changes.
         self.node = Node(config, self.writer, self.hub.submit_threadsafe)
-        if self.bridge is not None and self.bridge.queue is not None:
-            self.bridge.queue.handle_batch = self.node.guard_batch(
-                self.bridge.queue.handle_batch)
+        self.node.guard_bridge(self.bridge)
         self._tasks: list[asyncio.Task[None]] = []
         self._started = time.monotonic()
 
@@ -175,26 +173,10 @@ class CentralService:
             loop.create_task(probe_loop(self.writer, self.config.health.probe_interval_s),
                              name="health-probe"),
         ]
-        self.node.start(loop, self._run_once_tasks, self.escalator,
-                        self.config.escalation.enabled)
+        self.node.start(loop, lambda lp: retention_tasks(
+            lp, self.writer, self.snapshot_files, self.ingestor.recording_files, self.config,
+            self.clock), self.escalator, self.config.escalation.enabled)
         logger.info("central started on node %s (db %s)", self.node.name, self.node.database)
-
-    def _run_once_tasks(self, loop: asyncio.AbstractEventLoop) -> list[asyncio.Task[None]]:
-        """The retention loops: started while this node leads (central/node.py)."""
-        return [
-            loop.create_task(retention_loop(self.writer, self.snapshot_files,
-                                            self.config.snapshots, self.clock),
-                             name="snapshot-retention"),
-            loop.create_task(recordings.retention_loop(
-                self.writer, self.ingestor.recording_files, self.config.snapshots, self.clock),
-                name="recording-retention"),
-            loop.create_task(audit_retention.retention_loop(self.writer, self.config.audit,
-                                                            self.clock),
-                             name="audit-retention"),
-            loop.create_task(dead_letters.retention_loop(self.writer, self.config.limits,
-                                                         self.clock),
-                             name="dead-letter-retention"),
-        ]
 
     async def start_receiver(self) -> None:
         """Bind the DC-09 listeners if configured (after :meth:`start`, on the loop)."""

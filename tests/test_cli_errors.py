@@ -173,3 +173,17 @@ def test_init_is_idempotent_and_keeps_what_exists(station: Path) -> None:
     assert shown.stdout.splitlines()[:3] == [
         "county example-county  示例县公安局", "  station example-station  示例派出所",
         "    venue school-01  示例小学 (school)"]
+
+
+@pytest.mark.postgres
+def test_broker_config_from_a_postgresql_database(tmp_path: Path, pg_url: str) -> None:
+    """A city's broker files come from the shared database (``--db`` a URL: it was read
+    as a path, and a SQLite file named ``postgresql:`` was made instead)."""
+    secret = tmp_path / "central.password"
+    secret.write_text("central-test-pw\n")
+    done = subprocess.run([*CLI, "central", "broker-config", "--db", pg_url, "--out",
+                           str(tmp_path / "mq"), "--central-password-file", str(secret)],
+                          capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "mq" / "passwd").read_text().startswith("central:")
+    assert not list(tmp_path.glob("postgresql*"))

@@ -27,6 +27,12 @@ def is_postgresql(target: str | Path | None) -> bool:
     return target is not None and str(target).startswith(URL_PREFIXES)
 
 
+def db_target(text: str) -> Path | str:
+    """A ``--db`` argument: a PostgreSQL URL as given, anything else a SQLite file's path
+    (``type=Path`` would turn ``postgresql://`` into ``postgresql:/``)."""
+    return text if is_postgresql(text) else Path(text)
+
+
 def open_database(target: str | Path, *, query_only: bool = False) -> Database:
     """A SQLite file or a PostgreSQL URL, opened (migrated unless ``query_only``).
 

@@ -91,7 +91,7 @@ class GroupCommit:
             with write_tx(db):
                 for fn, args, _future in jobs:
                     try:
-                        with db.atomic():
+                        with write_tx(db):  # nested: a savepoint (both backends)
                             outcomes.append((True, fn(db, *args)))
                     except Exception as exc:  # that job alone fails; its caller gets it
                         outcomes.append((False, exc))

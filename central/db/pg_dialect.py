@@ -25,6 +25,8 @@ SQLite                         PostgreSQL
                                (only the format central's migrations use)
 ``json_extract``, ``json_each``, functions of those names :data:`PRELUDE` creates
 ``julianday``, ``instr``       (the forms central's queries use)
+``json_group_array(text)``     the aggregate of that name :data:`PRELUDE` creates
+                               (a JSON array as text, ``[]`` over no rows)
 =============================  ===============================================
 
 Text inside single quotes is never changed. A statement that only SQLite understands
@@ -87,6 +89,12 @@ RETURNS double precision LANGUAGE sql IMMUTABLE AS $$
 $$""",
     """CREATE OR REPLACE FUNCTION instr(haystack text, needle text)
 RETURNS integer LANGUAGE sql IMMUTABLE AS $$ SELECT strpos(haystack, needle) $$""",
+    # SQLite's json_group_array(x) over text: the values as a JSON array ('[]' for none)
+    """CREATE OR REPLACE FUNCTION alarmlink_json_text_array(items text[])
+RETURNS text LANGUAGE sql IMMUTABLE AS $$ SELECT array_to_json(items)::text $$""",
+    """CREATE OR REPLACE AGGREGATE json_group_array(text) (
+    SFUNC = array_append, STYPE = text[], INITCOND = '{}',
+    FINALFUNC = alarmlink_json_text_array)""",
 )
 
 #: The channel central's nodes LISTEN on for incident changes (central/live_fanout.py).

@@ -21,8 +21,14 @@ SQLite                                 PostgreSQL
 ``PRAGMA synchronous=NORMAL|FULL``     ``SET synchronous_commit TO off|on`` (the
                                        heartbeat-only batches of ingest)
 ``INSERT OR IGNORE ...``               ``INSERT ... ON CONFLICT DO NOTHING``
+``x IN ()`` / ``x NOT IN ()``          ``x = ANY('{}')`` / ``x <> ALL('{}')`` (an empty
+                                       list: false / true, as in SQLite; PostgreSQL
+                                       refuses ``IN ()``)
 ``cursor.lastrowid``                   ``lastval()`` (read only when asked for)
 Python ``bool`` parameters             ``0``/``1`` (the columns are ``BIGINT``)
+a NUL in a text parameter              U+FFFD (PostgreSQL's text cannot hold NUL: a
+                                       request or message carrying one is stored and
+                                       looked up instead of failing)
 =====================================  ==============================================
 
 psycopg's errors are raised as subclasses of :mod:`sqlite3`'s DB-API exceptions
@@ -55,6 +61,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+#: What a NUL in a text parameter becomes on PostgreSQL (the replacement character).
+NUL_STANDIN = "\ufffd"
 #: The first key of ingest's two-key advisory locks ("vn": venue).
 VENUE_LOCK_SPACE = 0x766E
 
@@ -81,6 +89,8 @@ _INSERT_TABLE = re.compile(r"^\s*INSERT\s+INTO\s+(\w+)", re.IGNORECASE)
 _DO_UPDATE = re.compile(r"\bDO\s+UPDATE\s+SET\b", re.IGNORECASE)
 _SELF_REF = re.compile(r"\b(\w+)(\s*=\s*)\1\b(?!\s*\()")
 _INSERT_OR_IGNORE = re.compile(r"^(\s*INSERT)\s+OR\s+IGNORE\b", re.IGNORECASE)
+_EMPTY_NOT_IN = re.compile(r"\bNOT\s+IN\s*\(\s*\)", re.IGNORECASE)
+_EMPTY_IN = re.compile(r"\bIN\s*\(\s*\)", re.IGNORECASE)
 _PRAGMA_SYNC = re.compile(r"^\s*PRAGMA\s+synchronous\s*=\s*(\w+)\s*$", re.IGNORECASE)
 
 
@@ -112,6 +122,8 @@ def translate_dml(sql: str, with_params: bool | str) -> str:
             continue
         plain = _IS_PARAM.sub(lambda m: "IS DISTINCT FROM ?" if m.group(1)
                               else "IS NOT DISTINCT FROM ?", plain)
+        plain = _EMPTY_NOT_IN.sub("<> ALL('{}')", plain)
+        plain = _EMPTY_IN.sub("= ANY('{}')", plain)
         plain = _PARAM_IS_NULL.sub(r"?::text\1", plain)
         plain = _NAMED_IS_NULL.sub(r"\1::text\2", plain)
         if table and update:
@@ -131,8 +143,9 @@ def translate_dml(sql: str, with_params: bool | str) -> str:
 def _params(params: Sequence[Any] | None) -> list[Any] | None:
     if not params:
         return None
-    return [int(p) if isinstance(p, bool) else bytes(p) if isinstance(p, memoryview) else p
-            for p in params]
+    return [int(p) if isinstance(p, bool) else bytes(p) if isinstance(p, memoryview)
+            else p.replace("\x00", NUL_STANDIN) if isinstance(p, str) and "\x00" in p
+            else p for p in params]
 
 
 def _mapped(exc: Exception) -> sqlite3.Error:

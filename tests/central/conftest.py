@@ -78,7 +78,7 @@ def central_config(db_path: Path) -> CentralConfig:
 def live_server(central_config: CentralConfig, recorder: Recorder) -> Iterator[LiveServer]:
     """Central's app served by a real uvicorn on a loopback port, in this process
     (publisher = recorder, no MQTT); ``session`` is the admin ``officer-li`` logged in."""
-    add_user(central_config.db_path)
+    add_user(central_config.db_target)
     app = create_app(central_config, publisher=recorder)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,

@@ -1,17 +1,19 @@
-"""``alarmlink central audit ...`` as a real process; the CSV export; ``[audit]`` config."""
+"""``alarmlink central audit ...`` as a real process (``--db`` a SQLite file or a PostgreSQL
+URL); the CSV export; ``[audit]`` config."""
 
 from __future__ import annotations
 
 import csv
 import io
 import json
-import sqlite3
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import both_backends
 import pytest
+from both_backends import sqlite_only
 from fixtures.central import ALARMLINK
 from sqlite_utils import Database
 
@@ -20,6 +22,10 @@ from central import audit
 from central.audit import Entry
 from central.audit_retention import BOM, export
 from central.config import load_config
+from central.db import write_tx
+from central.db.backend import open_database
+
+backend, db, db_target = both_backends.backend, both_backends.db, both_backends.db_target
 
 T0 = datetime(2026, 11, 1, 1, 30, tzinfo=UTC)  # 09:30 in Shanghai
 
@@ -36,16 +42,16 @@ def _fill(db: Database) -> list[int]:
                          at=T0 + timedelta(days=i)) for i in range(4)]
 
 
-def test_verify_exit_codes_and_messages(db: Database, db_path: Path) -> None:
+def test_verify_exit_codes_and_messages(db: Database, db_target: Path | str) -> None:
     ids = _fill(db)
-    ok = _run("verify", "--db", str(db_path))
+    ok = _run("verify", "--db", str(db_target))
     assert ok.returncode == 0, ok.stderr
     assert ok.stdout.startswith(f"audit chain intact: 4 rows ({ids[0]}, {ids[-1]})")
-    conn = sqlite3.connect(db_path)
-    with conn:
-        conn.execute("UPDATE audit_log SET detail = '{}' WHERE id = ?", [ids[2]])
-    conn.close()
-    broken = _run("verify", "--db", str(db_path))
+    other = open_database(db_target)  # someone with write access to the database
+    with write_tx(other):
+        other.execute("UPDATE audit_log SET detail = '{}' WHERE id = ?", [ids[2]])
+    other.close()
+    broken = _run("verify", "--db", str(db_target))
     assert broken.returncode == 1
     assert (f"row {ids[2]}: its fields do not match its hash (changed after it was written)"
             in broken.stderr)
@@ -56,21 +62,25 @@ def test_verify_of_a_missing_file_says_so(tmp_path: Path) -> None:
     missing = _run("verify", "--db", str(tmp_path / "nope.db"))
     assert missing.returncode == 2
     assert "no such database" in missing.stderr and "Traceback" not in missing.stderr
+    unreachable = _run("verify", "--db", "postgresql://alarmlink@127.0.0.1:1/nowhere")
+    assert unreachable.returncode == 2 and "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.count("\n") == 1 and "cannot connect to PostgreSQL" in \
+        unreachable.stderr
 
 
-def test_list_filters_by_object(db: Database, db_path: Path) -> None:
+def test_list_filters_by_object(db: Database, db_target: Path | str) -> None:
     _fill(db)
-    listed = _run("list", "--db", str(db_path), "--object", "incident:1", "--limit", "1")
+    listed = _run("list", "--db", str(db_target), "--object", "incident:1", "--limit", "1")
     assert listed.returncode == 0, listed.stderr
     rows = json.loads(listed.stdout)
     assert [(r["object"], r["username"]) for r in rows] == [("incident:1", "民警-3")]
 
 
-def test_export_csv_round_trip_with_chinese_text(db: Database, db_path: Path,
+def test_export_csv_round_trip_with_chinese_text(db: Database, db_target: Path | str,
                                                  tmp_path: Path) -> None:
     ids = _fill(db)
     out = tmp_path / "audit.csv"
-    done = _run("export", "--db", str(db_path), "--from", "2026-11-01", "--to", "2026-11-03",
+    done = _run("export", "--db", str(db_target), "--from", "2026-11-01", "--to", "2026-11-03",
                 "--out", str(out))
     assert done.returncode == 0, done.stderr
     raw = out.read_bytes()
@@ -85,7 +95,7 @@ def test_export_csv_round_trip_with_chinese_text(db: Database, db_path: Path,
     assert first["username"] == "民警-0" and json.loads(first["detail"]) == {"note": "误报，已处置"}
     assert first["at"] == "2026-11-01T01:30:00.000Z"
     assert first["at_local"] == "2026-11-01T09:30:00+08:00"
-    to_stdout = _run("export", "--db", str(db_path), "--from", "2026-11-01", "--to",
+    to_stdout = _run("export", "--db", str(db_target), "--from", "2026-11-01", "--to",
                      "2026-11-03")
     assert to_stdout.stdout == raw.decode("utf-8").replace("\r\n", "\n")
 
@@ -101,6 +111,7 @@ def test_export_dates_are_station_days(db: Database) -> None:
                   datetime(2026, 11, 3, tzinfo=zone)).count("\n") == 1  # header only
 
 
+@sqlite_only("the arguments are refused before any database is read")
 def test_export_refuses_a_bad_range_and_a_bad_date(db_path: Path, db: Database) -> None:
     backwards = _run("export", "--db", str(db_path), "--from", "2026-12-01", "--to",
                      "2026-11-01")

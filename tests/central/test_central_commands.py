@@ -1,15 +1,18 @@
 """Central's command API and device board API (publisher = recorder; the real broker
-path is in tests/e2e/test_commands.py)."""
+path is in tests/e2e/test_commands.py), on both backends."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
+import both_backends
 from central_testkit import TOPICS, Recorder
 from fastapi.testclient import TestClient
 
 from alarmlink.wire import Command, CommandResult, Status, decode, encode, utcnow
 from central.service import CentralService
+
+backend, client = both_backends.backend, both_backends.client
 
 
 def service(client: TestClient) -> CentralService:

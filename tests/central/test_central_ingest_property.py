@@ -1,13 +1,15 @@
 """Property: whatever arrives, handle() never raises and the message ends up
-stored or dead-lettered."""
+stored or dead-lettered (on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import cast
 
 import pytest
+from both_backends import BACKENDS
 from central_testkit import DEMO_REGISTRY, TOPICS, Recorder, make_event
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,8 +17,10 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Heartbeat, Status, encode, utcnow
 from central.db import open_db
+from central.db.pg_store import PgDatabase
 from central.ingest import Ingestor
 from central.registry import load_registry
+from central.snapshots import SnapshotFiles
 
 DEVICES = ["school-01", "hotel-01", "ghost-01"]
 CHANNELS = ["event", "status", "heartbeat", "cmd/result", "receipt", "cmd", "nonsense"]
@@ -33,13 +37,23 @@ class TickingClock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Database, Ingestor]]:
-    path: Path = tmp_path_factory.mktemp("prop") / "central.db"
-    db = open_db(path)
+@pytest.fixture(scope="module", params=BACKENDS)
+def shared(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+           ) -> Iterator[tuple[Database, Ingestor]]:
+    work: Path = tmp_path_factory.mktemp("prop")
+    name = None
+    if request.param == "sqlite":
+        db = open_db(work / "central.db")
+    else:  # a database of this module's own on the suite's private PostgreSQL
+        server = request.getfixturevalue("postgres_server")
+        name = server.migrated_database()
+        db = cast(Database, PgDatabase.connect(server.url(name)))
     load_registry(db, DEMO_REGISTRY)
-    yield db, Ingestor(db, TOPICS, Recorder(), clock=TickingClock())
+    yield db, Ingestor(db, TOPICS, Recorder(), clock=TickingClock(),
+                       snapshot_files=SnapshotFiles(work / "snapshots"))
     db.close()
+    if name is not None:
+        server.drop_database(name)
 
 
 STATE_SQL = """SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM dead_letters),

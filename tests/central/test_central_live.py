@@ -1,4 +1,5 @@
-"""Live push over a real WebSocket: snapshot first, then updates, per station."""
+"""Live push over a real WebSocket: snapshot first, then updates, per station (the served
+central on SQLite and on PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import asyncio
 import json
 from typing import Any
 
+import both_backends
 import httpx
 from central_testkit import LiveServer, event_message, make_event
 from websockets.sync.client import connect
 from websockets.sync.connection import Connection
 
 from central.live import CLIENT_QUEUE_SIZE, LiveHub, _Client
+
+backend, db_target = both_backends.backend, both_backends.db_target
+central_config = both_backends.central_config
 
 TIMEOUT = 10
 

@@ -1,5 +1,6 @@
 """/healthz tells the truth: a failed commit, a stuck writer, a lost broker each give 503
-with one line naming the part, and health comes back when the part does."""
+with one line naming the part, and health comes back when the part does. The probe, the
+numbers and a stuck writer on both backends; a full disk is SQLite's (SQLITE_FULL)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import httpx
 import pytest
 from central_testkit import (
@@ -18,7 +20,7 @@ from central_testkit import (
     make_event,
 )
 from fastapi.testclient import TestClient
-from fixtures.central import CentralProcess
+from fixtures.central import BOTH_BACKENDS, CentralProcess
 from helpers import wait_for
 from sqlite_utils import Database
 
@@ -30,14 +32,33 @@ from central.health import database_problems
 from central.health_config import HealthConfig
 from central.service import CentralService
 
+backend, db_target = both_backends.backend, both_backends.db_target
 
-@pytest.fixture
-def quick_client(db_path: Path, recorder: Recorder) -> Iterator[TestClient]:
-    """Central in a TestClient with short health bounds."""
-    config = CentralConfig(db=db_path, registry=DEMO_REGISTRY, health=HealthConfig(
-        probe_interval_s=0.2, failure_hold_s=1.0, max_ingest_lag_s=0.5))
+QUICK = HealthConfig(probe_interval_s=0.2, failure_hold_s=1.0, max_ingest_lag_s=0.5)
+
+
+def _client(config: CentralConfig, recorder: Recorder) -> Iterator[TestClient]:
     with TestClient(create_app(config, publisher=recorder), base_url=TEST_BASE_URL) as client:
         yield client
+
+
+@pytest.fixture
+def quick_client(db_target: Path | str, recorder: Recorder, tmp_path: Path
+                 ) -> Iterator[TestClient]:
+    """Central in a TestClient with short health bounds, on each backend."""
+    if isinstance(db_target, Path):
+        config = CentralConfig(db=db_target, registry=DEMO_REGISTRY, health=QUICK)
+    else:
+        config = CentralConfig(database_url=db_target, data_dir=tmp_path / "data",
+                               registry=DEMO_REGISTRY, node_name="test", health=QUICK)
+    yield from _client(config, recorder)
+
+
+@pytest.fixture
+def sqlite_quick_client(db_path: Path, recorder: Recorder) -> Iterator[TestClient]:
+    """The same on SQLite only, for SQLite's own failure (a full file)."""
+    yield from _client(CentralConfig(db=db_path, registry=DEMO_REGISTRY, health=QUICK),
+                       recorder)
 
 
 def _service(client: TestClient) -> CentralService:
@@ -80,9 +101,11 @@ def _uncap(db: Database) -> None:
     db.execute("PRAGMA max_page_count = 1073741823")
 
 
-def test_full_database_during_ingest_is_reported(quick_client: TestClient) -> None:
+def test_full_database_during_ingest_is_reported(sqlite_quick_client: TestClient) -> None:
     """SQLITE_FULL on an alarm's commit: ingest dead-letters it (or tries to), and
-    /healthz says the database is full, naming the fix."""
+    /healthz says the database is full, naming the fix. SQLite only: the full file is
+    made with SQLite's max_page_count (PostgreSQL's full disk is its server's)."""
+    quick_client = sqlite_quick_client
     service = _service(quick_client)
     service.writer.call(_fill_database)
 
@@ -124,7 +147,8 @@ def test_stuck_writer_is_ingest_lag(quick_client: TestClient) -> None:
 
 
 def test_failure_line_for_each_sqlite_error(tmp_path: Path) -> None:
-    """Unit level: the writer's commit log, judged, gives one line with cause and fix."""
+    """Unit level: the writer's commit log, judged, gives one line with cause and fix.
+    SQLite only: the failure is SQLITE_FULL from SQLite's max_page_count."""
     writer = Writer(open_db(tmp_path / "c.db"))
     try:
         def insert_big(db: Database) -> None:
@@ -149,6 +173,7 @@ def test_failure_line_for_each_sqlite_error(tmp_path: Path) -> None:
 
 
 @pytest.mark.broker
+@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)
 def test_lost_broker_is_named_and_health_returns(central_process: CentralProcess,
                                                   fresh_mosquitto: MosquittoBroker) -> None:
     url = central_process.url + "/healthz"

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 from central_testkit import DEMO_REGISTRY, TOPICS, make_event
 from fixtures.mqtt import MqttTestClient
 from helpers import wait_for
+from sqlite_utils import Database
 from test_central_mqtt import broker_config, device, receipts, send
 
 from alarmlink.broker import MosquittoBroker
@@ -20,6 +22,10 @@ from central.ingest import Ingestor
 from central.ingest_queue import Budgets, Delivery, FairQueue, IngestQueue, route_of
 from central.mqtt_bridge import MqttBridge
 from central.registry import load_registry
+from central.snapshots import SnapshotFiles
+
+# the storage test here runs on SQLite and PostgreSQL; the queue's order is the queue's
+backend, db = both_backends.backend, both_backends.db
 
 
 def test_alarms_first_then_round_robin_between_devices_in_order() -> None:
@@ -140,15 +146,14 @@ def test_central_dies_between_commit_and_puback_nothing_lost_or_duplicated(
 
 
 def test_a_batch_of_one_venues_alarms_opens_one_incident_and_stores_every_event(
-        tmp_path: Path) -> None:
+        tmp_path: Path, db: Database) -> None:
     """Events of one venue in one batch: the first opens the incident (kept in the batch's
-    memo), the others join it, none is dead-lettered."""
+    memo), the others join it, none is dead-lettered (both backends)."""
     from central_testkit import event_message
 
-    db = open_db(tmp_path / "central.db")
-    load_registry(db, DEMO_REGISTRY)
     receipts: list[str] = []
-    ingestor = Ingestor(db, TOPICS, lambda topic, _payload: receipts.append(topic))
+    ingestor = Ingestor(db, TOPICS, lambda topic, _payload: receipts.append(topic),
+                        snapshot_files=SnapshotFiles(tmp_path / "snapshots"))
     events = [make_event("hotel-01", kind="panic", zone="reception-button", seq=n)
               for n in range(1, 6)]
     ingestor.handle_batch([Delivery(*event_message(e)) for e in events])
@@ -162,7 +167,9 @@ def test_a_batch_of_one_venues_alarms_opens_one_incident_and_stores_every_event(
 def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
         tmp_path: Path) -> None:
     """A heartbeat batch commits with synchronous=NORMAL; a batch with an event keeps FULL
-    (its stored receipt promises durability); FULL is restored after either."""
+    (its stored receipt promises durability); FULL is restored after either. SQLite only:
+    it watches SQLite's statements (their PostgreSQL form, synchronous_commit, is in
+    test_pg_store.py's translation table)."""
     from central_testkit import event_message
 
     from alarmlink.wire import Heartbeat, encode, utcnow

@@ -1,12 +1,14 @@
 """Issue 11: a batch's writes are issued per batch (central/ingest_bulk.py), and a batch
 leaves exactly what the same messages handled one by one leave: events with their
 deliveries, incidents with their zones, kinds and counts, the incident log, dead letters
-and receipts."""
+and receipts; and a batch on PostgreSQL leaves what one by one on SQLite leaves."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from central_testkit import DEMO_REGISTRY, TOPICS, Recorder, make_event
@@ -16,10 +18,12 @@ from sqlite_utils import Database
 
 from alarmlink.wire import Event, Heartbeat, Status, encode, utcnow
 from central.db import open_db
+from central.db.pg_store import PgDatabase
 from central.ingest import Ingestor
 from central.ingest_bulk import scan_ids
 from central.ingest_queue import Delivery
 from central.registry import load_registry
+from central.snapshots import SnapshotFiles
 
 NOW = utcnow()
 VENUE_ZONES = {"school-01": ["gate-button", "dormitory-smoke"],
@@ -115,3 +119,53 @@ def test_a_batch_leaves_what_one_by_one_leaves(
 def test_the_id_scan_only_finds_prefetch_keys_and_misses_nothing_it_must_not() -> None:
     event = make_event("school-01")
     assert scan_ids([encode(event), b"garbage", b'{"event_id": "short"}']) == [event.event_id]
+
+
+@pytest.fixture(scope="module")
+def pg_template(request: pytest.FixtureRequest) -> Iterator[tuple[Any, str]]:
+    """A migrated PostgreSQL database with the demo registry, copied for each example."""
+    server = request.getfixturevalue("postgres_server")
+    name = server.migrated_database()
+    db = PgDatabase.connect(server.url(name))
+    load_registry(cast(Database, db), DEMO_REGISTRY)
+    db.close()
+    yield server, name
+    server.drop_database(name)
+
+
+@pytest.mark.postgres
+@settings(max_examples=10, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                 HealthCheck.too_slow])
+@given(events=st.lists(_events(), min_size=1, max_size=12),
+       picks=st.lists(st.tuples(st.integers(0, 4), st.integers(0, 100)), max_size=10),
+       split=st.integers(0, 30))
+def test_a_batch_on_postgresql_leaves_what_one_by_one_on_sqlite_leaves(
+        tmp_path_factory: pytest.TempPathFactory, pg_template: tuple[Any, str],
+        events: list[Event], picks: list[tuple[int, int]], split: int) -> None:
+    """The same ingest code on both backends: the same rows, the same receipts."""
+    import psycopg
+
+    server, template = pg_template
+    work = tmp_path_factory.mktemp("bulk-pg")
+    script = _script(events, picks)
+    one_db, one, one_sent = _fresh(work / "one.db")
+    for topic, payload in script:
+        one.handle(topic, payload)
+    name = f"{template}_x"
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"'.encode())
+    try:
+        pg = cast(Database, PgDatabase.connect(server.url(name)))
+        sent = Recorder()
+        batch = Ingestor(pg, TOPICS, sent, clock=lambda: NOW,
+                         snapshot_files=SnapshotFiles(work / "snapshots"))
+        split %= len(script) + 1
+        batch.handle_batch([Delivery(t, p) for t, p in script[:split]])
+        batch.handle_batch([Delivery(t, p) for t, p in script[split:]])
+        assert _state(pg) == _state(one_db)
+        assert sorted(sent.messages) == sorted(one_sent.messages)
+        pg.close()
+    finally:
+        server.drop_database(name)
+        one_db.close()

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import both_backends
 import httpx
 import management_scenario
 import pytest
+from both_backends import sqlite_only
 from central_testkit import LiveServer, event_message, make_event
 from fixtures.auth import TEST_PASSWORD, Session, add_user, api, login
 from fixtures.browser import console_login
@@ -24,6 +26,9 @@ from playwright.sync_api import Page, expect
 from test_console_language import ENGLISH_WORD, ID_LIKE, TEXTS
 
 pytestmark = pytest.mark.browser
+# storage on SQLite and PostgreSQL (tests/central/both_backends.py); sqlite_only: why not
+backend, db_target = both_backends.backend, both_backends.db_target
+central_config = both_backends.central_config
 M = "/api/management"
 USERS = {**management_scenario.USERS, "mgr-school": ("venue_manager", "venue:school-01")}
 
@@ -32,7 +37,7 @@ USERS = {**management_scenario.USERS, "mgr-school": ("venue_manager", "venue:sch
 def as_user(live_server: LiveServer) -> Callable[..., Any]:
     """``as_user(user, method, path, body)``: the JSON answer, as that user (logged in once)."""
     for username, (role, node) in USERS.items():
-        add_user(live_server.service.config.db_path, username, role, node)
+        add_user(live_server.service.config.db_target, username, role, node)
     sessions: dict[str, Session] = {}
 
     def call(user: str, method: str, path: str, body: Any = None) -> Any:
@@ -54,6 +59,7 @@ def jpeg() -> bytes:
     return out.getvalue()
 
 
+@sqlite_only("the figures' storage runs on both in test_management_figures.py (browser time)")
 def test_dashboard_shows_the_scenarios_figures_and_each_links_its_records(
         live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
     done = management_scenario.run(as_user, datetime.now(UTC) - timedelta(hours=5))
@@ -214,6 +220,7 @@ def test_venue_manager_uploads_proof_and_the_reinspection_closes_the_hazard(
     assert as_user("leader", "GET", f"{M}/hazards/{hazard}")["status"] == "closed"
 
 
+@sqlite_only("penalty storage runs on both in test_management_notices.py (browser time)")
 def test_penalty_case_waits_for_the_leaders_approval_in_the_console(
         live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
     notice = _school_notice(as_user, "hotel-01")
@@ -249,12 +256,13 @@ def test_penalty_case_waits_for_the_leaders_approval_in_the_console(
         "leader", "insp-a", 200)
 
 
+@sqlite_only("page language, no storage semantics")
 def test_every_management_page_is_chinese_by_default(
         live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
     notice = _school_notice(as_user)
     as_user("insp-b", "POST", f"{M}/penalties", {"venue": "school-01", "notice": notice["id"],
                                                   "proposal": "拒不改正"})
-    make_villages(as_user, live_server.service.config.db_path)
+    make_villages(as_user, live_server.service.config.db_target)
     as_user("insp-a", "POST", f"{M}/inspections", {   # an overdue plan of the hotel
         "venue": "hotel-01", "place": "大堂", "inspectors": ["insp-a", "insp-b"],
         "inspected_at": (datetime.now(UTC) - timedelta(days=40)).isoformat(), "results": []})
@@ -315,6 +323,7 @@ def test_every_management_page_is_chinese_by_default(
         "pass")
 
 
+@sqlite_only("telemetry rules run on both in test_management_telemetry.py (browser time)")
 def test_a_telemetry_hazard_shows_its_evidence(
         live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
     headers = live_server.headers
@@ -340,6 +349,7 @@ def test_a_telemetry_hazard_shows_its_evidence(
     expect(page.locator("#mg-hazard .m-step .m-actor")).to_have_text(["系统"])
 
 
+@sqlite_only("scores run on both in test_management_figures.py (browser time)")
 def test_the_months_ranking_explains_a_venues_score(
         live_server: LiveServer, as_user: Callable[..., Any], chromium_page: Page) -> None:
     month = (datetime.now(UTC) - timedelta(days=35)).replace(day=15, hour=4)

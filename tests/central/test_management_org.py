@@ -4,21 +4,23 @@ their own team, and a checklist's versions with the inspections that used each."
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 from fixtures.auth import add_user
-from management_testkit import START, Central, make_villages, management_central
+from management_testkit import START, Central, backend_target, make_villages, management_central
 
 M = "/api/management"
+# the management tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend = both_backends.backend
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Iterator[Central]:
-    with management_central(tmp_path / "central.db") as c:
+def central(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Iterator[Central]:
+    with management_central(backend_target(backend, tmp_path, request), tmp_path) as c:
         yield c
 
 
@@ -40,9 +42,8 @@ def test_each_user_sees_the_villages_of_their_part_of_the_tree(central: Central)
     answer = central.as_user("va-01").put(f"{M}/teams/{other}/members/1",
                                           json={"name": "改名"})
     assert answer.status_code == 403
-    with sqlite3.connect(central.db_path) as db:
-        denied = db.execute("SELECT username, action, object FROM audit_log WHERE result = "
-                            "'denied' ORDER BY id DESC LIMIT 1").fetchone()
+    [denied] = central.rows("SELECT username, action, object FROM audit_log WHERE result = "
+                            "'denied' ORDER BY id DESC LIMIT 1")
     assert denied == ("va-01", "team.manage", "village:v-02")
     # a member of v-01's team, addressed through v-02's team: not found, unchanged
     members = central.ok("leader", "GET", f"{M}/villages/v-01")["teams"][0]["members"]  # type: ignore[index]
@@ -73,3 +74,7 @@ def test_checklist_versions_count_the_inspections_that_used_each(central: Centra
         f"{M}/checklists/versions?station=chengxiang&category=hotel").status_code == 403
     assert central.as_user("leader").get(
         f"{M}/checklists/versions?station=chengxiang&category=pool").status_code == 404
+    # the station's recent records, each with who signed it (json_group_array, both backends)
+    listed = central.ok("leader", "GET", f"{M}/inspections")
+    assert [(r["id"], r["signed_by"], r["photos"]) for r in listed] == [  # type: ignore[union-attr]
+        (second["id"], ["insp-a"], 0), (first["id"], ["insp-a"], 0)]  # type: ignore[index]

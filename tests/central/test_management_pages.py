@@ -10,8 +10,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import both_backends
 import httpx
 import pytest
+from both_backends import sqlite_only
 from central_testkit import LiveServer
 from fixtures.auth import TEST_PASSWORD, ApiError
 from fixtures.browser import console_login
@@ -21,12 +23,16 @@ from test_management_console import as_user, jpeg, relogin  # noqa: F401  (fixtu
 
 pytestmark = pytest.mark.browser
 M = "/api/management"
+# storage on SQLite and PostgreSQL (tests/central/both_backends.py); sqlite_only: why not
+backend, db_target = both_backends.backend, both_backends.db_target
+central_config = both_backends.central_config
 
 
+@sqlite_only("villages and teams run on both in test_management_org.py (browser time)")
 def test_village_assistant_sees_and_edits_only_their_village_and_team(
         live_server: LiveServer, as_user: Callable[..., Any],  # noqa: F811
         chromium_page: Page) -> None:
-    made = make_villages(as_user, live_server.service.config.db_path)
+    made = make_villages(as_user, live_server.service.config.db_target)
     team, other = made["team"], made["other"]
     # the API refuses the other village and its team to the assistant
     for method, path, body in (("GET", f"{M}/villages/v-02", None),
@@ -89,6 +95,7 @@ def test_village_assistant_sees_and_edits_only_their_village_and_team(
     assert len(as_user("leader", "GET", f"{M}/villages/v-02")["teams"][0]["members"]) == 1
 
 
+@sqlite_only("checklist versions run on both in test_management_org.py (browser time)")
 def test_editing_a_checklist_stores_a_new_version_and_past_inspections_keep_theirs(
         live_server: LiveServer, as_user: Callable[..., Any],  # noqa: F811
         chromium_page: Page) -> None:
@@ -178,6 +185,7 @@ def test_overdue_plans_are_counted_and_link_to_the_phone_inspection_form(
     assert page.evaluate("document.scrollingElement.scrollWidth") <= 390
 
 
+@sqlite_only("photos run on PostgreSQL in test_management_console.py (browser time)")
 def test_a_hazard_shows_its_inspection_photos_which_enlarge(
         live_server: LiveServer, as_user: Callable[..., Any],  # noqa: F811
         chromium_page: Page) -> None:

@@ -9,20 +9,23 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import both_backends
 import pytest
 from central_testkit import TOPICS, event_message, make_event
-from management_testkit import Central, management_central
+from management_testkit import Central, backend_target, management_central
 
 from alarmlink.wire import Event, Heartbeat, Source, Status, encode, new_id
-from central.db import open_db
+from central.db.backend import open_database
 from central.management import telemetry
 
 M = "/api/management"
+# the management tests here run on SQLite and on PostgreSQL (tests/central/both_backends.py)
+backend, db_target = both_backends.backend, both_backends.db_target
 
 
 @pytest.fixture
-def central(tmp_path: Path) -> Any:
-    with management_central(tmp_path / "central.db") as c:
+def central(tmp_path: Path, backend: str, request: pytest.FixtureRequest) -> Any:
+    with management_central(backend_target(backend, tmp_path, request), tmp_path) as c:
         yield c
 
 
@@ -98,8 +101,9 @@ def test_camera_offline_more_than_24h_opens_one_hazard(central: Central) -> None
     assert _opened(central, "trouble-uncleared-48h") == []
 
 
-def test_the_first_camera_rule_is_rewritten_to_the_cameras_events(tmp_path: Path) -> None:
-    db = open_db(tmp_path / "central.db")
+def test_the_first_camera_rule_is_rewritten_to_the_cameras_events(db_target: Path | str
+                                                                 ) -> None:
+    db = open_database(db_target)
     db.execute("INSERT INTO telemetry_rules (code, kind, params, description) VALUES "
                "('camera-offline-24h', 'offline', "
                "'{\"hours\": 24, \"window_days\": 7, \"device_class\": \"camera\"}', 'x')")
@@ -107,3 +111,4 @@ def test_the_first_camera_rule_is_rewritten_to_the_cameras_events(tmp_path: Path
     telemetry.seed(db)
     rule = {r["code"]: r for r in telemetry.rules(db)}["camera-offline-24h"]
     assert (rule["kind"], rule["params"]) == ("camera_offline", {"hours": 24, "window_days": 7})
+    db.close()

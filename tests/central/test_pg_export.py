@@ -53,6 +53,12 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+
+@pytest.fixture
+def pg_url(pg_empty_url: str) -> str:
+    """This module starts from an empty database (not the suite's migrated copy)."""
+    return pg_empty_url
+
 def sqlite_rows(path: Path, table: str) -> list[dict[str, Any]]:
     conn = sqlite3.connect(path)
     conn.row_factory = sqlite3.Row

@@ -11,6 +11,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from central_testkit import DEMO_REGISTRY
 from helpers import wait_for
 
 from central.config import CentralConfig
@@ -83,3 +84,53 @@ def test_serve_with_an_unreachable_database_says_so_in_one_line(tmp_path: Path) 
     assert done.stderr.startswith("alarmlink central: cannot connect to PostgreSQL at "
                                   "postgresql://alarmlink@127.0.0.1:1/alarmlink")
     assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.postgres
+def test_the_incident_listener_reconnects_after_each_loss_and_says_so(
+        pg_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Its connections terminated twice: a warning each time, back each time, and an
+    incident another writer stores afterwards still reaches this node's consoles."""
+    import psycopg
+    from central_testkit import TOPICS, Recorder, event_message, make_event
+
+    from central.db.pg_store import PgDatabase
+    from central.ingest import Ingestor
+    from central.live_fanout import IncidentListener
+    from central.registry import load_registry
+    from central.snapshots import SnapshotFiles
+
+    db = PgDatabase.connect(pg_url)
+    load_registry(db, DEMO_REGISTRY)  # type: ignore[arg-type]
+    pushed: list[dict[str, object]] = []
+    listener = IncidentListener(pg_url, "this-node", pushed.append, retry_s=0.1)
+    listener.start()
+
+    def lost() -> int:
+        return sum("incident listener lost PostgreSQL" in r.getMessage()
+                   for r in caplog.records)
+
+    def listeners() -> int:
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            row = admin.execute("SELECT count(*) FROM pg_stat_activity WHERE "
+                                "application_name LIKE 'alarmlink-listener%'").fetchone()
+        return int(row[0]) if row else 0
+
+    try:
+        for loss in (1, 2):
+            wait_for(lambda: listener.wait_listening(0.1) and listeners() == 2,
+                     what="the listener's two sessions")
+            with psycopg.connect(pg_url, autocommit=True) as admin:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE "
+                              "application_name LIKE 'alarmlink-listener%'")
+            wait_for(lambda loss=loss: lost() == loss, what=f"warning for loss {loss}")
+        wait_for(lambda: listener.wait_listening(0.1) and listeners() == 2,
+                 what="the listener back")
+        ingestor = Ingestor(db, TOPICS, Recorder(),  # type: ignore[arg-type]
+                            snapshot_files=SnapshotFiles(tmp_path / "snapshots"))
+        ingestor.handle(*event_message(make_event("school-01")))
+        wait_for(lambda: [i["venue_id"] for i in pushed] == ["school-01"],
+                 what="the other writer's incident pushed")
+    finally:
+        listener.stop()
+        db.close()

@@ -27,6 +27,12 @@ from central.db.pg_migrate import (
 pytestmark = pytest.mark.postgres
 
 
+
+@pytest.fixture
+def pg_url(pg_empty_url: str) -> str:
+    """This module starts from an empty database (not the suite's migrated copy)."""
+    return pg_empty_url
+
 def sqlite_columns(path: Path) -> dict[str, set[str]]:
     db = open_db(path)
     tables = [r["name"] for r in db.query(

@@ -34,6 +34,12 @@ def broker() -> Iterator[MosquittoBroker]:
         yield running
 
 
+
+@pytest.fixture
+def pg_url(pg_empty_url: str) -> str:
+    """An empty database: the first node's start migrates it, as on a new deployment."""
+    return pg_empty_url
+
 def next_incident(ws: ClientConnection, status: str) -> dict[str, Any]:
     while True:
         message = json.loads(ws.recv(timeout=10))
@@ -60,9 +66,9 @@ def test_two_nodes_on_postgresql_share_incidents_sessions_and_one_leader(
             event_id = device.send(1)
             wait_for(lambda: not device.outbox, timeout=30, what="stored receipt")
             incident = next_incident(ws, "new")
-            rows = first.rows("SELECT incident_id FROM events WHERE event_id = %s",
+            rows = first.rows("SELECT incident_id FROM events WHERE event_id = ?",
                               (event_id,))
-            assert rows == [{"incident_id": incident["id"]}]
+            assert [dict(r) for r in rows] == [{"incident_id": incident["id"]}]
             # node-1's login session works on node-2: sessions live in the database
             listed = second.api("GET", "/api/incidents", session=first.session)
             assert [i["id"] for i in listed] == [incident["id"]], listed

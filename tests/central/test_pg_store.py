@@ -33,6 +33,8 @@ from central.snapshots import SnapshotFiles
      "m = excluded.m, w = 'n = n'",
      "INSERT INTO t (k, n) VALUES (%s, 1) ON CONFLICT (k) DO UPDATE SET n = t.n + 1, "
      "m = excluded.m, w = 'n = n'"),
+    ("SELECT a FROM t WHERE s IN () AND b NOT IN ( ) AND c = 'IN ()'",
+     "SELECT a FROM t WHERE s = ANY('{}') AND b <> ALL('{}') AND c = 'IN ()'"),
 ])
 def test_statements_are_translated(sqlite: str, postgresql: str) -> None:
     assert translate_dml(sqlite, "?" in sqlite) == postgresql
@@ -132,3 +134,43 @@ def test_the_documented_worker_config_is_valid() -> None:
     block = block[:block.index("```")]
     config = IngestWorkerConfig.model_validate(tomllib.loads(block))
     assert config.broker.username == "ingest-1" and config.share_group == "ingest"
+
+
+@pytest.mark.postgres
+def test_readers_share_checked_read_only_sessions_that_survive_a_lost_connection(
+        pg_url: str) -> None:
+    """The API's reads on PostgreSQL (central/db/readers.py): read-only pooled sessions;
+    after the database dropped them every read still answers (the pool checks a session
+    before handing it out and replaces the broken ones)."""
+    import asyncio
+    import sqlite3
+
+    import psycopg
+
+    from central.db import Readers, query_one
+
+    PgDatabase.connect(pg_url).close()  # migrated
+    readers = Readers(pg_url)
+
+    def one(db: Database) -> int:
+        row = query_one(db, "SELECT count(*) AS n FROM counties")
+        return -1 if row is None else int(row["n"])
+
+    def write(db: Database) -> None:
+        db.execute("INSERT INTO counties (id, name) VALUES ('c', 'C')")
+
+    async def reads(n: int) -> list[int]:
+        return [await readers.run(one) for _ in range(n)]
+
+    try:
+        assert asyncio.run(reads(4)) == [0] * 4
+        with pytest.raises(sqlite3.Error, match="read-only"):
+            asyncio.run(readers.run(write))
+        with psycopg.connect(pg_url, autocommit=True) as admin:
+            killed = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()").fetchone()
+        assert killed == (2,)  # the two readers' sessions
+        assert asyncio.run(reads(4)) == [0] * 4
+    finally:
+        readers.close()

@@ -6,6 +6,7 @@ Here, without a broker: supervision reads a will noted around central's own loss
 broker as silence (fake clock), and the ingest queue lets a device's newer status replace
 its older one still waiting (never an event). The end-to-end storm, with a real broker,
 a real central process and a simulated fleet, is in tests/e2e/test_reconnect_storm.py.
+Supervision's storage runs on SQLite and on PostgreSQL; the queue's order is the queue's.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import both_backends
 import pytest
 from central_testkit import TOPICS, Recorder, event_message, make_event
 from helpers import wait_for
@@ -26,8 +28,11 @@ from central.db import Writer, open_db
 from central.ingest import Ingestor
 from central.ingest_queue import Delivery, IngestQueue
 from central.log_burst import BurstLog
+from central.snapshots import SnapshotFiles
 from central.supervision import Supervisor
 from central.supervision_config import SupervisionConfig
+
+backend, db = both_backends.backend, both_backends.db
 
 
 @pytest.fixture
@@ -157,8 +162,10 @@ def test_a_newer_status_replaces_a_queued_older_one_and_no_event_is_coalesced(
         writer.close()
 
 
-def test_ingest_checks_and_counts_the_statuses_a_newer_one_replaced(db: Database) -> None:
-    ingestor = Ingestor(db, TOPICS, Recorder())
+def test_ingest_checks_and_counts_the_statuses_a_newer_one_replaced(db: Database,
+                                                                    tmp_path: Path) -> None:
+    ingestor = Ingestor(db, TOPICS, Recorder(),
+                        snapshot_files=SnapshotFiles(tmp_path / "snapshots"))
     newest = _status("school-01", Availability.ONLINE)
     newest.superseded = [b"{not json", encode(Status(state=Availability.OFFLINE, ts=utcnow())),
                          encode(Status(state=Availability.ONLINE, ts=utcnow()))]

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
+import both_backends
 import pytest
 from sqlite_utils import Database
 
 from alarmlink_tools.cli import main
 from central.auth.principal import resolve_scope
-from central.db import open_db
+from central.db.backend import open_database
 from central.registry import RegistryError, list_registry, load_registry
 
 TREE = """
@@ -78,13 +80,17 @@ station = "dading"
 """
 
 
+backend, db_target = both_backends.backend, both_backends.db_target
+
+
 @pytest.fixture
-def tree(db_path: Path, tmp_path: Path) -> Database:
+def tree(db_target: Path | str, tmp_path: Path) -> Iterator[Database]:
     path = tmp_path / "tree.toml"
     path.write_text(TREE, encoding="utf-8")
-    db = open_db(db_path)
+    db = open_database(db_target)
     load_registry(db, path)
-    return db
+    yield db
+    db.close()
 
 
 def _load(db: Database, tmp_path: Path, text: str) -> None:
@@ -148,8 +154,9 @@ def test_a_venue_office_must_belong_to_its_station(tree: Database, tmp_path: Pat
         None,)
 
 
-def test_cli_adds_a_city_and_an_office(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    db = ["--db", str(db_path)]
+def test_cli_adds_a_city_and_an_office(db_target: Path | str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    db = ["--db", str(db_target)]
     reg = ["central", "registry"]
     assert main([*reg, "add-county", "--id", "duan", "--name", "都安", "--city", "hechi",
                  *db]) == 2
@@ -170,7 +177,7 @@ def test_cli_adds_a_city_and_an_office(db_path: Path, capsys: pytest.CaptureFixt
     assert listed["cities"][0]["name"] == "河池市公安局"
     assert listed["offices"][0]["station_id"] == "cx"
     assert listed["venues"][0]["office_id"] == "xuefu"
-    acts = [r[0] for r in open_db(db_path).execute(
+    acts = [r[0] for r in open_database(db_target).execute(
         "SELECT action FROM audit_log ORDER BY id").fetchall()]
     assert acts == ["registry.add-city", "registry.add-county", "registry.add-station",
                     "registry.add-office", "registry.add-venue"]

@@ -1,4 +1,5 @@
-"""Walk tests over HTTP: a reason and a bounded duration, the active list, the end by itself."""
+"""Walk tests over HTTP: a reason and a bounded duration, the active list, the end by itself
+(on both backends)."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import both_backends
 import httpx
 import pytest
+from both_backends import sqlite_only
 from central_testkit import (
     DEMO_REGISTRY,
     TEST_BASE_URL,
@@ -21,6 +24,8 @@ from fixtures.auth import add_user, login_testclient
 from central.api import create_app
 from central.config import CentralConfig
 from central.service import CentralService
+
+backend, db_target = both_backends.backend, both_backends.db_target
 
 T0 = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 URL = "/api/devices/school-01/commissioning"
@@ -42,10 +47,14 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def walk_client(db_path: Path, recorder: Recorder, clock: Clock) -> Iterator[TestClient]:
-    config = CentralConfig.model_validate({"db": db_path, "registry": DEMO_REGISTRY,
+def walk_client(db_target: Path | str, recorder: Recorder, clock: Clock, tmp_path: Path
+                ) -> Iterator[TestClient]:
+    where: dict[str, object] = (
+        {"db": db_target} if isinstance(db_target, Path) else
+        {"database_url": db_target, "data_dir": tmp_path / "data", "node_name": "test"})
+    config = CentralConfig.model_validate({**where, "registry": DEMO_REGISTRY,
                                            "commissioning": {"max_duration_s": 7200}})
-    add_user(db_path)
+    add_user(db_target)
     with TestClient(create_app(config, publisher=recorder, clock=clock),
                     base_url=TEST_BASE_URL) as test_client:
         login_testclient(test_client)
@@ -56,6 +65,8 @@ def _start(client: TestClient, **extra: object) -> httpx.Response:
     return client.post(URL, json={"action": "start", **extra})
 
 
+@sqlite_only("request validation before any storage; the active list on PostgreSQL is the "
+             "next tests'")
 @pytest.mark.parametrize(("body", "field"), [
     ({}, "reason"),
     ({"reason": ""}, "reason"),

@@ -7,8 +7,9 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from e2e.harness import button_only
-from fixtures.central import CentralProcess
+from fixtures.central import BOTH_BACKENDS, CentralProcess
 from fixtures.mqtt import MqttTestClient
 from helpers import device_user, wait_for
 
@@ -25,6 +26,7 @@ def _valid_event(device_id: str) -> wire.Event:
                       source=wire.Source.GPIO)
 
 
+@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)
 def test_bad_messages_are_dead_lettered_and_ingest_continues(
         fresh_mosquitto: MosquittoBroker, central_process: CentralProcess,
         mqtt_test_client: Callable[..., MqttTestClient]) -> None:

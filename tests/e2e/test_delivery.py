@@ -9,8 +9,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
+import pytest
 from e2e.harness import ALARMLINK, button_only, venue_config, write_agent_config
-from fixtures.central import CentralProcess
+from fixtures.central import BOTH_BACKENDS, CentralProcess
 from gpiozero.pins.mock import MockFactory
 from helpers import device_user, wait_for
 
@@ -30,6 +31,7 @@ def stored_count(central: CentralProcess, device_id: str) -> int:
                             (device_id,))[0]["n"])
 
 
+@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)
 def test_fifty_presses_during_broker_outage_stored_exactly_once(
         fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
     sim = VenueSimulator(venue_config("school", fresh_mosquitto, tmp_path / "agent"), out=None)
@@ -113,6 +115,9 @@ def test_agent_sigkilled_with_unpublished_events_delivers_all_after_restart(
 
 def test_hundred_events_while_central_is_down_stored_exactly_once(
         fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, tmp_path: Path) -> None:
+    """SQLite only: one central's persistent broker session holds the events while it is
+    down; PostgreSQL nodes share clean subscriptions and the devices' resends cover a dead
+    node instead (tests/central/test_pg_nodes.py)."""
     central_process.stop()  # its persistent session stays at the broker
     config = button_only("hotel", fresh_mosquitto, tmp_path / "agent", resend_timeout_s=600,
                           resend_max_s=600)

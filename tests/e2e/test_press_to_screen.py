@@ -5,14 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from e2e.harness import venue_config
-from fixtures.central import CentralProcess
+from fixtures.central import BOTH_BACKENDS, CentralProcess
 from helpers import wait_for
 
 from alarmlink.broker import MosquittoBroker
 from simulators.venue import VenueSimulator
 
 
+@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)
 def test_press_appears_on_station_console_and_ack_lights_venue_led(
         fresh_mosquitto: MosquittoBroker, central_process: CentralProcess, console_for,
         tmp_path: Path) -> None:

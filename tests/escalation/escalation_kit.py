@@ -57,7 +57,7 @@ def add_users(central: CentralProcess) -> None:
         secret = central.workdir / f"pw-{username}"
         secret.write_text(TEST_PASSWORD + "\n")
         secret.chmod(0o600)
-        target = getattr(central, "pg_url", None) or str(central.db_path)  # PostgreSQL node
+        target = str(central.db_target)
         done = subprocess.run([*ALARMLINK, "central", "user", "add", "--db",
                                target, "--username", username, "--role", role,
                                "--node", node, "--mobile", mobile, "--password-file",
@@ -86,15 +86,19 @@ Escalating = Callable[..., CentralProcess]
 
 @pytest.fixture
 def escalating_central(fresh_mosquitto: MosquittoBroker, tmp_path: Path,
-                       fake_modem: FakeModem) -> Iterator[Escalating]:
-    """Starts central with the escalation config (``stages``, ``extra``) and the users."""
+                       fake_modem: FakeModem, central_backend: str,
+                       request: pytest.FixtureRequest) -> Iterator[Escalating]:
+    """Starts central with the escalation config (``stages``, ``extra``) and the users,
+    on SQLite or (``central_backend``) PostgreSQL."""
     stack: list[Any] = []
+    pg_url = (str(request.getfixturevalue("pg_url")) if central_backend == "postgresql"
+              else None)
 
     def start(stages: str = "0, 2, 4, 6", extra: str = "",
               channels: str = '"sms", "call"') -> CentralProcess:
         manager = running_central(tmp_path / "central", fresh_mosquitto,
                                   extra=escalation_toml(fake_modem.path, stages, extra,
-                                                        channels))
+                                                        channels), pg_url=pg_url)
         central = manager.__enter__()
         stack.append(manager)
         add_users(central)

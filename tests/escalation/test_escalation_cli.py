@@ -1,5 +1,6 @@
 """`alarmlink central roster add|list|remove`, `central failover-key` and `sim modem`
-(real commands in child processes, a real SQLite file)."""
+(real commands in child processes, a real SQLite file; the roster and the failover key on
+PostgreSQL too)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import stat
 import subprocess
 from pathlib import Path
 
+import pytest
 from fixtures.auth import add_user
 from fixtures.central import ALARMLINK
 
 from alarmlink.gsm import AtModem
-from central.db import open_db
+from central.db.backend import open_database
 from central.registry import load_registry
 
 REGISTRY = Path(__file__).resolve().parents[2] / "central" / "demo_registry.toml"
@@ -24,9 +26,13 @@ def _run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[st
                           check=False, input=stdin)
 
 
-def test_roster_add_list_remove_and_failover_key(tmp_path: Path) -> None:
-    db_path = tmp_path / "central.db"
-    db = open_db(db_path)
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgresql",
+                                                             marks=pytest.mark.postgres)])
+def test_roster_add_list_remove_and_failover_key(tmp_path: Path, backend: str,
+                                                 request: pytest.FixtureRequest) -> None:
+    db_path: Path | str = (tmp_path / "central.db" if backend == "sqlite"
+                           else str(request.getfixturevalue("pg_url")))
+    db = open_database(db_path)
     load_registry(db, REGISTRY)
     db.close()
     add_user(db_path, "officer-zhang", "duty_officer", "station:chengxiang")

@@ -1,4 +1,8 @@
-"""Escalation end to end: what reaches whom, and when (counted at the simulated modem)."""
+"""Escalation end to end: what reaches whom, and when (counted at the simulated modem).
+
+On SQLite (each takes 10-20 s); the escalation store and scheduler on PostgreSQL, across a
+node's death, are tests/escalation/test_escalation_leader_failover.py (escalating_central
+runs either backend: ``@pytest.mark.parametrize("central_backend", BOTH_BACKENDS)``)."""
 
 from __future__ import annotations
 
