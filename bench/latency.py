@@ -47,11 +47,10 @@ import signal
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from _rig import PROBE, ROOT, Rig, offline_troubles, online_in_db, pct
+from _rig import PROBE, ROOT, Api, Rig, offline_troubles, online_in_db, pct
 from _rig import wait_until as _wait_until
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -73,46 +72,6 @@ wait_until = functools.partial(_wait_until, every=0.2)
 def summary(name: str, ms: list[float]) -> str:
     return (f"{name:<30} n={len(ms):4d}  p50={pct(ms, 50):8.2f} ms  p90={pct(ms, 90):8.2f} ms"
             f"  p99={pct(ms, 99):8.2f} ms  max={max(ms):8.2f} ms")
-
-
-class Api:
-    """Central's API as a logged-in admin (session cookie, X-CSRF-Token)."""
-
-    def __init__(self, base: str, username: str, password: str) -> None:
-        self.base = base
-        body, headers = self.call("POST", "/api/login",
-                                  {"username": username, "password": password})
-        token = ""
-        for cookie in headers.get_all("set-cookie") or []:
-            name, _, rest = cookie.partition("=")
-            if name == "alarmlink_session":
-                token = rest.split(";", 1)[0]
-        self.headers = {"Cookie": f"alarmlink_session={token}",
-                        "X-CSRF-Token": body["csrf_token"]}
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[Any, Any]:
-        req = urllib.request.Request(
-            self.base + path, method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Content-Type": "application/json", **getattr(self, "headers", {})})
-        with urllib.request.urlopen(req, timeout=15) as answer:
-            return json.loads(answer.read() or b"null"), answer.headers
-
-    def online_devices(self, since: str = "") -> int:
-        """Devices central shows online (and heard at or after ``since``, an ISO time),
-        read page by page; -1 when central did not answer within the call's timeout (it is
-        still catching up after a restart)."""
-        online, after = 0, ""
-        while True:
-            try:
-                page, headers = self.call("GET", f"/api/devices?limit=1000&after={after}")
-            except OSError:  # a timeout: counted as not there yet
-                return -1
-            online += sum(1 for d in page
-                          if d["online"] and (d.get("last_seen") or "") >= since)
-            after = headers.get("X-Next-After")
-            if not after:
-                return online
 
 
 class Console:
