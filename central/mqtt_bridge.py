@@ -69,6 +69,8 @@ class MqttBridge:
             receive_maximum=RECEIVE_MAXIMUM))
         self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch, budgets=budgets)
                       if ingestor.writer is not None else None)
+        if self.queue is not None:  # long batches of status stop early for an alarm
+            ingestor.should_yield = self.queue.alarm_waiting
         self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():
             client = self.client if channel == "event" or self.telemetry is None \

@@ -132,6 +132,7 @@ class CentralService:
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.ingestor.on_heard = self.supervisor.heard  # deadlines move without a read
         self.ingestor.reconnects.excused = self.supervisor.doubting  # broker restarts
+        self.supervisor.should_yield = self.ingestor.should_yield  # a pass lets alarms by
         self.notifier = Notifier()
         #: The SIA DC-09 IP receiver ([receiver]), or None when no port is configured.
         self.receiver: Dc09Receiver | None = None

@@ -77,6 +77,8 @@ RESCAN_S = 300.0
 #: Most devices judged in one pass; the rest wait a second (a pass holds the writer, and
 #: an alarm waits for it).
 MAX_PER_PASS = 500
+#: Devices a pass judges before it may stop for a waiting alarm (so it always moves on).
+MIN_BEFORE_YIELD = 8
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
@@ -114,6 +116,10 @@ class Supervisor:
         self._woken: set[str] = set()
         #: device -> when ingest last heard it (:meth:`heard`, on the writer thread).
         self._heard: dict[str, datetime] = {}
+        #: True while an alarm waits for the writer (the ingest queue says): a pass stops
+        #: early and commits; the devices it did not judge come first in the next one.
+        self.should_yield: Callable[[], bool] | None = None
+        self._deferred: set[str] = set()
 
     def heard(self, device_id: str, at: datetime) -> None:
         """Ingest heard the device (a heartbeat): its silence deadline moves, in memory.
@@ -165,7 +171,12 @@ class Supervisor:
         # one commit for the pass, not one (with its fsync) per device: a storm's pass may
         # change thousands, and an alarm waits for the writer meanwhile
         with write_tx(self.db):
-            for view in self._candidates(now):
+            views = self._candidates(now)
+            for k, view in enumerate(views):
+                if k >= MIN_BEFORE_YIELD and self.should_yield is not None \
+                        and self.should_yield():  # an alarm waits for the writer: let it
+                    self._deferred.update(v.device_id for v in views[k:])  # next pass
+                    break
                 _name, cls, _known = self._class(view)
                 if decide(view, cls, now, self.listening_since, self.doubt_from) is not None:
                     incident_id = self._apply(view.device_id, now)
@@ -244,6 +255,8 @@ class Supervisor:
             wanted.add(r["device_id"])
             if self._changed_mark is None or r["changed_at"] > self._changed_mark:
                 self._changed_mark = r["changed_at"]
+        wanted.update(self._deferred)  # a pass that stopped for an alarm left them
+        self._deferred = set()
         if self._wired:  # down or in trouble, and a heartbeat came since
             wanted.update(self._woken)
             self._woken = set()
