@@ -184,6 +184,7 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
             with without_fsync(self.db, beats_only), write_tx(self.db):
                 if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
                     lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
+                memos.prefetch_routes(self.db, self._memo, deliveries)
                 self._memo.known = bulk.prefetch(self.db, bulk.scan_ids(
                     d.payload for d in deliveries if d.topic.endswith("/event")))
                 for n, delivery in enumerate(deliveries):

@@ -39,9 +39,13 @@ logger = logging.getLogger(__name__)
 SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1,
                  "rtc/reply": 1, "rtc/rec/+": 1}
 #: MQTT 5 Receive Maximum central asks for: QoS 1 messages the broker may have in flight
-#: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds the
-#: batch size; the broker's own ``max_inflight_messages`` (alarmlink/broker.py) caps it too.
-RECEIVE_MAXIMUM = 4000
+#: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds what
+#: waits in central's own queue, where alarms go first and devices take turns. After a
+#: broker restart the session's backlog (every device's last will) then sits in that queue
+#: as the devices' ``online`` statuses arrive, and each pair costs one write
+#: (:meth:`IngestQueue.put` coalesces them); with a window of a few thousand the wills
+#: were written before their ``online`` arrived, and central did twice the work.
+RECEIVE_MAXIMUM = 20000
 #: Channels every node hears itself even when nodes share the device topics: the live
 #: audio/video sessions' signalling and recordings belong to the node holding the session.
 NODE_CHANNELS = frozenset({"rtc/reply", "rtc/rec/+"})
