@@ -104,10 +104,10 @@ from central.supervision_config import SupervisionConfig
 logger = logging.getLogger(__name__)
 
 #: Central's own defaults for ``[broker]`` keys it leaves out.
-#: Central's reconnect backoff, on both its connections: at most 2 s between attempts (a
+#: Central's reconnect backoff, on both its connections: about 1 s between attempts (a
 #: device's grows to 30 s). Central is one client, and after a broker restart every alarm
 #: waits in its session until central is back.
-LINK_DEFAULTS: dict[str, object] = {"reconnect_max_s": 2}
+LINK_DEFAULTS: dict[str, object] = {"reconnect_max_s": 1}
 BROKER_DEFAULTS: dict[str, object] = {
     "url": "mqtt://127.0.0.1:1883",
     "username": "central",

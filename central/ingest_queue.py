@@ -21,6 +21,14 @@ starts with an event holds events only (so an alarm's transaction never also wor
 through heartbeats), except right after such a batch left others waiting: then the next
 takes up to :data:`LOW_BATCH` of them too, so a stream of events cannot starve them.
 
+Nothing long on the writer makes an alarm wait: an event that arrives while no drain of
+its own is queued submits one to the writer's urgent lane
+(:meth:`central.db.Writer.submit_urgent`), ahead of supervision passes and officers'
+actions; a batch of status or heartbeats stops early and commits when an event waits
+(:meth:`IngestQueue.alarm_waiting`, read by ``Ingestor.handle_batch``), and what it did
+not handle goes back to its place. Heartbeats and snapshots alone wait :data:`GATHER_S`
+for company, so a fleet's heartbeats cost a few transactions a second.
+
 Per-device budgets (:class:`Budgets`) for the non-alarm channels: a device sending
 heartbeats, status or command results faster than its budget has the excess acknowledged
 and dropped (counted, logged once a minute): they carry no alarm and the next one
@@ -67,6 +75,11 @@ LOW_BATCH = 32
 #: of 32 and central would fall a minute behind (and raise offline troubles for devices
 #: long back). An alarm arriving meanwhile waits for one such batch (tens of ms).
 STATUS_BATCH = 256
+
+
+#: Heartbeats and snapshots alone wait this long (seconds) for company before the writer
+#: takes them, so 10,000 devices' heartbeats are a few transactions a second, not hundreds.
+GATHER_S = 0.1
 
 
 @dataclass
@@ -196,13 +209,16 @@ class IngestQueue:
     def __init__(self, writer: Writer,
                  handle_batch: Callable[[list[Delivery]], int | None], *,
                  max_batch: int = MAX_BATCH, low_batch: int = LOW_BATCH,
-                 status_batch: int = STATUS_BATCH, budgets: Budgets | None = None) -> None:
+                 status_batch: int = STATUS_BATCH, budgets: Budgets | None = None,
+                 gather_s: float = GATHER_S) -> None:
         self.writer = writer
         self.handle_batch = handle_batch
         self.max_batch = max_batch
         self.low_batch = low_batch
         self.status_batch = status_batch
         self.budgets = budgets or Budgets()
+        #: Seconds heartbeats and snapshots wait for company (:meth:`_gather`).
+        self.gather_s = gather_s
         self._queue = FairQueue()
         self._lock = threading.Lock()
         #: Drains submitted to the writer and not started; one of them urgent (ahead of
@@ -251,7 +267,26 @@ class IngestQueue:
             if priority == 0 and not self._urgent_queued:
                 self._schedule(urgent=True)  # ahead of a supervision pass, an API write...
             elif self._queued == 0 and not self._running:
-                self._schedule(urgent=False)
+                if priority >= PRIORITY["heartbeat"] and self.gather_s > 0:
+                    self._gather()
+                else:
+                    self._schedule(urgent=False)
+
+    def _gather(self) -> None:
+        """Heartbeats and snapshots wait :attr:`gather_s` for company before a drain is
+        submitted (holding the lock): a fleet's heartbeats then cost one transaction per
+        gathering, not one each. An event or a status arriving meanwhile does not wait."""
+        self._queued += 1  # the drain the timer submits
+
+        def submit() -> None:
+            with self._lock:
+                self._queued -= 1
+                if len(self._queue) and self._queued == 0 and not self._running:
+                    self._schedule(urgent=False)
+
+        timer = threading.Timer(self.gather_s, submit)
+        timer.daemon = True
+        timer.start()
 
     def alarm_waiting(self) -> bool:
         """An event waits to be taken: long work on the writer (a batch of statuses, a
