@@ -79,7 +79,7 @@ STATUS_BATCH = 256
 
 #: Heartbeats and snapshots alone wait this long (seconds) for company before the writer
 #: takes them, so 10,000 devices' heartbeats are a few transactions a second, not hundreds.
-GATHER_S = 0.1
+GATHER_S = 0.2
 
 
 @dataclass
@@ -219,6 +219,8 @@ class IngestQueue:
         self.budgets = budgets or Budgets()
         #: Seconds heartbeats and snapshots wait for company (:meth:`_gather`).
         self.gather_s = gather_s
+        self._armed = threading.Event()
+        self._gatherer: threading.Thread | None = None
         self._queue = FairQueue()
         self._lock = threading.Lock()
         #: Drains submitted to the writer and not started; one of them urgent (ahead of
@@ -275,18 +277,25 @@ class IngestQueue:
     def _gather(self) -> None:
         """Heartbeats and snapshots wait :attr:`gather_s` for company before a drain is
         submitted (holding the lock): a fleet's heartbeats then cost one transaction per
-        gathering, not one each. An event or a status arriving meanwhile does not wait."""
-        self._queued += 1  # the drain the timer submits
+        gathering, not one each. An event arriving meanwhile does not wait (a status waits
+        with them, at most :attr:`gather_s`)."""
+        self._queued += 1  # the drain the gatherer submits
+        self._armed.set()
+        if self._gatherer is None:
+            self._gatherer = threading.Thread(target=self._gather_loop, daemon=True,
+                                              name="ingest-gather")
+            self._gatherer.start()
 
-        def submit() -> None:
+    def _gather_loop(self) -> None:
+        """One thread for every gathering (not a timer thread each)."""
+        while True:
+            self._armed.wait()
+            time.sleep(self.gather_s)  # the gathering itself, not a synchronisation
             with self._lock:
+                self._armed.clear()
                 self._queued -= 1
                 if len(self._queue) and self._queued == 0 and not self._running:
                     self._schedule(urgent=False)
-
-        timer = threading.Timer(self.gather_s, submit)
-        timer.daemon = True
-        timer.start()
 
     def alarm_waiting(self) -> bool:
         """An event waits to be taken: long work on the writer (a batch of statuses, a
