@@ -79,7 +79,7 @@ STATUS_BATCH = 256
 
 #: Heartbeats and snapshots alone wait this long (seconds) for company before the writer
 #: takes them, so 10,000 devices' heartbeats are a few transactions a second, not hundreds.
-GATHER_S = 0.2
+GATHER_S = 0.5
 
 
 @dataclass
