@@ -94,7 +94,10 @@ class Rig:
         self.central: subprocess.Popen[bytes] | None = None
         self.http_port = 0
         for attempt in range(3):  # a port free a moment ago may be taken (other benches)
-            self.broker = MosquittoBroker(users, workdir=self.work / f"mosquitto-{attempt}")
+            # central on a listener of its own, as `central init` deploys it (devices on
+            # the TLS one): the devices' reconnect storms fill their accept queue only
+            self.broker = MosquittoBroker(users, workdir=self.work / f"mosquitto-{attempt}",
+                                          central_listener=True)
             try:
                 self.broker.start()
                 break
@@ -130,7 +133,7 @@ class Rig:
         reg.write_text(registry_text(self.devices))
         self.http_port = free_port()
         conf = {"data_dir": str(self.work / "central"), "registry": str(reg),
-                "broker": {"url": self.url, "username": "central",
+                "broker": {"url": self.broker.central_url, "username": "central",
                            "password_file": str(self.work / "central-password")},
                 "http": {"host": "127.0.0.1", "port": self.http_port}}
         conf.update(extra or {})
@@ -168,7 +171,7 @@ class Rig:
 
     def telemetry_conf(self) -> dict[str, Any]:
         """``telemetry_broker`` for :meth:`start_central` (after it wrote the password)."""
-        return {"telemetry_broker": {"url": self.url, "username": TELEMETRY,
+        return {"telemetry_broker": {"url": self.broker.central_url, "username": TELEMETRY,
                                      "password_file": str(self.work / "central-password")}}
 
     def stop_central(self) -> None:
@@ -320,7 +323,8 @@ class Api:
 def fast_reconnect(rig: Rig) -> dict[str, Any]:
     """``start_central`` extra: central reconnects within a second of the broker's return
     (its default backoff grows to 30 s during an outage)."""
-    return {"broker": {"url": rig.url, "username": "central", "reconnect_min_s": 1,
+    return {"broker": {"url": rig.broker.central_url, "username": "central",
+                       "reconnect_min_s": 1,
                        "reconnect_max_s": 1,
                        "password_file": str(rig.work / "central-password")}}
 
