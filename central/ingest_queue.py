@@ -73,10 +73,9 @@ LOW_BATCH = 32
 #: commit with an fsync (heartbeat-only batches do not), so after a broker restart the
 #: fleet's 10,000 "offline" wills and "online" statuses would take 600 commits in batches
 #: of 32 and central would fall a minute behind (and raise offline troubles for devices
-#: long back). An alarm arriving meanwhile waits for one such batch (tens of ms).
+#: long back). An alarm arriving meanwhile does not wait for the batch: it stops after
+#: a few statuses (:meth:`IngestQueue.alarm_waiting`).
 STATUS_BATCH = 256
-
-
 #: Heartbeats and snapshots alone wait this long (seconds) for company before the writer
 #: takes them, so 10,000 devices' heartbeats are a few transactions a second, not hundreds.
 GATHER_S = 0.5
@@ -153,7 +152,6 @@ class FairQueue:
             self._finish.clear()
             self._vtime.clear()
         return taken
-
 
     def give_back(self, items: list[Delivery]) -> None:
         """Messages taken but not handled go back to the places they were taken from."""

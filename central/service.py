@@ -385,9 +385,7 @@ class CentralService:
 
     def supervise_once(self) -> list[dict[str, Any]]:
         """One supervision pass on the writer, waiting for it; returns the pushed incidents.
-
-        Not on the event loop (it blocks); the service's own timer awaits the writer.
-        """
+        Not on the event loop (it blocks); the service's own timer awaits the writer."""
         return self.writer.call(self._supervise_pass)
 
     def _supervise_pass(self, _db: Database) -> list[dict[str, Any]]:
