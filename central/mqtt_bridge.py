@@ -40,11 +40,10 @@ SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snap
                  "rtc/reply": 1, "rtc/rec/+": 1}
 #: MQTT 5 Receive Maximum central asks for: QoS 1 messages the broker may have in flight
 #: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds what
-#: waits in central's own queue, where alarms go first and devices take turns. After a
-#: broker restart the session's backlog (every device's last will) then sits in that queue
-#: as the devices' ``online`` statuses arrive, and each pair costs one write
-#: (:meth:`IngestQueue.put` coalesces them); with a window of a few thousand the wills
-#: were written before their ``online`` arrived, and central did twice the work.
+#: waits in central's own queue, where alarms go first and devices take turns, rather
+#: than in the broker's one in-order queue (a flood, a restart's backlog of last wills).
+#: A will still queued when its device's ``online`` arrives is replaced by it
+#: (:meth:`IngestQueue.put`): one write, not two.
 RECEIVE_MAXIMUM = 20000
 #: Channels every node hears itself even when nodes share the device topics: the live
 #: audio/video sessions' signalling and recordings belong to the node holding the session.
