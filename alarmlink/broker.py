@@ -243,12 +243,18 @@ class MosquittoBroker:
     """
 
     def __init__(self, users: list[BrokerUser], *, port: int | None = None,
-                 workdir: Path | None = None, prefix: str = DEFAULT_PREFIX) -> None:
+                 workdir: Path | None = None, prefix: str = DEFAULT_PREFIX,
+                 central_listener: bool = False) -> None:
+        """``central_listener``: a second loopback listener for central alone
+        (:attr:`central_url`), as ``central init`` deploys it (devices on the TLS listener,
+        central on the plain loopback one): a reconnect storm of devices fills the
+        devices' accept queue, not central's."""
         binary = mosquitto_binary()
         if binary is None:
             raise BrokerError("mosquitto is not installed (apt-get install mosquitto)")
         self.binary = binary
         self.port = port or free_port()
+        self.central_port = free_port() if central_listener else None
         self._own_dir = workdir is None
         self.workdir = Path(workdir or tempfile.mkdtemp(prefix="alarmlink-mosq-"))
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -267,6 +273,12 @@ class MosquittoBroker:
     def url(self) -> str:
         return f"mqtt://{self.host}:{self.port}"
 
+    @property
+    def central_url(self) -> str:
+        """Central's own listener (the devices' one without ``central_listener``)."""
+        port = self.central_port or self.port
+        return f"mqtt://{self.host}:{port}"
+
     def _write_files(self) -> None:
         data_dir = self.workdir / "data"
         data_dir.mkdir(exist_ok=True)
@@ -277,6 +289,9 @@ class MosquittoBroker:
         os.chmod(acl, 0o600)
         conf = render_config(port=self.port, data_dir=data_dir, password_file=passwd,
                              acl_file=acl)
+        if self.central_port is not None:
+            conf += "\n".join(["# central only", *render_listener(self.central_port,
+                                                                  "127.0.0.1")]) + "\n"
         (self.workdir / "mosquitto.conf").write_text(conf)
         if os.geteuid() == 0:
             self._grant_as_root(data_dir, [passwd, acl])

@@ -94,7 +94,10 @@ class Rig:
         self.central: subprocess.Popen[bytes] | None = None
         self.http_port = 0
         for attempt in range(3):  # a port free a moment ago may be taken (other benches)
-            self.broker = MosquittoBroker(users, workdir=self.work / f"mosquitto-{attempt}")
+            # central on a listener of its own, as `central init` deploys it (devices on
+            # the TLS one): the devices' reconnect storms fill their accept queue only
+            self.broker = MosquittoBroker(users, workdir=self.work / f"mosquitto-{attempt}",
+                                          central_listener=True)
             try:
                 self.broker.start()
                 break
@@ -130,7 +133,7 @@ class Rig:
         reg.write_text(registry_text(self.devices))
         self.http_port = free_port()
         conf = {"data_dir": str(self.work / "central"), "registry": str(reg),
-                "broker": {"url": self.url, "username": "central",
+                "broker": {"url": self.broker.central_url, "username": "central",
                            "password_file": str(self.work / "central-password")},
                 "http": {"host": "127.0.0.1", "port": self.http_port}}
         conf.update(extra or {})
@@ -168,7 +171,7 @@ class Rig:
 
     def telemetry_conf(self) -> dict[str, Any]:
         """``telemetry_broker`` for :meth:`start_central` (after it wrote the password)."""
-        return {"telemetry_broker": {"url": self.url, "username": TELEMETRY,
+        return {"telemetry_broker": {"url": self.broker.central_url, "username": TELEMETRY,
                                      "password_file": str(self.work / "central-password")}}
 
     def stop_central(self) -> None:
@@ -277,10 +280,51 @@ class Probe:
         self.client.loop_stop()
 
 
+class Api:
+    """Central's API as a logged-in admin (session cookie, X-CSRF-Token)."""
+
+    def __init__(self, base: str, username: str, password: str) -> None:
+        self.base = base
+        body, headers = self.call("POST", "/api/login",
+                                  {"username": username, "password": password})
+        token = ""
+        for cookie in headers.get_all("set-cookie") or []:
+            name, _, rest = cookie.partition("=")
+            if name == "alarmlink_session":
+                token = rest.split(";", 1)[0]
+        self.headers = {"Cookie": f"alarmlink_session={token}",
+                        "X-CSRF-Token": body["csrf_token"]}
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[Any, Any]:
+        req = urllib.request.Request(
+            self.base + path, method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **getattr(self, "headers", {})})
+        with urllib.request.urlopen(req, timeout=15) as answer:
+            return json.loads(answer.read() or b"null"), answer.headers
+
+    def online_devices(self, since: str = "") -> int:
+        """Devices central shows online (and heard at or after ``since``, an ISO time),
+        read page by page; -1 when central did not answer within the call's timeout (it is
+        still catching up after a restart)."""
+        online, after = 0, ""
+        while True:
+            try:
+                page, headers = self.call("GET", f"/api/devices?limit=1000&after={after}")
+            except OSError:  # a timeout: counted as not there yet
+                return -1
+            online += sum(1 for d in page
+                          if d["online"] and (d.get("last_seen") or "") >= since)
+            after = headers.get("X-Next-After")
+            if not after:
+                return online
+
+
 def fast_reconnect(rig: Rig) -> dict[str, Any]:
     """``start_central`` extra: central reconnects within a second of the broker's return
     (its default backoff grows to 30 s during an outage)."""
-    return {"broker": {"url": rig.url, "username": "central", "reconnect_min_s": 1,
+    return {"broker": {"url": rig.broker.central_url, "username": "central",
+                       "reconnect_min_s": 1,
                        "reconnect_max_s": 1,
                        "password_file": str(rig.work / "central-password")}}
 

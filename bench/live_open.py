@@ -41,8 +41,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from _rig import ROOT, Rig, pct
-from latency import Api
+from _rig import ROOT, Api, Rig, pct
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from edge_agent.config import load_config

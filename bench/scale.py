@@ -72,7 +72,8 @@ def start_workers(rig: Rig, url: str, count: int) -> list[subprocess.Popen[str]]
         conf: dict[str, Any] = {
             "database_url": url, "share_group": "ingest",
             "snapshot_dir": str(rig.work / "snapshots"),
-            "broker": {"url": rig.url, "username": user.username, "password": user.password}}
+            "broker": {"url": rig.broker.central_url, "username": user.username,
+                       "password": user.password}}
         path = rig.work / f"{user.username}.toml"
         path.write_text(tomli_w.dumps(conf))
         procs.append(subprocess.Popen(

@@ -104,10 +104,15 @@ from central.supervision_config import SupervisionConfig
 logger = logging.getLogger(__name__)
 
 #: Central's own defaults for ``[broker]`` keys it leaves out.
+#: Central's reconnect backoff, on both its connections: about 1 s between attempts (a
+#: device's grows to 30 s). Central is one client, and after a broker restart every alarm
+#: waits in its session until central is back.
+LINK_DEFAULTS: dict[str, object] = {"reconnect_max_s": 1}
 BROKER_DEFAULTS: dict[str, object] = {
     "url": "mqtt://127.0.0.1:1883",
     "username": "central",
     "session_expiry_s": 7 * 24 * 3600,
+    **LINK_DEFAULTS,
 }
 
 
@@ -244,6 +249,13 @@ class CentralConfig(StrictModel):
     def _broker_defaults(cls, value: object) -> object:
         if isinstance(value, dict):
             return {**BROKER_DEFAULTS, **value}
+        return value
+
+    @field_validator("telemetry_broker", mode="before")
+    @classmethod
+    def _telemetry_defaults(cls, value: object) -> object:
+        if isinstance(value, dict):
+            return {**LINK_DEFAULTS, **value}
         return value
 
     @field_validator("database_url")

@@ -72,6 +72,9 @@ Publish = Callable[[str, bytes], None]
 Notify = Callable[[dict[str, Any]], None]
 Clock = Callable[[], datetime]
 
+#: Messages a batch handles before it may stop for a waiting alarm (so it always moves on).
+MIN_BEFORE_YIELD = 8
+
 INBOUND_CHANNELS = ("event", "status", "heartbeat", "cmd/result", "snapshot", "rtc/reply",
                     "rtc/rec")
 
@@ -138,6 +141,10 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         self.reconnects = ReconnectWatch(supervision_config or SupervisionConfig())
         #: Told (device_id, when) for every heartbeat stored: supervision's deadlines.
         self.on_heard: Callable[[str, datetime], None] | None = None
+        #: True while an alarm waits for the writer (the ingest queue's
+        #: :meth:`~central.ingest_queue.IngestQueue.alarm_waiting`): a batch of status,
+        #: heartbeats and the like commits early and lets it through.
+        self.should_yield: Callable[[], bool] | None = None
         #: Inside :meth:`handle_batch`: what to do after the batch's commit.
         self._after_commit: list[Callable[[], object]] | None = None
         self._pushes: set[int] = set()
@@ -154,16 +161,21 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         else:
             self.writer.call(self._handle_safely, topic, bytes(payload))
 
-    def handle_batch(self, deliveries: list[Delivery]) -> None:
+    def handle_batch(self, deliveries: list[Delivery]) -> int | None:
         """Process messages in ONE transaction (on the writer thread), then act on them.
 
         Receipts and console pushes happen after the commit. If the batch's transaction
         cannot commit, every message is processed again in a transaction of its own, so
         one bad batch never stops ingest. Never raises.
+
+        Returns how many of ``deliveries`` (from the first) were handled, None for all: a
+        batch that is not events stops early when :attr:`should_yield` says an alarm
+        waits (after :data:`MIN_BEFORE_YIELD`), and the caller gives the rest back.
         """
         self._after_commit = []
         self._pushes = set()
         self._memo = BatchMemo()
+        handled: int | None = None
         # nothing but heartbeats: the next heartbeat replaces every row, so no fsync of its
         # own (a takeover trouble one raises is raised again by the next one if a power cut
         # undid it: its count is since the agent started)
@@ -172,9 +184,14 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
             with without_fsync(self.db, beats_only), write_tx(self.db):
                 if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
                     lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
+                memos.prefetch_routes(self.db, self._memo, deliveries)
                 self._memo.known = bulk.prefetch(self.db, bulk.scan_ids(
                     d.payload for d in deliveries if d.topic.endswith("/event")))
-                for delivery in deliveries:
+                for n, delivery in enumerate(deliveries):
+                    if n >= MIN_BEFORE_YIELD and not delivery.topic.endswith("/event") \
+                            and self.should_yield is not None and self.should_yield():
+                        handled = n  # an alarm waits: commit what is done, let it through
+                        break
                     self._superseded(delivery)
                     self._handle_safely(self.db, delivery.topic, delivery.payload)
                 self._flush_beats()
@@ -185,16 +202,17 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
             self._after_commit = None
             self._memo = None
             if getattr(self.db, "broken", False):  # PostgreSQL gone: one by one fails too
-                return  # (the ingest worker exits before any PUBACK: central/ingest_worker.py)
+                return None  # (the ingest worker exits before any PUBACK: ingest_worker.py)
             for delivery in deliveries:
                 self._superseded(delivery)
                 self._handle_safely(self.db, delivery.topic, delivery.payload)
-            return
+            return None
         finally:
             self._memo = None
         actions, self._after_commit = self._after_commit, None
         for action in actions:
             action()
+        return handled
 
     def _later(self, action: Callable[[], object]) -> None:
         """Run ``action`` after the commit: at the end of the current batch, or once the

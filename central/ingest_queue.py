@@ -21,6 +21,14 @@ starts with an event holds events only (so an alarm's transaction never also wor
 through heartbeats), except right after such a batch left others waiting: then the next
 takes up to :data:`LOW_BATCH` of them too, so a stream of events cannot starve them.
 
+Nothing long on the writer makes an alarm wait: an event that arrives while no drain of
+its own is queued submits one to the writer's urgent lane
+(:meth:`central.db.Writer.submit_urgent`), ahead of supervision passes and officers'
+actions; a batch of status or heartbeats stops early and commits when an event waits
+(:meth:`IngestQueue.alarm_waiting`, read by ``Ingestor.handle_batch``), and what it did
+not handle goes back to its place. Heartbeats and snapshots alone wait :data:`GATHER_S`
+for company, so a fleet's heartbeats cost a few transactions a second.
+
 Per-device budgets (:class:`Budgets`) for the non-alarm channels: a device sending
 heartbeats, status or command results faster than its budget has the excess acknowledged
 and dropped (counted, logged once a minute): they carry no alarm and the next one
@@ -65,8 +73,12 @@ LOW_BATCH = 32
 #: commit with an fsync (heartbeat-only batches do not), so after a broker restart the
 #: fleet's 10,000 "offline" wills and "online" statuses would take 600 commits in batches
 #: of 32 and central would fall a minute behind (and raise offline troubles for devices
-#: long back). An alarm arriving meanwhile waits for one such batch (tens of ms).
+#: long back). An alarm arriving meanwhile does not wait for the batch: it stops after
+#: a few statuses (:meth:`IngestQueue.alarm_waiting`).
 STATUS_BATCH = 256
+#: Heartbeats and snapshots alone wait this long (seconds) for company before the writer
+#: takes them, so 10,000 devices' heartbeats are a few transactions a second, not hundreds.
+GATHER_S = 0.5
 
 
 @dataclass
@@ -81,6 +93,9 @@ class Delivery:
     #: Older status payloads of the same device this one replaced while they waited
     #: (:meth:`IngestQueue.put`): ingest still counts and checks them, without writing.
     superseded: list[bytes] = field(default_factory=list)
+    #: Its place in the :class:`FairQueue` when taken (a batch that yields to an alarm
+    #: gives back what it did not handle, in the same places).
+    slot: tuple[int, int, int] | None = None
 
 
 def route_of(topic: str) -> tuple[str, str]:
@@ -129,13 +144,20 @@ class FairQueue:
                 if low_limit is not None and low >= low_limit:
                     break
                 low += 1
-            priority, finish, _seq, item = heapq.heappop(self._heap)
+            priority, finish, seq, item = heapq.heappop(self._heap)
             self._vtime[priority] = finish
+            item.slot = (priority, finish, seq)
             taken.append(item)
         if not self._heap:  # nothing waits: forget the devices' finish times
             self._finish.clear()
             self._vtime.clear()
         return taken
+
+    def give_back(self, items: list[Delivery]) -> None:
+        """Messages taken but not handled go back to the places they were taken from."""
+        for item in items:
+            assert item.slot is not None
+            heapq.heappush(self._heap, (*item.slot, item))
 
 
 class Budgets:
@@ -182,18 +204,28 @@ class Budgets:
 class IngestQueue:
     """Feeds ``handle_batch(deliveries)`` on the writer, one batch at a time."""
 
-    def __init__(self, writer: Writer, handle_batch: Callable[[list[Delivery]], None], *,
+    def __init__(self, writer: Writer,
+                 handle_batch: Callable[[list[Delivery]], int | None], *,
                  max_batch: int = MAX_BATCH, low_batch: int = LOW_BATCH,
-                 status_batch: int = STATUS_BATCH, budgets: Budgets | None = None) -> None:
+                 status_batch: int = STATUS_BATCH, budgets: Budgets | None = None,
+                 gather_s: float = GATHER_S) -> None:
         self.writer = writer
         self.handle_batch = handle_batch
         self.max_batch = max_batch
         self.low_batch = low_batch
         self.status_batch = status_batch
         self.budgets = budgets or Budgets()
+        #: Seconds heartbeats and snapshots wait for company (:meth:`_gather`).
+        self.gather_s = gather_s
+        self._armed = threading.Event()
+        self._gatherer: threading.Thread | None = None
         self._queue = FairQueue()
         self._lock = threading.Lock()
-        self._scheduled = False
+        #: Drains submitted to the writer and not started; one of them urgent (ahead of
+        #: the writer's other jobs: an alarm waits); a drain running.
+        self._queued = 0
+        self._urgent_queued = False
+        self._running = False
         #: The last batch was events only and left other messages waiting: the next one
         #: takes some of them too, so a stream of events cannot starve heartbeats.
         self._owe_low = False
@@ -205,6 +237,8 @@ class IngestQueue:
         #: Batches committed and messages in them (for /healthz and the benchmarks).
         self.batches = 0
         self.messages = 0
+        #: Batches that stopped early to let an alarm through (:meth:`alarm_waiting`).
+        self.yielded = 0
 
     @property
     def depth(self) -> int:
@@ -230,10 +264,42 @@ class IngestQueue:
             self._queue.put(priority, device, delivery)
             if channel == "status":
                 self._statuses[device] = delivery
-            if self._scheduled:
-                return
-            self._scheduled = True
-        self._schedule()
+            if priority == 0 and not self._urgent_queued:
+                self._schedule(urgent=True)  # ahead of a supervision pass, an API write...
+            elif self._queued == 0 and not self._running:
+                if priority >= PRIORITY["heartbeat"] and self.gather_s > 0:
+                    self._gather()
+                else:
+                    self._schedule(urgent=False)
+
+    def _gather(self) -> None:
+        """Heartbeats and snapshots wait :attr:`gather_s` for company before a drain is
+        submitted (holding the lock): a fleet's heartbeats then cost one transaction per
+        gathering, not one each. An event arriving meanwhile does not wait (a status waits
+        with them, at most :attr:`gather_s`)."""
+        self._queued += 1  # the drain the gatherer submits
+        self._armed.set()
+        if self._gatherer is None:
+            self._gatherer = threading.Thread(target=self._gather_loop, daemon=True,
+                                              name="ingest-gather")
+            self._gatherer.start()
+
+    def _gather_loop(self) -> None:
+        """One thread for every gathering (not a timer thread each)."""
+        while True:
+            self._armed.wait()
+            time.sleep(self.gather_s)  # the gathering itself, not a synchronisation
+            with self._lock:
+                self._armed.clear()
+                self._queued -= 1
+                if len(self._queue) and self._queued == 0 and not self._running:
+                    self._schedule(urgent=False)
+
+    def alarm_waiting(self) -> bool:
+        """An event waits to be taken: long work on the writer (a batch of statuses, a
+        supervision pass) stops early and lets it through."""
+        with self._lock:
+            return self._queue.head_priority() == 0
 
     def _coalesce(self, device: str, newer: Delivery) -> bool:
         """A newer status of a device whose older status still waits takes its place in
@@ -253,15 +319,26 @@ class IngestQueue:
         older_ack()  # replaced: the newer one is PUBACKed after its commit
         return True
 
-    def _schedule(self) -> None:
+    def _schedule(self, *, urgent: bool) -> None:
+        """Submit a drain (holding the lock)."""
         try:
-            self.writer.submit(self._drain)
+            if urgent:
+                self.writer.submit_urgent(self._drain, urgent=True)
+            else:
+                self.writer.submit(self._drain, urgent=False)
         except WriterClosed:  # central is stopping: unacknowledged, the broker redelivers
             logger.info("writer closed: %d queued message(s) left for the broker to redeliver",
-                        self.depth)
+                        len(self._queue))
+            return
+        self._queued += 1
+        self._urgent_queued = self._urgent_queued or urgent
 
-    def _drain(self, _db: object) -> None:
+    def _drain(self, _db: object, *, urgent: bool) -> None:
         with self._lock:
+            self._queued -= 1
+            if urgent:
+                self._urgent_queued = False
+            self._running = True
             # A batch that starts with an event carries only events: the alarm's commit
             # does not wait for heartbeats processed in its transaction (unless the last
             # batch was events only and left others waiting: then they get their share).
@@ -281,8 +358,11 @@ class IngestQueue:
             if batch:
                 taken = time.monotonic()
                 self._lag = taken - min(d.received for d in batch)
-                self.handle_batch(batch)  # commits, then publishes the receipts
+                handled = self.handle_batch(batch)  # commits, then publishes the receipts
                 committed = time.monotonic()
+                if handled is not None and handled < len(batch):  # stopped for an alarm
+                    self._give_back(batch[handled:])
+                    batch = batch[:handled]
                 for delivery in batch:  # PUBACK strictly after the commit
                     delivery.ack()
                 self.batches += 1
@@ -291,10 +371,17 @@ class IngestQueue:
                     self._log_hops(batch, taken, committed, waiting)
         finally:
             with self._lock:
-                more = len(self._queue) > 0
-                self._scheduled = more
-            if more:
-                self._schedule()
+                self._running = False
+                if len(self._queue) and self._queued == 0:  # behind the writer's other jobs
+                    self._schedule(urgent=False)
+
+    def _give_back(self, rest: list[Delivery]) -> None:
+        with self._lock:
+            self._queue.give_back(rest)
+            for delivery in rest:
+                if delivery.topic.endswith("/status"):
+                    self._statuses.setdefault(route_of(delivery.topic)[0], delivery)
+            self.yielded += 1
 
     @staticmethod
     def _log_hops(batch: list[Delivery], taken: float, committed: float, waiting: int) -> None:

@@ -123,14 +123,16 @@ class IngestWorker:
                                  snapshot_files=SnapshotFiles(config.snapshot_dir))
         self.ingestor.publish_stored = self.publish_qos0
         self.queue = IngestQueue(self.writer, self._handle_batch)
+        self.ingestor.should_yield = self.queue.alarm_waiting  # long batches let alarms by
         for channel, qos in WORKER_CHANNELS.items():
             self.client.subscribe(self.shared(channel), self._on_message, qos)
 
-    def _handle_batch(self, deliveries: list[Delivery]) -> None:
+    def _handle_batch(self, deliveries: list[Delivery]) -> int | None:
         """Ingest a batch; with the database connection lost, exit before any PUBACK."""
-        self.ingestor.handle_batch(deliveries)
+        handled = self.ingestor.handle_batch(deliveries)
         exit_if_database_lost(self.db, f"ingest worker {self.config.broker.username}",
                               self.config.database_url, len(deliveries))
+        return handled
 
     def shared(self, channel: str) -> str:
         """The shared-subscription filter of ``channel`` for this worker's group."""

@@ -39,9 +39,12 @@ logger = logging.getLogger(__name__)
 SUBSCRIPTIONS = {"event": 1, "status": 1, "heartbeat": 1, "cmd/result": 1, "snapshot/+": 1,
                  "rtc/reply": 1, "rtc/rec/+": 1}
 #: MQTT 5 Receive Maximum central asks for: QoS 1 messages the broker may have in flight
-#: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds the
-#: batch size; the broker's own ``max_inflight_messages`` (alarmlink/broker.py) caps it too.
-RECEIVE_MAXIMUM = 4000
+#: to central before PUBACKs return. PUBACKs follow a batch's commit, so this bounds what
+#: waits in central's own queue, where alarms go first and devices take turns, rather
+#: than in the broker's one in-order queue (a flood, a restart's backlog of last wills).
+#: A will still queued when its device's ``online`` arrives is replaced by it
+#: (:meth:`IngestQueue.put`): one write, not two.
+RECEIVE_MAXIMUM = 20000
 #: Channels every node hears itself even when nodes share the device topics: the live
 #: audio/video sessions' signalling and recordings belong to the node holding the session.
 NODE_CHANNELS = frozenset({"rtc/reply", "rtc/rec/+"})
@@ -69,6 +72,8 @@ class MqttBridge:
             receive_maximum=RECEIVE_MAXIMUM))
         self.queue = (IngestQueue(ingestor.writer, ingestor.handle_batch, budgets=budgets)
                       if ingestor.writer is not None else None)
+        if self.queue is not None:  # long batches of status stop early for an alarm
+            ingestor.should_yield = self.queue.alarm_waiting
         self._last_message: float | None = None
         for channel, qos in SUBSCRIPTIONS.items():
             client = self.client if channel == "event" or self.telemetry is None \

@@ -97,17 +97,18 @@ class Node:
         tasks, self.tasks = self.tasks, []
         return tasks
 
-    def guard_batch(self, handle_batch: Callable[[list[Any]], None]
-                    ) -> Callable[[list[Any]], None]:
+    def guard_batch(self, handle_batch: Callable[[list[Any]], int | None]
+                    ) -> Callable[[list[Any]], int | None]:
         """``handle_batch``, ending the process before any PUBACK when PostgreSQL is lost."""
         if self.config.database_url is None:
             return handle_batch
         url = self.config.database_url
 
-        def guarded(deliveries: list[Any]) -> None:
-            handle_batch(deliveries)
+        def guarded(deliveries: list[Any]) -> int | None:
+            handled = handle_batch(deliveries)
             exit_if_database_lost(cast(PgDatabase, self.writer.db), f"central node {self.name}",
                                   url, len(deliveries))
+            return handled
 
         return guarded
 

@@ -133,6 +133,7 @@ class CentralService:
                                      clock_skew_threshold_s=config.clock_skew_threshold_s)
         self.ingestor.on_heard = self.supervisor.heard  # deadlines move without a read
         self.ingestor.reconnects.excused = self.supervisor.doubting  # broker restarts
+        self.supervisor.should_yield = self.ingestor.should_yield  # a pass lets alarms by
         self.notifier = Notifier()
         #: The SIA DC-09 IP receiver ([receiver]), or None when no port is configured.
         self.receiver: Dc09Receiver | None = None
@@ -367,9 +368,7 @@ class CentralService:
 
     def supervise_once(self) -> list[dict[str, Any]]:
         """One supervision pass on the writer, waiting for it; returns the pushed incidents.
-
-        Not on the event loop (it blocks); the service's own timer awaits the writer.
-        """
+        Not on the event loop (it blocks); the service's own timer awaits the writer."""
         return self.writer.call(self._supervise_pass)
 
     def _supervise_pass(self, _db: Database) -> list[dict[str, Any]]:

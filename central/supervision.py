@@ -8,8 +8,7 @@ MQTT connection is down, or for ``silence_s`` after it comes back, nobody is
 declared silent (that would be central's outage, not the devices'). For the same
 reason a last will noted from shortly before central lost the broker until ``silence_s``
 after it hears it again counts as silence (a stopping broker publishes every device's
-will): :func:`central.supervision_rules.doubtful_will`. Central's connection count
-(:attr:`central.mqtt_bridge.MqttBridge.epoch`) shows even a reconnect between two passes.
+will): :class:`central.supervision_link.LinkWatch` keeps that window.
 :class:`Supervisor` runs on the writer thread (``CentralService`` schedules it from the
 event loop every ``check_interval_s``; the loop only awaits it); :func:`record_status`
 runs in ingest's transaction. The pure rules (:func:`decide`, :func:`deadline`,
@@ -46,6 +45,7 @@ from central import incidents
 from central.db import OPEN_STATUSES, iso, query_one, write_tx
 from central.supervision_board import supervision_board
 from central.supervision_config import DeviceClass, SupervisionConfig
+from central.supervision_link import LinkWatch
 from central.supervision_rules import (
     REASONS,
     SYSTEM_ACTOR,
@@ -77,14 +77,8 @@ RESCAN_S = 300.0
 #: Most devices judged in one pass; the rest wait a second (a pass holds the writer, and
 #: an alarm waits for it).
 MAX_PER_PASS = 500
-#: Last wills noted this long before central's loss of the broker are doubtful too: a
-#: stopping broker sends them just before it closes central's connection.
-WILL_MARGIN = timedelta(seconds=2)
-#: Ingest this far behind (seconds) counts as not hearing the devices, until it is back
-#: under :data:`CAUGHT_UP_S` (after a broker restart central works through every device's
-#: will and status; heartbeats wait behind them).
-BEHIND_S = 5.0
-CAUGHT_UP_S = 1.0
+#: Devices a pass judges before it may stop for a waiting alarm (so it always moves on).
+MIN_BEFORE_YIELD = 8
 #: Status changes are read from this long before the last pass (clock steps, same instant).
 CHANGED_MARGIN = timedelta(seconds=2)
 
@@ -100,16 +94,11 @@ class Supervisor:
         self.config = config
         self.clock = clock
         self.clock_skew_threshold_s = clock_skew_threshold_s
-        self.listening_since: datetime | None = None
-        #: Last wills noted since then are doubtful (central lost the broker around them).
-        self.doubt_from: datetime | None = None
-        self._epoch: int | None = None
-        self._behind = False
+        #: Whether central hears the devices, and the doubt window for last wills.
+        self.link = LinkWatch(config, clock)
         #: The newest ``changed_at`` a pass has read (the next reads from there on).
         self._changed_mark: str | None = None
-        self._doubt_until: datetime | None = None
         self.checked_at: datetime | None = None
-        self._created = clock()
         #: (due, device_id) min-heap; stale entries (an older due) are skipped.
         self._heap: list[tuple[datetime, str]] = []
         self._due: dict[str, datetime] = {}
@@ -127,6 +116,10 @@ class Supervisor:
         self._woken: set[str] = set()
         #: device -> when ingest last heard it (:meth:`heard`, on the writer thread).
         self._heard: dict[str, datetime] = {}
+        #: True while an alarm waits for the writer (the ingest queue says): a pass stops
+        #: early and commits; the devices it did not judge come first in the next one.
+        self.should_yield: Callable[[], bool] | None = None
+        self._deferred: set[str] = set()
 
     def heard(self, device_id: str, at: datetime) -> None:
         """Ingest heard the device (a heartbeat): its silence deadline moves, in memory.
@@ -141,6 +134,16 @@ class Supervisor:
             self._due[device_id] = at
             heapq.heappush(self._heap, (at, device_id))
 
+    @property
+    def listening_since(self) -> datetime | None:
+        """Since when central hears the devices (None: it does not now)."""
+        return self.link.listening_since
+
+    @property
+    def doubt_from(self) -> datetime | None:
+        """Last wills noted since then are doubtful (central lost the broker around them)."""
+        return self.link.doubt_from
+
     def set_listening(self, listening: bool, epoch: int | None = None, *,
                       lag_s: float = 0.0) -> None:
         """Whether central itself hears the broker now (its MQTT link is up).
@@ -148,65 +151,18 @@ class Supervisor:
         ``epoch`` counts central's connections to the broker (:attr:`MqttBridge.epoch`): a
         new one means central lost the broker and came back, even between two passes.
         From shortly before a loss until ``silence_s`` after the reconnect, a last will
-        counts as silence (:func:`central.supervision_rules.doubtful_will`).
+        counts as silence (:class:`central.supervision_link.LinkWatch`).
 
         ``lag_s``: how far behind ingest is (:attr:`IngestQueue.lag_s`). More than
-        :data:`BEHIND_S` counts as not hearing, until it is under :data:`CAUGHT_UP_S`: a
-        heartbeat still waiting in central's own queue is not the device's silence."""
-        now = self.clock()
-        if not self._behind and lag_s > BEHIND_S:
-            self._behind = True
-            logger.warning("supervision: central is %.1f s behind on what devices sent; "
-                           "device silence is not judged until it catches up", lag_s)
-        elif self._behind and lag_s < CAUGHT_UP_S:
-            self._behind = False
-            logger.info("supervision: central caught up with what devices sent")
-        listening = listening and not self._behind
-        lost = (not listening and self.listening_since is not None) or (
-            listening and self.listening_since is not None and epoch is not None
-            and self._epoch is not None and epoch != self._epoch)
-        # central connected and lost the broker again between two passes, before any pass
-        # saw it listening (a broker stopping within a second of central's start): the
-        # wills of that connection are as doubtful as after any other loss
-        missed = (not listening and self.listening_since is None and epoch is not None
-                  and epoch >= 1 and epoch != self._epoch)
-        if missed and (self.doubt_from is None or (self._doubt_until is not None
-                                                   and now > self._doubt_until)):
-            self.doubt_from = (self.checked_at or self._created) - WILL_MARGIN
-            self._doubt_until = None
-        if lost:
-            # the loss happened after the last pass; wills the stopping broker sent came
-            # just before it (and may have been taken in that pass)
-            if self.doubt_from is None or (self._doubt_until is not None
-                                           and now > self._doubt_until):
-                self.doubt_from = (self.checked_at or now) - WILL_MARGIN
-            # else: still inside the last loss's window (e.g. central fell behind right
-            # after a reconnect): the window goes on from where it began
-            self._doubt_until = None
-            self.listening_since = None
+        :data:`~central.supervision_link.BEHIND_S` counts as not hearing, until it is under
+        :data:`~central.supervision_link.CAUGHT_UP_S`: a heartbeat still waiting in
+        central's own queue is not the device's silence."""
+        if self.link.update(listening, epoch, lag_s, self.checked_at):
             self._rescan_at = None
-            if not listening and not self._behind:
-                logger.warning("supervision: central cannot hear the broker; device silence "
-                               "is not judged until it can, and last wills count as silence")
-        if epoch is not None:
-            self._epoch = epoch
-        if listening and self.listening_since is None:
-            self.listening_since = now
-            self._doubt_until = now + timedelta(seconds=max(
-                (c.silence_s for c in self.config.classes.values()), default=0.0))
-            self._rescan_at = None
-            logger.info("supervision: listening to devices since %s", iso(now))
-            if self.doubt_from is not None:
-                logger.info("supervision: last wills noted from %s until each class's "
-                            "silence_s after that count as silence", iso(self.doubt_from))
 
     def doubting(self, now: datetime) -> bool:
-        """Central lost the broker lately: from the loss until the longest ``silence_s``
-        after it heard it again (wills then count as silence, reconnects are not counted
-        against a device: :class:`central.reconnects.ReconnectWatch`)."""
-        if self.doubt_from is None or now < self.doubt_from:
-            return False
-        return self._doubt_until is None or now <= self._doubt_until
+        """Central lost the broker lately (:meth:`LinkWatch.doubting`)."""
+        return self.link.doubting(now)
 
     def tick(self) -> list[dict[str, Any]]:
         """Judge the devices that may need it; return the incidents opened or changed."""
@@ -215,7 +171,12 @@ class Supervisor:
         # one commit for the pass, not one (with its fsync) per device: a storm's pass may
         # change thousands, and an alarm waits for the writer meanwhile
         with write_tx(self.db):
-            for view in self._candidates(now):
+            views = self._candidates(now)
+            for k, view in enumerate(views):
+                if k >= MIN_BEFORE_YIELD and self.should_yield is not None \
+                        and self.should_yield():  # an alarm waits for the writer: let it
+                    self._deferred.update(v.device_id for v in views[k:])  # next pass
+                    break
                 _name, cls, _known = self._class(view)
                 if decide(view, cls, now, self.listening_since, self.doubt_from) is not None:
                     incident_id = self._apply(view.device_id, now)
@@ -294,6 +255,8 @@ class Supervisor:
             wanted.add(r["device_id"])
             if self._changed_mark is None or r["changed_at"] > self._changed_mark:
                 self._changed_mark = r["changed_at"]
+        wanted.update(self._deferred)  # a pass that stopped for an alarm left them
+        self._deferred = set()
         if self._wired:  # down or in trouble, and a heartbeat came since
             wanted.update(self._woken)
             self._woken = set()

@@ -18,8 +18,12 @@ class Supervisor(Protocol):
     config: SupervisionConfig
     clock_skew_threshold_s: float
     checked_at: datetime | None
-    listening_since: datetime | None
-    doubt_from: datetime | None
+
+    @property
+    def listening_since(self) -> datetime | None: ...
+
+    @property
+    def doubt_from(self) -> datetime | None: ...
 
     def clock(self) -> datetime: ...
 

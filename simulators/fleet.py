@@ -6,7 +6,10 @@ every connect, heartbeats at QoS 0, and optionally fire alarms at QoS 1 whose ``
 receipts it waits for (latency and loss are reported). One process drives its devices
 from ONE thread with ``epoll`` (``selectors``) and paho's external-loop calls
 (``loop_read``/``loop_write``/``loop_misc``): no thread per client, and no ``select()``
-limit of 1024 sockets.
+limit of 1024 sockets. Only the TCP connects run on a few threads (:data:`CONNECT_THREADS`):
+a connect is blocking, and a handshake the broker's full accept queue dropped waits for
+the kernel's SYN retry (1 s, then 3 s...), which must delay that device alone, as it
+would a real agent, not the 1,500 others of its process.
 
 Heartbeat modes:
 
@@ -28,6 +31,7 @@ import queue
 import random
 import selectors
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -43,6 +47,10 @@ from alarmlink.mqtt.reasons import JITTER, Backoff, jittered
 logger = logging.getLogger(__name__)
 
 Mode = Literal["agent", "spread", "burst"]
+#: TCP connects in progress at once per process (each blocks until the handshake ends).
+CONNECT_THREADS = 32
+#: :attr:`_Device.fd` of a device whose connect is in progress on a connect thread.
+CONNECTING = -2
 
 
 @dataclass
@@ -104,6 +112,9 @@ class FleetWorker:
         self.rng = random.Random()
         self.stats = Stats(index, devices=len(creds))
         self.pending: dict[str, float] = {}  # event_id -> publish time
+        self.connector = ThreadPoolExecutor(CONNECT_THREADS, thread_name_prefix="connect")
+        #: Connects the connect threads finished: (device, socket connected).
+        self.handshakes: queue.SimpleQueue[tuple[_Device, bool]] = queue.SimpleQueue()
         self.devices = [self._device(d, pw) for d, pw in creds]
         endpoint = BrokerConfig(url=plan.url, username="fleet")
         self.host, self.port = endpoint.host, endpoint.port
@@ -169,13 +180,30 @@ class FleetWorker:
     # --- the loop ------------------------------------------------------------------
 
     def _connect(self, dev: _Device) -> None:
+        dev.fd = CONNECTING
+        self.connector.submit(self._handshake, dev)
+
+    def _handshake(self, dev: _Device) -> None:
+        """On a connect thread: the TCP connect and the CONNECT packet queued."""
         try:
             dev.client.connect(self.host, self.port, self.plan.keepalive_s)
         except OSError:
-            dev.retry_at = time.monotonic() + dev.backoff.next_delay()
+            self.handshakes.put((dev, False))
             return
-        sock = dev.client.socket()
-        if sock is not None:
+        self.handshakes.put((dev, True))
+
+    def _connected_sockets(self) -> None:
+        """Take over the sockets the connect threads opened (this thread reads them)."""
+        while True:
+            try:
+                dev, ok = self.handshakes.get_nowait()
+            except queue.Empty:
+                return
+            sock = dev.client.socket() if ok else None
+            if sock is None:
+                dev.fd = -1
+                dev.retry_at = time.monotonic() + dev.backoff.next_delay()
+                continue
             dev.fd = sock.fileno()
             self.sel.register(dev.fd, selectors.EVENT_READ, dev)
 
@@ -188,11 +216,12 @@ class FleetWorker:
                 dev = key.data
                 if dev.client.loop_read() != MQTTErrorCode.MQTT_ERR_SUCCESS and dev.fd >= 0:
                     self._dropped(dev)
+            self._connected_sockets()
             now = time.monotonic()
             for dev in self.devices:
                 if dev.connected and now >= dev.next_beat:
                     self._beat(dev, now)
-                elif dev.fd < 0 and now >= dev.retry_at:
+                elif dev.fd == -1 and now >= dev.retry_at:
                     self._connect(dev)
                 if dev.fd >= 0 and dev.client.want_write():
                     dev.client.loop_write()
@@ -207,6 +236,8 @@ class FleetWorker:
             if now - last_report >= 1.0:
                 last_report = now
                 self._report()
+        self.connector.shutdown(wait=True)
+        self._connected_sockets()
         for dev in self.devices:
             if dev.fd >= 0:
                 dev.connected = False  # a deliberate stop, not a drop

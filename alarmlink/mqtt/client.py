@@ -184,12 +184,14 @@ class MqttClient(ConnectionLoss):
         Only on the connection the message arrived on: after a reconnect the packet id may
         name another message, and the broker redelivers the unacknowledged one anyway.
         """
-        generation = self.connect_count
         mid, qos = message.mid, message.qos
+        if qos == 0 or not self.manual_ack:  # nothing to acknowledge (heartbeats: QoS 0)
+            return _no_ack
+        generation = self.connect_count
         token = [mid]  # list.pop() is atomic: the first caller takes it, later ones return
 
         def ack() -> None:
-            if not self.manual_ack or qos == 0 or not token:
+            if not token:
                 return
             try:
                 token.pop()
@@ -326,3 +328,7 @@ class MqttClient(ConnectionLoss):
             except Exception:  # a handler bug must never kill paho's network thread
                 logger.exception("%s: handling a message on %s failed", self.name,
                                  message.topic)
+
+
+def _no_ack() -> None:
+    """The acknowledgement of a message that needs none."""

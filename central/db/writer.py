@@ -21,6 +21,11 @@ Three ways in:
     calls the writer).
 ``writer.submit(fn, ...)``
     a :class:`concurrent.futures.Future`.
+``writer.submit_urgent(fn, ...)``
+    the same, ahead of every job not yet started (jobs already urgent keep their order;
+    at most :data:`URGENT_RUN` urgent jobs in a row while others wait):
+    ingest's drain when an alarm waits (central/ingest_queue.py), so an alarm never
+    queues behind a supervision pass, an escalation tick or an officer's action.
 
 A job that pushes to consoles hands the push to the loop thread-safely
 (:meth:`central.live.LiveHub.submit_threadsafe`), or returns what to push and
@@ -35,8 +40,10 @@ import logging
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
+from dataclasses import dataclass
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlite_utils import Database
@@ -45,6 +52,9 @@ from central.db.connection import observe_commits
 from central.db.outcomes import CommitLog
 
 logger = logging.getLogger(__name__)
+
+#: Most urgent jobs run in a row while other jobs wait.
+URGENT_RUN = 4
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -60,9 +70,15 @@ class Writer:
     def __init__(self, db: Database, *, name: str = "central-writer") -> None:
         #: The write connection. Use it only inside a job (on the writer thread).
         self.db = db
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._name = name
+        self._thread: threading.Thread | None = None
         self._thread_id: int | None = None
         self._lock = threading.Lock()
+        self._wake = threading.Condition(self._lock)
+        #: Jobs not started: urgent ones first, each lane in submission order.
+        self._urgent: deque[_Job] = deque()
+        self._normal: deque[_Job] = deque()
+        self._urgent_run = 0  # urgent jobs run in a row
         self._pending = 0
         self._closed = False
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -94,15 +110,54 @@ class Writer:
     def submit(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
                **kwargs: P.kwargs) -> Future[T]:
         """Queue ``fn(db, *args, **kwargs)``; raises :class:`WriterClosed` after :meth:`close`."""
+        return self._enqueue(False, fn, *args, **kwargs)
+
+    def submit_urgent(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
+                      **kwargs: P.kwargs) -> Future[T]:
+        """:meth:`submit`, but ahead of every queued job that is not urgent itself."""
+        return self._enqueue(True, fn, *args, **kwargs)
+
+    def _enqueue(self, urgent: bool, fn: Callable[Concatenate[Database, P], T], /,
+                 *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        future: Future[T] = Future()
         with self._lock:
             if self._closed:
                 raise WriterClosed(f"writer closed: {getattr(fn, '__qualname__', fn)} not run")
-            future = self._executor.submit(self._job, fn, *args, **kwargs)
-            self._pending += 1
             job_id = next(self._ids)
+            (self._urgent if urgent else self._normal).append(
+                _Job(job_id, future, lambda: fn(self.db, *args, **kwargs)))
+            self._pending += 1
             self._submitted[job_id] = time.monotonic()
-        future.add_done_callback(lambda done: self._finished(job_id, done))
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._serve, name=f"{self._name}_0",
+                                                daemon=True)
+                self._thread.start()
+            self._wake.notify()
         return future
+
+    def _serve(self) -> None:
+        """The writer thread: runs jobs, urgent first, until closed and drained."""
+        self._thread_id = threading.get_ident()
+        while True:
+            with self._lock:
+                while not self._urgent and not self._normal and not self._closed:
+                    self._wake.wait()
+                if not self._urgent and not self._normal:
+                    return  # closed, nothing left
+                # urgent first, but never more than URGENT_RUN in a row while others wait
+                # (a flood of events must not starve supervision and officers' actions)
+                urgent = bool(self._urgent) and (not self._normal
+                                                 or self._urgent_run < URGENT_RUN)
+                self._urgent_run = self._urgent_run + 1 if urgent else 0
+                job = self._urgent.popleft() if urgent else self._normal.popleft()
+            if job.future.set_running_or_notify_cancel():
+                try:
+                    result = self._job(job.run)
+                except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                    job.future.set_exception(exc)
+                else:
+                    job.future.set_result(result)
+            self._finished(job.id)
 
     def call(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
              **kwargs: P.kwargs) -> T:
@@ -149,23 +204,31 @@ class Writer:
         """Refuse new jobs, finish the queued ones, close the connection."""
         with self._lock:
             self._closed = True
-        self._executor.shutdown(wait=True)
+            self._wake.notify_all()
+            thread = self._thread
+        if thread is not None and thread.ident != threading.get_ident():
+            thread.join()
         self.db.close()
         logger.debug("writer closed")
 
-    def _job(self, fn: Callable[Concatenate[Database, P], T], /, *args: P.args,
-             **kwargs: P.kwargs) -> T:
-        self._thread_id = threading.get_ident()
+    def _job(self, run: Callable[[], T]) -> T:
         try:
-            return fn(self.db, *args, **kwargs)
+            return run()
         except sqlite3.Error as exc:  # a write outside write_tx, or one it did not see
             self.commits.record(exc)
             raise
 
-    def _finished(self, job_id: int, _future: Future[Any]) -> None:
+    def _finished(self, job_id: int) -> None:
         with self._lock:
             self._pending -= 1
             self._submitted.pop(job_id, None)
+
+
+@dataclass
+class _Job:
+    id: int
+    future: Future[Any]
+    run: Callable[[], Any]
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

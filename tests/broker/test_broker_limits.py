@@ -115,3 +115,21 @@ def test_oversize_message_is_refused_and_largest_snapshot_passes(
     other.publish(marker, b"\xff\xd8\xffmarker")
     wait_for(lambda: len(central.received()) == 2, what="the marker")
     assert [t for t, _ in central.received()] == [topic, marker]
+
+
+def test_central_can_have_a_listener_of_its_own(mqtt_test_client: Connect) -> None:
+    """``central_listener``: a second loopback listener (as ``central init`` gives central
+    the plain one and devices the TLS one), the same accounts and client-id rule; a
+    message from a device on the devices' listener reaches central on its own."""
+    broker = MosquittoBroker([CENTRAL_USER, device_user("school-01")], central_listener=True)
+    try:
+        broker.start()
+        assert broker.central_url != broker.url
+        central = mqtt_test_client(broker.central_url, CENTRAL_USER)
+        device = mqtt_test_client(broker.url, device_user("school-01"))
+        assert central.accepted and device.accepted
+        central.subscribe(topics.all_devices("event"))
+        device.publish(topics.event("school-01"), b"over the other listener")
+        wait_for(lambda: central.received(), what="the device's message at central")
+    finally:
+        broker.close()

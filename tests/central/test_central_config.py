@@ -65,3 +65,18 @@ def test_relative_paths_are_relative_to_the_file_default_data_dir_included(
     assert config.data_dir == path.parent / "alarmlink-data"
     assert config.db_path == path.parent / "alarmlink-data" / "central.db"
     assert config.broker.ca_file == path.parent / "ca.crt"
+
+
+def test_central_retries_the_broker_every_second_on_both_connections(tmp_path: Path) -> None:
+    """After a broker restart every alarm waits in central's session until central is
+    back: its reconnect wait stays about 1 s (a device's grows to 30 s), unless set."""
+    path = tmp_path / "central.toml"
+    path.write_text('[broker]\nurl = "mqtt://127.0.0.1:1883"\n'
+                    '[telemetry_broker]\nurl = "mqtt://127.0.0.1:1883"\n'
+                    'username = "central-telemetry"\n')
+    config = load_config(path)
+    assert config.broker.reconnect_max_s == 1
+    assert config.telemetry_broker is not None
+    assert config.telemetry_broker.reconnect_max_s == 1
+    path.write_text('[broker]\nurl = "mqtt://127.0.0.1:1883"\nreconnect_max_s = 30\n')
+    assert load_config(path).broker.reconnect_max_s == 30

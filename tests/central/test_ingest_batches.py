@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -276,3 +277,25 @@ def test_each_events_hops_are_logged_on_the_monotonic_clock_when_asked(
     fields = dict(f.split("=", 1) for f in lines[0].split()[2:])
     times = [float(fields[k]) for k in ("received", "taken", "committed", "acked")]
     assert times == sorted(times) and times[0] > 0
+
+
+def test_heartbeats_wait_for_company_but_an_alarm_does_not(tmp_path: Path) -> None:
+    """A fleet's heartbeats gather for ``gather_s`` and go to the writer together (one
+    transaction, not one each); an alarm put meanwhile is taken at once, alone."""
+    writer = Writer(open_db(tmp_path / "q.db"))
+    batches: list[tuple[float, list[str]]] = []
+    queue = IngestQueue(writer, lambda b: batches.append((time.monotonic(),
+                                                          [d.topic for d in b])),
+                        gather_s=1.0)
+    try:
+        start = time.monotonic()
+        for n in range(20):
+            queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
+        queue.put(Delivery(TOPICS.event("school-01"), b""))
+        wait_for(lambda: sum(len(b) for _t, b in batches) == 21, what="every message taken")
+        (alarm_at, first), (beats_at, second) = batches
+        assert first == [TOPICS.event("school-01")] and alarm_at - start < 1.0
+        assert len(second) == 20, "the heartbeats went to the writer together"
+        assert beats_at - start >= 1.0, "the heartbeats waited for company"
+    finally:
+        writer.close()

@@ -18,18 +18,20 @@ from pathlib import Path
 
 import both_backends
 import pytest
-from central_testkit import TOPICS, Recorder, event_message, make_event
+from central_testkit import DEMO_REGISTRY, TOPICS, Recorder, event_message, make_event
 from helpers import wait_for
 from sqlite_utils import Database
 from test_central_supervision import FAST, Rig
 
 from alarmlink.wire import Availability, Status, encode, utcnow
 from central.db import Writer, open_db
+from central.db.writer import URGENT_RUN
 from central.ingest import Ingestor
 from central.ingest_queue import Delivery, IngestQueue
 from central.log_burst import BurstLog
+from central.registry import load_registry
 from central.snapshots import SnapshotFiles
-from central.supervision import Supervisor
+from central.supervision import MIN_BEFORE_YIELD, Supervisor
 from central.supervision_config import SupervisionConfig
 
 backend, db = both_backends.backend, both_backends.db
@@ -276,3 +278,112 @@ def test_reconnects_after_broker_restarts_do_not_count_as_a_shared_identity(
         rig.clock.advance(10)
     [trouble] = rig.troubles()
     assert trouble["zones"] == {"identity:school-01": "reconnecting"}
+
+
+# --- an alarm during the storm: nothing long on the writer makes it wait -----------------
+
+def _fleet(db: Database, n: int, device_class: str = "") -> list[str]:
+    """``n`` more devices of venue school-01 (a storm needs more than the demo's three)."""
+    ids = [f"bg-{k:03d}" for k in range(n)]
+    db.conn.executemany("INSERT INTO devices (id, venue_id, zones, device_class) VALUES "
+                        "(?, 'school-01', '[\"z1\"]', ?)", [(i, device_class) for i in ids])
+    db.conn.commit()
+    return ids
+
+
+def test_a_batch_of_storm_statuses_stops_for_an_alarm_and_finishes_after_it(
+        db_path: Path) -> None:
+    """The writer works through 200 devices' statuses (one batch); an alarm arrives as the
+    batch starts. The batch commits after a few statuses, the alarm's batch runs next, then
+    the rest of the statuses: every status written, every PUBACK after its own commit."""
+    setup = open_db(db_path)
+    load_registry(setup, DEMO_REGISTRY)
+    devices = _fleet(setup, 200)
+    setup.close()
+    writer = Writer(open_db(db_path))
+    ingestor = Ingestor(writer, TOPICS, Recorder())
+    acked: list[str] = []  # topics in PUBACK order
+    committed: list[int] = []  # device_state rows at each PUBACK (acks follow commits)
+    queue = IngestQueue(writer, ingestor.handle_batch)
+    ingestor.should_yield = queue.alarm_waiting
+    alarm = make_event(device_id="school-01", zone="gate-button")
+
+    def ack(topic: str) -> None:
+        acked.append(topic)
+        committed.append(len(writer.db.execute("SELECT 1 FROM device_state").fetchall()))
+
+    def delivery(topic: str, payload: bytes) -> Delivery:
+        return Delivery(topic, payload, lambda: ack(topic))
+
+    gate = threading.Event()
+    writer.submit(lambda _db: gate.wait(10))  # everything queues behind this job
+    try:
+        for device in devices:
+            queue.put(delivery(TOPICS.status(device), encode(
+                Status(state=Availability.ONLINE, ts=utcnow(), boot_id="b"))))
+        real = queue.handle_batch
+
+        def alarm_arrives(batch: list[Delivery]) -> int | None:
+            if batch[0].topic.endswith("/status") and not queue.yielded:
+                queue.put(delivery(*event_message(alarm)))  # paho's thread, meanwhile
+            return real(batch)
+
+        queue.handle_batch = alarm_arrives
+        gate.set()
+        wait_for(lambda: len(acked) == 201, what="every message acknowledged")
+        at = acked.index(TOPICS.event("school-01"))
+        assert at <= 16, f"the alarm waited for {at} statuses"
+        assert queue.yielded == 1
+        assert sorted(acked[:at] + acked[at + 1:]) == sorted(TOPICS.status(d) for d in devices)
+        assert committed[-1] == 200 and committed[at] == at, "each PUBACK after its commit"
+        assert writer.db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    finally:
+        gate.set()
+        writer.close()
+
+
+def test_an_alarm_jumps_the_writers_queue_but_cannot_starve_the_rest(db_path: Path) -> None:
+    """Urgent jobs (ingest's drain when an alarm waits) run before the queued supervision
+    passes and officers' actions; at most URGENT_RUN of them in a row while others wait."""
+    writer = Writer(open_db(db_path))
+    ran: list[str] = []
+    gate, busy = threading.Event(), threading.Event()
+    writer.submit(lambda _db: (busy.set(), gate.wait(10)))
+    try:
+        assert busy.wait(10)  # the writer is in a long job: the rest queue behind it
+        for n in range(3):
+            writer.submit(lambda _db, n=n: ran.append(f"pass-{n}"))
+        for n in range(URGENT_RUN + 2):
+            writer.submit_urgent(lambda _db, n=n: ran.append(f"alarm-{n}"))
+        gate.set()
+        writer.submit(lambda _db: None).result(10)
+        assert ran[:URGENT_RUN] == [f"alarm-{n}" for n in range(URGENT_RUN)]
+        assert ran[URGENT_RUN] == "pass-0", "a waiting job gets its turn"
+        assert ran[URGENT_RUN + 1:URGENT_RUN + 3] == [f"alarm-{URGENT_RUN}",
+                                                      f"alarm-{URGENT_RUN + 1}"]
+    finally:
+        gate.set()
+        writer.close()
+
+
+def test_a_supervision_pass_stops_for_an_alarm_and_the_next_pass_judges_the_rest(
+        db: Database) -> None:
+    """A pass over many changed devices commits early when an alarm waits for the writer;
+    the devices it left are judged in the next pass: each real loss still becomes its
+    trouble after the grace (none forgotten until the 5-minute rescan)."""
+    devices = _fleet(db, 60, device_class="fast")
+    rig = Rig(db)
+    for device in devices:  # connected, then lost for real (no broker restart)
+        rig.status(device, "online")
+        rig.status(device, "offline")
+    alarm_waiting = [True]
+    rig.supervisor.should_yield = lambda: alarm_waiting[0]
+    rig.clock.advance(0.5)
+    assert rig.tick() == []
+    alarm_waiting[0] = False
+    assert len(rig.supervisor._deferred) == 63 - MIN_BEFORE_YIELD  # noqa: SLF001
+    [trouble] = rig.run(FAST.grace_s + 1)
+    zones = rig.troubles()[0]["zones"]
+    assert trouble["category"] == "trouble"
+    assert sorted(z for z in zones if z.startswith("device:bg-")) == [
+        f"device:{d}" for d in devices], "every lost device is a trouble"
