@@ -3,15 +3,13 @@ on a pseudo-terminal, stage times shortened by configuration."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from fixtures.auth import TEST_PASSWORD
-from fixtures.central import ALARMLINK, CentralProcess, running_central
+from fixtures.central import CentralProcess, running_central
 from fixtures.mqtt import MqttTestClient
 from helpers import device_user
 
@@ -54,16 +52,7 @@ poll_s = 0.2
 
 def add_users(central: CentralProcess) -> None:
     for username, role, node, mobile in USERS:
-        secret = central.workdir / f"pw-{username}"
-        secret.write_text(TEST_PASSWORD + "\n")
-        secret.chmod(0o600)
-        target = str(central.db_target)
-        done = subprocess.run([*ALARMLINK, "central", "user", "add", "--db",
-                               target, "--username", username, "--role", role,
-                               "--node", node, "--mobile", mobile, "--password-file",
-                               str(secret)], capture_output=True, text=True, timeout=60,
-                              check=False)
-        assert done.returncode == 0, done.stderr
+        central.add_user(username, role, node, mobile=mobile)
 
 
 def put_on_duty(central: CentralProcess, username: str, duty: str) -> dict[str, Any]:
