@@ -36,7 +36,7 @@ from central.config import CentralConfig
 
 #: Examples per operation: enough to hit every parameter's edge, under a minute on 2 cores.
 MAX_EXAMPLES = 40
-PG_EXAMPLES = 10
+PG_EXAMPLES = 5
 #: Requests per operation, by the served central's URL.
 EXAMPLES: dict[str, int] = {}
 
