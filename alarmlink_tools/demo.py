@@ -135,7 +135,10 @@ def _venue_config(name: str, broker_url: str, protocol: str, password_file: Path
 def _pump(proc: subprocess.Popen[str], prefix: str) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
-        print(f"{prefix}{line}", end="", flush=True)
+        try:
+            print(f"{prefix}{line}", end="", flush=True)
+        except (BrokenPipeError, ValueError):
+            pass   # the reader has gone: keep draining, so the child never blocks on it
 
 
 def _wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60.0) -> None:
@@ -214,7 +217,7 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
-        print("demo: stopping venues, central and the broker ...", flush=True)
+        _say("demo: stopping venues, central and the broker ...")
         for proc in reversed(children):
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -227,7 +230,16 @@ def run_demo(args: argparse.Namespace) -> int:
             broker.close()
         if args.data_dir is None:
             shutil.rmtree(workdir, ignore_errors=True)
-        print("demo: stopped", flush=True)
+        _say("demo: stopped")
+
+
+def _say(line: str) -> None:
+    """Print a line of the clean-up; a reader that has gone (``demo | head``) must not
+    stop the clean-up half way and leave central and the venues running."""
+    try:
+        print(line, flush=True)
+    except (BrokenPipeError, ValueError):   # ValueError: stdout already closed
+        pass
 
 
 def _spawn(cmd: list[str], prefix: str, children: list[subprocess.Popen[str]]) -> None:

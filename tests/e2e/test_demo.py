@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 from e2e.harness import ALARMLINK
@@ -71,3 +72,29 @@ def test_demo_shows_alarms_and_stops_cleanly_on_ctrl_c(broker: str) -> None:
         reader.join(10)
     assert code == 0, "".join(lines[-30:])
     assert "demo: stopped" in "".join(lines)
+
+
+def test_demo_piped_into_a_reader_that_goes_away_leaves_nothing_running(
+        tmp_path: Path) -> None:
+    """`alarmlink demo | head`: the reader closes the pipe; the demo still stops central,
+    the venues and the broker (a clean-up print failing half way used to orphan them)."""
+    proc = subprocess.Popen([*ALARMLINK, "demo", "--port", "0", "--venues", "school",
+                             "--data-dir", str(tmp_path / "demo")],
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert proc.stdout is not None
+    try:
+        for line in proc.stdout:   # like head: read until the banner, then go away
+            if b"Console:" in line:
+                break
+        proc.stdout.close()
+        proc.wait(60)
+    finally:
+        if proc.poll() is None:   # it hung: stop it as Ctrl-C would
+            proc.send_signal(signal.SIGINT)
+            proc.wait(60)
+
+    def left() -> list[str]:
+        mine = str(tmp_path / "demo")
+        found = subprocess.run(["pgrep", "-af", mine], capture_output=True, text=True)
+        return [p for p in found.stdout.splitlines() if "pgrep" not in p]
+    wait_for(lambda: not left(), timeout=30, what="no process of the demo left")
