@@ -132,13 +132,15 @@ def _venue_config(name: str, broker_url: str, protocol: str, password_file: Path
     return out
 
 
-def _pump(proc: subprocess.Popen[str], prefix: str) -> None:
+def _pump(proc: subprocess.Popen[str], prefix: str, stop: threading.Event) -> None:
     assert proc.stdout is not None
     for line in proc.stdout:
         try:
             print(f"{prefix}{line}", end="", flush=True)
         except (BrokenPipeError, ValueError):
-            pass   # the reader has gone: keep draining, so the child never blocks on it
+            # the reader has gone (`demo | head`): stop the demo, as SIGPIPE would, and
+            # keep draining meanwhile so the child never blocks on a full pipe
+            stop.set()
 
 
 def _wait_http(url: str, proc: subprocess.Popen[str], timeout: float = 60.0) -> None:
@@ -242,12 +244,13 @@ def _say(line: str) -> None:
         pass
 
 
-def _spawn(cmd: list[str], prefix: str, children: list[subprocess.Popen[str]]) -> None:
+def _spawn(cmd: list[str], prefix: str, children: list[subprocess.Popen[str]],
+           stop: threading.Event) -> None:
     # own process group: Ctrl-C reaches only the demo, which then stops children in order
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     children.append(proc)
-    threading.Thread(target=_pump, args=(proc, prefix), daemon=True).start()
+    threading.Thread(target=_pump, args=(proc, prefix, stop), daemon=True).start()
 
 
 def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
@@ -272,7 +275,7 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
     }))
     url = f"http://127.0.0.1:{port}"
     _spawn([*CLI, "central", "serve", "--config", str(central_conf),
-            "--access-log" if args.access_log else "--no-access-log"], "[central] ", children)
+            "--access-log" if args.access_log else "--no-access-log"], "[central] ", children, stop)
     _wait_http(url, children[0])
     officers = _demo_users(workdir / "central" / "central.db", secrets_dir)
 
@@ -285,7 +288,7 @@ def _run(args: argparse.Namespace, venues: list[str], workdir: Path,
                "--state-dir", str(workdir / venue)]
         if scenario.exists():
             cmd += ["--scenario", str(scenario), "--repeat"]
-        _spawn(cmd, "", children)
+        _spawn(cmd, "", children, stop)
 
     print(f"\n  alarmlink demo is running.\n"
           f"  Console:  {url}/   (log in as one of these, click 'Enable sound')\n"
