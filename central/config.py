@@ -209,6 +209,11 @@ class CentralConfig(StrictModel):
         "for heartbeats, status, command results and snapshots. Events then have the "
         "[broker] connection to themselves, so an alarm never waits on the socket behind a "
         "burst of heartbeats. Unset: one connection carries everything.")
+    mqtt_process: bool = Field(
+        True, description="Hold the [broker] connection (events) in a process of its own, "
+        "which only reads and sends (central/mqtt_process.py): a flood is read at the "
+        "broker's speed and an alarm behind it reaches central's queue, where alarms go "
+        "first, without waiting for the writer. false: one process (uses one core less).")
     http: HttpConfig = Field(default_factory=lambda: HttpConfig(), description="HTTP server.")
     audit: AuditConfig = Field(default_factory=lambda: AuditConfig(),
                                description="Audit trail retention and time zone "

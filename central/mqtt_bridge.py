@@ -32,6 +32,7 @@ from alarmlink.wire import Topics
 from central.config import BrokerConfig
 from central.ingest import Ingestor
 from central.ingest_queue import Budgets, Delivery, IngestQueue
+from central.mqtt_process import MqttProcess, RemoteMessage
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ class MqttBridge:
 
     def __init__(self, config: BrokerConfig, ingestor: Ingestor, *,
                  telemetry: BrokerConfig | None = None, budgets: Budgets | None = None,
-                 share_group: str | None = None) -> None:
+                 share_group: str | None = None, process: bool = False) -> None:
         self.config = config
         self.ingestor = ingestor
         self.topics = Topics(config.topic_prefix)
@@ -64,8 +65,12 @@ class MqttBridge:
         #: session collecting a share nobody reads, and the devices resend until stored.
         self.share_group = share_group
         clean = share_group is not None
-        self.client = MqttClient(config, name="central", clean=clean, manual_ack=True,
-                                 receive_maximum=RECEIVE_MAXIMUM)
+        #: ``process``: the [broker] connection is held by a child process that only reads
+        #: and sends (central/mqtt_process.py); the PUBACK still follows the commit here.
+        self.client: MqttClient | MqttProcess = (
+            MqttProcess(config, name="central", clean=clean, receive_maximum=RECEIVE_MAXIMUM)
+            if process else MqttClient(config, name="central", clean=clean, manual_ack=True,
+                                       receive_maximum=RECEIVE_MAXIMUM))
         #: With ``telemetry_broker``: the second connection, for everything but events.
         self.telemetry = (None if telemetry is None else MqttClient(
             telemetry, name="central-telemetry", clean=clean, manual_ack=True,
@@ -85,7 +90,7 @@ class MqttBridge:
             client.subscribe(topic, handler, qos)
 
     @property
-    def _clients(self) -> list[MqttClient]:
+    def _clients(self) -> list[MqttClient | MqttProcess]:
         return [self.client] + ([self.telemetry] if self.telemetry is not None else [])
 
     @property
@@ -161,12 +166,14 @@ class MqttBridge:
         assert self.telemetry is not None
         self._deliver(message, self.telemetry)
 
-    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+    def _on_message(self, message: mqtt.MQTTMessage | RemoteMessage) -> None:
         self._deliver(message, self.client)
 
-    def _deliver(self, message: mqtt.MQTTMessage, client: MqttClient) -> None:
+    def _deliver(self, message: mqtt.MQTTMessage | RemoteMessage,
+                 client: MqttClient | MqttProcess) -> None:
         self._last_message = time.monotonic()
-        delivery = Delivery(message.topic, bytes(message.payload), client.acker(message))
+        ack = client.acker(message)  # type: ignore[arg-type]  # (each its own kind)
+        delivery = Delivery(message.topic, bytes(message.payload), ack)
         if self.queue is not None:
             self.queue.put(delivery)
             return

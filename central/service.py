@@ -126,7 +126,8 @@ class CentralService:
                 config.broker, self.ingestor, telemetry=config.telemetry_broker,
                 budgets=Budgets(limits.non_alarm_rate_per_s, limits.non_alarm_burst,
                                 on_flood=self.floods.flooding),
-                share_group=config.share_group if config.on_postgresql else None)
+                share_group=config.share_group if config.on_postgresql else None,
+                process=config.mqtt_process)
             self.ingestor.publish_stored = self.bridge.publish_qos0
         # Its own connection is the writer's: tick() runs only as a writer job.
         self.supervisor = Supervisor(self.writer.db, config.supervision, clock,

@@ -102,7 +102,7 @@ class MqttClient(ConnectionLoss):
         self._stopping = False
         self._first_attempt = False
         self.paho = make_client(config, client_id=self.client_id, clean=clean,
-                                require_password=require_password)
+                                require_password=require_password, batched_io=True)
         self.paho.suppress_exceptions = True  # a bug in a callback must not end the loop
         #: With manual acknowledgement a QoS 1 message is PUBACKed only by :meth:`acker`'s
         #: callable (central: after its commit), never when the handler returns.

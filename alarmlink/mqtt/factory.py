@@ -20,6 +20,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.mqtt.batched_io import BatchedIoClient
 from alarmlink.mqtt.diagnose import diagnose
 from alarmlink.mqtt.reasons import DropNoise, connect_cause
 
@@ -36,14 +37,17 @@ class MqttConnectError(ConnectionError):
 
 
 def paho_client(*, client_id: str = "", protocol: Protocol = "mqttv5",
-                clean: bool = True, reconnect_on_failure: bool = True) -> mqtt.Client:
+                clean: bool = True, reconnect_on_failure: bool = True,
+                batched_io: bool = False) -> mqtt.Client:
     """A bare paho client, callback API v2: no credentials, no TLS, not connected.
 
     The only place in the repository that constructs a paho client. Without
     ``reconnect_on_failure`` a refused or dropped connection stays so (test probes).
+    ``batched_io``: bulk socket reads and joined writes (:mod:`alarmlink.mqtt.batched_io`).
     """
     v5 = protocol == "mqttv5"
-    return mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+    cls = BatchedIoClient if batched_io else mqtt.Client
+    return cls(CallbackAPIVersion.VERSION2, client_id=client_id,
                        protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
                        clean_session=None if v5 else clean,
                        reconnect_on_failure=reconnect_on_failure)
@@ -54,7 +58,7 @@ def persistent(config: BrokerConfig, clean: bool) -> bool:
 
 
 def make_client(config: BrokerConfig, *, client_id: str | None = None, clean: bool = True,
-                require_password: bool = False) -> mqtt.Client:
+                require_password: bool = False, batched_io: bool = False) -> mqtt.Client:
     """A paho client with ``config``'s credentials, TLS and reconnect bounds; not connected.
 
     ``client_id`` defaults to ``config.effective_client_id``. ``require_password``
@@ -62,7 +66,8 @@ def make_client(config: BrokerConfig, *, client_id: str | None = None, clean: bo
     unreadable password file always is).
     """
     client = paho_client(client_id=client_id or config.effective_client_id,
-                         protocol=config.protocol, clean=not persistent(config, clean))
+                         protocol=config.protocol, clean=not persistent(config, clean),
+                         batched_io=batched_io)
     password = config.resolve_password() if require_password else config.password_or_none()
     client.username_pw_set(config.username,
                            password.get_secret_value() if password is not None else None)

@@ -1,0 +1,130 @@
+"""The child half of :mod:`central.mqtt_process`: central's MQTT connection in a process.
+
+This process holds the broker connection (:class:`alarmlink.mqtt.MqttClient`, manual
+acknowledgement) and does nothing else: it reads messages and hands them to central in
+batches over a pipe, and it sends what central asks, in order: publishes (receipts,
+commands) and PUBACKs (after central's commit). Reading the socket here, on a core of
+its own, no longer competes for the interpreter lock with central's writer, so a flood
+is read as fast as the broker sends it and an alarm behind it reaches central's queue,
+where alarms go first, without waiting for the writer.
+
+Messages to central (``conn.send``):
+    ``("m", [(topic, payload, mid, qos, connection), ...])``  messages, in arrival order;
+    ``("s", {connected, ready, last_error, connect_count, session_present})``  state.
+From central:
+    ``("c", [("a", mid, connection) | ("p", topic, payload, qos, retain), ...])``;
+    ``("stop",)``: disconnect normally (the broker keeps the session), answer
+    ``("stopped",)`` and exit.
+
+When central goes away (the pipe ends) this process exits at once without a PUBACK or a
+DISCONNECT: what central had not committed stays with the broker, which redelivers it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+import paho.mqtt.client as mqtt
+
+from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.logsetup import configure
+from alarmlink.mqtt import MqttClient
+
+logger = logging.getLogger(__name__)
+
+#: Most messages in one hand-over to central.
+MAX_HANDOVER = 2000
+#: Seconds between state checks (subscriptions granted, errors) when nothing happens.
+STATE_EVERY_S = 0.1
+
+
+class Reader:
+    """The connection, the batch being gathered, and the pipe to central."""
+
+    def __init__(self, conn: Connection, config: BrokerConfig, name: str, clean: bool,
+                 receive_maximum: int | None, filters: list[tuple[str, int]]) -> None:
+        self.conn = conn
+        self.client = MqttClient(config, name=name, clean=clean, manual_ack=True,
+                                 receive_maximum=receive_maximum)
+        for topic_filter, qos in filters:
+            self.client.subscribe(topic_filter, self._on_message, qos)
+        self._batch: list[tuple[str, bytes, int, int, int]] = []
+        self._lock = threading.Lock()
+        self._send_lock = threading.Lock()
+        self._wake = threading.Event()
+        self._state: dict[str, Any] = {}
+        self._stopping = False
+
+    def _on_message(self, message: mqtt.MQTTMessage) -> None:
+        item = (message.topic, bytes(message.payload), message.mid, message.qos,
+                self.client.connect_count)
+        with self._lock:
+            self._batch.append(item)
+            first = len(self._batch) == 1
+        if first:
+            self._wake.set()
+
+    def _send(self, message: tuple[Any, ...]) -> bool:
+        try:
+            with self._send_lock:
+                self.conn.send(message)
+            return True
+        except (OSError, EOFError):  # central is gone
+            os._exit(0)
+
+    def _state_now(self) -> dict[str, Any]:
+        c = self.client
+        return {"connected": c.connected, "ready": c.ready, "last_error": c.last_error,
+                "connect_count": c.connect_count, "session_present": c.session_present}
+
+    def hand_over(self) -> None:
+        """Thread: send gathered messages as soon as there are any, and state changes."""
+        while not self._stopping:
+            self._wake.wait(STATE_EVERY_S)
+            self._wake.clear()
+            state = self._state_now()
+            if state != self._state:  # before the messages of a new connection
+                self._state = state
+                self._send(("s", state))
+            while True:
+                with self._lock:
+                    batch, self._batch = self._batch[:MAX_HANDOVER], self._batch[MAX_HANDOVER:]
+                if not batch:
+                    break
+                self._send(("m", batch))
+
+    def serve(self) -> None:
+        """Main thread: central's commands, until ``stop`` or the pipe ends."""
+        threading.Thread(target=self.hand_over, daemon=True, name="mqtt-handover").start()
+        self.client.start()
+        paho = self.client.paho
+        while True:
+            try:
+                command = self.conn.recv()
+            except (OSError, EOFError):  # central is gone: leave everything to the broker
+                os._exit(0)
+            if command[0] == "stop":
+                self._stopping = True
+                self.client.stop()
+                self._send(("stopped",))
+                return
+            for item in command[1]:
+                if item[0] == "a":
+                    _kind, mid, connection = item
+                    if connection == self.client.connect_count and self.client.connected:
+                        paho.ack(mid, 1)
+                else:
+                    _kind, topic, payload, qos, retain = item
+                    self.client.publish(topic, payload, qos=qos, retain=retain)
+
+
+def reader_main(conn: Connection, config: BrokerConfig, name: str, clean: bool,
+                receive_maximum: int | None, filters: list[tuple[str, int]],
+                log_level: int, log_format: str) -> None:
+    """The process's entry point (``multiprocessing`` spawn)."""
+    configure(log_level, log_format)
+    Reader(conn, config, name, clean, receive_maximum, filters).serve()

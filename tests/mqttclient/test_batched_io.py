@@ -1,0 +1,131 @@
+"""alarmlink.mqtt.batched_io: bulk reads and joined writes change nothing paho does."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from helpers import CENTRAL_USER, wait_for
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from alarmlink.broker import MosquittoBroker
+from alarmlink.broker_endpoint import BrokerConfig
+from alarmlink.mqtt import MqttClient, paho_client
+from alarmlink.mqtt.batched_io import BatchedIoClient
+from alarmlink.wire import Topics
+
+TOPICS = Topics()
+
+
+class ChunkedSocket:
+    """A socket whose ``recv`` returns the stream in the given chunk sizes."""
+
+    def __init__(self, data: bytes, chunks: list[int]) -> None:
+        self.data = data
+        self.chunks = chunks
+        self.pos = 0
+
+    def close(self) -> None:  # paho closes its socket when the client goes
+        self.pos = len(self.data)
+
+    def recv(self, bufsize: int) -> bytes:
+        if self.pos >= len(self.data):
+            raise BlockingIOError
+        size = min(bufsize, self.chunks.pop(0) if self.chunks else bufsize)
+        part = self.data[self.pos:self.pos + max(1, size)]
+        self.pos += len(part)
+        return part
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.binary(min_size=1, max_size=3000),
+       chunks=st.lists(st.integers(1, 4000), max_size=20),
+       asks=st.lists(st.integers(1, 700), min_size=1, max_size=50))
+def test_small_reads_from_the_buffer_give_back_the_exact_stream(
+        data: bytes, chunks: list[int], asks: list[int]) -> None:
+    client = paho_client(batched_io=True)
+    assert isinstance(client, BatchedIoClient)
+    client._sock = ChunkedSocket(data, chunks)  # type: ignore[assignment]
+    got = b""
+    for n in asks * (len(data) + 1):
+        try:
+            part = client._sock_recv(n)
+        except BlockingIOError:
+            break
+        assert 0 < len(part) <= n
+        got += part
+    assert got == data
+
+
+def test_a_new_socket_drops_the_old_ones_buffered_bytes() -> None:
+    client = paho_client(batched_io=True)
+    client._sock = ChunkedSocket(b"old-bytes", [])  # type: ignore[assignment]
+    assert client._sock_recv(1) == b"o"
+    client._sock = ChunkedSocket(b"new", [])  # type: ignore[assignment]
+    assert client._sock_recv(3) == b"new"
+
+
+def _packet(command: int, qos: int, data: bytes) -> dict[str, Any]:
+    return {"command": command, "mid": 1, "qos": qos, "pos": 0, "to_process": len(data),
+            "packet": data, "info": None}
+
+
+def test_only_packets_with_nothing_after_their_write_are_joined() -> None:
+    client = paho_client(batched_io=True)
+    assert isinstance(client, BatchedIoClient)
+    puback, qos1, qos0 = 0x40, 0x32, 0x30
+    for packet in (_packet(puback, 0, b"A"), _packet(puback, 0, b"B"), _packet(qos1, 1, b"C"),
+                   _packet(qos0, 0, b"D"), _packet(puback, 0, b"E")):
+        client._out_packet.append(packet)  # type: ignore[arg-type]
+    client._join_queued()
+    out = list(client._out_packet)
+    assert [p["packet"] for p in out] == [b"ABC", b"D", b"E"]  # the QoS 0 publish alone
+    assert out[0]["to_process"] == 3 and out[0]["pos"] == 0
+
+
+def test_a_partly_written_packet_is_left_as_it_is() -> None:
+    client = paho_client(batched_io=True)
+    assert isinstance(client, BatchedIoClient)
+    first = _packet(0x40, 0, b"AB")
+    first["pos"], first["to_process"] = 1, 1
+    client._out_packet.extend([first, _packet(0x40, 0, b"C")])  # type: ignore[list-item]
+    client._join_queued()
+    assert [p["packet"] for p in client._out_packet] == [b"AB", b"C"]
+
+
+@pytest.mark.broker
+def test_thousands_of_messages_of_every_size_arrive_whole_and_in_order(
+        fresh_mosquitto: MosquittoBroker) -> None:
+    """Both ends batched: a device's 3,000 QoS 1 events (1 byte to 200 KB) reach central's
+    connection whole and in order, and every publish is acknowledged."""
+    url = fresh_mosquitto.url
+    got: list[bytes] = []
+    lock = threading.Lock()
+
+    def on_message(message: Any) -> None:
+        with lock:
+            got.append(bytes(message.payload))
+
+    central = MqttClient(BrokerConfig(url=url, username="central",
+                                      password=CENTRAL_USER.password), name="central",
+                         clean=True)
+    central.subscribe(TOPICS.all_devices("event"), on_message, 1)
+    device = MqttClient(BrokerConfig(url=url, username="school-01", password="school-01-pw"),
+                        clean=True)
+    central.start()
+    device.start()
+    try:
+        assert central.wait_ready(15) and device.wait_ready(15)
+        sizes = [1 + (n * 7919) % 2000 for n in range(3000)]
+        sizes[100] = sizes[2000] = 200_000
+        sent = [n.to_bytes(4, "big") + bytes([n % 251]) * size for n, size in enumerate(sizes)]
+        infos = [device.publish(TOPICS.event("school-01"), payload, qos=1) for payload in sent]
+        wait_for(lambda: len(got) >= len(sent), timeout=60, what="all 3,000 events")
+        assert got == sent
+        wait_for(lambda: all(info.is_published() for info in infos), timeout=30,
+                 what="every PUBACK")
+    finally:
+        device.stop()
+        central.stop()
