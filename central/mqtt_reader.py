@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
@@ -125,6 +126,13 @@ class Reader:
 def reader_main(conn: Connection, config: BrokerConfig, name: str, clean: bool,
                 receive_maximum: int | None, filters: list[tuple[str, int]],
                 log_level: int, log_format: str) -> None:
-    """The process's entry point (``multiprocessing`` spawn)."""
+    """The process's entry point (``multiprocessing`` spawn).
+
+    SIGINT and SIGTERM are ignored: a Ctrl-C in a terminal or systemd's stop reaches the
+    whole process group, and this process must end through central (a normal DISCONNECT
+    after central's last commit) or, if central is gone, on its own.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure(log_level, log_format)
     Reader(conn, config, name, clean, receive_maximum, filters).serve()

@@ -145,3 +145,40 @@ def test_the_child_ends_when_central_is_killed(fresh_mosquitto: MosquittoBroker)
     finally:
         if parent.poll() is None:
             parent.kill()
+
+
+GROUP_SCRIPT = """
+import signal, sys, threading
+from alarmlink.broker_endpoint import BrokerConfig
+from central.mqtt_process import MqttProcess
+p = MqttProcess(BrokerConfig(url=sys.argv[1], username="central", password=sys.argv[2]),
+                name="central")
+p.subscribe("alarmlink/v1/dev/+/event", lambda m: None, 1)
+done = threading.Event()
+signal.signal(signal.SIGINT, lambda *_: done.set())
+p.start()
+assert p.wait_ready(20)
+print(p._process.pid, flush=True)
+done.wait(60)
+print("stopped", p.stop(), p._process.exitcode, flush=True)
+"""
+
+
+def test_ctrl_c_to_the_group_stops_central_and_its_child_cleanly(
+        fresh_mosquitto: MosquittoBroker) -> None:
+    """A Ctrl-C reaches the whole process group: the child ignores it and ends through
+    central's normal stop (DISCONNECT, exit code 0), not by the signal."""
+    parent = subprocess.Popen([sys.executable, "-c", GROUP_SCRIPT, fresh_mosquitto.url,
+                               CENTRAL_USER.password], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        os.killpg(parent.pid, signal.SIGINT)
+        out, err = parent.communicate(timeout=30)
+        assert out.strip() == "stopped True 0", err
+        assert "Traceback" not in err and "KeyboardInterrupt" not in err
+        assert not _alive(child)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
