@@ -23,6 +23,7 @@ from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.db.backend import db_target, is_postgresql, open_database
 from central.db.pg_migrate import PgError
+from central.mqtt_reader import SWITCH_INTERVAL_S
 from central.registry import (
     City,
     County,
@@ -266,6 +267,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from central.http_tls import tls_options
     from central.receiver.keys import KeyFileError, load_keys
 
+    sys.setswitchinterval(SWITCH_INTERVAL_S)  # an alarm's thread waits less for the lock
     try:
         config = build_config(args)
         if config.registry is not None:
