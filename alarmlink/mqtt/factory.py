@@ -46,11 +46,12 @@ def paho_client(*, client_id: str = "", protocol: Protocol = "mqttv5",
     ``batched_io``: bulk socket reads and joined writes (:mod:`alarmlink.mqtt.batched_io`).
     """
     v5 = protocol == "mqttv5"
-    cls = BatchedIoClient if batched_io else mqtt.Client
-    return cls(CallbackAPIVersion.VERSION2, client_id=client_id,
-                       protocol=mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
-                       clean_session=None if v5 else clean,
-                       reconnect_on_failure=reconnect_on_failure)
+    options: dict[str, Any] = {
+        "client_id": client_id, "protocol": mqtt.MQTTv5 if v5 else mqtt.MQTTv311,
+        "clean_session": None if v5 else clean, "reconnect_on_failure": reconnect_on_failure}
+    if batched_io:
+        return BatchedIoClient(CallbackAPIVersion.VERSION2, **options)
+    return mqtt.Client(CallbackAPIVersion.VERSION2, **options)
 
 
 def persistent(config: BrokerConfig, clean: bool) -> bool:
