@@ -21,12 +21,16 @@ The guarantees do not change:
 from __future__ import annotations
 
 import logging
-import multiprocessing
+import os
+import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from paho.mqtt.enums import MQTTErrorCode
@@ -34,10 +38,11 @@ from paho.mqtt.enums import MQTTErrorCode
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.logsetup import JsonFormatter
 from alarmlink.mqtt.matching import FilterTable
-from central.mqtt_reader import reader_main
 
 logger = logging.getLogger(__name__)
 
+#: Where the ``central`` package is (the child's ``PYTHONPATH``, whatever the parent's).
+PACKAGE_ROOT = str(Path(__file__).resolve().parent.parent)
 #: Seconds before a child that died is started again.
 RESTART_S = 1.0
 #: A handler of :class:`RemoteMessage` (typed loosely: the bridge's handlers take either).
@@ -136,20 +141,27 @@ class MqttProcess:
                          name=f"{self.name}-to-mqtt").start()
 
     def _spawn(self) -> None:
+        """Start ``python -m central.mqtt_reader`` with one end of a socket pair (not
+        multiprocessing's spawn, which would import central's whole command line in the
+        child and run an unguarded ``__main__`` again); its settings go as the first
+        message."""
         root = logging.getLogger()
         fmt = "json" if any(isinstance(h.formatter, JsonFormatter)
                             for h in root.handlers) else "text"
-        ctx = multiprocessing.get_context("spawn")
-        mine, theirs = ctx.Pipe()
+        mine, theirs = socket.socketpair()
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [PACKAGE_ROOT,
+                                                          env.get("PYTHONPATH")]))
         self._incarnation += 1
-        process = ctx.Process(
-            target=reader_main, name=f"{self.name}-mqtt", daemon=True,
-            args=(theirs, self.config, self.name, self.clean, self.receive_maximum,
-                  self._filters, root.level, fmt))
-        process.start()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "central.mqtt_reader", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL)
         theirs.close()
-        self._conn, self._process = mine, process
-        threading.Thread(target=self._receive_loop, args=(mine, self._incarnation),
+        conn = Connection(mine.detach())
+        conn.send((self.config, self.name, self.clean, self.receive_maximum,
+                   self._filters, root.level, fmt))
+        self._conn, self._process = conn, process
+        threading.Thread(target=self._receive_loop, args=(conn, self._incarnation),
                          daemon=True, name=f"{self.name}-from-mqtt").start()
 
     def publish(self, topic: str, payload: bytes, *, qos: int = 1,
@@ -199,9 +211,11 @@ class MqttProcess:
                 pass
             self._stopped.wait(timeout)
         if process is not None:
-            process.join(timeout)
-            if process.is_alive():
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
                 process.kill()
+                process.wait()
         self._state = {**self._state, "connected": False, "ready": False}
         return True
 
@@ -258,7 +272,7 @@ class MqttProcess:
             self._ready.clear()
 
     def _child_died(self, incarnation: int) -> None:
-        code = self._process.exitcode if self._process is not None else None
+        code = self._process.wait() if self._process is not None else None
         cause = f"central's MQTT process ended (exit code {code}); starting it again"
         logger.error("%s: %s", self.name, cause)
         self._base_count += int(self._state["connect_count"])

@@ -132,7 +132,7 @@ class Reader:
 def reader_main(conn: Connection, config: BrokerConfig, name: str, clean: bool,
                 receive_maximum: int | None, filters: list[tuple[str, int]],
                 log_level: int, log_format: str) -> None:
-    """The process's entry point (``multiprocessing`` spawn).
+    """Run the reader (``python -m central.mqtt_reader FD``: see :func:`main`).
 
     SIGINT and SIGTERM are ignored: a Ctrl-C in a terminal or systemd's stop reaches the
     whole process group, and this process must end through central (a normal DISCONNECT
@@ -143,3 +143,18 @@ def reader_main(conn: Connection, config: BrokerConfig, name: str, clean: bool,
     sys.setswitchinterval(SWITCH_INTERVAL_S)
     configure(log_level, log_format)
     Reader(conn, config, name, clean, receive_maximum, filters).serve()
+
+
+def main() -> None:
+    """``python -m central.mqtt_reader FD``: FD is this process's end of the socket pair;
+    the first message on it is :func:`reader_main`'s settings."""
+    conn = Connection(int(sys.argv[1]))
+    try:
+        settings = conn.recv()
+    except (OSError, EOFError):  # central went away before we started
+        os._exit(0)
+    reader_main(conn, *settings)
+
+
+if __name__ == "__main__":
+    main()

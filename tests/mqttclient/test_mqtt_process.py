@@ -160,7 +160,7 @@ p.start()
 assert p.wait_ready(20)
 print(p._process.pid, flush=True)
 done.wait(60)
-print("stopped", p.stop(), p._process.exitcode, flush=True)
+print("stopped", p.stop(), p._process.returncode, flush=True)
 """
 
 
