@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -78,12 +80,13 @@ class CrashAfterCommit:
     """Central's real writer, ingest and bridge; the connection dies after each commit,
     before its PUBACKs (as if the process were killed there)."""
 
-    def __init__(self, broker: MosquittoBroker, db_path: Path, crash: bool) -> None:
+    def __init__(self, broker: MosquittoBroker, db_path: Path, crash: bool,
+                 process: bool = False) -> None:
         db = open_db(db_path)
         load_registry(db, DEMO_REGISTRY)
         self.writer = Writer(db)
         self.ingestor = Ingestor(self.writer, TOPICS, lambda t, p: self.bridge.publish(t, p))
-        self.bridge = MqttBridge(broker_config(broker), self.ingestor)
+        self.bridge = MqttBridge(broker_config(broker), self.ingestor, process=process)
         self.commits = 0
         assert self.bridge.queue is not None
         real = self.bridge.queue.handle_batch
@@ -91,7 +94,14 @@ class CrashAfterCommit:
         def batch(deliveries: list[Delivery]) -> None:
             real(deliveries)
             self.commits += 1
-            if crash:  # committed, receipts handed to paho; now the connection is gone
+            if crash and process and self.commits == 1:
+                # committed, receipts handed over; the process holding the connection is
+                # killed before the batch's PUBACKs are asked for (central starts another)
+                child = self.bridge.client._process  # type: ignore[union-attr]
+                os.kill(child.pid, signal.SIGKILL)
+                child.wait()
+            elif crash and not process:
+                # committed, receipts handed to paho; now the connection is gone
                 # before this batch's PUBACKs: disconnect() only queues a DISCONNECT, so
                 # the PUBACKs could still be queued behind it and race it; a process
                 # killed here never sends them, which the connection's generation models
@@ -104,10 +114,11 @@ class CrashAfterCommit:
         self.writer.close()
 
 
-def _crash_once(broker: MosquittoBroker, school: MqttTestClient, db_path: Path) -> bool:
+def _crash_once(broker: MosquittoBroker, school: MqttTestClient, db_path: Path,
+                process: bool = False) -> bool:
     """One crash between commit and PUBACK; asserts nothing lost or doubled and every
     event receipted. Returns whether the broker redelivered anything."""
-    first = CrashAfterCommit(broker, db_path, crash=True)
+    first = CrashAfterCommit(broker, db_path, crash=True, process=process)
     first.bridge.start()
     assert first.bridge.wait_ready(10)
     events = [make_event(seq=n + 1) for n in range(20)]
@@ -115,7 +126,7 @@ def _crash_once(broker: MosquittoBroker, school: MqttTestClient, db_path: Path) 
         send(school, event)
     wait_for(lambda: first.commits >= 1, what="a committed batch")
     first.stop()
-    second = CrashAfterCommit(broker, db_path, crash=False)
+    second = CrashAfterCommit(broker, db_path, crash=False, process=process)
     second.bridge.start()
     try:
         ids = {e.event_id for e in events}
@@ -131,6 +142,18 @@ def _crash_once(broker: MosquittoBroker, school: MqttTestClient, db_path: Path) 
         return any(r["deliveries"] > 1 for r in rows())
     finally:
         second.stop()
+
+
+@pytest.mark.broker
+def test_central_s_mqtt_process_killed_between_commit_and_puback_loses_nothing(
+        fresh_mosquitto: MosquittoBroker, tmp_path: Path,
+        mqtt_test_client: Callable[..., MqttTestClient]) -> None:
+    """``mqtt_process``: the child holding the connection is SIGKILLed after a batch's
+    commit, before its PUBACKs: the broker redelivers the batch (to the child central
+    starts again, or to the next central), which stores nothing twice and receipts all."""
+    school = device(mqtt_test_client, fresh_mosquitto)
+    assert _crash_once(fresh_mosquitto, school, tmp_path / "c.db", process=True), \
+        "the broker did not redeliver the batch whose PUBACKs never left"
 
 
 @pytest.mark.broker
