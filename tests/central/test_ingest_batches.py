@@ -20,10 +20,12 @@ from sqlite_utils import Database
 from test_central_mqtt import broker_config, device, receipts, send
 
 from alarmlink.broker import MosquittoBroker
+from alarmlink.mqtt import MqttClient
 from central.db import Writer, open_db
 from central.ingest import Ingestor
 from central.ingest_queue import Budgets, Delivery, FairQueue, IngestQueue, route_of
 from central.mqtt_bridge import MqttBridge
+from central.mqtt_process import MqttProcess
 from central.registry import load_registry
 from central.snapshots import SnapshotFiles
 
@@ -97,7 +99,8 @@ class CrashAfterCommit:
             if crash and process and self.commits == 1:
                 # committed, receipts handed over; the process holding the connection is
                 # killed before the batch's PUBACKs are asked for (central starts another)
-                child = self.bridge.client._process  # type: ignore[union-attr]
+                assert isinstance(self.bridge.client, MqttProcess)
+                child = self.bridge.client._process
                 os.kill(child.pid, signal.SIGKILL)
                 child.wait()
             elif crash and not process:
@@ -105,8 +108,10 @@ class CrashAfterCommit:
                 # before this batch's PUBACKs: disconnect() only queues a DISCONNECT, so
                 # the PUBACKs could still be queued behind it and race it; a process
                 # killed here never sends them, which the connection's generation models
-                self.bridge.client.connect_count += 1
-                self.bridge.client.paho.disconnect()
+                client = self.bridge.client
+                assert isinstance(client, MqttClient)
+                client.connect_count += 1
+                client.paho.disconnect()
         self.bridge.queue.handle_batch = batch
 
     def stop(self) -> None:
