@@ -51,8 +51,11 @@ def test_filmstrip_shows_the_alarm_frames_and_the_live_view(
         expect(strip.locator("figcaption")).to_contain_text("ALARM")
         expect(strip.locator(".frame.phase-alarm .ftime")).to_have_text(
             re.compile(r"^\d\d:\d\d:\d\d\.\d$"))
-        page.wait_for_function(
-            "document.querySelector('.filmstrip img.current').naturalWidth === 640")
+        # polled from here: wait_for_function's repeated checks run through eval in the
+        # page, which the console's CSP (script-src 'self') refuses once a check is false
+        wait_for(lambda: page.evaluate(
+            "document.querySelector('.filmstrip img.current')?.naturalWidth") == 640,
+            timeout=10, what="the current frame loaded at 640 px")
 
         lists = [u for u in requested if "/snapshots?since_id=" in u]
         strip.get_by_role("button", name="Live view").click()

@@ -229,7 +229,14 @@ def test_an_alarm_gets_a_batch_of_events_only_and_heartbeats_are_not_starved(
     batches: list[list[str]] = []
     queue = IngestQueue(writer, lambda b: batches.append([d.topic for d in b]))
     gate = threading.Event()
-    writer.submit(lambda _db: gate.wait(10))  # the writer is busy: everything queues
+    entered = threading.Event()
+
+    def hold(_db: object) -> None:  # the writer is busy: everything queues
+        entered.set()
+        gate.wait(10)
+
+    writer.submit(hold)
+    assert entered.wait(10)  # (else an alarm's urgent drain could run before the hold)
     try:
         for n in range(100):
             queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
@@ -243,7 +250,9 @@ def test_an_alarm_gets_a_batch_of_events_only_and_heartbeats_are_not_starved(
         # events keep arriving while heartbeats wait: every other batch takes heartbeats
         batches.clear()
         gate.clear()
-        writer.submit(lambda _db: gate.wait(10))
+        entered.clear()
+        writer.submit(hold)
+        assert entered.wait(10)
         for n in range(40):
             queue.put(Delivery(TOPICS.heartbeat(f"bg-{n}"), b""))
         for n in range(600):
