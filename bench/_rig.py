@@ -44,6 +44,35 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
 
 
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def with_children(pid: int) -> list[int]:
+    """``pid`` and its child processes (central's MQTT process: ``mqtt_process``)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() \
+        else [pid]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds so far of a process (all its threads) and its children."""
+    total = 0.0
+    for one in with_children(pid):
+        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+    return total
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process and its children (MiB)."""
+    sizes = {one: line for one in with_children(pid)
+             for line in Path(f"/proc/{one}/status").read_text().splitlines()
+             if line.startswith("VmRSS:")}
+    if pid not in sizes:
+        raise SystemExit(f"no VmRSS for process {pid}")
+    return sum(int(line.split()[1]) for line in sizes.values()) / 1024
+
+
 def median(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[len(ordered) // 2]

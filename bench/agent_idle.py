@@ -24,27 +24,12 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from _rig import PROBE, ROOT, Rig, median, plain_client
+from _rig import PROBE, ROOT, Rig, cpu_seconds, median, plain_client, rss_mib
 
 from alarmlink import wire
 
 AGENT = "school-01"
 BASELINE = "school-02"
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise SystemExit(f"no VmRSS for process {pid}")
-
-
 BARE = """
 import sys, threading
 import paho.mqtt.client as mqtt

@@ -19,45 +19,25 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing as mp
-import os
 import resource
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
-from _rig import PROBE, Rig, load_note, median, plain_client, print_footer, wait_until
+from _rig import (
+    PROBE,
+    Rig,
+    cpu_seconds,
+    load_note,
+    median,
+    plain_client,
+    print_footer,
+    rss_mib,
+    wait_until,
+)
 
 from alarmlink import wire
 from simulators.fleet import Fleet, FleetPlan
-
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def with_children(pid: int) -> list[int]:
-    """``pid`` and its child processes (central's MQTT process: ``mqtt_process``)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    return [pid, *(int(c) for c in children.read_text().split())] if children.exists() \
-        else [pid]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds so far of a process (all its threads) and its children."""
-    total = 0.0
-    for one in with_children(pid):
-        fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / TICK
-    return total
-
-
-def rss_mib(pid: int) -> float:
-    """Resident memory of a process and its children."""
-    total = 0.0
-    for one in with_children(pid):
-        for line in Path(f"/proc/{one}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                total += int(line.split()[1]) / 1024
-    return total
 
 
 def bare_subscriber(url: str, password: str, counted: Any) -> None:

@@ -28,7 +28,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.logsetup import JsonFormatter
 from alarmlink.mqtt.matching import FilterTable
+from central.mqtt_reader import LinkState
 
 logger = logging.getLogger(__name__)
 
@@ -87,9 +88,7 @@ class MqttProcess:
         self._process: Any = None
         self._incarnation = 0
         self._base_count = 0
-        self._state: dict[str, Any] = {"connected": False, "ready": False,
-                                       "last_error": None, "connect_count": 0,
-                                       "session_present": None}
+        self._state = LinkState()
         self._ready = threading.Event()
         self._outbox: list[tuple[Any, ...]] = []
         self._out_lock = threading.Lock()
@@ -101,24 +100,24 @@ class MqttProcess:
 
     @property
     def connected(self) -> bool:
-        return bool(self._state["connected"])
+        return self._state.connected
 
     @property
     def ready(self) -> bool:
-        return bool(self._state["ready"])
+        return self._state.ready
 
     @property
     def last_error(self) -> str | None:
-        return self._state["last_error"]  # type: ignore[no-any-return]
+        return self._state.last_error
 
     @property
     def connect_count(self) -> int:
         """Connections since start, over every child (it only grows)."""
-        return self._base_count + int(self._state["connect_count"])
+        return self._base_count + self._state.connect_count
 
     @property
     def session_present(self) -> bool | None:
-        return self._state["session_present"]  # type: ignore[no-any-return]
+        return self._state.session_present
 
     def wait_ready(self, timeout: float) -> bool:
         self._ready.wait(timeout)
@@ -216,7 +215,7 @@ class MqttProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        self._state = {**self._state, "connected": False, "ready": False}
+        self._state = replace(self._state, connected=False, ready=False)
         return True
 
     # --- threads -----------------------------------------------------------------------
@@ -264,9 +263,9 @@ class MqttProcess:
                 except Exception:  # a handler bug must not stop the reading
                     logger.exception("%s: handling a message on %s failed", self.name, topic)
 
-    def _set_state(self, state: dict[str, Any]) -> None:
+    def _set_state(self, state: LinkState) -> None:
         self._state = state
-        if state["ready"]:
+        if state.ready:
             self._ready.set()
         else:
             self._ready.clear()
@@ -275,9 +274,8 @@ class MqttProcess:
         code = self._process.wait() if self._process is not None else None
         cause = f"central's MQTT process ended (exit code {code}); starting it again"
         logger.error("%s: %s", self.name, cause)
-        self._base_count += int(self._state["connect_count"])
-        self._set_state({"connected": False, "ready": False, "last_error": cause,
-                         "connect_count": 0, "session_present": None})
+        self._base_count += self._state.connect_count
+        self._set_state(LinkState(last_error=cause))
         time.sleep(RESTART_S)  # not a synchronisation: a crashing child must not spin
         if self._running and incarnation == self._incarnation:
             self._spawn()

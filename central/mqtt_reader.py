@@ -2,7 +2,7 @@
 
 This process holds the broker connection (:class:`alarmlink.mqtt.MqttClient`, manual
 acknowledgement) and does nothing else: it reads messages and hands them to central in
-batches over a pipe, and it sends what central asks, in order: publishes (receipts,
+batches over a socket pair, and it sends what central asks, in order: publishes (receipts,
 commands) and PUBACKs (after central's commit). Reading the socket here, on a core of
 its own, no longer competes for the interpreter lock with central's writer, so a flood
 is read as fast as the broker sends it and an alarm behind it reaches central's queue,
@@ -10,13 +10,13 @@ where alarms go first, without waiting for the writer.
 
 Messages to central (``conn.send``):
     ``("m", [(topic, payload, mid, qos, connection), ...])``  messages, in arrival order;
-    ``("s", {connected, ready, last_error, connect_count, session_present})``  state.
+    ``("s", LinkState)``  the connection's state, whenever it changes.
 From central:
     ``("c", [("a", mid, connection) | ("p", topic, payload, qos, retain), ...])``;
     ``("stop",)``: disconnect normally (the broker keeps the session), answer
     ``("stopped",)`` and exit.
 
-When central goes away (the pipe ends) this process exits at once without a PUBACK or a
+When central goes away (the socket pair closes) this process exits at once without a PUBACK or a
 DISCONNECT: what central had not committed stays with the broker, which redelivers it.
 """
 
@@ -27,6 +27,7 @@ import os
 import signal
 import sys
 import threading
+from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -49,6 +50,22 @@ MAX_HANDOVER = 2000
 STATE_EVERY_S = 0.1
 
 
+@dataclass(frozen=True)
+class LinkState:
+    """The connection's state as the child reports it (:class:`MqttClient`'s properties)."""
+
+    connected: bool = False
+    ready: bool = False
+    last_error: str | None = None
+    connect_count: int = 0
+    session_present: bool | None = None
+
+    @classmethod
+    def of(cls, client: MqttClient) -> LinkState:
+        return cls(client.connected, client.ready, client.last_error, client.connect_count,
+                   client.session_present)
+
+
 class Reader:
     """The connection, the batch being gathered, and the pipe to central."""
 
@@ -63,7 +80,7 @@ class Reader:
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
         self._wake = threading.Event()
-        self._state: dict[str, Any] = {}
+        self._state: LinkState | None = None
         self._stopping = False
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
@@ -75,25 +92,19 @@ class Reader:
         if first:
             self._wake.set()
 
-    def _send(self, message: tuple[Any, ...]) -> bool:
+    def _send(self, message: tuple[Any, ...]) -> None:
         try:
             with self._send_lock:
                 self.conn.send(message)
-            return True
         except (OSError, EOFError):  # central is gone
             os._exit(0)
-
-    def _state_now(self) -> dict[str, Any]:
-        c = self.client
-        return {"connected": c.connected, "ready": c.ready, "last_error": c.last_error,
-                "connect_count": c.connect_count, "session_present": c.session_present}
 
     def hand_over(self) -> None:
         """Thread: send gathered messages as soon as there are any, and state changes."""
         while not self._stopping:
             self._wake.wait(STATE_EVERY_S)
             self._wake.clear()
-            state = self._state_now()
+            state = LinkState.of(self.client)
             if state != self._state:  # before the messages of a new connection
                 self._state = state
                 self._send(("s", state))
@@ -108,7 +119,6 @@ class Reader:
         """Main thread: central's commands, until ``stop`` or the pipe ends."""
         threading.Thread(target=self.hand_over, daemon=True, name="mqtt-handover").start()
         self.client.start()
-        paho = self.client.paho
         while True:
             try:
                 command = self.conn.recv()
@@ -122,8 +132,7 @@ class Reader:
             for item in command[1]:
                 if item[0] == "a":
                     _kind, mid, connection = item
-                    if connection == self.client.connect_count and self.client.connected:
-                        paho.ack(mid, 1)
+                    self.client.ack_on(connection, mid)
                 else:
                     _kind, topic, payload, qos, retain = item
                     self.client.publish(topic, payload, qos=qos, retain=retain)
@@ -157,4 +166,7 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    # through the importable module, so what is pickled to central (LinkState) is
+    # central.mqtt_reader.LinkState, not __main__.LinkState
+    from central.mqtt_reader import main as _main
+    _main()

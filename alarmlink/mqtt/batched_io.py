@@ -20,7 +20,7 @@ them:
 
 Both are used by :class:`alarmlink.mqtt.MqttClient` (central, the agents); the bench's
 baselines keep plain paho. Tested against a real broker and paho's own behaviour in
-``tests/mqtt/test_batched_io.py``.
+``tests/mqttclient/test_batched_io.py``.
 """
 
 from __future__ import annotations

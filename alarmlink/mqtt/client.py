@@ -197,15 +197,21 @@ class MqttClient(ConnectionLoss):
                 token.pop()
             except IndexError:  # another thread took it just now
                 return
-            if self.connect_count != generation or not self.connected:
-                logger.debug("%s: PUBACK for mid %d skipped: the connection changed; the "
-                             "broker redelivers it", self.name, mid)
-                return
-            rc = self.paho.ack(mid, qos)
-            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
-                logger.warning("%s: PUBACK for mid %d not sent: %s", self.name, mid,
-                               mqtt.error_string(rc))
+            self.ack_on(generation, mid, qos)
         return ack
+
+    def ack_on(self, generation: int, mid: int, qos: int = 1) -> None:
+        """Send the PUBACK of message ``mid`` if this is still connection ``generation``
+        (:attr:`connect_count` when it arrived); after a reconnect the packet id may name
+        another message, and the broker redelivers the unacknowledged one anyway."""
+        if self.connect_count != generation or not self.connected:
+            logger.debug("%s: PUBACK for mid %d skipped: the connection changed; the "
+                         "broker redelivers it", self.name, mid)
+            return
+        rc = self.paho.ack(mid, qos)
+        if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            logger.warning("%s: PUBACK for mid %d not sent: %s", self.name, mid,
+                           mqtt.error_string(rc))
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Publish ``stopped`` (if configured) and wait for it, then disconnect.
