@@ -50,6 +50,7 @@ from central.db import (
     Writer,
     after_commit,
     query_one,
+    sync_wal,
     without_fsync,
     write_tx,
 )
@@ -147,6 +148,9 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         self.should_yield: Callable[[], bool] | None = None
         #: Inside :meth:`handle_batch`: what to do after the batch's commit.
         self._after_commit: list[Callable[[], object]] | None = None
+        #: Inside :meth:`handle_batch`: the consoles' pushes, after the commit (before the
+        #: WAL's sync and the rest of :attr:`_after_commit`).
+        self._push_actions: list[Callable[[], object]] | None = None
         self._pushes: set[int] = set()
         #: Inside :meth:`handle_batch`: what the batch has read (routes, open incidents,
         #: commissioning sessions, clock offsets, incident status). Only the writer thread
@@ -173,6 +177,7 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         waits (after :data:`MIN_BEFORE_YIELD`), and the caller gives the rest back.
         """
         self._after_commit = []
+        self._push_actions = []
         self._pushes = set()
         self._memo = BatchMemo()
         handled: int | None = None
@@ -180,8 +185,13 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         # own (a takeover trouble one raises is raised again by the next one if a power cut
         # undid it: its count is since the agent started)
         beats_only = all(d.topic.endswith("/heartbeat") for d in deliveries)
+        # anything else on SQLite: committed without the fsync, pushed to the consoles,
+        # THEN made durable (sync_wal) before any receipt or PUBACK: the push does not wait
+        # for the disk, and nothing is acknowledged that a power cut could undo (central
+        # dying in between leaves the messages with the broker and the devices' outboxes)
+        sync_later = not beats_only and not isinstance(self.db, PgDatabase)
         try:
-            with without_fsync(self.db, beats_only), write_tx(self.db):
+            with without_fsync(self.db, beats_only or sync_later), write_tx(self.db):
                 if isinstance(self.db, PgDatabase):  # workers write at once: lock venues
                     lock_keys(self.db, memos.venues_of(self.db, self._memo, deliveries))
                 memos.prefetch_routes(self.db, self._memo, deliveries)
@@ -199,7 +209,7 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         except sqlite3.Error as exc:
             logger.error("a batch of %d message(s) could not commit (%s); processing them "
                          "one by one", len(deliveries), exc)
-            self._after_commit = None
+            self._after_commit = self._push_actions = None
             self._memo = None
             if getattr(self.db, "broken", False):  # PostgreSQL gone: one by one fails too
                 return None  # (the ingest worker exits before any PUBACK: ingest_worker.py)
@@ -209,6 +219,18 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
             return None
         finally:
             self._memo = None
+        pushes, self._push_actions = self._push_actions, None
+        for action in pushes:
+            action()
+        if sync_later:
+            try:
+                sync_wal(cast(Database, self.db))
+            except OSError as exc:  # not durable: acknowledge nothing, take them again
+                logger.error("syncing the database to disk failed (%s); the batch's %d "
+                             "message(s) are not acknowledged and will be taken again; "
+                             "check the disk", exc, len(deliveries))
+                self._after_commit = None
+                return 0
         actions, self._after_commit = self._after_commit, None
         for action in actions:
             action()
@@ -308,10 +330,10 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         """
         if incident_id is None:
             return
-        if self._after_commit is not None:
+        if self._push_actions is not None:
             if incident_id not in self._pushes:
                 self._pushes.add(incident_id)
-                self._after_commit.append(lambda: self._push_now(incident_id))
+                self._push_actions.append(lambda: self._push_now(incident_id))
             return
         self._push_now(incident_id)
 

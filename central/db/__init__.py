@@ -18,6 +18,7 @@ from central.db.connection import (
     open_db,
     parse_iso,
     query_one,
+    sync_wal,
     without_fsync,
     write_tx,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "open_db",
     "parse_iso",
     "query_one",
+    "sync_wal",
     "without_fsync",
     "write_tx",
 ]

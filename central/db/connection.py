@@ -8,7 +8,9 @@ alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
 seconds an alarm may take. The one exception is :func:`without_fsync`: a batch of
 nothing but heartbeats, whose rows the next heartbeat replaces anyway, commits without
 its own fsync (the next FULL commit makes it durable too), so a fleet's burst of
-heartbeats does not queue dozens of fsyncs in front of an alarm.
+heartbeats does not queue dozens of fsyncs in front of an alarm. Ingest's batches of
+events also commit without it, and then call :func:`sync_wal` before any receipt or
+PUBACK: the console's push goes out while the WAL is being synced (central/ingest.py).
 
 The running central writes through ONE connection on ONE thread
 (:class:`central.db.Writer`) and reads through connections opened with
@@ -24,6 +26,7 @@ dicts, never tuples.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -146,6 +149,29 @@ def without_fsync(db: Database, relaxed: bool = True) -> Iterator[Database]:
         yield db
     finally:
         db.conn.execute("PRAGMA synchronous=FULL")
+
+
+_files: weakref.WeakKeyDictionary[Database, str] = weakref.WeakKeyDictionary()
+
+
+def sync_wal(db: Database) -> None:
+    """fsync ``db``'s write-ahead log: what was committed before (also under
+    :func:`without_fsync`) is durable once this returns, as a ``synchronous=FULL`` commit
+    would have made it. The WAL is written in order, so one fsync covers every earlier
+    commit. Raises ``OSError`` when the disk refuses (nothing may then be acknowledged)."""
+    path = _files.get(db)
+    if path is None:
+        path = _files[db] = db.conn.execute("PRAGMA database_list").fetchone()[2]
+    if not path:  # an in-memory database: nothing to sync
+        return
+    try:
+        fd = os.open(path + "-wal", os.O_RDONLY)
+    except FileNotFoundError:  # no WAL (not in WAL mode): the commit synced the file itself
+        return
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -193,19 +193,35 @@ def test_a_batch_of_one_venues_alarms_opens_one_incident_and_stores_every_event(
     assert len(receipts) == 5  # a stored receipt for each, after the commit
 
 
-def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
-        tmp_path: Path) -> None:
-    """A heartbeat batch commits with synchronous=NORMAL; a batch with an event keeps FULL
-    (its stored receipt promises durability); FULL is restored after either. SQLite only:
-    it watches SQLite's statements (their PostgreSQL form, synchronous_commit, is in
-    test_pg_store.py's translation table)."""
+def _spy_fsync(monkeypatch: pytest.MonkeyPatch, order: list[str],
+               fail: list[OSError] | None = None) -> None:
+    """Record central's own fsyncs (SQLite's are in C, not seen) by file name."""
+    real = os.fsync
+
+    def fsync(fd: int) -> None:
+        order.append("fsync " + os.readlink(f"/proc/self/fd/{fd}").rsplit("/", 1)[-1])
+        if fail:
+            raise fail.pop()
+        real(fd)
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+def test_an_events_batch_is_pushed_before_its_fsync_and_receipted_after(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch with an event commits with synchronous=NORMAL, is pushed to the consoles,
+    THEN its WAL is fsynced, and only then is the stored receipt sent (its PUBACK follows
+    handle_batch). A heartbeat batch commits without any fsync; FULL is restored after
+    either. SQLite only (its PostgreSQL form is in test_pg_store.py's translation table)."""
     from central_testkit import event_message
 
     from alarmlink.wire import Heartbeat, encode, utcnow
 
     db = open_db(tmp_path / "central.db")
     load_registry(db, DEMO_REGISTRY)
-    ingestor = Ingestor(db, TOPICS, lambda _topic, _payload: None)
+    order: list[str] = []
+    ingestor = Ingestor(db, TOPICS, lambda topic, _payload: order.append(topic.rsplit("/")[-1]),
+                        notify=lambda incident: order.append(f"push {incident['id']}"))
+    _spy_fsync(monkeypatch, order)
     statements: list[str] = []
     db.conn.set_trace_callback(statements.append)
     beat = encode(Heartbeat(ts=utcnow(), uptime_s=5, outbox_depth=0))
@@ -213,11 +229,37 @@ def test_only_a_batch_of_nothing_but_heartbeats_commits_without_its_own_fsync(
     ingestor.handle_batch(beats)
     assert [s for s in statements if "synchronous" in s] == [
         "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
-    assert db.execute("SELECT count(*) FROM device_state").fetchone()[0] == 2
+    assert order == [], "heartbeats: no fsync of their own"
     statements.clear()
-    ingestor.handle_batch([*beats, Delivery(*event_message(make_event()))])
-    assert not [s for s in statements if "synchronous" in s], "an event's batch is fsynced"
+    assert ingestor.handle_batch([*beats, Delivery(*event_message(make_event()))]) is None
+    assert [s for s in statements if "synchronous" in s] == [
+        "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
+    assert order == ["push 1", "fsync central.db-wal", "receipt"]
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+
+
+def test_a_failed_fsync_acknowledges_nothing_and_the_batch_is_taken_again(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The disk refuses the WAL's fsync once: no receipt and no PUBACK; the queue takes the
+    message again, and then it is stored once, receipted once and acknowledged once."""
+    from central_testkit import event_message
+
+    db = open_db(tmp_path / "central.db")
+    load_registry(db, DEMO_REGISTRY)
+    writer = Writer(db)
+    order: list[str] = []
+    ingestor = Ingestor(writer, TOPICS, lambda topic, _p: order.append(topic.rsplit("/")[-1]))
+    _spy_fsync(monkeypatch, order, fail=[OSError(5, "Input/output error")])
+    queue = IngestQueue(writer, ingestor.handle_batch)
+    acks: list[int] = []
+    try:
+        queue.put(Delivery(*event_message(make_event()), ack=lambda: acks.append(1)))
+        wait_for(lambda: acks, timeout=10, what="the PUBACK after the retry")
+        assert order == ["fsync central.db-wal", "fsync central.db-wal", "receipt"]
+        assert acks == [1]
+        assert db.execute("SELECT count(*) FROM events").fetchone()[0] == 1
+    finally:
+        writer.close()
 
 
 def test_an_alarm_gets_a_batch_of_events_only_and_heartbeats_are_not_starved(
