@@ -309,6 +309,41 @@ class Probe:
         self.client.loop_stop()
 
 
+class CProbe:
+    """The same count as :class:`Probe` by ``mosquitto_sub`` (C, Debian's
+    ``mosquitto-clients``): a probe of central's own output, whose counting must not take
+    the CPU the system under test needs (a Python subscriber costs about what a bare
+    subscriber does). ``last`` is when it exited after ``want`` messages."""
+
+    def __init__(self, rig: Rig, topic: str, want: int) -> None:
+        if shutil.which("mosquitto_sub") is None:
+            raise SystemExit("mosquitto_sub not found: apt-get install mosquitto-clients")
+        self.want = want
+        self.last = 0.0
+        self.done = threading.Event()
+        self._proc = subprocess.Popen(
+            ["mosquitto_sub", "-h", rig.broker.host, "-p", str(rig.broker.port),
+             "-u", PROBE, "-P", rig.passwords[PROBE], "-i", f"{PROBE}-c", "-q", "1",
+             "-t", topic, "-C", str(want), "-W", "300"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        threading.Thread(target=self._wait, daemon=True).start()
+
+    def _wait(self) -> None:
+        self._proc.wait()
+        self.last = time.perf_counter()
+        if self._proc.returncode == 0:
+            self.done.set()
+
+    @property
+    def n(self) -> str:
+        return "fewer than all" if not self.done.is_set() else str(self.want)
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        self._proc.wait()
+
+
 class Api:
     """Central's API as a logged-in admin (session cookie, X-CSRF-Token)."""
 
