@@ -47,8 +47,6 @@ logger = logging.getLogger(__name__)
 
 #: How to create the first admin (printed by serve on a central with no users).
 FIRST_ADMIN = "alarmlink central user add --db {db} --username admin --role admin --node root"
-#: ``sys.setswitchinterval`` for ``central serve`` (CPython's default is 0.005 s).
-GIL_SWITCH_INTERVAL_S = 0.001
 
 
 def add_central_commands(sub: Any, name: str, help_text: str) -> None:
@@ -267,7 +265,6 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from central.http_tls import tls_options
     from central.receiver.keys import KeyFileError, load_keys
 
-    sys.setswitchinterval(SWITCH_INTERVAL_S)  # an alarm's thread waits less for the lock
     try:
         config = build_config(args)
         if config.registry is not None:
@@ -304,7 +301,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # waits for it gets it after at most this long: 1 ms instead of CPython's 5 ms, so an
     # alarm passing from thread to thread is not held 5 ms at each hand-over while a
     # fleet's burst of heartbeats keeps the other threads busy.
-    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    sys.setswitchinterval(SWITCH_INTERVAL_S)
     uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info",
                 access_log=args.access_log, log_config=uvicorn_log_config(),
                 ssl_certfile=certfile, ssl_keyfile=keyfile)
