@@ -23,7 +23,7 @@ from central.config import CentralConfig, load_config
 from central.db import open_db
 from central.db.backend import db_target, is_postgresql, open_database
 from central.db.pg_migrate import PgError
-from central.mqtt_reader import SWITCH_INTERVAL_S
+from central.interpreter import tune_for_latency
 from central.registry import (
     City,
     County,
@@ -297,11 +297,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for name in ("central", "alarmlink"):  # a service logs its life
         if logging.getLogger(name).getEffectiveLevel() > logging.INFO:
             logging.getLogger(name).setLevel(logging.INFO)
-    # Central's threads (paho's, the writer, the event loop) share one GIL. A thread that
-    # waits for it gets it after at most this long: 1 ms instead of CPython's 5 ms, so an
-    # alarm passing from thread to thread is not held 5 ms at each hand-over while a
-    # fleet's burst of heartbeats keeps the other threads busy.
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
+    # Central's threads (paho's, the writer, the event loop) share one GIL: a 1 ms switch
+    # interval, and the start-up heap frozen so full collections stay short
+    tune_for_latency()
     uvicorn.run(app, host=config.http.host, port=config.http.port, log_level="info",
                 access_log=args.access_log, log_config=uvicorn_log_config(),
                 ssl_certfile=certfile, ssl_keyfile=keyfile)

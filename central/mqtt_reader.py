@@ -36,14 +36,10 @@ import paho.mqtt.client as mqtt
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.logsetup import configure
 from alarmlink.mqtt import MqttClient
+from central.interpreter import tune_for_latency
 
 logger = logging.getLogger(__name__)
 
-#: The interpreter's switch interval in central's processes (Python's default is 5 ms): a
-#: thread woken by an alarm (the reading thread, the hand-over) waits at most about this
-#: long for the interpreter lock while another thread (the writer, a heartbeat batch) holds
-#: it. Measured with bench/latency.py: the press -> console p99 fell, throughput did not.
-SWITCH_INTERVAL_S = 0.001
 #: Most messages in one hand-over to central.
 MAX_HANDOVER = 2000
 #: Seconds between state checks (subscriptions granted, errors) when nothing happens.
@@ -149,9 +145,10 @@ def reader_main(conn: Connection, config: BrokerConfig, name: str, clean: bool,
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    sys.setswitchinterval(SWITCH_INTERVAL_S)
     configure(log_level, log_format)
-    Reader(conn, config, name, clean, receive_maximum, filters).serve()
+    reader = Reader(conn, config, name, clean, receive_maximum, filters)
+    tune_for_latency()
+    reader.serve()
 
 
 def main() -> None:
