@@ -36,6 +36,7 @@ import paho.mqtt.client as mqtt
 from alarmlink.broker_endpoint import BrokerConfig
 from alarmlink.logsetup import configure
 from alarmlink.mqtt import MqttClient
+from alarmlink.mqtt.batched_io import BatchedIoClient
 from central.interpreter import tune_for_latency
 
 logger = logging.getLogger(__name__)
@@ -78,6 +79,10 @@ class Reader:
         self._wake = threading.Event()
         self._state: LinkState | None = None
         self._stopping = False
+        #: paho's thread hands each read's messages over itself (BatchedIoClient).
+        self._direct = isinstance(self.client.paho, BatchedIoClient)
+        if isinstance(self.client.paho, BatchedIoClient):
+            self.client.paho.after_read = self._after_read
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         item = (message.topic, bytes(message.payload), message.mid, message.qos,
@@ -85,31 +90,52 @@ class Reader:
         with self._lock:
             self._batch.append(item)
             first = len(self._batch) == 1
-        if first:
+        if first and self._direct is False:
             self._wake.set()
 
-    def _send(self, message: tuple[Any, ...]) -> None:
-        try:
-            with self._send_lock:
-                self.conn.send(message)
-        except (OSError, EOFError):  # central is gone
-            os._exit(0)
-
-    def hand_over(self) -> None:
-        """Thread: send gathered messages as soon as there are any, and state changes."""
-        while not self._stopping:
-            self._wake.wait(STATE_EVERY_S)
-            self._wake.clear()
-            state = LinkState.of(self.client)
-            if state != self._state:  # before the messages of a new connection
-                self._state = state
-                self._send(("s", state))
+    def _flush(self) -> None:
+        """Send what was gathered (taken and sent under one lock: batches keep their
+        order whichever thread sends them)."""
+        with self._send_lock:
             while True:
                 with self._lock:
                     batch, self._batch = self._batch[:MAX_HANDOVER], self._batch[MAX_HANDOVER:]
                 if not batch:
-                    break
-                self._send(("m", batch))
+                    return
+                self._send_locked(("m", batch))
+
+    def _send(self, message: tuple[Any, ...]) -> None:
+        with self._send_lock:
+            self._send_locked(message)
+
+    def _send_locked(self, message: tuple[Any, ...]) -> None:
+        try:
+            self.conn.send(message)
+        except (OSError, EOFError):  # central is gone
+            os._exit(0)
+
+    def _after_read(self) -> None:
+        """paho's thread, after each read: that read's messages go to central at once
+        (a lone alarm without waking another thread; a flood in reads of hundreds)."""
+        self._report_state()
+        self._flush()
+
+    def _report_state(self) -> None:
+        state = LinkState.of(self.client)
+        if state != self._state:  # before the messages of a new connection
+            with self._send_lock:
+                if state != self._state:
+                    self._state = state
+                    self._send_locked(("s", state))
+
+    def hand_over(self) -> None:
+        """Thread: state changes (the subscriptions granted, a lost connection), and the
+        gathered messages when paho's client has no :attr:`after_read` hook."""
+        while not self._stopping:
+            self._wake.wait(STATE_EVERY_S)
+            self._wake.clear()
+            self._report_state()
+            self._flush()
 
     def serve(self) -> None:
         """Main thread: central's commands, until ``stop`` or the pipe ends."""

@@ -5,10 +5,13 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+import paho.mqtt.client as mqtt
 import pytest
 from helpers import CENTRAL_USER, wait_for
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from alarmlink.broker import MosquittoBroker
 from alarmlink.broker_endpoint import BrokerConfig
@@ -57,6 +60,62 @@ def test_small_reads_from_the_buffer_give_back_the_exact_stream(
         assert 0 < len(part) <= n
         got += part
     assert got == data
+
+
+def _properties(expiry: int | None, content_type: str | None,
+                user: list[tuple[str, str]]) -> bytes:
+    props = Properties(PacketTypes.PUBLISH)
+    if expiry is not None:
+        props.MessageExpiryInterval = expiry
+    if content_type is not None:
+        props.ContentType = content_type
+    if user:
+        props.UserProperty = user
+    return bytes(props.pack())
+
+
+def _handled(client: mqtt.Client, header: int, body: bytes) -> tuple[Any, ...]:
+    """What ``client`` makes of one received PUBLISH: its result (or error), the
+    message's fields and what it queued to send (a PUBACK)."""
+    seen: list[Any] = []
+    client.on_message = lambda _c, _u, message: seen.append(message)
+    client._in_packet = {"command": header, "packet": bytearray(body)}
+    try:
+        result: Any = client._handle_publish()
+    except Exception as exc:  # paho's own error for a malformed packet
+        result = type(exc).__name__
+    fields = [(m._topic, m.payload, m.qos, m.mid, m.dup, m.retain,
+               m.properties.json() if m.properties is not None else None) for m in seen]
+    queued = [bytes(p["packet"]) for p in client._out_packet]
+    return result, fields, queued
+
+
+@settings(max_examples=300, deadline=None)
+@given(topic=st.binary(max_size=80), qos=st.integers(0, 2), mid=st.integers(1, 65535),
+       dup=st.booleans(), retain=st.booleans(), manual=st.booleans(),
+       payload=st.binary(max_size=300),
+       properties=st.one_of(st.just(b"\x00"), st.builds(
+           _properties, st.one_of(st.none(), st.integers(0, 2**32 - 1)),
+           st.one_of(st.none(), st.text(max_size=20)),
+           st.lists(st.tuples(st.text(max_size=8), st.text(max_size=8)), max_size=2))),
+       cut=st.one_of(st.none(), st.integers(0, 120)))
+def test_a_publish_is_received_exactly_as_paho_receives_it(
+        topic: bytes, qos: int, mid: int, dup: bool, retain: bool, manual: bool,
+        payload: bytes, properties: bytes, cut: int | None) -> None:
+    """The fast path for PUBLISH packets without properties gives the same message, the
+    same PUBACK and the same errors as paho's own decoding, for any packet (also with
+    properties, QoS 2, invalid UTF-8 topics and packets cut short)."""
+    header = 0x30 | (0x08 if dup else 0) | (qos << 1) | (0x01 if retain else 0)
+    body = (len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
+            + properties + payload)
+    if cut is not None:
+        body = body[:cut]
+    clients = []
+    for kind in (BatchedIoClient, mqtt.Client):
+        client = kind(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+        client.manual_ack_set(manual)
+        clients.append(client)
+    assert _handled(clients[0], header, body) == _handled(clients[1], header, body)
 
 
 def test_a_new_socket_drops_the_old_ones_buffered_bytes() -> None:
@@ -126,6 +185,44 @@ def test_thousands_of_messages_of_every_size_arrive_whole_and_in_order(
         assert got == sent
         wait_for(lambda: all(info.is_published() for info in infos), timeout=30,
                  what="every PUBACK")
+    finally:
+        device.stop()
+        central.stop()
+
+
+def test_after_read_runs_on_the_network_thread_once_a_reads_messages_are_handled(
+        fresh_mosquitto: MosquittoBroker) -> None:
+    """central's MQTT process hands each read's messages over from this hook, so the
+    hook must come after the read's messages, on the same thread, every time."""
+    url = fresh_mosquitto.url
+    got: list[tuple[str, bytes]] = []
+    reads: list[tuple[str, int]] = []
+
+    def on_message(message: Any) -> None:
+        got.append((threading.current_thread().name, bytes(message.payload)))
+
+    central = MqttClient(BrokerConfig(url=url, username="central",
+                                      password=CENTRAL_USER.password), name="central",
+                         clean=True)
+    central.subscribe(TOPICS.all_devices("event"), on_message, 1)
+    assert isinstance(central.paho, BatchedIoClient)
+    central.paho.after_read = lambda: reads.append((threading.current_thread().name,
+                                                    len(got)))
+    device = MqttClient(BrokerConfig(url=url, username="school-01", password="school-01-pw"),
+                        clean=True)
+    central.start()
+    device.start()
+    try:
+        assert central.wait_ready(15) and device.wait_ready(15)
+        device.publish(TOPICS.event("school-01"), b"one", qos=1)
+        wait_for(lambda: any(n == 1 for _t, n in reads), what="a read that saw the message")
+        for n in range(500):
+            device.publish(TOPICS.event("school-01"), n.to_bytes(2, "big"), qos=1)
+        wait_for(lambda: any(n == 501 for _t, n in reads), timeout=30,
+                 what="a read after the last message")
+        threads = {t for t, _n in got} | {t for t, _n in reads}
+        assert len(threads) == 1, f"hook and messages on one thread, not {threads}"
+        assert [n for _t, n in reads] == sorted(n for _t, n in reads)
     finally:
         device.stop()
         central.stop()
