@@ -27,6 +27,10 @@ them:
   (``on_message``, then the PUBACK unless acknowledgement is manual). Anything else (MQTT
   3.1.1, QoS 2, properties present, a malformed packet) goes to paho's own code, which
   also raises paho's errors.
+* **waking the network thread**: paho writes a byte to its wake-up socket pair for every
+  packet another thread queues (each receipt, each PUBACK: a system call and a wake-up
+  each). Only the packet that finds the queue empty does here: the packets behind it are
+  written by the same run of the network thread (it writes until the queue is empty).
 * **after a read**: :attr:`BatchedIoClient.after_read`, if set, is called on the network
   thread once every whole packet of a read has been handled (central's MQTT process
   hands that read's messages over at once, with no thread in between).
@@ -133,6 +137,26 @@ class BatchedIoClient(mqtt.Client):
         self._handle_on_message(message)
         if message.qos == 1 and not self._manual_ack:
             return self._send_puback(mid)
+        return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
+                      info: mqtt.MQTTMessageInfo | None = None) -> MQTTErrorCode:
+        out = self._out_packet
+        out.append({"command": command, "mid": mid, "qos": qos, "pos": 0,
+                    "to_process": len(packet), "packet": packet, "info": info})
+        # Counted after the append: more than one means a packet ahead of this one is not
+        # taken yet, so the network thread's write loop, which runs until the queue is
+        # empty, takes this one too (or waits for the socket with the queue non-empty).
+        if len(out) <= 1 and self._sockpairW is not None:
+            try:
+                self._sockpairW.send(b"0")
+            except BlockingIOError:
+                pass
+        if self._thread is None and self._on_socket_register_write is None \
+                and self._in_callback_mutex.acquire(False):
+            self._in_callback_mutex.release()
+            return self.loop_write()
+        self._call_socket_register_write()
         return MQTTErrorCode.MQTT_ERR_SUCCESS
 
     def _packet_write(self) -> MQTTErrorCode:

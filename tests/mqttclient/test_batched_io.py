@@ -111,11 +111,36 @@ def test_a_publish_is_received_exactly_as_paho_receives_it(
     if cut is not None:
         body = body[:cut]
     clients = []
-    for kind in (BatchedIoClient, mqtt.Client):
-        client = kind(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    for batched in (True, False):
+        client = paho_client(batched_io=batched)
         client.manual_ack_set(manual)
         clients.append(client)
     assert _handled(clients[0], header, body) == _handled(clients[1], header, body)
+
+
+class CountingSocket:
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def send(self, _data: bytes) -> int:
+        self.sent += 1
+        return 1
+
+    def close(self) -> None:  # paho closes its wake-up pair when the client goes
+        pass
+
+
+def test_only_the_packet_that_finds_the_queue_empty_wakes_the_network_thread() -> None:
+    client = paho_client(batched_io=True)
+    wake = CountingSocket()
+    client._sockpairW = wake  # type: ignore[assignment]
+    client._thread = threading.current_thread()  # as if loop_start() ran: queue only
+    for mid in range(1, 101):
+        client._packet_queue(0x40, b"\x40\x02" + mid.to_bytes(2, "big"), mid, 0)
+    assert wake.sent == 1 and len(client._out_packet) == 100
+    client._out_packet.clear()  # written by the network thread
+    client._packet_queue(0x40, b"\x40\x02\x00\x01", 1, 0)
+    assert wake.sent == 2, "a packet that finds the queue empty wakes it again"
 
 
 def test_a_new_socket_drops_the_old_ones_buffered_bytes() -> None:
