@@ -131,7 +131,9 @@ class Hop:
 
 
 HOPS = ("debounce", "outbox commit, to paho", "agent -> central MQTT", "wait for writer",
-        "own batch", "push -> console")
+        "own batch, to the push", "push -> console")
+#: Not on the way to the console: after the push, the WAL's fsync, receipts, PUBACK.
+AFTER_PUSH = "(after the push: fsync, receipts)"
 
 
 class HopLog:
@@ -142,6 +144,7 @@ class HopLog:
         self.marker = f"hops alarmlink/v1/dev/{device}/event "
         self.offset = 0
         self.lines: list[dict[str, float]] = []
+        self.pushed = 0.0  # the last "pushed" line (it comes before its batch's hops line)
 
     def after(self, t: float, timeout: float = 5.0) -> dict[str, float] | None:
         """The first event line received at or after ``t`` (None: not logged in time)."""
@@ -153,10 +156,14 @@ class HopLog:
             cut = chunk.rfind(b"\n") + 1
             self.offset += cut
             for line in chunk[:cut].decode(errors="replace").splitlines():
-                if self.marker in line:
+                if " pushed at=" in line:
+                    self.pushed = float(line.rsplit("=", 1)[1])
+                elif self.marker in line:
                     fields = line.split(self.marker, 1)[1].split()
-                    self.lines.append({k: float(v) for k, v in
-                                       (f.split("=", 1) for f in fields)})
+                    hops = {k: float(v) for k, v in (f.split("=", 1) for f in fields)}
+                    if hops["taken"] <= self.pushed <= hops["committed"]:
+                        hops["pushed"] = self.pushed
+                    self.lines.append(hops)
             found = [h for h in self.lines if h["received"] >= t - 0.001]
             if found:
                 return found[0]
@@ -246,7 +253,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
                           api.headers["Cookie"])
         hop = Hop(rig)
 
-        hops: dict[str, list[float]] = {h: [] for h in HOPS}
+        hops: dict[str, list[float]] = {h: [] for h in (*HOPS, AFTER_PUSH)}
 
         def press() -> tuple[float, float]:
             assert sim is not None
@@ -255,11 +262,13 @@ def main() -> int:  # noqa: PLR0915 - one straight script
             t_console = console.wait(event.event_id)
             eid = event.event_id
             central = hop_log.after(published.get(eid, raised[eid]))
-            if central is not None and eid in entered and eid in published:
+            if central is not None and eid in entered and eid in published \
+                    and "pushed" in central:
                 marks = [t0, entered[eid], published[eid], central["received"],
-                         central["taken"], central["committed"], t_console]
+                         central["taken"], central["pushed"], t_console]
                 for name, a, b in zip(HOPS, marks, marks[1:], strict=False):
                     hops[name].append((b - a) * 1000)
+                hops[AFTER_PUSH].append((central["committed"] - central["pushed"]) * 1000)
             else:
                 print(f"press {eid}: hops not all seen (central's line: "
                       f"{'yes' if central else 'no'})", flush=True)
@@ -350,7 +359,7 @@ def main() -> int:  # noqa: PLR0915 - one straight script
         if restart_ms:
             print(summary("press 2 s after a restart", restart_ms))
         print(summary("  debounce over -> console", pipeline))
-        for name in HOPS:
+        for name in (*HOPS, AFTER_PUSH):
             if hops[name]:
                 print(summary(f"  hop: {name}", hops[name]))
         print(summary("baseline: bare MQTT hop", base))

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -59,7 +60,7 @@ from central.ingest_async import AsyncEntry
 from central.ingest_devices import DeviceMessages
 from central.ingest_events import EventMessages
 from central.ingest_memo import BatchMemo
-from central.ingest_queue import Delivery
+from central.ingest_queue import Delivery, latency_logger
 from central.reconnects import ReconnectWatch
 from central.recordings import RecordingFiles
 from central.snapshots import SnapshotFiles
@@ -222,6 +223,8 @@ class Ingestor(EventMessages, DeviceMessages, AsyncEntry):
         pushes, self._push_actions = self._push_actions, None
         for action in pushes:
             action()
+        if pushes and latency_logger.isEnabledFor(logging.DEBUG):  # (bench/latency.py)
+            latency_logger.debug("pushed at=%.6f", time.monotonic())
         if sync_later:
             try:
                 sync_wal(cast(Database, self.db))

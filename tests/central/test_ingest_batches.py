@@ -207,7 +207,8 @@ def _spy_fsync(monkeypatch: pytest.MonkeyPatch, order: list[str],
 
 
 def test_an_events_batch_is_pushed_before_its_fsync_and_receipted_after(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
     """A batch with an event commits with synchronous=NORMAL, is pushed to the consoles,
     THEN its WAL is fsynced, and only then is the stored receipt sent (its PUBACK follows
     handle_batch). A heartbeat batch commits without any fsync; FULL is restored after
@@ -236,6 +237,10 @@ def test_an_events_batch_is_pushed_before_its_fsync_and_receipted_after(
         "PRAGMA synchronous=NORMAL", "PRAGMA synchronous=FULL"]
     assert order == ["push 1", "fsync central.db-wal", "receipt"]
     assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    caplog.set_level(logging.DEBUG, logger="central.latency")  # bench/latency.py's mark
+    ingestor.handle_batch([Delivery(*event_message(make_event(seq=2)))])
+    assert [r.getMessage().split("=")[0] for r in caplog.records
+            if r.name == "central.latency"] == ["pushed at"]
 
 
 def test_a_failed_fsync_acknowledges_nothing_and_the_batch_is_taken_again(
