@@ -180,6 +180,18 @@ def test_a_partly_written_packet_is_left_as_it_is() -> None:
 
 
 @pytest.mark.broker
+def _central_and_device(url: str, on_message: Any) -> tuple[MqttClient, MqttClient]:
+    """Central's connection (every device's events to ``on_message``) and school-01's,
+    not started."""
+    central = MqttClient(BrokerConfig(url=url, username="central",
+                                      password=CENTRAL_USER.password), name="central",
+                         clean=True)
+    central.subscribe(TOPICS.all_devices("event"), on_message, 1)
+    device = MqttClient(BrokerConfig(url=url, username="school-01", password="school-01-pw"),
+                        clean=True)
+    return central, device
+
+
 def test_thousands_of_messages_of_every_size_arrive_whole_and_in_order(
         fresh_mosquitto: MosquittoBroker) -> None:
     """Both ends batched: a device's 3,000 QoS 1 events (1 byte to 200 KB) reach central's
@@ -192,12 +204,7 @@ def test_thousands_of_messages_of_every_size_arrive_whole_and_in_order(
         with lock:
             got.append(bytes(message.payload))
 
-    central = MqttClient(BrokerConfig(url=url, username="central",
-                                      password=CENTRAL_USER.password), name="central",
-                         clean=True)
-    central.subscribe(TOPICS.all_devices("event"), on_message, 1)
-    device = MqttClient(BrokerConfig(url=url, username="school-01", password="school-01-pw"),
-                        clean=True)
+    central, device = _central_and_device(url, on_message)
     central.start()
     device.start()
     try:
@@ -226,15 +233,10 @@ def test_after_read_runs_on_the_network_thread_once_a_reads_messages_are_handled
     def on_message(message: Any) -> None:
         got.append((threading.current_thread().name, bytes(message.payload)))
 
-    central = MqttClient(BrokerConfig(url=url, username="central",
-                                      password=CENTRAL_USER.password), name="central",
-                         clean=True)
-    central.subscribe(TOPICS.all_devices("event"), on_message, 1)
+    central, device = _central_and_device(url, on_message)
     assert isinstance(central.paho, BatchedIoClient)
     central.paho.after_read = lambda: reads.append((threading.current_thread().name,
                                                     len(got)))
-    device = MqttClient(BrokerConfig(url=url, username="school-01", password="school-01-pw"),
-                        clean=True)
     central.start()
     device.start()
     try:
