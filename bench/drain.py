@@ -23,9 +23,9 @@ import sys
 import threading
 import time
 
+from _probes import Probe
 from _rig import (
     ROOT,
-    Probe,
     Rig,
     event_bytes,
     fast_reconnect,

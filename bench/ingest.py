@@ -20,9 +20,8 @@ import os
 import sys
 import time
 
+from _probes import CProbe, Probe
 from _rig import (
-    CProbe,
-    Probe,
     Rig,
     cpu_seconds,
     join_all,
