@@ -80,9 +80,10 @@ class Reader:
         self._state: LinkState | None = None
         self._stopping = False
         #: paho's thread hands each read's messages over itself (BatchedIoClient).
-        self._direct = isinstance(self.client.paho, BatchedIoClient)
-        if isinstance(self.client.paho, BatchedIoClient):
-            self.client.paho.after_read = self._after_read
+        paho = self.client.paho
+        self._direct = isinstance(paho, BatchedIoClient)
+        if isinstance(paho, BatchedIoClient):
+            paho.after_read = self._after_read
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         item = (message.topic, bytes(message.payload), message.mid, message.qos,
@@ -90,7 +91,7 @@ class Reader:
         with self._lock:
             self._batch.append(item)
             first = len(self._batch) == 1
-        if first and self._direct is False:
+        if first and not self._direct:
             self._wake.set()
 
     def _flush(self) -> None:
