@@ -68,10 +68,6 @@ class CProbe:
         if self._proc.returncode == 0:
             self.done.set()
 
-    @property
-    def n(self) -> str:
-        return "fewer than all" if not self.done.is_set() else str(self.want)
-
     def close(self) -> None:
         if self._proc.poll() is None:
             self._proc.kill()

@@ -55,7 +55,7 @@ def measure(rig: Rig, channel: str, devices: int, per_device: int, c_probe: bool
     t0 = time.perf_counter()
     go.set()
     if not probe.done.wait(180):
-        raise SystemExit(f"only {probe.n}/{total} {channel} messages seen within 180 s")
+        raise SystemExit(f"not all {total:,} {channel} messages seen within 180 s")
     c1 = cpu()
     join_all(procs)
     probe.close()

@@ -11,7 +11,7 @@ Both ``central serve`` and its MQTT process (:mod:`central.mqtt_reader`) call
   models built at start-up (about 110,000 objects in ``central serve``) never become
   garbage, yet every full collection walked them all and stopped every thread while it
   did: 60-80 ms, about six times a minute with 10,000 devices heartbeating. Frozen, a full
-  collection walks only what was made since (under 10 ms in the same run).
+  collection walks only what was made since (11-13 ms in the same bench).
 """
 
 from __future__ import annotations

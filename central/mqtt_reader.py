@@ -76,27 +76,22 @@ class Reader:
         self._batch: list[tuple[str, bytes, int, int, int]] = []
         self._lock = threading.Lock()
         self._send_lock = threading.Lock()
-        self._wake = threading.Event()
         self._state: LinkState | None = None
-        self._stopping = False
-        #: paho's thread hands each read's messages over itself (BatchedIoClient).
+        self._stopping = threading.Event()
         paho = self.client.paho
-        self._direct = isinstance(paho, BatchedIoClient)
-        if isinstance(paho, BatchedIoClient):
-            paho.after_read = self._after_read
+        if not isinstance(paho, BatchedIoClient):  # MqttClient's factory always makes one
+            raise TypeError("central's MQTT process needs BatchedIoClient's after_read hook")
+        paho.after_read = self._after_read  # paho's thread hands each read over itself
 
     def _on_message(self, message: mqtt.MQTTMessage) -> None:
         item = (message.topic, bytes(message.payload), message.mid, message.qos,
                 self.client.connect_count)
         with self._lock:
             self._batch.append(item)
-            first = len(self._batch) == 1
-        if first and not self._direct:
-            self._wake.set()
 
     def _flush(self) -> None:
-        """Send what was gathered (taken and sent under one lock: batches keep their
-        order whichever thread sends them)."""
+        """Send what was gathered (under the send lock: a state change is sent either
+        before the batch or after it, never inside)."""
         with self._send_lock:
             while True:
                 with self._lock:
@@ -129,18 +124,15 @@ class Reader:
                     self._state = state
                     self._send_locked(("s", state))
 
-    def hand_over(self) -> None:
-        """Thread: state changes (the subscriptions granted, a lost connection), and the
-        gathered messages when paho's client has no :attr:`after_read` hook."""
-        while not self._stopping:
-            self._wake.wait(STATE_EVERY_S)
-            self._wake.clear()
+    def watch_state(self) -> None:
+        """Thread: state changes between reads (the subscriptions granted, a connection
+        lost or refused); paho's thread reports them too, before each read's messages."""
+        while not self._stopping.wait(STATE_EVERY_S):
             self._report_state()
-            self._flush()
 
     def serve(self) -> None:
         """Main thread: central's commands, until ``stop`` or the pipe ends."""
-        threading.Thread(target=self.hand_over, daemon=True, name="mqtt-handover").start()
+        threading.Thread(target=self.watch_state, daemon=True, name="mqtt-state").start()
         self.client.start()
         while True:
             try:
@@ -148,7 +140,7 @@ class Reader:
             except (OSError, EOFError):  # central is gone: leave everything to the broker
                 os._exit(0)
             if command[0] == "stop":
-                self._stopping = True
+                self._stopping.set()
                 self.client.stop()
                 self._send(("stopped",))
                 return

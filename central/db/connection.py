@@ -8,9 +8,9 @@ alarm. FULL costs one fsync per commit, a few milliseconds, far inside the
 seconds an alarm may take. The one exception is :func:`without_fsync`: a batch of
 nothing but heartbeats, whose rows the next heartbeat replaces anyway, commits without
 its own fsync (the next FULL commit makes it durable too), so a fleet's burst of
-heartbeats does not queue dozens of fsyncs in front of an alarm. Ingest's batches of
-events also commit without it, and then call :func:`sync_wal` before any receipt or
-PUBACK: the console's push goes out while the WAL is being synced (central/ingest.py).
+heartbeats does not queue dozens of fsyncs in front of an alarm. Ingest's other batches
+(events, status, results) also commit without it, and then call :func:`sync_wal` before
+any receipt or PUBACK: the console's push goes out first (central/ingest.py).
 
 The running central writes through ONE connection on ONE thread
 (:class:`central.db.Writer`) and reads through connections opened with
