@@ -163,11 +163,19 @@ def test_sixty_second_outage_with_live_view_running(
                  what="snapshot outbox drained")
     stored = {r["event_id"] for r in central_process.rows("SELECT event_id FROM events")}
     assert {first.event_id, *(e.event_id for e in during)} <= stored
-    at_central = {(r["event_id"], r["seq"]) for r in central_process.rows(
-        "SELECT event_id, seq FROM snapshots")}
-    missing = {(f.event_id, f.seq) for f in left} - at_central
     # the live view kept filling the budget until the link was back, so routine frames
     # left at the 60 s mark may have been displaced since; evidence never is
     dropped = {(ev, seq) for evidence, seq, ev in camera.outbox.recent_drops if not evidence}
+
+    def missing_at_central() -> set[tuple[str, int]]:
+        at_central = {(r["event_id"], r["seq"]) for r in central_process.rows(
+            "SELECT event_id, seq FROM snapshots")}
+        return {(f.event_id, f.seq) for f in left} - at_central
+
+    # the agent forgets a frame at the broker's PUBACK: central may still be storing the
+    # last of them when the outbox is empty
+    wait_for(lambda: not missing_at_central() - dropped, timeout=30,
+             what="every frame left at the 60 s mark stored at central or dropped")
+    missing = missing_at_central()
     assert not missing - dropped, f"frames never stored nor dropped: {missing - dropped}"
     assert all(f.evidence is False for f in left if (f.event_id, f.seq) in missing)
