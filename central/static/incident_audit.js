@@ -23,7 +23,7 @@ import { onLangChange, t, when } from "/static/i18n.js";
     }
     list.replaceChildren(...entries.map((r) => {
       const li = el("li", `audit-${r.result}`);
-      li.append(el("time", "", when(r.at)), el("span", "who", `${r.username} (${r.role || "-"})`),
+      li.append(el("time", "", when(r.at)), el("span", "who", `${r.username} (${r.role ? t(`role_${r.role}`, r.role) : "-"})`),
         el("span", "what", r.action), el("span", "result", t(`a_${r.result}`)));
       return li;
     }));
