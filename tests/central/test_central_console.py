@@ -51,7 +51,7 @@ def test_console_logs_in_shows_a_new_alarm_live_acknowledges_it_and_logs_out(
     # the incident's audit on its card: who acknowledged it, allowed
     card.locator(".incident-audit summary").click()
     acked = card.locator(".incident-audit li", has_text="incident.acknowledge")
-    expect(acked).to_contain_text("officer-li (admin)")
+    expect(acked).to_contain_text("officer-li (系统管理员)")
     expect(acked).to_contain_text("允许")
 
     card.locator("select.outcome").select_option("false_alarm")
