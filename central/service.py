@@ -251,8 +251,14 @@ class CentralService:
                                      "allowed", {"via": via}), at=self.clock())
 
     def _push_incidents(self, incident_ids: list[int]) -> None:
+        """Push incidents another thread changed (escalation), read and handed over in ONE
+        writer job: pushes then leave in the writer's order, so a copy read before an
+        officer's acknowledgement never reaches a console after it."""
+        self.writer.call(self._read_and_push, incident_ids)
+
+    def _read_and_push(self, db: Database, incident_ids: list[int]) -> None:
         for incident_id in incident_ids:
-            incident = self.writer.call(incidents.get_incident, incident_id)
+            incident = incidents.get_incident(db, incident_id)
             if incident is not None:
                 self.hub.submit_threadsafe(incident)
 

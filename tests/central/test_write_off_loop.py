@@ -216,3 +216,31 @@ def test_a_stalled_write_leaves_health_and_consoles_alive(srv: Server,
         == "acknowledge"
     wait_for(lambda: "acknowledged" in srv.recorder.stages(event.event_id),
              what="the acknowledged receipt to the device")
+
+
+def test_escalation_pushes_leave_in_the_writers_order(srv: Server) -> None:
+    """An escalation pass re-reads the incidents it touched and pushes them. The read and
+    the hand-over are one writer job, so that push is ordered with every other write's
+    (an officer's acknowledgement pushes from the writer too). Before, the escalation
+    thread read through the writer and pushed on its own: a copy read just before an
+    acknowledgement could reach a console after it (CI saw ``new`` after the ack)."""
+    event = make_event("school-01", zone="gate-button")
+    srv.ingest(*event_message(event))
+    service = srv.app.state.central
+    [incident] = httpx.get(f"{srv.url}/api/incidents", headers=srv.session.headers).json()
+    on_writer: list[bool] = []
+    real_submit = service.hub.submit_threadsafe
+
+    def noting_submit(pushed: dict[str, Any]) -> None:
+        if pushed["id"] == incident["id"]:
+            on_writer.append(service.writer.on_writer_thread())
+        real_submit(pushed)
+
+    service.hub.submit_threadsafe = noting_submit
+    try:
+        assert service.escalator.on_change is not None
+        service.escalator.on_change([incident["id"]])  # as the escalation thread calls it
+    finally:
+        service.hub.submit_threadsafe = real_submit
+    assert on_writer and all(on_writer), \
+        "the escalation's push was handed over off the writer thread"
