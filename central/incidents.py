@@ -158,9 +158,9 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
     if role == "test":
         return None
     at = iso(now)
-    detail: dict[str, Any] = {"event_id": event.event_id, "kind": event.kind.value,
-                              "zone": event.zone,
-              "state": event.state.value}
+    kind = event.kind.value
+    detail: dict[str, Any] = {"event_id": event.event_id, "kind": kind, "zone": event.zone,
+                              "state": event.state.value}
     if role == "restore":
         if open_cache is not None:  # a restore edits zones: read them again afterwards
             open_cache.pop((venue_id, "alarm"), None)
@@ -176,7 +176,7 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
             open_cache[(venue_id, category)] = found
     if found is None:
         incident_id = create(db, category=category, venue_id=venue_id, station_id=station_id,
-                             kind=event.kind.value, zones={event.zone: zone_state},
+                             kind=kind, zones={event.zone: zone_state},
                              first_event_id=event.event_id, event_count=1, at=at)
         log_action(db, incident_id, at, SYSTEM_ACTOR, "opened",
                    {**detail, "station_id": station_id})
@@ -184,12 +184,12 @@ def attach_event(db: Database, event: Event, venue_id: str, station_id: str,
                     incident_id, category, venue_id, station_id, event.event_id)
         if open_cache is not None:
             open_cache[(venue_id, category)] = {"id": incident_id, "status": "new",
-                                                "kinds": [event.kind.value],
+                                                "kinds": [kind],
                                                 "zones": {event.zone: zone_state}}
         return incident_id
     kinds, zones = found["kinds"], found["zones"]
-    if event.kind.value not in kinds:
-        kinds.append(event.kind.value)
+    if kind not in kinds:
+        kinds.append(kind)
     zones[event.zone] = zone_state
     if pending is None:
         record_change(db, found["id"], at, zones=zones, kinds=kinds, counts_event=True)

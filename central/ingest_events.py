@@ -155,17 +155,17 @@ class EventMessages(IngestHooks):
                                              route["station_id"], now,
                                              memo.open_incidents if memo else None,
                                              memo.pending if memo else None)
+        kind, state = event.kind.value, event.state.value
         row = [event.event_id, event.device_id, route["venue_id"], event.seq, iso(event.ts),
-               iso(now), delay_s, skewed, event.kind.value, event.state.value, event.zone,
-               zone_known, event.source.value, event.test, json.dumps(event.detail),
-               incident_id]
+               iso(now), delay_s, skewed, kind, state, event.zone, zone_known,
+               event.source.value, event.test,
+               json.dumps(event.detail) if event.detail else "{}", incident_id]
         if memo is None:
             self.db.execute(bulk.EVENT_INSERT_SQL, [*row, 1])
         else:  # written with the batch's others; a repeat later in the batch finds it
             memo.pending.event(row)
             memo.known[event.event_id] = {"device_id": event.device_id, "seq": event.seq,
-                                          "kind": event.kind.value,
-                                          "state": event.state.value, "zone": event.zone,
+                                          "kind": kind, "state": state, "zone": event.zone,
                                           "incident_id": incident_id}
         if event.test:
             logger.info("test event %s from %s stored (no incident)", event.event_id,

@@ -13,20 +13,23 @@ them:
   small reads are served from it; :meth:`loop_read` goes on while whole packets wait in
   the buffer (no ``select`` per packet). The buffer belongs to one socket: after a
   reconnect the old socket's bytes are dropped, as the old socket is.
-* **writing**: consecutive packets that need nothing after they are written (PUBACKs,
-  QoS 1 publishes, pings, subscribes) are joined and sent with one ``send``. A packet
-  with work after its write (a QoS 0 publish's ``on_publish``, a ``DISCONNECT``) goes
-  through paho's own path, in order.
+* **writing**: consecutive packets are joined and sent with one ``send``: PUBACKs, QoS 1
+  publishes, pings, subscribes, and QoS 0 publishes (central's receipts) when no
+  ``on_publish`` is set (the joined packet then marks each one published once it is
+  written, as paho does). A packet with other work after its write (a QoS 0 publish's
+  ``on_publish``, a ``DISCONNECT``) goes through paho's own path, in order.
 
 * **receiving a PUBLISH without MQTT 5 properties** (every message alarmlink sends):
   paho builds a :class:`~paho.mqtt.properties.Properties` for each, whose constructor
   alone fills two tables of every property MQTT 5 defines, and then clears each by name:
-  about a third of central's MQTT process's time under a flood. :meth:`_handle_publish`
-  parses such a packet itself (topic, packet id, the empty property length, payload),
-  gives the message one shared empty ``Properties``, and then does what paho does
-  (``on_message``, then the PUBACK unless acknowledgement is manual). Anything else (MQTT
-  3.1.1, QoS 2, properties present, a malformed packet) goes to paho's own code, which
-  also raises paho's errors.
+  about a third of central's MQTT process's time under a flood. Such a packet is parsed
+  here (topic, packet id, the empty property length, payload): straight from the read
+  buffer when it is wholly there (:meth:`_packet_read`: no byte-by-byte reads), else
+  after paho's read (:meth:`_handle_publish`). The message gets one shared empty
+  ``Properties``, and then what paho does follows: ``on_message`` (without paho's walk of
+  its per-topic filter tree while no ``message_callback_add`` was ever made), then the
+  PUBACK unless acknowledgement is manual. Anything else (MQTT 3.1.1, QoS 2, properties
+  present, a malformed packet) goes to paho's own code, which also raises paho's errors.
 * **waking the network thread**: paho writes a byte to its wake-up socket pair for every
   packet another thread queues (each receipt, each PUBACK: a system call and a wake-up
   each). Only the packet that finds the queue empty does here: the packets behind it are
@@ -62,25 +65,40 @@ def _publish_without_properties(header: int, body: bytes | bytearray
                                 ) -> tuple[bytes, int, bytes] | None:
     """(topic, packet id, payload) of an MQTT 5 PUBLISH of QoS 0 or 1 whose property
     length is 0; None for anything else (paho's own code then decodes it)."""
+    return _parse_publish(header, body, 0, len(body))
+
+
+def _parse_publish(header: int, buf: bytes | bytearray, start: int, end: int
+                   ) -> tuple[bytes, int, bytes] | None:
+    """:func:`_publish_without_properties` of the body at ``buf[start:end]``."""
     qos = (header & 0x06) >> 1
-    if qos > 1 or len(body) < 3:
+    if qos > 1 or end - start < 3:
         return None
-    topic_end = 2 + ((body[0] << 8) | body[1])
+    topic_end = start + 2 + ((buf[start] << 8) | buf[start + 1])
     pos, mid = topic_end, 0
     if qos:
-        if len(body) < pos + 2:
+        if end < pos + 2:
             return None
-        mid = (body[pos] << 8) | body[pos + 1]
+        mid = (buf[pos] << 8) | buf[pos + 1]
         pos += 2
-    if len(body) <= pos or body[pos] != 0:  # properties, or too short
+    if end <= pos or buf[pos] != 0:  # properties, or too short
         return None
-    return bytes(body[2:topic_end]), mid, bytes(body[pos + 1:])
+    return bytes(buf[start + 2:topic_end]), mid, bytes(buf[pos + 1:end])
 
 
-def _after_write(packet: dict[str, Any]) -> bool:
-    """The packet has work paho does once it is written (so it is not joined)."""
-    command = packet["command"] & 0xF0
-    return (command == _PUBLISH and packet["qos"] == 0) or command == _DISCONNECT
+class _Published:
+    """The ``info`` of joined packets: once they are written, marks each QoS 0 publish
+    among them published, as paho does for a QoS 0 publish written alone."""
+
+    __slots__ = ("infos",)
+
+    def __init__(self, infos: list[Any]) -> None:
+        self.infos = infos
+
+    def _set_as_published(self) -> None:
+        for info in self.infos:
+            if info is not None:
+                info._set_as_published()
 
 
 class BatchedIoClient(mqtt.Client):
@@ -94,6 +112,8 @@ class BatchedIoClient(mqtt.Client):
         #: Called on the network thread after each :meth:`loop_read` (see the module).
         self.after_read: Callable[[], None] | None = None
         self._no_properties = Properties(PacketTypes.PUBLISH)
+        #: Whether ``message_callback_add`` was ever used (then paho matches each message).
+        self._filtered = False
 
     def _buffered(self) -> int:
         if self._rsock is not self._sock:  # another connection: the old bytes are gone
@@ -120,13 +140,53 @@ class BatchedIoClient(mqtt.Client):
             self.after_read()
         return rc
 
+    def _packet_read(self) -> MQTTErrorCode:
+        if self._in_packet["command"] == 0 and self._protocol == mqtt.MQTTv5 \
+                and self._buffered() >= 2:
+            rc = self._read_buffered_publish()
+            if rc is not None:
+                return rc
+        return super()._packet_read()
+
+    def _read_buffered_publish(self) -> MQTTErrorCode | None:
+        """Handle a PUBLISH without properties that is wholly in the buffer, without
+        paho's byte-by-byte reads; None (nothing consumed): paho's own read takes it."""
+        buf, start = self._rbuf, self._rpos
+        header = buf[start]
+        if header & 0xF0 != _PUBLISH:
+            return None
+        length, shift, pos = 0, 0, start + 1
+        while True:  # the remaining length: at most 4 bytes (more: paho's error)
+            if pos >= len(buf) or shift > 21:
+                return None
+            byte = buf[pos]
+            pos += 1
+            length |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        end = pos + length
+        if end > len(buf):  # the rest is still on the socket
+            return None
+        parsed = _parse_publish(header, buf, pos, end)
+        if parsed is None:
+            return None
+        self._rpos = end
+        with self._msgtime_mutex:
+            self._last_bytes_received = mqtt.time_func()
+        return self._deliver(header, *parsed)
+
     def _handle_publish(self) -> MQTTErrorCode:
         header = self._in_packet["command"]
         parsed = (_publish_without_properties(header, self._in_packet["packet"])
                   if self._protocol == mqtt.MQTTv5 else None)
         if parsed is None:
             return super()._handle_publish()
-        topic, mid, payload = parsed
+        return self._deliver(header, *parsed)
+
+    def _deliver(self, header: int, topic: bytes, mid: int, payload: bytes
+                 ) -> MQTTErrorCode:
+        """What paho does with a received QoS 0 or 1 PUBLISH, once decoded."""
         message = mqtt.MQTTMessage(mid=mid, topic=topic)
         message.dup = bool(header & 0x08)
         message.qos = (header & 0x06) >> 1
@@ -138,6 +198,27 @@ class BatchedIoClient(mqtt.Client):
         if message.qos == 1 and not self._manual_ack:
             return self._send_puback(mid)
         return MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def message_callback_add(self, sub: str, callback: Any) -> None:
+        self._filtered = True
+        super().message_callback_add(sub, callback)
+
+    def _handle_on_message(self, message: mqtt.MQTTMessage) -> None:
+        """paho's, without matching the topic against per-topic callbacks when there
+        have never been any (paho walks its filter tree for every message)."""
+        if self._filtered:
+            super()._handle_on_message(message)
+            return
+        on_message = self._on_message
+        if on_message is None:
+            return
+        with self._in_callback_mutex:
+            try:
+                on_message(self, self._userdata, message)
+            except Exception as err:  # as paho: logged, raised unless suppressed
+                self._easy_log(mqtt.MQTT_LOG_ERR, "Caught exception in on_message: %s", err)
+                if not self.suppress_exceptions:
+                    raise
 
     def _packet_queue(self, command: int, packet: bytes | bytearray, mid: int, qos: int,
                       info: mqtt.MQTTMessageInfo | None = None) -> MQTTErrorCode:
@@ -163,8 +244,16 @@ class BatchedIoClient(mqtt.Client):
         self._join_queued()
         return super()._packet_write()
 
+    def _joinable(self, packet: Any) -> bool:
+        """Nothing to do after the packet's write that the joined packet cannot do: a
+        QoS 0 publish's ``on_publish`` (when set) and a DISCONNECT's close are."""
+        command = packet["command"] & 0xF0
+        if command == _PUBLISH and packet["qos"] == 0:
+            return self._on_publish is None  # then: marked published (see _Published)
+        return command != _DISCONNECT
+
     def _join_queued(self) -> None:
-        """Join the leading run of whole, no-after-work packets into one packet.
+        """Join the leading run of whole, joinable packets into one packet.
 
         Other threads only append to the queue's right end; only the network loop (this
         thread) takes from the left, so peeking at the head and then taking it is safe.
@@ -176,7 +265,7 @@ class BatchedIoClient(mqtt.Client):
         size = 0
         while out and size < WRITE_CHUNK:
             packet: Any = out[0]
-            if packet["pos"] != 0 or _after_write(packet):
+            if packet["pos"] != 0 or not self._joinable(packet):
                 break
             taken.append(out.popleft())
             size += len(packet["packet"])
@@ -185,6 +274,11 @@ class BatchedIoClient(mqtt.Client):
         elif taken:
             first = taken[0]
             joined = b"".join(p["packet"] for p in taken)
-            out.appendleft({"command": first["command"], "mid": first["mid"],
-                            "qos": first["qos"], "pos": 0, "to_process": len(joined),
-                            "packet": joined, "info": first["info"]})
+            published = [p["info"] for p in taken
+                         if p["command"] & 0xF0 == _PUBLISH and p["qos"] == 0]
+            info: Any = first["info"]
+            command, qos = first["command"], first["qos"]
+            if published:  # paho's write loop marks a written QoS 0 publish's info
+                command, qos, info = _PUBLISH, 0, _Published(published)
+            out.appendleft({"command": command, "mid": first["mid"], "qos": qos, "pos": 0,
+                            "to_process": len(joined), "packet": joined, "info": info})

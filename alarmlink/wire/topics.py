@@ -34,6 +34,10 @@ from alarmlink.wire.models import (
     Status,
 )
 
+#: Topics (and device ids) a :class:`Topics` remembers having parsed (checked); more
+#: start the memory afresh. 10,000 devices' heartbeat and status topics fit.
+MEMO_MAX = 65536
+
 
 class Topics:
     """Builds and parses topic strings for one prefix.
@@ -51,10 +55,19 @@ class Topics:
                 f"topic prefix {prefix!r} must be non-empty, without / at the end, + or #")
         self.prefix = prefix
         self._dev = f"{prefix}/dev/"
+        #: What :meth:`parse` made of a JSON channel's topic, and the device ids checked
+        #: (central parses and builds topics for every message; each device's are few).
+        self._parsed: dict[str, tuple[str, str, str | None]] = {}
+        self._checked: set[str] = set()
 
     def device(self, device_id: str, channel: str) -> str:
-        if not re.match(DEVICE_ID_PATTERN, device_id):
-            raise ContractError(f"device id {device_id!r} does not match {DEVICE_ID_PATTERN}")
+        if device_id not in self._checked:
+            if not re.match(DEVICE_ID_PATTERN, device_id):
+                raise ContractError(
+                    f"device id {device_id!r} does not match {DEVICE_ID_PATTERN}")
+            if len(self._checked) >= MEMO_MAX:
+                self._checked.clear()
+            self._checked.add(device_id)
         return f"{self._dev}{device_id}/{channel}"
 
     def event(self, device_id: str) -> str:
@@ -98,6 +111,17 @@ class Topics:
         ``channel`` is one of the keys of :data:`JSON_CHANNELS`, ``snapshot`` (third item:
         the event id) or ``rtc/rec`` (third item: the session id).
         """
+        found = self._parsed.get(topic)
+        if found is not None:
+            return found
+        found = self._parse(topic)
+        if found[2] is None:  # (a snapshot's or a recording's topic names it once)
+            if len(self._parsed) >= MEMO_MAX:
+                self._parsed.clear()
+            self._parsed[topic] = found
+        return found
+
+    def _parse(self, topic: str) -> tuple[str, str, str | None]:
         if not topic.startswith(self._dev):
             raise ContractError(f"topic {topic!r} is not under {self._dev}")
         rest = topic[len(self._dev) :].split("/")

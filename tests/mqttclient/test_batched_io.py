@@ -118,6 +118,71 @@ def test_a_publish_is_received_exactly_as_paho_receives_it(
     assert _handled(clients[0], header, body) == _handled(clients[1], header, body)
 
 
+def _remaining(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+_publishes = st.builds(
+    lambda topic, qos, mid, flags, props, payload: (
+        0x30 | flags | (qos << 1),
+        len(topic).to_bytes(2, "big") + topic + (mid.to_bytes(2, "big") if qos else b"")
+        + props + payload),
+    st.binary(max_size=40), st.integers(0, 2), st.integers(1, 65535),
+    st.sampled_from([0, 0x01, 0x08, 0x09]),
+    st.one_of(st.just(b"\x00"), st.builds(_properties, st.integers(0, 99), st.none(),
+                                          st.just([])), st.just(b"\x05")),
+    st.binary(max_size=400))
+_packets = st.one_of(_publishes, st.just((0xD0, b"")),  # a PINGRESP
+                     st.builds(lambda b: (0x30, b), st.binary(max_size=6)))  # malformed
+
+
+def _stream_read(client: mqtt.Client, stream: bytes, chunks: list[int]) -> tuple[Any, ...]:
+    """Everything ``client`` makes of ``stream`` read in ``chunks``: each read's result,
+    the messages, what it queued to send."""
+    seen: list[Any] = []
+    client.on_message = lambda _c, _u, message: seen.append(message)
+    client._sock = ChunkedSocket(stream, list(chunks))  # type: ignore[assignment]
+    results = []
+    for _ in range(len(stream) + 2):
+        try:
+            rc = client._packet_read()
+        except Exception as exc:  # paho's own error for a malformed packet
+            results.append(type(exc).__name__)
+            break
+        results.append(rc)
+        if rc != mqtt.MQTT_ERR_SUCCESS:
+            break
+    fields = [(m._topic, m.payload, m.qos, m.mid, m.dup, m.retain,
+               m.properties.json() if m.properties is not None else None) for m in seen]
+    # (the bytes queued to send, joined or not: the fake socket cannot send)
+    return results, fields, b"".join(bytes(p["packet"]) for p in client._out_packet)
+
+
+@settings(max_examples=200, deadline=None)
+@given(packets=st.lists(_packets, min_size=1, max_size=12),
+       chunks=st.lists(st.integers(1, 600), max_size=12), cut=st.integers(0, 3),
+       manual=st.booleans())
+def test_a_stream_read_from_the_buffer_is_received_exactly_as_paho_reads_it(
+        packets: list[tuple[int, bytes]], chunks: list[int], cut: int,
+        manual: bool) -> None:
+    """Publishes parsed straight from the read buffer, between packets paho reads itself
+    (pings, QoS 2, properties, malformed ones), over reads split anywhere and a stream
+    cut short: the same messages, PUBACKs, results and errors as paho's reading."""
+    stream = b"".join(bytes([h]) + _remaining(len(b)) + b for h, b in packets)
+    stream = stream[:len(stream) - cut]
+    got = []
+    for batched in (True, False):
+        client = paho_client(batched_io=batched)
+        client.manual_ack_set(manual)
+        got.append(_stream_read(client, stream, chunks))
+    assert got[0] == got[1]
+
+
 class CountingSocket:
     def __init__(self) -> None:
         self.sent = 0
@@ -156,17 +221,68 @@ def _packet(command: int, qos: int, data: bytes) -> dict[str, Any]:
             "packet": data, "info": None}
 
 
-def test_only_packets_with_nothing_after_their_write_are_joined() -> None:
+class Info:
+    """Stands in for paho's MQTTMessageInfo: notes when it is marked published."""
+
+    def __init__(self) -> None:
+        self.published = False
+
+    def _set_as_published(self) -> None:
+        self.published = True
+
+
+def test_packets_are_joined_unless_something_must_follow_their_own_write() -> None:
     client = paho_client(batched_io=True)
     assert isinstance(client, BatchedIoClient)
-    puback, qos1, qos0 = 0x40, 0x32, 0x30
+    puback, qos1, qos0, disconnect = 0x40, 0x32, 0x30, 0xE0
+    receipt = _packet(qos0, 0, b"D")
+    receipt["info"] = Info()
     for packet in (_packet(puback, 0, b"A"), _packet(puback, 0, b"B"), _packet(qos1, 1, b"C"),
-                   _packet(qos0, 0, b"D"), _packet(puback, 0, b"E")):
+                   receipt, _packet(puback, 0, b"E"), _packet(disconnect, 0, b"F"),
+                   _packet(puback, 0, b"G")):
         client._out_packet.append(packet)  # type: ignore[arg-type]
     client._join_queued()
     out = list(client._out_packet)
-    assert [p["packet"] for p in out] == [b"ABC", b"D", b"E"]  # the QoS 0 publish alone
-    assert out[0]["to_process"] == 3 and out[0]["pos"] == 0
+    assert [p["packet"] for p in out] == [b"ABCDE", b"F", b"G"]  # DISCONNECT alone
+    assert out[0]["to_process"] == 5 and out[0]["pos"] == 0
+    # paho's write loop marks a written QoS 0 publish: the joined packet says it is one
+    assert (out[0]["command"] & 0xF0, out[0]["qos"]) == (qos0, 0)
+    assert not receipt["info"].published
+    out[0]["info"]._set_as_published()  # type: ignore[union-attr]
+    assert receipt["info"].published
+
+
+def test_a_qos0_publish_with_on_publish_is_written_alone() -> None:
+    client = paho_client(batched_io=True)
+    assert isinstance(client, BatchedIoClient)
+    client.on_publish = lambda *_args: None
+    for packet in (_packet(0x40, 0, b"A"), _packet(0x30, 0, b"B"), _packet(0x40, 0, b"C")):
+        client._out_packet.append(packet)  # type: ignore[arg-type]
+    client._join_queued()
+    assert [p["packet"] for p in client._out_packet] == [b"A", b"B", b"C"]
+
+
+def test_joined_receipts_reach_the_wire_and_are_marked_published() -> None:
+    """paho's own write loop over a joined run of QoS 0 publishes: one send, every
+    publish's MQTTMessageInfo published."""
+    client = paho_client(batched_io=True)
+    assert isinstance(client, BatchedIoClient)
+    sent: list[bytes] = []
+
+    class Wire:
+        def send(self, data: bytes) -> int:
+            sent.append(bytes(data))
+            return len(data)
+
+    client._sock = Wire()  # type: ignore[assignment]
+    infos = [mqtt.MQTTMessageInfo(n) for n in range(1, 4)]
+    for n, info in enumerate(infos):
+        packet = _packet(0x30, 0, b"R%d" % n)
+        packet["info"] = info
+        client._out_packet.append(packet)  # type: ignore[arg-type]
+    assert client._packet_write() == mqtt.MQTT_ERR_SUCCESS
+    assert sent == [b"R0R1R2"]
+    assert all(info.is_published() for info in infos)
 
 
 def test_a_partly_written_packet_is_left_as_it_is() -> None:

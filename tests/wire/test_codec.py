@@ -156,3 +156,32 @@ def test_bad_topics_rejected(topic: str) -> None:
 def test_prefix_cannot_hold_wildcards() -> None:
     with pytest.raises(ValueError, match="prefix"):
         wire.Topics("alarmlink/#")
+
+
+@settings(max_examples=50)
+@given(device_ids=st.lists(device_ids, min_size=1, max_size=5))
+def test_topics_remembered_answer_as_the_first_time_and_bad_ones_never_pass(
+        device_ids: list[str]) -> None:
+    """Central parses every message's topic: what a Topics remembers answers exactly as
+    parsing did, a bad topic or device id is refused every time, and the memory is
+    bounded."""
+    topics = wire.Topics()
+    for _ in range(2):
+        for device_id in device_ids:
+            topic = topics.event(device_id)
+            assert topics.parse(topic) == (device_id, "event", None)
+            for bad in (topic + "/x", topic.replace(device_id, "Bad Id")):
+                with pytest.raises(wire.ContractError):
+                    topics.parse(bad)
+            with pytest.raises(wire.ContractError):
+                topics.event(device_id + " ")
+
+
+def test_the_topic_memory_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from alarmlink.wire import topics as topics_module
+    monkeypatch.setattr(topics_module, "MEMO_MAX", 10)
+    topics = wire.Topics()
+    for n in range(25):
+        device_id = f"dev-{n:03d}"
+        assert topics.parse(topics.heartbeat(device_id)) == (device_id, "heartbeat", None)
+        assert len(topics._parsed) <= 10 and len(topics._checked) <= 10
