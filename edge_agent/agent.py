@@ -257,9 +257,10 @@ class Agent(AgentRemote):
 
     def _commit(self, kind: wire.Kind | str, state: wire.State | str, zone: str,
                 source: wire.Source | str, detail: Mapping[str, wire.DetailValue] | None,
-                test: bool, ts: datetime | None) -> wire.Event:
+                test: bool, ts: datetime | None, *, sync: bool = True) -> wire.Event:
         event = self._outbox.add(kind=kind, state=state, zone=zone, source=source, ts=ts,
-                                 detail=detail, test=test or self.config.walk_test)
+                                 detail=detail, test=test or self.config.walk_test,
+                                 sync=sync)
         logger.info("%s: event seq %d %s %s zone %s (%s)%s", self.device_id, event.seq,
                     event.kind.value, event.state.value, event.zone, event.event_id,
                     " [test]" if event.test else "")
@@ -280,10 +281,12 @@ class Agent(AgentRemote):
 
     def _on_input(self, change: InputChange) -> None:
         """An input changed (the main loop thread, in :meth:`tick`): commit its event and
-        hand it to paho at once, before the LED, buzzer and listeners take their time."""
+        hand it to paho at once, before the LED, buzzer and listeners take their time.
+        The fsync that makes the commit durable comes after the publish (or with the
+        publish's own record): the alarm does not wait for the SD card."""
         try:
             event = self._commit(change.kind, change.state, change.zone, wire.Source.GPIO,
-                                 change.detail, False, None)
+                                 change.detail, False, None, sync=False)
         except OutboxError as exc:
             # The input filter has already moved on, so keep the change and retry every
             # tick: an alarm must not be dropped because the SD card hiccuped.
@@ -298,6 +301,12 @@ class Agent(AgentRemote):
             except OutboxError as exc:  # committed: the tick's own pump tries again
                 logger.error("%s: could not publish seq %d yet (%s); retrying",
                              self.device_id, event.seq, exc)
+        try:
+            self._outbox.sync()
+        except OutboxError as exc:  # committed and kept (sent, resent), not yet durable
+            logger.critical("%s: seq %d is in the outbox but the disk refused to sync it "
+                            "(%s): a power cut now could lose it; check the SD card",
+                            self.device_id, event.seq, exc)
         self._announce(event)
 
     def _retry_uncommitted(self) -> None:

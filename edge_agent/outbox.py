@@ -1,7 +1,10 @@
 """The durable outbox: every event is committed to SQLite before anything is published.
 
 File: ``{state_dir}/outbox-{device_id}.sqlite3`` (see ``AgentConfig.outbox_path``),
-WAL journal with ``synchronous=FULL`` so a committed event survives a power cut.
+WAL journal with ``synchronous=FULL`` so a committed event survives a power cut. An
+input's event (the agent's alarm path) is committed without its fsync, published, then
+synced (:meth:`Outbox.sync`): the alarm leaves while the SD card writes, and the outbox
+holds it durably before anything can confirm it.
 
 Rules (docs/architecture.md, "The delivery rule"):
 
@@ -42,6 +45,7 @@ from datetime import datetime
 from pathlib import Path
 
 from alarmlink import wire
+from alarmlink.wal_sync import fsync_wal
 from edge_agent import outbox_guard as guard
 
 logger = logging.getLogger(__name__)
@@ -112,6 +116,8 @@ class Outbox:
         self._ids: dict[str, int] = {}
         #: Confirmed in memory, not yet deleted on disk (the next flush() deletes them).
         self._confirmed: set[str] = set()
+        #: Events were added with ``sync=False`` and no fsync has covered them yet.
+        self._unsynced = False
         #: Set when a damaged or lost outbox was replaced (the agent raises a trouble).
         self.recovery: guard.Recovery | None = None
         try:
@@ -148,14 +154,19 @@ class Outbox:
     def add(self, *, kind: wire.Kind | str, state: wire.State | str, zone: str,
             source: wire.Source | str, ts: datetime | None = None,
             detail: Mapping[str, wire.DetailValue] | None = None,
-            test: bool = False) -> wire.Event:
+            test: bool = False, sync: bool = True) -> wire.Event:
         """Allocate the next seq and commit the event durably. Returns the event.
 
-        Raises ``pydantic.ValidationError`` for an invalid event (nothing is
-        stored then) and :class:`OutboxError` when the disk write fails.
+        ``sync=False``: committed without its fsync (a crashed agent keeps it, a power
+        cut may not) until :meth:`sync` or the next durable commit, so the caller can
+        publish it first (see :meth:`sync`). Raises ``pydantic.ValidationError`` for an
+        invalid event (nothing is stored then) and :class:`OutboxError` when the disk
+        write fails.
         """
         with self._lock:
             try:
+                if not sync:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     (seq,) = self._db.execute(
@@ -180,9 +191,33 @@ class Outbox:
                 self._db.execute("COMMIT")
             except (OSError, sqlite3.Error) as exc:
                 raise OutboxError(f"cannot write outbox {self.path}: {exc}") from exc
+            finally:
+                if not sync:
+                    self._db.execute("PRAGMA synchronous=FULL")
+            self._unsynced = self._unsynced or not sync
             self._ids[event.event_id] = seq
         logger.debug("outbox: committed event %s seq %d", event.event_id, event.seq)
         return event
+
+    def sync(self) -> None:
+        """Make the events added with ``sync=False`` durable: one fsync of the WAL, unless
+        a durable commit since (recording a publish) has made them so already.
+
+        The agent commits an input's event, publishes it, then syncs: the alarm leaves
+        without waiting for the SD card. A crash in between loses nothing (the commit
+        is in the file); a power cut may undo the commit after the alarm left, and the
+        event is then central's, not the outbox's. Nothing is confirmed before central's
+        receipt, which comes after this in practice and is applied after it anyway.
+        Raises :class:`OutboxError` when the disk refuses.
+        """
+        with self._lock:
+            if not self._unsynced:
+                return
+            try:
+                fsync_wal(self.path)
+            except OSError as exc:
+                raise OutboxError(f"cannot sync outbox {self.path}: {exc}") from exc
+            self._unsynced = False
 
     def mark_sent(self, event_id: str, now: float) -> None:
         """Record a publish attempt at ``now`` (monotonic seconds)."""
@@ -201,6 +236,7 @@ class Outbox:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._unsynced = False  # a FULL commit synced the WAL, the adds before it too
 
     def mark_all_unsent(self) -> int:
         """Make every unconfirmed event due now (call on every reconnect)."""

@@ -26,7 +26,6 @@ dicts, never tuples.
 from __future__ import annotations
 
 import logging
-import os
 import sqlite3
 import weakref
 from collections.abc import Callable, Iterator, Sequence
@@ -37,6 +36,7 @@ from typing import Any
 
 from sqlite_utils import Database
 
+from alarmlink.wal_sync import fsync_wal
 from central.db import schema_av_caps
 from central.db.schema import migrations
 
@@ -171,16 +171,8 @@ def sync_wal(db: Database) -> None:
     path = _files.get(db)
     if path is None:
         path = _files[db] = db.conn.execute("PRAGMA database_list").fetchone()[2]
-    if not path:  # an in-memory database: nothing to sync
-        return
-    try:
-        fd = os.open(path + "-wal", os.O_RDONLY)
-    except FileNotFoundError:  # no WAL (not in WAL mode): the commit synced the file itself
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    if path:  # (an in-memory database: nothing to sync)
+        fsync_wal(path)
 
 
 @contextmanager
