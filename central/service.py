@@ -251,9 +251,7 @@ class CentralService:
                                      "allowed", {"via": via}), at=self.clock())
 
     def _push_incidents(self, incident_ids: list[int]) -> None:
-        """Push incidents another thread changed (escalation), read and handed over in ONE
-        writer job: pushes then leave in the writer's order, so a copy read before an
-        officer's acknowledgement never reaches a console after it."""
+        """Push what escalation changed: read and handed over in ONE writer job (ordered)."""
         self.writer.call(self._read_and_push, incident_ids)
 
     def _read_and_push(self, db: Database, incident_ids: list[int]) -> None:

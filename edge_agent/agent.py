@@ -281,9 +281,8 @@ class Agent(AgentRemote):
 
     def _on_input(self, change: InputChange) -> None:
         """An input changed (the main loop thread, in :meth:`tick`): commit its event and
-        hand it to paho at once, before the LED, buzzer and listeners take their time.
-        The fsync that makes the commit durable comes after the publish (or with the
-        publish's own record): the alarm does not wait for the SD card."""
+        hand it to paho at once, before the LED, buzzer and listeners take their time (and
+        before the commit's fsync: :meth:`Sender.hand_over`)."""
         try:
             event = self._commit(change.kind, change.state, change.zone, wire.Source.GPIO,
                                  change.detail, False, None, sync=False)
@@ -294,19 +293,7 @@ class Agent(AgentRemote):
                             change.kind.value, change.state.value, change.zone, exc)
             self._uncommitted.append(change)
             return
-        if self.link.connected:
-            self._sender.new_event()
-            try:
-                self._sender.pump(self.clock())  # this thread is the one that publishes
-            except OutboxError as exc:  # committed: the tick's own pump tries again
-                logger.error("%s: could not publish seq %d yet (%s); retrying",
-                             self.device_id, event.seq, exc)
-        try:
-            self._outbox.sync()
-        except OutboxError as exc:  # committed and kept (sent, resent), not yet durable
-            logger.critical("%s: seq %d is in the outbox but the disk refused to sync it "
-                            "(%s): a power cut now could lose it; check the SD card",
-                            self.device_id, event.seq, exc)
+        self._sender.hand_over(event.seq, self.link.connected, self.clock())
         self._announce(event)
 
     def _retry_uncommitted(self) -> None:

@@ -32,7 +32,7 @@ import threading
 from collections.abc import Callable
 
 from alarmlink import wire
-from edge_agent.outbox import Outbox, Pending
+from edge_agent.outbox import Outbox, OutboxError, Pending
 
 logger = logging.getLogger(__name__)
 
@@ -79,6 +79,26 @@ class Sender:
         """An event was committed to the outbox: look at once."""
         with self._lock:
             self._dirty = True
+
+    def hand_over(self, seq: int, connected: bool, now: float) -> None:
+        """An input's event, committed without its fsync (``Outbox.add(sync=False)``) on
+        the thread that publishes: hand it to paho now if connected, THEN make it durable
+        (the publish's own record is a durable commit; else one fsync), so the alarm does
+        not wait for the SD card and is durable before anything else happens. Never
+        raises: what the disk refuses is logged and tried again later."""
+        if connected:
+            self.new_event()
+            try:
+                self.pump(now)
+            except OutboxError as exc:  # committed: the loop's own pump tries again
+                logger.error("%s: could not publish seq %d yet (%s); retrying",
+                             self.device_id, seq, exc)
+        try:
+            self.outbox.sync()
+        except OutboxError as exc:  # committed and kept (sent, resent), not yet durable
+            logger.critical("%s: seq %d is in the outbox but the disk refused to sync it "
+                            "(%s): a power cut now could lose it; check the SD card",
+                            self.device_id, seq, exc)
 
     def reconnected(self, now: float) -> int:
         """A new connection: everything unconfirmed is due now. Returns how many."""

@@ -61,16 +61,11 @@ _PUBLISH = 0x30
 _DISCONNECT = 0xE0
 
 
-def _publish_without_properties(header: int, body: bytes | bytearray
-                                ) -> tuple[bytes, int, bytes] | None:
-    """(topic, packet id, payload) of an MQTT 5 PUBLISH of QoS 0 or 1 whose property
-    length is 0; None for anything else (paho's own code then decodes it)."""
-    return _parse_publish(header, body, 0, len(body))
-
-
 def _parse_publish(header: int, buf: bytes | bytearray, start: int, end: int
                    ) -> tuple[bytes, int, bytes] | None:
-    """:func:`_publish_without_properties` of the body at ``buf[start:end]``."""
+    """(topic, packet id, payload) of the MQTT 5 PUBLISH whose body is ``buf[start:end]``,
+    of QoS 0 or 1 and with a property length of 0; None for anything else (paho's own
+    code then decodes it)."""
     qos = (header & 0x06) >> 1
     if qos > 1 or end - start < 3:
         return None
@@ -178,7 +173,8 @@ class BatchedIoClient(mqtt.Client):
 
     def _handle_publish(self) -> MQTTErrorCode:
         header = self._in_packet["command"]
-        parsed = (_publish_without_properties(header, self._in_packet["packet"])
+        body = self._in_packet["packet"]
+        parsed = (_parse_publish(header, body, 0, len(body))
                   if self._protocol == mqtt.MQTTv5 else None)
         if parsed is None:
             return super()._handle_publish()
