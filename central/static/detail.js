@@ -45,6 +45,7 @@ async function post(path, body, button) {
     showError("");
     announce(answer);
     await load(answer);
+    return true;
   } catch (err) {
     showError(`${t("action_failed")}: ${err}`);
   } finally {
@@ -136,9 +137,12 @@ function notes(inc) {
   const submit = el("button", "", t("add_note"));
   submit.type = "submit";
   form.append(input, submit);
-  form.addEventListener("submit", (e) => {
+  form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    if (input.value.trim()) post(`/api/incidents/${inc.id}/notes`, { text: input.value }, submit);
+    const text = input.value;
+    if (!text.trim() || !(await post(`/api/incidents/${inc.id}/notes`, { text }, submit))) return;
+    const now = pane.querySelector(".note-form input");   // (re-rendered meanwhile)
+    if (now && now.value === text) now.value = "";
   });
   return form;
 }
@@ -200,11 +204,17 @@ function render() {
   const left = el("div", "col");
   const right = el("div", "col");
   if (detail.venue) left.append(venueCard(detail.venue), procedure(inc, detail.venue, detail.procedure));
-  right.append(notes(inc), timeline(detail));
+  // a note being typed survives the re-render a push of this incident brings
+  const draft = pane.querySelector(".note-form input");
+  const typing = draft !== null && draft === document.activeElement;
+  const form = notes(inc);
+  if (draft) form.querySelector("input").value = draft.value;
+  right.append(form, timeline(detail));
   columns.append(left, right);
   // av.js, filmstrip.js, recordings.js and incident_audit.js attach to this pane; keep their parts
   const keep = [...pane.querySelectorAll(":scope > .av-live, :scope > .filmstrip, :scope > .av-recordings, :scope > .incident-audit")];
   pane.replaceChildren(head, who, actions(inc), columns, ...keep);
+  if (typing) form.querySelector("input").focus();
 }
 
 async function load(inc) {

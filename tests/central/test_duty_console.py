@@ -168,3 +168,24 @@ def test_map_marks_the_alarm_and_history_filters_and_exports(
     page.locator("#history-form button[type=submit]").click()
     expect(page.locator("#history tbody tr")).to_have_count(0)
     assert {u.split("/")[2] for u in requested} == {live_server.url.split("/")[2]}
+
+
+def test_a_note_being_typed_survives_a_push_of_its_incident(
+        live_server: LiveServer, chromium_page: Page) -> None:
+    """A push of the open incident (another event, an escalation step) re-renders its card:
+    the officer's half-typed note and focus stay (CI once lost a note typed just then)."""
+    page = chromium_page
+    page.set_default_timeout(10_000)
+    console_login(page, live_server.url, "officer-li", TEST_PASSWORD)
+    press(live_server, "school-01", "gate-button")
+    page.locator("#queue li.incident").first.click()
+    expect(page.locator("#detail .timeline")).to_contain_text("gate-button")
+    note = page.locator("#detail .note-form input")
+    note.fill("门卫正在核实")
+    press(live_server, "school-01", "office-button")  # joins the incident: pushed, re-rendered
+    expect(page.locator("#detail .timeline")).to_contain_text("office-button")
+    expect(note).to_have_value("门卫正在核实")
+    expect(note).to_be_focused()
+    page.locator("#detail .note-form button").click()
+    expect(page.locator("#detail .timeline .tl-note")).to_contain_text("门卫正在核实")
+    expect(note).to_have_value("")
